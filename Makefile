@@ -1,0 +1,55 @@
+# Short names people type. Everything bootstraps itself on a fresh machine.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test unit integration e2e lint typecheck bench schemas clean install models services
+
+# Re-install when the project metadata changes.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[models,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+models: install
+	$(BIN)/video-analysis models install
+
+# The embedded broker, every worker role and the API on :8002; Ctrl-C stops all of it.
+run: models
+	$(BIN)/video-analysis dev
+
+# MariaDB and Redis on localhost for the integration tests (started when not running).
+services:
+	@scripts/ensure-services
+
+test: models services
+	$(BIN)/python -m pytest -p no:cacheprovider tests
+
+unit: install
+	$(BIN)/python -m pytest -p no:cacheprovider tests/unit
+
+integration: models services
+	$(BIN)/python -m pytest -p no:cacheprovider -m integration tests
+
+e2e: models services
+	$(BIN)/python -m pytest -p no:cacheprovider -m e2e tests
+
+lint: install
+	$(BIN)/ruff check video_analysis tests benchmarks
+	$(BIN)/ruff format --check video_analysis tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy video_analysis
+
+bench: models
+	$(BIN)/python benchmarks/pipeline.py
+
+schemas: install
+	$(BIN)/video-analysis schemas --out schemas
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,257 @@
+"""The whole pipeline through the real broker: API, splitter, analyzers, join, store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pymysql
+import pytest
+
+from tests.media_factory import make_clip, make_corrupt, make_text_as_mp4
+from tests.stack import Stack, publish, read_all, wait_for_results
+from video_analysis.streams.topics import ANALYSIS_RESULTS, DLQ, VIDEO_UPLOADED
+
+pytestmark = pytest.mark.e2e
+
+RESULT_TIMEOUT_S = 240
+
+
+@pytest.fixture(scope="module")
+def speech_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("clips")
+    return make_clip(
+        folder / "answer.mp4", duration=12.0, size=(320, 240), fps=25, audio="speech", face=True
+    )
+
+
+def stored_rows(stack: Stack, video_id: str) -> list[tuple[str, str]]:
+    from urllib.parse import urlparse
+
+    url = urlparse(stack.env["VA_DATABASE_URL"])
+    conn = pymysql.connect(
+        host=url.hostname,
+        port=url.port or 3306,
+        user=url.username,
+        password=url.password or "",
+        database=url.path.lstrip("/"),
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT status, result FROM analysis_results WHERE video_id = %s", (video_id,)
+            )
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def place(stack: Stack, source: Path, video_id: str) -> Path:
+    target = stack.upload_root / video_id / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return target
+
+
+def upload_event(video_id: str, uri: str) -> dict[str, object]:
+    return {
+        "schema_version": 1,
+        "video_id": video_id,
+        "uri": uri,
+        "metadata": {"interview_id": "iv-1", "applicant_id": "ap-7"},
+    }
+
+
+def assert_complete(result: dict, video_id: str, duration: float) -> None:
+    assert result["video_id"] == video_id
+    assert result["status"] == "complete", result.get("error") or result.get("missing_parts")
+    assert result["error"] is None and result["missing"] == []
+    media = result["media"]
+    assert media["has_video"] and media["has_audio"]
+    assert media["duration_s"] == pytest.approx(duration, abs=0.3)
+    assert media["coverage"] == 1.0
+    assert media["frames_sampled"] == pytest.approx(duration * 5, abs=2)
+    quality = media["quality"]
+    assert quality["audio_level_dbfs"] is not None and quality["audio_level_dbfs"] < 0
+    assert quality["brightness"] is not None and 0 < quality["brightness"] < 255
+    assert {m["analyzer"] for m in result["models"]} == {"quality"}
+    assert result["timings"]["split"] > 0
+
+
+def test_http_upload_yields_complete_result_on_topic_and_in_store(
+    stack: Stack, speech_clip: Path
+) -> None:
+    with speech_clip.open("rb") as fh:
+        answer = httpx.post(
+            f"http://127.0.0.1:{stack.api_port}/analyze-video",
+            files={"file": ("answer.mp4", fh, "video/mp4")},
+            data={"interview_id": "iv-1", "applicant_id": "ap-7"},
+            timeout=60,
+        )
+    assert answer.status_code == 202, answer.text
+    video_id = answer.json()["video_id"]
+    results = asyncio.run(
+        wait_for_results(
+            stack.bootstrap, stack.topic(ANALYSIS_RESULTS), {video_id}, RESULT_TIMEOUT_S, stack
+        )
+    )
+    result = results[video_id]
+    assert_complete(result, video_id, 12.0)
+    assert result["metadata"]["applicant_id"] == "ap-7"
+    rows = stored_rows(stack, video_id)
+    assert len(rows) == 1 and rows[0][0] == "complete"
+    assert json.loads(rows[0][1])["media"]["duration_s"] == result["media"]["duration_s"]
+    # The API serves the stored result and the final status.
+    status = httpx.get(f"http://127.0.0.1:{stack.api_port}/videos/{video_id}", timeout=10).json()
+    assert status["state"] == "complete" and status["progress"] == 1.0
+    served = httpx.get(f"http://127.0.0.1:{stack.api_port}/videos/{video_id}/result", timeout=10)
+    assert served.status_code == 200 and served.json()["status"] == "complete"
+
+
+def test_kafka_event_yields_complete_result(stack: Stack, speech_clip: Path) -> None:
+    video_id = f"kafka-{uuid.uuid4().hex[:8]}"
+    path = place(stack, speech_clip, video_id)
+    asyncio.run(
+        publish(
+            stack.bootstrap,
+            stack.topic(VIDEO_UPLOADED),
+            video_id,
+            upload_event(video_id, f"file://{path}"),
+        )
+    )
+    results = asyncio.run(
+        wait_for_results(
+            stack.bootstrap, stack.topic(ANALYSIS_RESULTS), {video_id}, RESULT_TIMEOUT_S, stack
+        )
+    )
+    assert_complete(results[video_id], video_id, 12.0)
+    assert results[video_id]["metadata"]["interview_id"] == "iv-1"
+
+
+def test_bad_inputs_fail_with_codes_and_worker_keeps_going(
+    stack: Stack, speech_clip: Path, tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    corrupt, text, outside, good = (
+        f"{name}-{tag}" for name in ("corrupt", "text", "outside", "good")
+    )
+    corrupt_path = place(stack, make_corrupt(tmp_path / "corrupt.mp4"), corrupt)
+    text_path = place(stack, make_text_as_mp4(tmp_path / "notes.mp4"), text)
+    outside_path = shutil.copyfile(speech_clip, tmp_path / "elsewhere.mp4")
+    good_path = place(stack, speech_clip, good)
+
+    async def send_all() -> None:
+        topic = stack.topic(VIDEO_UPLOADED)
+        await publish(stack.bootstrap, topic, corrupt, upload_event(corrupt, str(corrupt_path)))
+        await publish(stack.bootstrap, topic, text, upload_event(text, str(text_path)))
+        await publish(stack.bootstrap, topic, outside, upload_event(outside, str(outside_path)))
+        await publish(stack.bootstrap, topic, "no-id", b"{this is not json")
+        await publish(stack.bootstrap, topic, good, upload_event(good, str(good_path)))
+
+    asyncio.run(send_all())
+    results = asyncio.run(
+        wait_for_results(
+            stack.bootstrap,
+            stack.topic(ANALYSIS_RESULTS),
+            {corrupt, text, outside, good},
+            RESULT_TIMEOUT_S,
+            stack,
+        )
+    )
+    assert results[corrupt]["status"] == "failed"
+    assert results[corrupt]["error"]["code"] == "unreadable_media"
+    assert results[text]["status"] == "failed"
+    assert results[text]["error"]["code"] == "unreadable_media"
+    assert results[outside]["status"] == "failed"
+    assert results[outside]["error"]["code"] == "source_not_allowed"
+    assert_complete(results[good], good, 12.0)
+    # Each failure is on the DLQ with its reason; the malformed event too.
+    dlq = asyncio.run(read_all(stack.bootstrap, stack.topic(DLQ)))
+    codes = {value.get("video_id"): value["error"]["code"] for _, value in dlq}
+    assert codes[corrupt] == "unreadable_media"
+    assert codes[outside] == "source_not_allowed"
+    assert "invalid_event" in codes.values()
+    assert all(p.poll() is None for p in stack.processes.values()), stack.logs()
+    for video_id in (corrupt, text, outside):
+        assert stored_rows(stack, video_id)[0][0] == "failed"
+
+
+def test_worker_killed_mid_video_still_gives_exactly_one_result(
+    broker: str, mysql_database: str, tmp_path: Path
+) -> None:
+    from tests.e2e.conftest import make_stack
+
+    # Many small parts, so the join is still busy with this video when it is killed.
+    deployment = make_stack(
+        broker,
+        tmp_path,
+        mysql_database,
+        VA_FRAME_RATE="10",
+        VA_FRAMES_PER_BATCH="1",
+        VA_AUDIO_CHUNK_MAX_S="2",
+    )
+    clip = make_clip(
+        tmp_path / "long.mp4", duration=20.0, size=(320, 240), fps=25, audio="speech", face=True
+    )
+    for role in ("splitter", "quality", "join"):
+        deployment.start_worker(role)
+    try:
+        video_id = f"killed-{uuid.uuid4().hex[:8]}"
+        path = place(deployment, clip, video_id)
+        asyncio.run(
+            publish(
+                broker,
+                deployment.topic(VIDEO_UPLOADED),
+                video_id,
+                upload_event(video_id, str(path)),
+            )
+        )
+        progress = wait_for_progress(deployment, video_id, timeout_s=RESULT_TIMEOUT_S)
+        assert 0 < progress < 1, "the video finished before the worker could be killed"
+        deployment.kill("join")
+        time.sleep(1.0)
+        deployment.start_worker("join", name="join-restarted")
+        results = asyncio.run(
+            wait_for_results(
+                broker, deployment.topic(ANALYSIS_RESULTS), {video_id}, RESULT_TIMEOUT_S, deployment
+            )
+        )
+        assert results[video_id]["status"] == "complete", results[video_id].get("missing_parts")
+        assert results[video_id]["media"]["frames_sampled"] == pytest.approx(200, abs=3)
+        time.sleep(3.0)  # a duplicate, if any, would have been produced by now
+        finals = [
+            v
+            for k, v in asyncio.run(read_all(broker, deployment.topic(ANALYSIS_RESULTS)))
+            if k == video_id
+        ]
+        assert len(finals) == 1
+        assert len(stored_rows(deployment, video_id)) == 1
+    finally:
+        deployment.stop()
+
+
+def wait_for_progress(stack: Stack, video_id: str, timeout_s: float) -> float:
+    """Poll Redis until the join reports progress for the video; return that progress."""
+    import redis
+
+    client = redis.Redis.from_url(stack.env["VA_REDIS_URL"])
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            for key in client.scan_iter(match=f"*{video_id}*"):
+                raw = client.get(key)
+                if raw:
+                    status = json.loads(raw)
+                    if status.get("state") == "processing" and status.get("progress", 0) > 0:
+                        return float(status["progress"])
+                    if status.get("state") in ("complete", "partial", "failed"):
+                        return 1.0
+            time.sleep(0.05)
+    finally:
+        client.close()
+    raise AssertionError(f"no progress for {video_id} within {timeout_s}s\n{stack.logs()}")

@@ -1,0 +1,196 @@
+"""Running the real service for integration and e2e tests: broker, workers, API as processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from video_analysis.streams.embedded import free_port, port_open, start_broker
+
+MYSQL_URL = os.environ.get("VA_TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306")
+REDIS_URL = os.environ.get("VA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@contextmanager
+def embedded_broker(log_dir: Path) -> Iterator[str]:
+    port = free_port()
+    process = start_broker(port, log_path=log_dir / "broker.log")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class Stack:
+    """One deployment: its own topics (prefix), data dir, upload root and store."""
+
+    bootstrap: str
+    root: Path
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    api_port: int | None = None
+
+    @property
+    def upload_root(self) -> Path:
+        return Path(self.env["VA_UPLOAD_ROOT"])
+
+    def topic(self, name: str) -> str:
+        return self.env["VA_TOPIC_PREFIX"] + name
+
+    def start_worker(self, role: str, name: str | None = None) -> subprocess.Popen[bytes]:
+        name = name or role
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [sys.executable, "-m", "video_analysis", "worker", "--role", role],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes[name] = process
+        return process
+
+    def start_api(self) -> None:
+        self.api_port = free_port()
+        log = open(self.root / "api.log", "ab")  # noqa: SIM115
+        self.processes["api"] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "video_analysis",
+                "api",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while not port_open("127.0.0.1", self.api_port):
+            if time.monotonic() > deadline or self.processes["api"].poll() is not None:
+                raise RuntimeError("API did not start:\n" + self.log("api"))
+            time.sleep(0.2)
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+
+    def log(self, name: str) -> str:
+        path = self.root / f"{name}.log"
+        return path.read_text(errors="replace")[-6000:] if path.exists() else ""
+
+    def logs(self) -> str:
+        return "\n".join(f"----- {p.name}\n{self.log(p.stem)}" for p in self.root.glob("*.log"))
+
+
+def stack_env(bootstrap: str, root: Path, **overrides: str) -> dict[str, str]:
+    prefix = f"t{uuid.uuid4().hex[:8]}-"
+    env = {
+        **os.environ,
+        "VA_BROKER_URL": f"kafka://{bootstrap}",
+        "VA_TOPIC_PREFIX": prefix,
+        "VA_DATA_DIR": str(root / "data"),
+        "VA_UPLOAD_ROOT": str(root / "uploads"),
+        "VA_MODELS_DIR": os.environ.get("VA_MODELS_DIR", str(Path("var/models").resolve())),
+        "VA_TOPIC_PARTITIONS": "2",
+        "VA_BROKER_SESSION_TIMEOUT_S": "10",
+        "VA_JOIN_CHECK_INTERVAL_S": "1",
+        "VA_LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(overrides)
+    (root / "uploads").mkdir(parents=True, exist_ok=True)
+    return env
+
+
+async def publish(bootstrap: str, topic: str, key: str, value: bytes | dict[str, Any]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        payload = value if isinstance(value, bytes) else json.dumps(value).encode()
+        await producer.send_and_wait(topic, payload, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def read_all(
+    bootstrap: str, topic: str, *, idle_s: float = 2.0
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every message on ``topic`` from the beginning, as (key, JSON value)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[tuple[str, dict[str, Any]]] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                break
+            batches = await consumer.getmany(timeout_ms=int(idle_s * 1000))
+            for messages in batches.values():
+                for m in messages:
+                    out.append((m.key.decode() if m.key else "", json.loads(m.value)))
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def wait_for_results(
+    bootstrap: str, topic: str, video_ids: set[str], timeout_s: float, stack: Stack | None = None
+) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    found: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        for key, value in await read_all(bootstrap, topic, idle_s=0.5):
+            if key in video_ids:
+                found[key] = value
+        if video_ids <= found.keys():
+            return found
+        if stack is not None:
+            dead = [n for n, p in stack.processes.items() if p.poll() is not None]
+            if dead:
+                raise AssertionError(f"processes died: {dead}\n{stack.logs()}")
+        await asyncio.sleep(1.0)
+    detail = stack.logs() if stack else ""
+    raise AssertionError(f"no result for {video_ids - found.keys()} in {timeout_s}s\n{detail}")

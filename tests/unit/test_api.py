@@ -1,0 +1,375 @@
+"""The HTTP sidecar with a fake publisher and the embedded stores in tmp_path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.media_factory import make_clip, make_corrupt, make_text_as_mp4
+from video_analysis import __version__
+from video_analysis.api import create_app
+from video_analysis.schemas import VideoState, VideoStatus, VideoUploaded
+from video_analysis.settings import Settings
+from video_analysis.store import EmbeddedStatusStore, SQLiteResultStore
+
+
+class FakePublisher:
+    """Records published events; ``fail`` makes publish and ping raise (broker down)."""
+
+    def __init__(self) -> None:
+        self.events: list[VideoUploaded] = []
+        self.fail = False
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def publish_upload(self, event: VideoUploaded) -> None:
+        if self.fail:
+            raise ConnectionError("broker down")
+        self.events.append(event)
+
+    async def ping(self) -> None:
+        if self.fail:
+            raise ConnectionError("broker down")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("media") / "answer.mp4", duration=2.0, size=(160, 120))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        environment="test",
+        data_dir=tmp_path / "data",
+        upload_root=tmp_path / "uploads",
+        models_dir=tmp_path / "models",
+        public_base_url="http://api.test",
+    )
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@contextmanager
+def make_client(settings: Settings, publisher: FakePublisher) -> Iterator[TestClient]:
+    db = settings.data_dir / "results.sqlite3"
+    results, status = SQLiteResultStore(db), EmbeddedStatusStore(db)
+    app = create_app(settings, publisher=publisher, result_store=results, status_store=status)
+    with TestClient(app) as client:
+        yield client
+        # Injected stores belong to the caller: close them on the app's loop.
+        client.portal.call(results.close)  # type: ignore[union-attr]
+        client.portal.call(status.close)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def client(settings: Settings, publisher: FakePublisher) -> Iterator[TestClient]:
+    with make_client(settings, publisher) as client:
+        yield client
+
+
+def upload(
+    client: TestClient, path: Path, name: str | None = None, **fields: str
+) -> tuple[int, Any]:
+    with path.open("rb") as fh:
+        response = client.post(
+            "/analyze-video",
+            files={"file": (name or path.name, fh, "video/mp4")},
+            data=fields,
+        )
+    return response.status_code, response.json()
+
+
+def stored_files(settings: Settings) -> list[Path]:
+    root = settings.upload_root
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_root_and_liveness(client: TestClient) -> None:
+    assert client.get("/").json() == {
+        "service": "video-analysis",
+        "version": __version__,
+        "docs": "/docs",
+    }
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_valid_mp4_is_stored_queued_and_published(
+    client: TestClient, publisher: FakePublisher, settings: Settings, clip: Path
+) -> None:
+    code, body = upload(
+        client,
+        clip,
+        video_id="vid-1",
+        interview_id="int-9",
+        metadata=json.dumps({"team": "search", "applicant_id": "from-json"}),
+        applicant_id="app-3",
+    )
+
+    assert code == 202, body
+    assert body == {
+        "video_id": "vid-1",
+        "status": "queued",
+        "status_url": "http://api.test/videos/vid-1",
+        "result_url": "http://api.test/videos/vid-1/result",
+    }
+    assert len(publisher.events) == 1
+    event = publisher.events[0]
+    stored = Path(event.uri)
+    assert stored.is_relative_to(settings.upload_root.resolve())
+    assert stored.read_bytes() == clip.read_bytes()
+    assert event.filename == "answer.mp4"
+    assert event.metadata.interview_id == "int-9"
+    assert event.metadata.applicant_id == "app-3"  # the explicit field wins over the JSON
+    assert event.metadata.model_extra == {"team": "search"}
+
+    status = client.get("/videos/vid-1")
+    assert status.status_code == 200
+    assert status.json()["state"] == "queued"
+
+
+def test_missing_video_id_gets_a_generated_one(
+    client: TestClient, publisher: FakePublisher, clip: Path
+) -> None:
+    code, body = upload(client, clip)
+    assert code == 202, body
+    assert len(body["video_id"]) == 32
+    assert publisher.events[0].video_id == body["video_id"]
+
+
+def test_text_file_named_mp4_is_rejected_with_415(
+    client: TestClient, publisher: FakePublisher, settings: Settings, tmp_path: Path
+) -> None:
+    code, body = upload(client, make_text_as_mp4(tmp_path / "note.mp4"), video_id="txt")
+    assert code == 415
+    assert body["error"]["code"] == "unsupported_media_type"
+    assert publisher.events == []
+    assert stored_files(settings) == []
+
+
+def test_wrong_extension_is_rejected_with_415(
+    client: TestClient, clip: Path, settings: Settings
+) -> None:
+    code, body = upload(client, clip, name="answer.txt")
+    assert code == 415
+    assert body["error"]["code"] == "unsupported_media_type"
+    assert stored_files(settings) == []
+
+
+def test_corrupt_mp4_is_422_and_deleted(
+    client: TestClient, publisher: FakePublisher, settings: Settings, tmp_path: Path
+) -> None:
+    code, body = upload(client, make_corrupt(tmp_path / "broken.mp4"), video_id="broken")
+    assert code == 422
+    assert body["error"]["code"] == "unreadable_media"
+    assert body["error"]["message"]
+    assert publisher.events == []
+    assert stored_files(settings) == []
+    assert client.get("/videos/broken").status_code == 404
+
+
+def test_audio_only_file_is_422_no_video_stream(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    audio_only = make_clip(tmp_path / "voice.mp4", duration=1.0, video=False)
+    code, body = upload(client, audio_only, video_id="voice")
+    assert code == 422
+    assert body["error"]["code"] == "no_video_stream"
+    assert stored_files(settings) == []
+
+
+def test_upload_over_the_limit_is_413_and_leaves_nothing(
+    settings: Settings, publisher: FakePublisher, clip: Path
+) -> None:
+    settings.max_upload_bytes = 2048
+    with make_client(settings, publisher) as client:
+        code, body = upload(client, clip, video_id="big")
+    assert code == 413
+    assert body["error"]["code"] == "upload_too_large"
+    assert "2048" in body["error"]["message"]
+    assert publisher.events == []
+    assert stored_files(settings) == []
+
+
+def test_streamed_body_over_the_limit_is_cut_off(
+    settings: Settings, publisher: FakePublisher
+) -> None:
+    settings.max_upload_bytes = 2048
+
+    def body() -> Iterator[bytes]:  # no Content-Length: sent chunked
+        yield (
+            b'--abc\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n'
+            b"Content-Type: video/mp4\r\n\r\n"
+        )
+        for _ in range(4):
+            yield b"\0" * (1024 * 1024)
+        yield b"\r\n--abc--\r\n"
+
+    with make_client(settings, publisher) as client:
+        response = client.post(
+            "/analyze-video",
+            content=body(),
+            headers={"content-type": "multipart/form-data; boundary=abc"},
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "upload_too_large"
+    assert stored_files(settings) == []
+
+
+def test_declared_content_length_over_the_limit_is_rejected_early(
+    settings: Settings, publisher: FakePublisher
+) -> None:
+    settings.max_upload_bytes = 2048
+    with make_client(settings, publisher) as client:
+        response = client.post(
+            "/analyze-video",
+            content=b"x" * (2048 + 2 * 1024 * 1024),
+            headers={"content-type": "multipart/form-data; boundary=abc"},
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "upload_too_large"
+
+
+@pytest.mark.parametrize("video_id", ["../etc", "has space", "-leading-dash", "x" * 200])
+def test_bad_video_id_is_422(
+    client: TestClient, clip: Path, settings: Settings, video_id: str
+) -> None:
+    code, body = upload(client, clip, video_id=video_id)
+    assert code == 422
+    assert body["error"]["code"] == "invalid_video_id"
+    assert stored_files(settings) == []
+
+
+@pytest.mark.parametrize("metadata", ["{not json", "[1, 2]", '{"interview_id": 5}'])
+def test_bad_metadata_is_422(client: TestClient, clip: Path, metadata: str) -> None:
+    code, body = upload(client, clip, metadata=metadata)
+    assert code == 422
+    assert body["error"]["code"] == "invalid_metadata"
+
+
+def test_missing_file_field_is_422(client: TestClient) -> None:
+    response = client.post("/analyze-video", data={"video_id": "abc"}, files={"other": ("a", b"")})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "missing_file"
+
+    response = client.post("/analyze-video", json={"video_id": "abc"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_duplicate_video_id_is_409(
+    client: TestClient, publisher: FakePublisher, clip: Path
+) -> None:
+    assert upload(client, clip, video_id="twice")[0] == 202
+    code, body = upload(client, clip, video_id="twice")
+    assert code == 409
+    assert body["error"]["code"] == "duplicate_video_id"
+    assert len(publisher.events) == 1
+
+
+def test_broker_down_is_503_without_queued_status_or_file(
+    client: TestClient, publisher: FakePublisher, settings: Settings, clip: Path
+) -> None:
+    publisher.fail = True
+    code, body = upload(client, clip, video_id="nobroker")
+    assert code == 503
+    assert body["error"]["code"] == "broker_unavailable"
+    assert client.get("/videos/nobroker").status_code == 404
+    assert stored_files(settings) == []
+
+    publisher.fail = False  # the client may retry with the same id
+    assert upload(client, clip, video_id="nobroker")[0] == 202
+
+
+def test_unknown_video_is_404(client: TestClient) -> None:
+    for path in ("/videos/nope", "/videos/nope/result"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "unknown_video"
+
+
+def test_result_is_202_with_status_while_processing(
+    client: TestClient, publisher: FakePublisher, clip: Path
+) -> None:
+    assert upload(client, clip, video_id="busy")[0] == 202
+    app_status = client.app.state.components.status  # type: ignore[attr-defined]
+    client.portal.call(  # type: ignore[union-attr]
+        app_status.set_status,
+        VideoStatus(video_id="busy", state=VideoState.PROCESSING, progress=0.5),
+    )
+
+    response = client.get("/videos/busy/result")
+    assert response.status_code == 202
+    assert response.json()["state"] == "processing"
+    assert response.json()["progress"] == 0.5
+
+
+def test_stored_result_is_returned(client: TestClient) -> None:
+    from video_analysis.schemas import AnalysisResult, ResultStatus
+
+    results = client.app.state.components.results  # type: ignore[attr-defined]
+    result = AnalysisResult(video_id="done", status=ResultStatus.COMPLETE)
+    client.portal.call(results.save_result, result)  # type: ignore[union-attr]
+
+    response = client.get("/videos/done/result")
+    assert response.status_code == 200
+    assert response.json()["video_id"] == "done"
+    assert response.json()["status"] == "complete"
+
+
+def test_readiness(client: TestClient, publisher: FakePublisher) -> None:
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200, ready.json()
+    assert ready.json()["status"] == "ready"
+    assert set(ready.json()["checks"]) == {"broker", "results", "status"}
+
+    publisher.fail = True
+    not_ready = client.get("/health/ready")
+    assert not_ready.status_code == 503
+    body = not_ready.json()
+    assert body["checks"]["broker"]["ok"] is False
+    assert "broker down" in body["checks"]["broker"]["error"]
+    assert body["checks"]["results"] == {"ok": True}
+    assert body["error"]["code"] == "not_ready"
+
+
+def test_metrics_count_uploads_by_outcome(client: TestClient, clip: Path, tmp_path: Path) -> None:
+    upload(client, clip, video_id="m1")
+    upload(client, make_text_as_mp4(tmp_path / "n.mp4"))
+    text = client.get("/metrics").text
+    assert 'video_analysis_uploads_total{outcome="accepted"} 1.0' in text
+    assert 'video_analysis_uploads_total{outcome="unsupported_media_type"} 1.0' in text
+    assert "video_analysis_http_request_duration_seconds_bucket" in text
+
+
+def test_unknown_route_has_error_shape(client: TestClient) -> None:
+    response = client.get("/no/such/route")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_stores_built_from_settings_share_the_embedded_file(
+    settings: Settings, publisher: FakePublisher, clip: Path
+) -> None:
+    with TestClient(create_app(settings, publisher=publisher)) as client:
+        code, _ = upload(client, clip, video_id="owned")
+        assert code == 202
+        assert client.get("/health/ready").status_code == 200
+    assert (settings.data_dir / "results.sqlite3").exists()
+
+    # A second app (another process in production) sees the same status.
+    with TestClient(create_app(settings, publisher=publisher)) as client:
+        assert client.get("/videos/owned").json()["state"] == "queued"

@@ -1,0 +1,150 @@
+"""The join's result building: complete, partial with missing sections, failed, duplicates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from video_analysis.assemble import build_result
+from video_analysis.schemas import (
+    AnalysisResult,
+    AnalyzerPlan,
+    ErrorInfo,
+    MediaInfo,
+    ModelInfo,
+    PartialResult,
+    PartSource,
+    SplitManifest,
+)
+
+MODEL = ModelInfo(analyzer="quality", name="media-quality", version="0.1.0")
+
+
+def manifest(**overrides: object) -> SplitManifest:
+    fields: dict[str, object] = {
+        "video_id": "v1",
+        "media": MediaInfo(
+            duration_s=4.0, width=320, height=240, fps=25, has_video=True, has_audio=True
+        ),
+        "frame_batches": 2,
+        "audio_chunks": 1,
+        "frames_sampled": 4,
+        "sample_fps": 1.0,
+        "analyzers": AnalyzerPlan(frames=["quality"], audio=["quality"]),
+        "split_s": 0.5,
+        "submitted_at": datetime.now(UTC) - timedelta(seconds=3),
+    }
+    fields.update(overrides)
+    return SplitManifest(**fields)  # type: ignore[arg-type]
+
+
+def frame_part(index: int, brightness: float) -> PartialResult:
+    frames = [
+        {
+            "t": index * 2 + k,
+            "brightness": brightness,
+            "contrast": 40.0,
+            "blur": 300.0,
+            "black": False,
+            "diff_prev": None if k == 0 else 5.0,
+        }
+        for k in range(2)
+    ]
+    return PartialResult(
+        video_id="v1",
+        analyzer="quality",
+        source=PartSource.FRAMES,
+        index=index,
+        model=MODEL,
+        data={"frames": frames},
+        elapsed_s=0.1,
+    )
+
+
+def audio_part() -> PartialResult:
+    data = {
+        "duration_s": 4.0,
+        "rms_dbfs": -20.0,
+        "peak_dbfs": -6.0,
+        "clipped_samples": 0,
+        "samples": 64000,
+        "silent_windows": 20,
+        "windows": 200,
+        "noise_floor_dbfs": -60.0,
+        "speech_level_dbfs": -18.0,
+    }
+    return PartialResult(
+        video_id="v1",
+        analyzer="quality",
+        source=PartSource.AUDIO,
+        index=0,
+        model=MODEL,
+        data=data,
+        elapsed_s=0.05,
+    )
+
+
+def test_all_parts_give_complete_result_with_media_and_models() -> None:
+    result = build_result(manifest(), [frame_part(0, 120), frame_part(1, 130), audio_part()])
+    assert result.status == "complete"
+    assert result.missing == []
+    assert result.media.coverage == 1.0
+    assert result.media.duration_s == 4.0
+    assert result.media.quality.brightness == 125.0
+    assert result.media.quality.lighting == "ok"
+    assert result.models == [MODEL]
+    assert result.timings["split"] == 0.5
+    assert result.timings["analyze.quality"] == 0.25
+    assert 2.5 < result.timings["total"] < 10
+    # Sections with no analyzer say so instead of showing numbers.
+    assert result.face.cannot_assess and result.face.coverage == 0
+    assert result.speech.cannot_assess
+    AnalysisResult.model_validate_json(result.model_dump_json())
+
+
+def test_missing_part_gives_partial_result_naming_the_section() -> None:
+    result = build_result(manifest(), [frame_part(0, 120), audio_part()])
+    assert result.status == "partial"
+    assert result.missing == ["media.quality"]
+    assert result.media.coverage == pytest.approx(2 / 3, abs=1e-3)
+    dumped = result.model_dump()
+    assert dumped["missing_parts"] == ["quality:frames:1"]
+    assert result.media.quality.brightness == 120.0
+
+
+def test_failed_part_is_reported_not_averaged() -> None:
+    broken = frame_part(1, 10).model_copy(
+        update={"error": ErrorInfo(code="internal_error", message="boom"), "data": {}}
+    )
+    result = build_result(manifest(), [frame_part(0, 120), broken, audio_part()])
+    assert result.status == "partial"
+    assert result.model_dump()["failed_parts"]["quality:frames:1"]["code"] == "internal_error"
+    assert result.media.quality.brightness == 120.0
+
+
+def test_duplicate_parts_count_once() -> None:
+    parts = [frame_part(0, 120), frame_part(0, 120), frame_part(1, 130), audio_part()]
+    result = build_result(manifest(), parts)
+    assert result.status == "complete"
+    assert result.timings["analyze.quality"] == 0.25
+
+
+def test_manifest_with_error_gives_failed_result() -> None:
+    error = ErrorInfo(code="unreadable_media", message="not a video")
+    result = build_result(manifest(error=error, frame_batches=0, audio_chunks=0), [])
+    assert result.status == "failed"
+    assert result.error == error
+    assert result.media.cannot_assess and result.face.cannot_assess
+
+
+def test_video_without_audio_is_complete_and_says_no_audio() -> None:
+    media = MediaInfo(
+        duration_s=4.0, width=320, height=240, fps=25, has_video=True, has_audio=False
+    )
+    result = build_result(
+        manifest(media=media, audio_chunks=0), [frame_part(0, 120), frame_part(1, 130)]
+    )
+    assert result.status == "complete"
+    assert "no_audio" in result.media.quality.verdicts
+    assert result.media.quality.audio_level_dbfs is None

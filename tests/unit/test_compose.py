@@ -1,0 +1,232 @@
+"""docker-compose.yml, .env.example and the Dockerfile agree with the code they deploy."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from video_analysis.settings import WORKER_ROLES, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRED_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*):\?[^}]*\}")
+
+
+@pytest.fixture(scope="module")
+def compose_text() -> str:
+    return (ROOT / "docker-compose.yml").read_text()
+
+
+@pytest.fixture(scope="module")
+def services(compose_text: str) -> dict[str, dict[str, Any]]:
+    parsed = yaml.safe_load(compose_text)
+    result: dict[str, dict[str, Any]] = parsed["services"]
+    return result
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    raw = service.get("environment") or {}
+    if isinstance(raw, list):  # the "KEY=value" list form
+        raw = dict(item.split("=", 1) if "=" in item else (item, "") for item in raw)
+    return {str(key): str(value) for key, value in raw.items()}
+
+
+def _command(service: dict[str, Any]) -> list[str]:
+    command = service.get("command") or []
+    return shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
+
+
+def _worker_role(service: dict[str, Any]) -> str | None:
+    command = _command(service)
+    if "worker" not in command:
+        return None
+    assert "--role" in command, f"worker without --role: {command}"
+    return command[command.index("--role") + 1]
+
+
+def _app_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        name: service
+        for name, service in services.items()
+        if _command(service)[:1] == ["video-analysis"]
+    }
+
+
+def test_worker_services_cover_every_role(services: dict[str, dict[str, Any]]) -> None:
+    roles = {name: _worker_role(service) for name, service in services.items()}
+    used = {role for role in roles.values() if role is not None}
+
+    assert used <= set(WORKER_ROLES), f"unknown roles: {used - set(WORKER_ROLES)}"
+    assert "all" not in used, "compose runs one service per role, not the dev 'all' role"
+    assert used == set(WORKER_ROLES) - {"all"}
+
+
+def test_every_va_variable_is_a_settings_field(services: dict[str, dict[str, Any]]) -> None:
+    known = {f"VA_{field.upper()}" for field in Settings.model_fields}
+    set_here = {key for service in services.values() for key in _env(service)}
+    dockerfile_env = set(re.findall(r"\b(VA_[A-Z0-9_]+)=", (ROOT / "Dockerfile").read_text()))
+
+    unknown = {key for key in set_here | dockerfile_env if key.startswith("VA_")} - known
+    assert not unknown, f"not fields of Settings: {sorted(unknown)}"
+
+
+def test_app_services_share_the_environment(services: dict[str, dict[str, Any]]) -> None:
+    apps = _app_services(services)
+    assert set(apps) >= {"api", "splitter", "quality", "join"}
+    environments = [_env(service) for service in apps.values()]
+    assert all(env == environments[0] for env in environments)
+    env = environments[0]
+    for key in ("VA_BROKER_URL", "VA_DATABASE_URL", "VA_REDIS_URL", "VA_MODELS_DIR"):
+        assert key in env
+    assert env["VA_ENVIRONMENT"] == "production"
+
+
+def test_app_services_wait_for_healthy_dependencies(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in _app_services(services).items():
+        depends = service.get("depends_on")
+        assert isinstance(depends, dict) and depends, f"{name} has no depends_on conditions"
+        for dependency, spec in depends.items():
+            assert spec == {"condition": "service_healthy"}, (name, dependency)
+            assert "healthcheck" in services[dependency], f"{dependency} has no healthcheck"
+        assert {"kafka", "mysql", "redis"} <= set(depends)
+
+
+def test_api_publishes_the_default_port(services: dict[str, dict[str, Any]]) -> None:
+    default_port = Settings.model_fields["api_port"].default
+    assert default_port == 8002
+    assert _command(services["api"]) == ["video-analysis", "api"]
+    container_ports = {str(p).rsplit(":", 1)[-1] for p in services["api"].get("ports", [])}
+    assert str(default_port) in container_ports
+    assert "VA_API_PORT" not in _env(services["api"]) or _env(services["api"])[
+        "VA_API_PORT"
+    ] == str(default_port)
+
+
+def test_broker_url_points_at_the_advertised_kafka_listener(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    kafka = _env(services["kafka"])
+    advertised = dict(
+        (urlsplit(item).scheme.upper(), urlsplit(item).netloc)
+        for item in kafka["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    )
+    listeners = {
+        urlsplit(item).scheme.upper(): urlsplit(item).port
+        for item in kafka["KAFKA_LISTENERS"].split(",")
+    }
+
+    for name, service in _app_services(services).items():
+        broker = urlsplit(_env(service)["VA_BROKER_URL"])
+        assert broker.scheme == "kafka", name
+        matches = [listener for listener, addr in advertised.items() if addr == broker.netloc]
+        assert matches, f"{name}: {broker.netloc} is not advertised by Kafka ({advertised})"
+        assert broker.hostname in services, f"{broker.hostname} is not a compose service"
+        assert listeners[matches[0]] == broker.port
+        assert matches[0] not in kafka["KAFKA_CONTROLLER_LISTENER_NAMES"].split(",")
+
+
+def test_kraft_mode_without_zookeeper(services: dict[str, dict[str, Any]]) -> None:
+    kafka = _env(services["kafka"])
+    assert services["kafka"]["image"] == "apache/kafka:3.8.0"
+    assert set(kafka["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    node_id = kafka["KAFKA_NODE_ID"]
+    assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"].startswith(f"{node_id}@kafka:")
+    assert not any("ZOOKEEPER" in key for key in kafka)
+
+
+def test_kafka_accepts_the_largest_message(services: dict[str, dict[str, Any]]) -> None:
+    kafka = _env(services["kafka"])
+    limit = int(kafka["KAFKA_MESSAGE_MAX_BYTES"])
+    assert limit >= Settings().max_message_bytes
+    assert int(kafka["KAFKA_REPLICA_FETCH_MAX_BYTES"]) >= limit
+    for service in _app_services(services).values():
+        configured = _env(service).get("VA_MAX_MESSAGE_BYTES")
+        if configured is not None:
+            assert int(configured) <= limit
+
+
+def _password_values(services: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [
+        (name, key, value)
+        for name, service in services.items()
+        for key, value in _env(service).items()
+        if "PASSWORD" in key.upper()
+    ]
+
+
+def test_no_literal_passwords(services: dict[str, dict[str, Any]]) -> None:
+    passwords = _password_values(services)
+    assert passwords, "expected MySQL passwords to be configured"
+    for name, key, value in passwords:
+        assert REQUIRED_REF.fullmatch(value), f"{name}.{key} must be a ${{VAR:?}} reference"
+
+    # Passwords inside URLs too.
+    for name, service in services.items():
+        for key, value in _env(service).items():
+            parts = urlsplit(value)
+            if "://" in value and "@" in parts.netloc:
+                userinfo = value.split("://", 1)[1].rsplit("@", 1)[0]
+                if ":" in userinfo:
+                    secret = userinfo.split(":", 1)[1]
+                    assert REQUIRED_REF.fullmatch(secret), f"{name}.{key} embeds a password"
+
+
+def test_env_example_lists_every_required_variable(compose_text: str) -> None:
+    required = {match["name"] for match in REQUIRED_REF.finditer(compose_text)}
+    assert {"MYSQL_PASSWORD", "MYSQL_ROOT_PASSWORD"} <= required
+
+    example: dict[str, str] = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            example[key.strip()] = value.strip()
+
+    assert required <= set(example), f"missing in .env.example: {required - set(example)}"
+    for key, value in example.items():
+        if "PASSWORD" in key:
+            assert value == "", f".env.example must not carry a value for {key}"
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (ROOT / "Dockerfile").read_text()
+    logical = re.sub(r"\\\n", " ", text)  # join continuation lines
+    instructions = []
+    for line in logical.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            instructions.append((keyword.upper(), rest.strip()))
+    return instructions
+
+
+def test_dockerfile_installs_models_extra_and_the_weights() -> None:
+    instructions = _dockerfile_instructions()
+    runs = [rest for keyword, rest in instructions if keyword == "RUN"]
+
+    assert ("FROM", "python:3.11-slim-bookworm AS base") in instructions
+    assert any(re.search(r"pip install .*['\"]?\.\[models\]['\"]?", run) for run in runs)
+    assert any("video-analysis models install" in run for run in runs)
+    apt = next(run for run in runs if "apt-get install" in run)
+    for package in ("ffmpeg", "espeak-ng", "libgl1", "libglib2.0-0"):
+        assert package in apt.split()
+
+    users = [rest for keyword, rest in instructions if keyword == "USER"]
+    assert users and users[-1] not in {"root", "0"}
+    cmd = [rest for keyword, rest in instructions if keyword == "CMD"][-1]
+    assert yaml.safe_load(cmd) == ["video-analysis", "api"]
+
+
+def test_models_dir_is_the_same_in_image_and_compose(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    env_lines = [rest for keyword, rest in _dockerfile_instructions() if keyword == "ENV"]
+    image_dirs = {m for line in env_lines for m in re.findall(r"VA_MODELS_DIR=(\S+)", line)}
+    assert len(image_dirs) == 1
+    for service in _app_services(services).values():
+        assert _env(service)["VA_MODELS_DIR"] in image_dirs

@@ -1,0 +1,83 @@
+"""The analyzer interface: what agents and the in-process pipeline call.
+
+An analyzer is pure: decoded frames or audio in, a JSON-able ``data`` dict out. It never
+touches Kafka or HTTP. ``summarize`` runs in the join over every part of one video and builds the
+video-wide section(s) from the per-part data, using timestamps, so that parts of one video can
+be analysed by different workers.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..schemas import ModelInfo, PartSource, SplitManifest
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    index: int
+    t: float
+    image: np.ndarray  # BGR uint8, H x W x 3
+
+
+@dataclass(frozen=True)
+class DecodedFrames:
+    video_id: str
+    batch_index: int
+    sample_fps: float
+    frames: list[DecodedFrame]
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    video_id: str
+    chunk_index: int
+    start: float
+    end: float
+    sample_rate: int
+    samples: np.ndarray  # float32 mono in [-1, 1]
+
+
+@dataclass
+class SummaryInput:
+    """What the join hands to ``summarize``: the manifest and this analyzer's parts' data."""
+
+    manifest: SplitManifest
+    frames: list[dict[str, Any]] = field(default_factory=list)  # data of each frame part
+    audio: list[dict[str, Any]] = field(default_factory=list)  # data of each audio part
+
+
+class Analyzer(ABC):
+    """One analyzer kind. ``load`` once per process; ``analyze_*`` per batch or chunk."""
+
+    name: ClassVar[str]
+    sources: ClassVar[tuple[PartSource, ...]]
+    #: Result sections this analyzer fills, named in ``missing`` when its parts do not arrive.
+    sections: ClassVar[tuple[str, ...]]
+
+    def load(self) -> None:  # noqa: B027 - analyzers without weights need no loading
+        """Read weights from the model bundle. Heavy imports go here, not at module level."""
+
+    @property
+    @abstractmethod
+    def model_info(self) -> ModelInfo: ...
+
+    def analyze_frames(self, batch: DecodedFrames) -> dict[str, Any]:
+        raise NotImplementedError(f"{self.name} does not analyse frames")
+
+    def analyze_audio(self, chunk: DecodedAudio) -> dict[str, Any]:
+        raise NotImplementedError(f"{self.name} does not analyse audio")
+
+    @staticmethod
+    @abstractmethod
+    def summarize(parts: SummaryInput) -> dict[str, dict[str, Any]]:
+        """Build result sections from all parts of one video: ``{section_path: fields}``.
+
+        ``section_path`` is a top-level section name (``"face"``) or a dotted path into one
+        (``"media.quality"``). Parts may be missing (partial results); use timestamps, never
+        the count of parts, for time-based figures.
+        """

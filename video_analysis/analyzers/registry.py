@@ -1,0 +1,50 @@
+"""Which analyzer class serves which name. Agents and the pipeline look analyzers up here."""
+
+from __future__ import annotations
+
+import threading
+from importlib import import_module
+
+from ..schemas import PartSource
+from .base import Analyzer
+
+#: name -> "module:Class"; modules are imported on first use so heavy libraries stay unloaded.
+ANALYZERS: dict[str, str] = {
+    "quality": "video_analysis.analyzers.quality:QualityAnalyzer",
+}
+
+_loaded: dict[str, Analyzer] = {}
+_lock = threading.Lock()
+
+
+def analyzer_class(name: str) -> type[Analyzer]:
+    try:
+        target = ANALYZERS[name]
+    except KeyError:
+        known = ", ".join(sorted(ANALYZERS))
+        raise ValueError(f"unknown analyzer {name!r}; known: {known}") from None
+    module_name, class_name = target.split(":")
+    cls: type[Analyzer] = getattr(import_module(module_name), class_name)
+    return cls
+
+
+def get_analyzer(name: str) -> Analyzer:
+    """The process-wide loaded instance: weights are read once per process, never per call."""
+    with _lock:
+        analyzer = _loaded.get(name)
+        if analyzer is None:
+            analyzer = analyzer_class(name)()
+            analyzer.load()
+            _loaded[name] = analyzer
+        return analyzer
+
+
+def validate_plan(frame_analyzers: list[str], audio_analyzers: list[str]) -> None:
+    """Fail at start-up, not mid-video, when settings name an analyzer that cannot run."""
+    for names, source in (
+        (frame_analyzers, PartSource.FRAMES),
+        (audio_analyzers, PartSource.AUDIO),
+    ):
+        for name in names:
+            if source not in analyzer_class(name).sources:
+                raise ValueError(f"analyzer {name!r} does not analyse {source.value}")

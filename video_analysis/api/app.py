@@ -1,0 +1,532 @@
+"""The FastAPI sidecar: takes an upload, stores it, publishes ``VideoUploaded``, reads status.
+
+Thin by design: validation, storage and publishing only. The analysis happens in the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
+from starlette.types import Message, Receive
+
+from .. import __version__
+from ..errors import (
+    MediaError,
+    NoVideoStream,
+    UnknownVideo,
+    UnreadableMedia,
+    UnsupportedMediaType,
+    UploadTooLarge,
+    VideoAnalysisError,
+)
+from ..schemas import MediaInfo, VideoMetadata, VideoState, VideoStatus, VideoUploaded
+from ..schemas.events import VIDEO_ID_PATTERN
+from ..settings import Settings, get_settings
+from ..store import (
+    ResultStore,
+    StatusStore,
+    UploadStorage,
+    create_result_store,
+    create_status_store,
+)
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
+CHUNK_BYTES = 1024 * 1024
+SNIFF_BYTES = 64 * 1024
+#: Room for the multipart framing and the small form fields on top of the file itself.
+FORM_OVERHEAD_BYTES = 1024 * 1024
+MAX_FIELD_BYTES = 64 * 1024
+READY_TIMEOUT_S = 2.0
+PUBLISH_TIMEOUT_S = 20.0
+METADATA_FIELDS = ("interview_id", "question_id", "applicant_id", "language")
+_VIDEO_ID_RE = re.compile(VIDEO_ID_PATTERN)
+
+
+class Publisher(Protocol):
+    """What the API needs from ``streams.publisher.EventPublisher``."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def publish_upload(self, event: VideoUploaded) -> None: ...
+    async def ping(self) -> None: ...
+
+
+class UploadAccepted(BaseModel):
+    video_id: str
+    status: VideoState
+    status_url: str
+    result_url: str
+
+
+class ApiError(VideoAnalysisError):
+    """A 4xx/5xx answer with a code that is not one of the domain errors."""
+
+    def __init__(self, message: str, *, code: str, http_status: int) -> None:
+        super().__init__(message, code=code)
+        self.http_status = http_status
+
+
+@dataclass
+class Components:
+    settings: Settings
+    publisher: Publisher
+    results: ResultStore
+    status: StatusStore
+    uploads: UploadStorage
+
+
+class Metrics:
+    """Per-app registry, so several apps (tests) never clash on metric names."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.uploads = Counter(
+            "video_analysis_uploads",
+            "Uploads to POST /analyze-video by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "video_analysis_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}, **extra}
+
+
+def _default_publisher(settings: Settings) -> Publisher:
+    from ..streams.publisher import EventPublisher
+
+    return EventPublisher(settings)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    publisher: Publisher | None = None,
+    result_store: ResultStore | None = None,
+    status_store: StatusStore | None = None,
+) -> FastAPI:
+    """Build the app; components not injected are built from settings and owned by the app."""
+    settings = settings or get_settings()
+    owned: list[Any] = []
+    if publisher is None:
+        publisher = _default_publisher(settings)
+        owned.append(publisher)
+    if result_store is None:
+        result_store = create_result_store(settings)
+        owned.append(result_store)
+    if status_store is None:
+        status_store = create_status_store(settings)
+        owned.append(status_store)
+    components = Components(
+        settings=settings,
+        publisher=publisher,
+        results=result_store,
+        status=status_store,
+        uploads=UploadStorage(settings.upload_root),
+    )
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The API must come up even when a dependency is down: readiness says so, and the
+        # stores and the publisher reconnect on their next use. The publisher starts in the
+        # background because connecting to a broker that is down can take indefinitely long.
+        background: list[asyncio.Task[None]] = []
+        for component in owned:
+            if component is publisher:
+                background.append(asyncio.create_task(_start(component)))
+            else:
+                await _start(component)
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            for component in reversed(owned):
+                try:
+                    await component.close()
+                except Exception as exc:
+                    log.warning("closing %s failed: %s", type(component).__name__, exc)
+
+    app = FastAPI(title="video-analysis", version=__version__, lifespan=lifespan)
+    app.state.components = components
+    app.state.metrics = metrics
+    _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _time_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        status_code = 500
+        try:
+            response = await call_next(request)
+            status_code = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.latency.labels(request.method, path, str(status_code)).observe(
+                time.perf_counter() - started
+            )
+
+    @app.get("/")
+    async def root() -> dict[str, str]:
+        return {"service": "video-analysis", "version": __version__, "docs": "/docs"}
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready")
+    async def ready() -> JSONResponse:
+        checks = {
+            "broker": components.publisher.ping,
+            "results": components.results.ping,
+            "status": components.status.ping,
+        }
+        outcomes = await asyncio.gather(*(_check(ping) for ping in checks.values()))
+        report = dict(zip(checks, outcomes, strict=True))
+        failed = {name: out["error"] for name, out in report.items() if not out["ok"]}
+        if not failed:
+            return JSONResponse({"status": "ready", "checks": report})
+        message = "; ".join(f"{name}: {why}" for name, why in failed.items())
+        return JSONResponse(
+            error_body("not_ready", message, status="not_ready", checks=report), status_code=503
+        )
+
+    @app.get("/models/status")
+    async def models_status() -> dict[str, list[Any]]:
+        from ..models import bundle
+
+        items = await asyncio.to_thread(bundle.status, settings)
+        return {
+            "models": [
+                item.model_dump(mode="json") if isinstance(item, BaseModel) else item
+                for item in items
+            ]
+        }
+
+    @app.post(
+        "/analyze-video",
+        status_code=202,
+        response_model=UploadAccepted,
+        openapi_extra=_UPLOAD_OPENAPI,
+        responses={409: {}, 413: {}, 415: {}, 422: {}, 503: {}},
+    )
+    async def analyze_video(request: Request) -> JSONResponse:
+        try:
+            accepted = await _accept_upload(request, components)
+        except VideoAnalysisError as exc:
+            metrics.uploads.labels(exc.code).inc()
+            raise
+        metrics.uploads.labels("accepted").inc()
+        return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
+
+    @app.get("/videos/{video_id}", response_model=VideoStatus)
+    async def video_status(video_id: str) -> VideoStatus:
+        status = await components.status.get_status(video_id) if _valid_id(video_id) else None
+        if status is None:
+            raise UnknownVideo(f"no video with id {video_id!r}")
+        return status
+
+    @app.get("/videos/{video_id}/result")
+    async def video_result(video_id: str) -> JSONResponse:
+        if not _valid_id(video_id):
+            raise UnknownVideo(f"no video with id {video_id!r}")
+        result = await components.results.get_result(video_id)
+        if result is not None:
+            return JSONResponse(result.model_dump(mode="json"))
+        status = await components.status.get_status(video_id)
+        if status is None:
+            raise UnknownVideo(f"no video with id {video_id!r}")
+        # Known but not finished (or its result not stored yet): poll again later.
+        return JSONResponse(status.model_dump(mode="json"), status_code=202)
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+# --------------------------------------------------------------------------------------------
+# The upload
+
+
+async def _accept_upload(request: Request, c: Components) -> UploadAccepted:
+    settings = c.settings
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise ApiError(
+            "send the video as multipart/form-data with a 'file' field",
+            code="invalid_request",
+            http_status=422,
+        )
+    body_limit = settings.max_upload_bytes + FORM_OVERHEAD_BYTES
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > body_limit:
+        raise UploadTooLarge(f"upload exceeds the limit of {settings.max_upload_bytes} bytes")
+
+    limited = Request(
+        request.scope, receive=_limited_receive(request.receive, body_limit, settings)
+    )
+    try:
+        form = await limited.form(max_files=1, max_fields=16, max_part_size=MAX_FIELD_BYTES)
+    except MultiPartException as exc:
+        raise ApiError(
+            f"invalid multipart body: {exc.message}", code="invalid_request", http_status=422
+        ) from exc
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError("the form has no 'file' field", code="missing_file", http_status=422)
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+        video_id = fields.get("video_id") or uuid.uuid4().hex
+        if not _valid_id(video_id):
+            raise ApiError(
+                f"video_id must match {VIDEO_ID_PATTERN}", code="invalid_video_id", http_status=422
+            )
+        metadata = _metadata(fields)
+        filename = upload.filename or "upload"
+        suffix = Path(filename).suffix.lower()
+        if suffix not in VIDEO_EXTENSIONS:
+            raise UnsupportedMediaType(
+                f"{filename!r} is not a video file; accepted extensions: "
+                + ", ".join(sorted(VIDEO_EXTENSIONS))
+            )
+        head = await upload.read(SNIFF_BYTES)
+        await upload.seek(0)
+        container = _sniff(head)
+        if container is None:
+            raise UnsupportedMediaType(
+                f"{filename!r} is not a video container (mp4, mov, matroska/webm, avi, mpegts)"
+            )
+        if await c.status.get_status(video_id) is not None:
+            raise ApiError(
+                f"video {video_id!r} was already submitted",
+                code="duplicate_video_id",
+                http_status=409,
+            )
+        stored = await c.uploads.save_stream(
+            video_id, filename, _read_chunks(upload), settings.max_upload_bytes
+        )
+    finally:
+        await form.close()
+
+    try:
+        info = await _probe(stored, video_id)
+        if not info.has_video:
+            raise NoVideoStream(f"{filename!r} has no video stream")
+        await c.status.set_status(VideoStatus(video_id=video_id, state=VideoState.QUEUED))
+        event = VideoUploaded(
+            video_id=video_id, uri=str(stored), filename=filename, metadata=metadata
+        )
+        await _publish(c, event)
+    except BaseException:
+        c.uploads.discard(stored)
+        raise
+    log.info("accepted upload for video %s (%s, %s)", video_id, container, filename)
+    base = settings.public_base_url.rstrip("/")
+    return UploadAccepted(
+        video_id=video_id,
+        status=VideoState.QUEUED,
+        status_url=f"{base}/videos/{video_id}",
+        result_url=f"{base}/videos/{video_id}/result",
+    )
+
+
+def _limited_receive(receive: Receive, limit: int, settings: Settings) -> Receive:
+    """Stop reading a body (chunked or lying about its length) once it passes ``limit``."""
+    received = 0
+
+    async def wrapped() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise UploadTooLarge(
+                    f"upload exceeds the limit of {settings.max_upload_bytes} bytes"
+                )
+        return message
+
+    return wrapped
+
+
+async def _read_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(CHUNK_BYTES):
+        yield chunk
+
+
+def _metadata(fields: dict[str, str]) -> VideoMetadata:
+    raw = fields.get("metadata")
+    data: dict[str, Any] = {}
+    if raw:
+        try:
+            parsed = json.loads(raw)
+        except ValueError as exc:
+            raise ApiError(
+                f"metadata is not valid JSON: {exc}", code="invalid_metadata", http_status=422
+            ) from exc
+        if not isinstance(parsed, dict):
+            raise ApiError(
+                "metadata must be a JSON object", code="invalid_metadata", http_status=422
+            )
+        data.update(parsed)
+    # Explicit form fields win over the same keys inside the metadata JSON.
+    data.update({name: fields[name] for name in METADATA_FIELDS if fields.get(name)})
+    try:
+        return VideoMetadata.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(
+            f"invalid metadata: {_first_error(exc)}", code="invalid_metadata", http_status=422
+        ) from exc
+
+
+def _sniff(head: bytes) -> str | None:
+    from ..media.probe import sniff_container
+
+    return sniff_container(head)
+
+
+async def _probe(path: Path, video_id: str) -> MediaInfo:
+    from ..media.probe import probe
+
+    try:
+        return await asyncio.to_thread(probe, path)
+    except MediaError:
+        raise
+    except Exception as exc:
+        # The file is the user's: whatever the decoder trips over is unreadable media, not a 500.
+        log.warning("probe failed for video %s: %s", video_id, exc, exc_info=True)
+        raise UnreadableMedia(f"the file cannot be read as a video: {exc}") from exc
+
+
+async def _publish(c: Components, event: VideoUploaded) -> None:
+    try:
+        await asyncio.wait_for(c.publisher.publish_upload(event), timeout=PUBLISH_TIMEOUT_S)
+    except Exception as exc:
+        log.error("publishing video %s failed: %s", event.video_id, exc, exc_info=True)
+        # Leave no 'queued' status behind: nothing will ever process it, and the client may
+        # retry with the same video_id.
+        try:
+            await c.status.delete_status(event.video_id)
+        except Exception as cleanup_exc:
+            log.error("could not clear status of video %s: %s", event.video_id, cleanup_exc)
+        raise ApiError(
+            "the message broker is unavailable; retry later",
+            code="broker_unavailable",
+            http_status=503,
+        ) from exc
+
+
+async def _start(component: Any) -> None:
+    try:
+        await component.start()
+    except Exception as exc:
+        log.error("%s did not start: %s", type(component).__name__, exc)
+
+
+async def _check(ping: Callable[[], Awaitable[None]]) -> dict[str, Any]:
+    try:
+        await asyncio.wait_for(ping(), timeout=READY_TIMEOUT_S)
+    except TimeoutError:
+        return {"ok": False, "error": f"no answer within {READY_TIMEOUT_S:g} s"}
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {"ok": True}
+
+
+def _valid_id(video_id: str) -> bool:
+    return bool(_VIDEO_ID_RE.match(video_id))
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(part) for part in err.get("loc", ()))
+    return f"{where}: {err.get('msg', '')}" if where else str(err.get("msg", ""))
+
+
+# --------------------------------------------------------------------------------------------
+# Errors: every error body is {"error": {"code", "message"}}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(VideoAnalysisError)
+    async def _domain_error(request: Request, exc: VideoAnalysisError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        return JSONResponse(error_body("invalid_request", message), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, f"http_{exc.status_code}"
+        )
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+
+_UPLOAD_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "video_id": {"type": "string", "pattern": VIDEO_ID_PATTERN},
+                        "interview_id": {"type": "string"},
+                        "question_id": {"type": "string"},
+                        "applicant_id": {"type": "string"},
+                        "language": {"type": "string"},
+                        "metadata": {"type": "string", "description": "A JSON object."},
+                    },
+                }
+            }
+        },
+    }
+}

@@ -1,0 +1,167 @@
+"""Building the consolidated result from a manifest and the parts received (the join's logic).
+
+Pure: the Faust join agent and the in-process ``analyze`` command both call ``build_result``,
+so a result is the same whichever way the video travelled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from .analyzers.base import SummaryInput
+from .analyzers.registry import analyzer_class
+from .schemas import (
+    AnalysisResult,
+    ErrorInfo,
+    ModelInfo,
+    PartialResult,
+    PartSource,
+    ResultStatus,
+    Section,
+    SplitManifest,
+)
+
+log = logging.getLogger(__name__)
+
+#: Sections no enabled analyzer fills yet say so instead of showing numbers.
+SECTION_NAMES = ("face", "gaze", "head_pose", "blinks", "posture", "gestures", "speech")
+
+
+def failed_result(
+    video_id: str, error: ErrorInfo, manifest: SplitManifest | None = None
+) -> AnalysisResult:
+    result = AnalysisResult(video_id=video_id, status=ResultStatus.FAILED, error=error)
+    if manifest is not None:
+        result.metadata = manifest.metadata
+        _fill_media(result, manifest)
+    for name in SECTION_NAMES:
+        setattr(result, name, Section.not_assessed(f"analysis failed: {error.code}"))
+    result.media.cannot_assess = f"analysis failed: {error.code}"
+    return result
+
+
+def build_result(
+    manifest: SplitManifest,
+    parts: list[PartialResult],
+    *,
+    now: datetime | None = None,
+) -> AnalysisResult:
+    """The result for one video from whatever parts arrived (duplicates already removed)."""
+    if manifest.error is not None:
+        return failed_result(manifest.video_id, manifest.error, manifest)
+    now = now or datetime.now(UTC)
+    received = {part.part_key: part for part in parts}
+    expected = manifest.expected_parts()
+    missing_parts = sorted(expected - received.keys())
+    failed_parts = sorted(key for key, part in received.items() if part.error is not None)
+
+    result = AnalysisResult(
+        video_id=manifest.video_id, status=ResultStatus.COMPLETE, metadata=manifest.metadata
+    )
+    _fill_media(result, manifest)
+    filled: set[str] = set()
+    missing_sections: set[str] = set()
+    models: dict[tuple[str, str], ModelInfo] = {}
+    analyzer_seconds: dict[str, float] = defaultdict(float)
+
+    for name in _plan_names(manifest):
+        cls = analyzer_class(name)
+        own = [p for p in received.values() if p.analyzer == name]
+        for part in own:
+            models[(part.model.analyzer, part.model.name)] = part.model
+            analyzer_seconds[name] += part.elapsed_s
+        good = [p for p in own if p.error is None]
+        summary_input = SummaryInput(
+            manifest=manifest,
+            frames=[p.data for p in sorted(good, key=_order) if p.source == PartSource.FRAMES],
+            audio=[p.data for p in sorted(good, key=_order) if p.source == PartSource.AUDIO],
+        )
+        expected_own = {k for k in expected if k.startswith(f"{name}:")}
+        got_own = {p.part_key for p in good}
+        if expected_own - got_own:
+            missing_sections.update(cls.sections)
+        if not good and expected_own:
+            for section in cls.sections:
+                if "." not in section:
+                    setattr(result, section, Section.not_assessed("no part of it arrived"))
+                    filled.add(section)
+            continue
+        for path, fields in cls.summarize(summary_input).items():
+            _apply(result, path, fields)
+            filled.add(path.split(".", 1)[0])
+
+    coverage = _media_coverage(manifest, received)
+    result.media.coverage = coverage
+    for name in SECTION_NAMES:
+        if name not in filled:
+            setattr(result, name, Section.not_assessed(_not_enabled_reason(name)))
+
+    result.models = sorted(models.values(), key=lambda m: (m.analyzer, m.name))
+    result.missing = sorted(missing_sections)
+    if missing_parts or failed_parts:
+        result.status = ResultStatus.PARTIAL
+        extra: dict[str, Any] = {
+            "missing_parts": missing_parts,
+            "failed_parts": {k: received[k].error.model_dump() for k in failed_parts},  # type: ignore[union-attr]
+        }
+        result.__pydantic_extra__ = {**(result.__pydantic_extra__ or {}), **extra}
+    timings = {"split": round(manifest.split_s, 3)}
+    timings.update({f"analyze.{k}": round(v, 3) for k, v in sorted(analyzer_seconds.items())})
+    if manifest.submitted_at is not None:
+        timings["total"] = round((now - manifest.submitted_at).total_seconds(), 3)
+    result.timings = timings
+    return result
+
+
+def _order(part: PartialResult) -> tuple[str, int]:
+    return (part.source.value, part.index)
+
+
+def _plan_names(manifest: SplitManifest) -> list[str]:
+    return list(dict.fromkeys([*manifest.analyzers.frames, *manifest.analyzers.audio]))
+
+
+def _fill_media(result: AnalysisResult, manifest: SplitManifest) -> None:
+    media = manifest.media
+    result.media.duration_s = media.duration_s
+    result.media.width = media.width
+    result.media.height = media.height
+    result.media.fps = media.fps
+    result.media.has_video = media.has_video
+    result.media.has_audio = media.has_audio
+    result.media.container = media.container
+    result.media.video_codec = media.video_codec
+    result.media.audio_codec = media.audio_codec
+    result.media.frames_sampled = manifest.frames_sampled
+    result.media.sample_fps = manifest.sample_fps
+
+
+def _media_coverage(manifest: SplitManifest, received: dict[str, PartialResult]) -> float:
+    """Share of the expected quality parts that arrived without error."""
+    expected = {k for k in manifest.expected_parts() if k.startswith("quality:")}
+    if not expected:
+        return 1.0 if manifest.error is None else 0.0
+    ok = sum(1 for k in expected if k in received and received[k].error is None)
+    return round(ok / len(expected), 4)
+
+
+def _apply(result: AnalysisResult, path: str, fields: dict[str, Any]) -> None:
+    """Merge ``fields`` into the section at a dotted ``path`` and re-validate that section."""
+    head, _, rest = path.partition(".")
+    section = getattr(result, head)
+    if isinstance(section, list):
+        section.extend(fields.get("rows", []))
+        return
+    data = section.model_dump()
+    target = data
+    for key in rest.split(".") if rest else []:
+        target = target.setdefault(key, {})
+    target.update(fields)
+    setattr(result, head, type(section).model_validate(data))
+
+
+def _not_enabled_reason(section: str) -> str:
+    return f"no analyzer for {section} is enabled in this deployment"

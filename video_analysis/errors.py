@@ -1,0 +1,89 @@
+"""One exception hierarchy for everything a user can cause.
+
+A ``VideoAnalysisError`` carries a stable machine ``code`` and a human message; it becomes a
+``failed`` result, a DLQ record, a 4xx answer or a non-zero CLI exit. Anything else is a bug and
+is not caught to be hidden.
+"""
+
+from __future__ import annotations
+
+
+class VideoAnalysisError(Exception):
+    """Base class: ``code`` is stable and documented, ``message`` is for people."""
+
+    code = "analysis_error"
+    http_status = 422
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class MediaError(VideoAnalysisError):
+    """The file cannot be analysed as a video."""
+
+    code = "unreadable_media"
+
+
+class UnreadableMedia(MediaError):
+    code = "unreadable_media"
+
+
+class NoVideoStream(MediaError):
+    code = "no_video_stream"
+
+
+class TooLong(MediaError):
+    code = "too_long"
+
+
+class UnsupportedMediaType(MediaError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class UploadTooLarge(VideoAnalysisError):
+    code = "upload_too_large"
+    http_status = 413
+
+
+class SourceNotAllowed(VideoAnalysisError):
+    """The event points outside the configured upload root."""
+
+    code = "source_not_allowed"
+
+
+class SourceNotFound(VideoAnalysisError):
+    code = "source_not_found"
+
+
+class InvalidEvent(VideoAnalysisError):
+    """A message on a topic does not match its schema."""
+
+    code = "invalid_event"
+
+
+class UnknownVideo(VideoAnalysisError):
+    code = "unknown_video"
+    http_status = 404
+
+
+class ModelNotAvailable(VideoAnalysisError):
+    """Weights for a model are not installed; the message says how to install them."""
+
+    code = "model_not_available"
+    http_status = 503
+
+
+class MissingExtra(ImportError):
+    """An optional library is not installed; the message names the extra to install."""
+
+    def __init__(self, library: str, extra: str) -> None:
+        super().__init__(
+            f"{library} is not installed; install it with: pip install 'video-analysis[{extra}]'"
+        )

@@ -1,0 +1,457 @@
+"""The splitter's pure part: one decode pass turning a file into frame batches and audio chunks.
+
+``split_video`` is a generator so that the caller (the Faust splitter agent, or the local
+``analyze`` command) publishes each message as soon as it is ready: a one-hour video never
+sits in memory, only the current frame batch and at most one audio chunk do.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import NoVideoStream, TooLong, UnreadableMedia
+from ..schemas import AudioChunk, FrameBatch, FrameImage, MediaInfo
+from ..settings import Settings
+from .codec import encode_flac, encode_jpeg
+from .probe import first_video_stream, open_media, probe
+
+logger = logging.getLogger(__name__)
+
+AUDIO_RATE = 16_000
+# 20 ms is the usual speech-analysis frame: shorter than a syllable, longer than a pitch period.
+CUT_WINDOW = AUDIO_RATE // 50
+CUT_HOP = CUT_WINDOW // 2
+# The cut point is searched in the last third of the allowed span, so chunks stay long.
+CUT_SEARCH_SHARE = 1 / 3
+# Less audio than this is not worth a chunk (and says nothing an analyzer could use).
+MIN_AUDIO_S = 0.05
+# Frames whose timestamps run this far past the declared limit mean the header lied.
+DURATION_SLACK_S = 1.0
+# Video ending this much before the declared duration is reported as a truncated file.
+TRUNCATION_SLACK_S = 1.0
+# Timestamps are rationals printed as floats; this absorbs their rounding at k/fps.
+TIME_EPS = 1e-4
+# A single frame over the message limit is re-encoded at these qualities, then downscaled.
+FALLBACK_QUALITIES = (70, 50, 35, 20)
+
+
+@dataclass
+class SplitSummary:
+    """What one split produced; the manifest is built from it."""
+
+    media: MediaInfo
+    frame_batches: int = 0
+    audio_chunks: int = 0
+    frames_sampled: int = 0
+    sample_fps: float = 0.0
+
+
+@dataclass
+class _State:
+    """Decode-pass bookkeeping shared by the frame and audio paths."""
+
+    video_t0: float | None = None
+    audio_t0: float | None = None
+    next_sample: int = 0
+    frames: list[FrameImage] = field(default_factory=list)
+    decode_errors: int = 0
+    video_frames: int = 0
+    last_t: float = 0.0
+
+
+def split_video(
+    path: Path, video_id: str, settings: Settings
+) -> Generator[FrameBatch | AudioChunk, None, SplitSummary]:
+    """Yield ``FrameBatch`` and ``AudioChunk`` messages of one file; return a ``SplitSummary``.
+
+    Raises ``UnreadableMedia``, ``NoVideoStream`` or ``TooLong`` (before yielding anything
+    when the probe can tell; ``UnreadableMedia`` after some audio chunks only when no video
+    frame could be decoded at all).
+    """
+    path = Path(path)
+    media = probe(path)
+    if not media.has_video:
+        raise NoVideoStream("the file has no video stream (audio-only files are not analysed)")
+    if media.duration_s > settings.max_duration_s:
+        raise TooLong(
+            f"the video is {media.duration_s:.0f} s long; the limit is "
+            f"{settings.max_duration_s:.0f} s"
+        )
+    summary = SplitSummary(media=media, sample_fps=float(settings.frame_rate))
+    state = _State()
+    packer = _FramePacker(video_id, settings, summary)
+    audio_chunker: _AudioChunker | None = None
+
+    with open_media(path) as container:
+        vstream = first_video_stream(container)
+        astream = container.streams.audio[0] if container.streams.audio else None
+        vstream.thread_type = "AUTO"
+        streams = [vstream]
+        if astream is not None:
+            streams.append(astream)
+            audio_chunker = _AudioChunker(video_id, settings, summary)
+        resampler = _Resampler()
+
+        for packet in _demux(container, streams, video_id, state):
+            try:
+                decoded = packet.decode()
+            except (av.error.FFmpegError, ValueError) as exc:
+                # One bad packet (bit rot, a cut in the upload) should not lose the whole file.
+                state.decode_errors += 1
+                logger.debug("video_id=%s: packet decode failed: %s", video_id, exc)
+                continue
+            if packet.stream.index == vstream.index:
+                for frame in decoded:
+                    yield from _on_video_frame(frame, state, packer, settings, video_id)
+            elif audio_chunker is not None:
+                for aframe in decoded:
+                    if state.audio_t0 is None and aframe.time is not None:
+                        state.audio_t0 = float(aframe.time)
+                    audio_chunker.set_offset(_audio_offset(state, vstream, astream))
+                    for samples in resampler.resample(aframe):
+                        yield from audio_chunker.push(samples)
+
+        if audio_chunker is not None:
+            audio_chunker.set_offset(_audio_offset(state, vstream, astream))
+            for samples in resampler.flush():
+                yield from audio_chunker.push(samples)
+
+    if state.video_frames == 0:
+        raise UnreadableMedia("no video frame could be decoded from the file")
+    yield from packer.flush()
+    if audio_chunker is not None:
+        yield from audio_chunker.flush()
+        if audio_chunker.total_samples == 0 and summary.audio_chunks == 0:
+            logger.warning("video_id=%s: the audio stream decoded to nothing", video_id)
+            summary.media.has_audio = False
+    declared = media.duration_s
+    if declared > 0 and state.last_t < declared - max(TRUNCATION_SLACK_S, 2 / (media.fps or 1)):
+        logger.warning(
+            "video_id=%s: video frames end at %.1f s of a declared %.1f s; the file is "
+            "probably truncated, kept what decoded",
+            video_id,
+            state.last_t,
+            declared,
+        )
+    if state.decode_errors:
+        logger.warning(
+            "video_id=%s: %d packets could not be decoded; kept what did (%d video frames)",
+            video_id,
+            state.decode_errors,
+            state.video_frames,
+        )
+    logger.info(
+        "video_id=%s: split into %d frame batches (%d frames) and %d audio chunks",
+        video_id,
+        summary.frame_batches,
+        summary.frames_sampled,
+        summary.audio_chunks,
+    )
+    return summary
+
+
+def _demux(container: Any, streams: list[Any], video_id: str, state: _State) -> Any:
+    """Packets of ``streams``, stopping (not failing) where the file becomes unreadable."""
+    packets = container.demux(*streams)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except (av.error.FFmpegError, ValueError, OSError) as exc:
+            state.decode_errors += 1
+            logger.warning("video_id=%s: reading stopped early: %s", video_id, exc)
+            # PyAV's demux generator is finished after raising; flush the decoders ourselves.
+            for stream in streams:
+                yield _FlushPacket(stream)
+            return
+        yield packet
+
+
+class _FlushPacket:
+    """Stands in for PyAV's empty end-of-stream packet: decoding it drains the decoder."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def decode(self) -> list[Any]:
+        return list(self.stream.decode(None))
+
+
+def _audio_offset(state: _State, vstream: Any, astream: Any) -> float:
+    """Seconds from the video's first frame to the audio's first sample (never negative)."""
+    audio_t0 = state.audio_t0
+    if audio_t0 is None:
+        audio_t0 = _stream_start(astream)
+    video_t0 = state.video_t0 if state.video_t0 is not None else _stream_start(vstream)
+    if audio_t0 is None or video_t0 is None:
+        return 0.0
+    return max(0.0, audio_t0 - video_t0)
+
+
+def _stream_start(stream: Any) -> float | None:
+    if stream is None or stream.start_time is None or stream.time_base is None:
+        return None
+    return float(stream.start_time * stream.time_base)
+
+
+def _on_video_frame(
+    frame: Any, state: _State, packer: _FramePacker, settings: Settings, video_id: str
+) -> Generator[FrameBatch, None, None]:
+    fps = float(settings.frame_rate)
+    if frame.time is None:
+        # No timestamp (some raw streams): fall back to the frame's position at the stream rate.
+        t_abs = state.video_frames / float(packer.summary.media.fps or fps)
+    else:
+        t_abs = float(frame.time)
+    state.video_frames += 1
+    if state.video_t0 is None:
+        state.video_t0 = t_abs
+    t = max(0.0, t_abs - state.video_t0)
+    state.last_t = max(state.last_t, t)
+    if t > settings.max_duration_s + DURATION_SLACK_S:
+        raise TooLong(f"the video runs past the {settings.max_duration_s:.0f} s limit")
+    # The first frame at or after each sampling instant k/fps; a frame that covers several
+    # instants (source slower than the sample rate) is taken once.
+    if t + TIME_EPS < state.next_sample / fps:
+        return
+    state.next_sample = math.floor((t + TIME_EPS) * fps) + 1
+    image = frame.to_ndarray(format="bgr24")
+    image = _rotate(image, int(getattr(frame, "rotation", 0) or 0))
+    image = _downsize(image, settings.frame_max_side)
+    yield from packer.add(t, image)
+
+
+def _rotate(image: NDArray[Any], rotation: int) -> NDArray[Any]:
+    """Turn the picture as players do; ``rotation`` is the counter-clockwise display angle."""
+    rotation %= 360
+    if rotation == 90:
+        return cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    if rotation == 180:
+        return cv2.rotate(image, cv2.ROTATE_180)
+    if rotation == 270:
+        return cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    return image
+
+
+def _downsize(image: NDArray[Any], max_side: int) -> NDArray[Any]:
+    height, width = image.shape[:2]
+    longest = max(height, width)
+    if longest <= max_side:
+        return image
+    scale = max_side / longest
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+class _FramePacker:
+    """Packs sampled frames into batches that respect the count and byte limits."""
+
+    def __init__(self, video_id: str, settings: Settings, summary: SplitSummary) -> None:
+        self.video_id = video_id
+        self.settings = settings
+        self.summary = summary
+        self.frames: list[FrameImage] = []
+        self.size = 0  # serialized bytes of self.frames, commas included
+
+    def _overhead(self) -> int:
+        empty = FrameBatch(
+            video_id=self.video_id,
+            batch_index=self.summary.frame_batches,
+            sample_fps=self.summary.sample_fps,
+            frames=[],
+        )
+        return len(empty.model_dump_json())
+
+    def add(self, t: float, image: NDArray[Any]) -> Generator[FrameBatch, None, None]:
+        index = self.summary.frames_sampled
+        frame, size = self._encode(index, t, image, self.settings.jpeg_quality)
+        limit = self.settings.max_message_bytes
+        if self.frames and self._overhead() + self.size + 1 + size > limit:
+            yield from self.flush()
+        if self._overhead() + size > limit:
+            frame, size = self._shrink(index, t, image, limit - self._overhead())
+        self.size += size + (1 if self.frames else 0)
+        self.frames.append(frame)
+        self.summary.frames_sampled += 1
+        if len(self.frames) >= self.settings.frames_per_batch:
+            yield from self.flush()
+
+    def flush(self) -> Generator[FrameBatch, None, None]:
+        if not self.frames:
+            return
+        batch = FrameBatch(
+            video_id=self.video_id,
+            batch_index=self.summary.frame_batches,
+            sample_fps=self.summary.sample_fps,
+            frames=self.frames,
+        )
+        self.frames = []
+        self.size = 0
+        self.summary.frame_batches += 1
+        yield batch
+
+    def _encode(
+        self, index: int, t: float, image: NDArray[Any], quality: int
+    ) -> tuple[FrameImage, int]:
+        height, width = image.shape[:2]
+        frame = FrameImage(
+            index=index, t=round(t, 6), width=width, height=height, jpeg=encode_jpeg(image, quality)
+        )
+        return frame, len(frame.model_dump_json())
+
+    def _shrink(
+        self, index: int, t: float, image: NDArray[Any], budget: int
+    ) -> tuple[FrameImage, int]:
+        """Re-encode one frame that is alone too big: lower quality first, then smaller."""
+        qualities = [q for q in FALLBACK_QUALITIES if q < self.settings.jpeg_quality]
+        for quality in qualities or [FALLBACK_QUALITIES[-1]]:
+            frame, size = self._encode(index, t, image, quality)
+            if size <= budget:
+                break
+        while size > budget and min(image.shape[:2]) > 16:
+            image = _downsize(image, max(image.shape[:2]) // 2)
+            frame, size = self._encode(index, t, image, FALLBACK_QUALITIES[-1])
+        logger.warning(
+            "video_id=%s: frame %d was over the message limit; sent at %dx%d, %d bytes",
+            self.video_id,
+            index,
+            frame.width,
+            frame.height,
+            size,
+        )
+        return frame, size
+
+
+class _Resampler:
+    """16 kHz mono float32 from any decoded audio, following format changes mid-stream."""
+
+    def __init__(self) -> None:
+        self._resampler: Any = None
+        self._key: tuple[str, str, int] | None = None
+
+    def resample(self, frame: Any) -> list[NDArray[Any]]:
+        key = (frame.format.name, frame.layout.name, frame.sample_rate)
+        out: list[NDArray[Any]] = []
+        if self._resampler is not None and key != self._key:
+            out += self.flush()  # a stream switching layout (ad breaks, spliced files)
+        if self._resampler is None:
+            # s16 output makes libswresample normalise the downmix matrix, so a stereo
+            # recording is averaged into mono instead of summed (+3 dB, false clipping).
+            self._resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE)
+            self._key = key
+        out += [self._to_float(f) for f in self._resampler.resample(frame)]
+        return out
+
+    def flush(self) -> list[NDArray[Any]]:
+        if self._resampler is None:
+            return []
+        out = [self._to_float(f) for f in self._resampler.resample(None)]
+        self._resampler = None
+        self._key = None
+        return out
+
+    @staticmethod
+    def _to_float(frame: Any) -> NDArray[Any]:
+        samples: NDArray[Any] = frame.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
+        return samples
+
+
+class _AudioChunker:
+    """Buffers 16 kHz samples and cuts chunks at the quietest point near the length limit."""
+
+    def __init__(self, video_id: str, settings: Settings, summary: SplitSummary) -> None:
+        self.video_id = video_id
+        self.settings = settings
+        self.summary = summary
+        self.max_samples = int(settings.audio_chunk_max_s * AUDIO_RATE)
+        self.offset = 0.0  # seconds from the video start to the first audio sample
+        self.pending: list[NDArray[Any]] = []
+        self.pending_samples = 0
+        self.emitted_samples = 0  # samples already sent, i.e. where the next chunk starts
+        self.total_samples = 0
+
+    def set_offset(self, offset: float) -> None:
+        # Fixed once the first chunk is out, so that chunk boundaries stay contiguous.
+        if self.summary.audio_chunks == 0:
+            self.offset = offset
+
+    def push(self, samples: NDArray[Any]) -> Generator[AudioChunk, None, None]:
+        if samples.size == 0:
+            return
+        self.pending.append(samples)
+        self.pending_samples += samples.size
+        self.total_samples += samples.size
+        if self.pending_samples < self.max_samples:
+            return
+        buffer = np.concatenate(self.pending)
+        while buffer.size >= self.max_samples:
+            cut = _quiet_cut(buffer, self.max_samples)
+            yield from self._emit(buffer[:cut])
+            buffer = buffer[cut:]
+        self.pending = [buffer] if buffer.size else []
+        self.pending_samples = buffer.size
+
+    def flush(self) -> Generator[AudioChunk, None, None]:
+        buffer = np.concatenate(self.pending) if self.pending else np.zeros(0, np.float32)
+        self.pending, self.pending_samples = [], 0
+        if buffer.size < MIN_AUDIO_S * AUDIO_RATE:
+            if buffer.size:
+                logger.debug(
+                    "video_id=%s: dropped %d trailing audio samples", self.video_id, buffer.size
+                )
+            return
+        yield from self._emit(buffer)
+
+    def _emit(self, samples: NDArray[Any]) -> Generator[AudioChunk, None, None]:
+        """One chunk, or several when FLAC cannot squeeze it under the message limit."""
+        start_sample = self.emitted_samples
+        chunk = AudioChunk(
+            video_id=self.video_id,
+            chunk_index=self.summary.audio_chunks,
+            start=round(self.offset + start_sample / AUDIO_RATE, 6),
+            end=round(self.offset + (start_sample + samples.size) / AUDIO_RATE, 6),
+            sample_rate=AUDIO_RATE,
+            data=encode_flac(samples, AUDIO_RATE),
+        )
+        if len(chunk.model_dump_json()) > self.settings.max_message_bytes:
+            if samples.size < 2 * CUT_WINDOW:  # cannot happen with max_message_bytes >= 64 kB
+                raise ValueError("an audio chunk of 40 ms does not fit in a message")
+            # Noise-like audio barely compresses; halve around the quietest point and retry.
+            quarter = samples.size // 4
+            cut = quarter + _quietest(samples[quarter : samples.size - quarter])
+            yield from self._emit(samples[:cut])
+            yield from self._emit(samples[cut:])
+            return
+        self.emitted_samples += samples.size
+        self.summary.audio_chunks += 1
+        yield chunk
+
+
+def _quiet_cut(buffer: NDArray[Any], max_samples: int) -> int:
+    """Where to end a chunk of at most ``max_samples``: the quietest 20 ms in its last third."""
+    lo = int(max_samples * (1 - CUT_SEARCH_SHARE))
+    return lo + _quietest(buffer[lo:max_samples])
+
+
+def _quietest(samples: NDArray[Any]) -> int:
+    """Offset of the middle of the lowest-energy 20 ms window of ``samples``."""
+    if samples.size <= CUT_WINDOW:
+        return samples.size // 2
+    energy = np.concatenate(([0.0], np.cumsum(samples.astype(np.float64) ** 2)))
+    starts = np.arange(0, samples.size - CUT_WINDOW + 1, CUT_HOP)
+    window_energy = energy[starts + CUT_WINDOW] - energy[starts]
+    # The last of equally quiet windows, so that chunks in long silences are as long as allowed.
+    best = len(window_energy) - 1 - int(np.argmin(window_energy[::-1]))
+    return int(starts[best] + CUT_WINDOW // 2)

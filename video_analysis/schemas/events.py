@@ -1,0 +1,196 @@
+"""Messages on every topic. Times are seconds from the start of the video; ids are strings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Literal[1] = 1
+VIDEO_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Message(BaseModel):
+    # bytes hold raw bytes in Python and travel as base64 in JSON.
+    model_config = ConfigDict(extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Stable machine code, e.g. unreadable_media, too_long.")
+    message: str = Field(description="What went wrong, for people.")
+
+
+class ModelInfo(BaseModel):
+    analyzer: str
+    name: str
+    version: str
+    sha256: str | None = None
+
+
+class VideoMetadata(BaseModel):
+    """The platform's own metadata; unknown keys are kept and passed through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    interview_id: str | None = None
+    question_id: str | None = None
+    applicant_id: str | None = None
+    language: str | None = Field(None, description="Spoken language override, e.g. 'en', 'ko'.")
+    candidate_speaker: str | None = Field(
+        None, description="Which speaker is the candidate, when the platform knows."
+    )
+
+
+class VideoUploaded(Message):
+    """Published on ``video-uploaded`` by the platform or the HTTP shim."""
+
+    video_id: str = Field(pattern=VIDEO_ID_PATTERN)
+    uri: str = Field(min_length=1, description="Local path under the upload root, or file:// URI.")
+    filename: str | None = None
+    metadata: VideoMetadata = Field(default_factory=VideoMetadata)
+    submitted_at: datetime = Field(default_factory=utcnow)
+
+
+class FrameImage(BaseModel):
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    index: int = Field(ge=0, description="Index of the sampled frame within the video.")
+    t: float = Field(ge=0, description="Presentation time in seconds.")
+    width: int
+    height: int
+    jpeg: bytes
+
+
+class FrameBatch(Message):
+    """Published on ``video-frames``: consecutive sampled frames of one video."""
+
+    video_id: str
+    batch_index: int = Field(ge=0)
+    sample_fps: float
+    frames: list[FrameImage]
+
+
+class AudioChunk(Message):
+    """Published on ``video-audio``: 16 kHz mono audio, FLAC-encoded, cut at a quiet point."""
+
+    video_id: str
+    chunk_index: int = Field(ge=0)
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    sample_rate: int = 16_000
+    encoding: Literal["flac"] = "flac"
+    data: bytes
+
+
+class MediaInfo(BaseModel):
+    container: str | None = None
+    duration_s: float = 0.0
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    has_video: bool = False
+    has_audio: bool = False
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+    rotation: int = 0
+    size_bytes: int | None = None
+
+
+class AnalyzerPlan(BaseModel):
+    """Which analyzers the join waits for, per source."""
+
+    frames: list[str] = Field(default_factory=list)
+    audio: list[str] = Field(default_factory=list)
+
+
+class SplitManifest(Message):
+    """Published on ``video-manifests`` after splitting: what parts the join should expect.
+
+    A manifest with ``error`` set says the video could not be split; the join then finalises a
+    ``failed`` result at once.
+    """
+
+    kind: Literal["manifest"] = "manifest"
+    video_id: str
+    uri: str | None = None
+    metadata: VideoMetadata = Field(default_factory=VideoMetadata)
+    media: MediaInfo = Field(default_factory=MediaInfo)
+    frame_batches: int = Field(0, ge=0)
+    audio_chunks: int = Field(0, ge=0)
+    frames_sampled: int = Field(0, ge=0)
+    sample_fps: float = 0.0
+    analyzers: AnalyzerPlan = Field(default_factory=AnalyzerPlan)
+    error: ErrorInfo | None = None
+    split_s: float = 0.0
+    submitted_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    def expected_parts(self) -> set[str]:
+        parts = {
+            part_key(name, PartSource.FRAMES, i)
+            for name in self.analyzers.frames
+            for i in range(self.frame_batches)
+        }
+        parts |= {
+            part_key(name, PartSource.AUDIO, i)
+            for name in self.analyzers.audio
+            for i in range(self.audio_chunks)
+        }
+        return parts
+
+
+class PartSource(StrEnum):
+    FRAMES = "frames"
+    AUDIO = "audio"
+
+
+def part_key(analyzer: str, source: PartSource | str, index: int) -> str:
+    return f"{analyzer}:{PartSource(source).value}:{index}"
+
+
+class PartialResult(Message):
+    """Published on ``analyzer-results``: one analyzer's output for one batch or chunk."""
+
+    kind: Literal["partial"] = "partial"
+    video_id: str
+    analyzer: str
+    source: PartSource
+    index: int = Field(ge=0)
+    model: ModelInfo
+    data: dict[str, Any] = Field(default_factory=dict)
+    error: ErrorInfo | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def part_key(self) -> str:
+        return part_key(self.analyzer, self.source, self.index)
+
+
+class JoinDeadline(Message):
+    """A control message the join sends itself when a video's deadline has passed."""
+
+    kind: Literal["deadline"] = "deadline"
+    video_id: str
+
+
+class DeadLetter(Message):
+    """Published on ``video-analysis-dlq``: a message that could not be processed, and why."""
+
+    stage: str
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+    video_id: str | None = None
+    error: ErrorInfo
+    payload: str = Field("", description="The message value, truncated to 4 KB.")
+    failed_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,111 @@
+"""The consolidated result (contract v1, see DESIGN.md) and the status of a video."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .events import SCHEMA_VERSION, ErrorInfo, ModelInfo, VideoMetadata, utcnow
+
+
+class ResultStatus(StrEnum):
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+class VideoState(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+class Section(BaseModel):
+    """Every section says how much of the video it saw and whether it could judge at all."""
+
+    model_config = ConfigDict(extra="allow")
+
+    coverage: float = Field(0.0, ge=0, le=1, description="Share of the input the section saw.")
+    confidence: float | None = Field(None, ge=0, le=1)
+    cannot_assess: str | None = Field(
+        None, description="Null, or a short reason why the section could not be judged."
+    )
+
+    @classmethod
+    def not_assessed(cls, reason: str, **fields: Any) -> Section:
+        return cls(coverage=0.0, cannot_assess=reason, **fields)
+
+
+class MediaQuality(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    verdicts: list[str] = Field(
+        default_factory=list, description="Plain findings, e.g. too_dark, blurry, audio_clipping."
+    )
+    brightness: float | None = Field(None, description="Mean luma 0..255.")
+    contrast: float | None = Field(None, description="Mean luma standard deviation.")
+    blur: float | None = Field(None, description="Median variance of the Laplacian.")
+    lighting: str | None = Field(None, description="too_dark, ok or too_bright.")
+    black_frame_ratio: float | None = None
+    frozen_frame_ratio: float | None = None
+    audio_level_dbfs: float | None = None
+    audio_peak_dbfs: float | None = None
+    clipping_ratio: float | None = None
+    silence_ratio: float | None = None
+    noise_floor_dbfs: float | None = None
+    snr_db: float | None = None
+
+
+class MediaSection(Section):
+    duration_s: float = 0.0
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    has_video: bool = False
+    has_audio: bool = False
+    container: str | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    frames_sampled: int = 0
+    sample_fps: float = 0.0
+    quality: MediaQuality = Field(default_factory=MediaQuality)
+
+
+class AnalysisResult(BaseModel):
+    """Published on ``analysis-results`` and stored: one per video."""
+
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    video_id: str
+    status: ResultStatus
+    error: ErrorInfo | None = None
+    missing: list[str] = Field(default_factory=list)
+    metadata: VideoMetadata = Field(default_factory=VideoMetadata)
+    media: MediaSection = Field(default_factory=MediaSection)
+    face: Section = Field(default_factory=Section)
+    gaze: Section = Field(default_factory=Section)
+    head_pose: Section = Field(default_factory=Section)
+    blinks: Section = Field(default_factory=Section)
+    posture: Section = Field(default_factory=Section)
+    gestures: Section = Field(default_factory=Section)
+    speech: Section = Field(default_factory=Section)
+    timeline: list[dict[str, Any]] = Field(default_factory=list)
+    models: list[ModelInfo] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class VideoStatus(BaseModel):
+    """What ``GET /videos/{id}`` answers and what Redis caches."""
+
+    video_id: str
+    state: VideoState
+    progress: float = Field(0.0, ge=0, le=1, description="Share of expected parts received.")
+    error: ErrorInfo | None = None
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,126 @@
+"""Every knob of the service, read from the environment (prefix ``VA_``).
+
+Each field is documented in README.md under "Settings". Tests override settings by calling
+``get_settings.cache_clear()`` after changing the environment, or by passing a ``Settings``
+instance explicitly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "password", "secret", "example"}
+
+WorkerRole = Literal["splitter", "quality", "join", "all"]
+WORKER_ROLES: tuple[str, ...] = ("splitter", "quality", "join", "all")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VA_", extra="ignore", env_file=None)
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Deployment environment; production refuses placeholder secrets."
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
+    data_dir: Path = Field(Path("var"), description="Working directory for embedded state.")
+    upload_root: Path = Field(
+        Path("var/uploads"), description="Only files under this folder may be analysed."
+    )
+    models_dir: Path = Field(Path("var/models"), description="Where `models install` puts weights.")
+
+    # Kafka
+    broker_url: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap server(s).")
+    app_id: str = Field(
+        "video-analysis", description="Faust app id; consumer groups derive from it."
+    )
+    topic_prefix: str = Field("", description="Prefix for every topic name (one per test/tenant).")
+    topic_partitions: int = Field(
+        4, ge=1, description="Partitions of every topic the service creates."
+    )
+    topic_replication: int = Field(1, ge=1, description="Replication factor of created topics.")
+    broker_session_timeout_s: float = Field(10.0, gt=0, description="Consumer session timeout.")
+    broker_heartbeat_s: float = Field(1.0, gt=0, description="Consumer heartbeat interval.")
+    max_message_bytes: int = Field(
+        900_000, ge=64_000, description="Largest serialized message the splitter publishes."
+    )
+
+    # Splitter
+    frame_rate: float = Field(5.0, gt=0, le=60, description="Frames sampled per second of video.")
+    frame_max_side: int = Field(640, ge=64, description="Longest side of sampled frames (px).")
+    jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of sampled frames.")
+    frames_per_batch: int = Field(25, ge=1, description="Most frames in one frame batch.")
+    audio_chunk_max_s: float = Field(30.0, gt=1, description="Longest audio chunk in seconds.")
+    max_duration_s: float = Field(3600.0, gt=0, description="Longer videos fail with too_long.")
+
+    # Analyzers and join
+    frame_analyzers: list[str] = Field(["quality"], description="Analyzers run on frame batches.")
+    audio_analyzers: list[str] = Field(["quality"], description="Analyzers run on audio chunks.")
+    worker_threads: int = Field(2, ge=1, description="Threads for CPU-bound analysis per worker.")
+    join_deadline_s: float = Field(
+        600.0,
+        gt=0,
+        description="A video with parts still missing this long after its manifest "
+        "arrived gets a partial result.",
+    )
+    join_check_interval_s: float = Field(5.0, gt=0, description="How often deadlines are checked.")
+
+    # Stores
+    database_url: SecretStr | None = Field(
+        None, description="mysql://user:pass@host:port/db; unset = embedded SQLite in data_dir."
+    )
+    redis_url: SecretStr | None = Field(
+        None, description="redis://host:port/db for status; unset = status in the result store."
+    )
+    status_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="How long status stays in Redis.")
+
+    # API
+    api_host: str = Field("0.0.0.0", description="API bind address.")
+    api_port: int = Field(8002, description="API port.")
+    max_upload_bytes: int = Field(2 * 1024**3, ge=1024, description="Largest accepted upload.")
+    public_base_url: str = Field("", description="Prefix of status URLs in API answers.")
+
+    # Dev
+    dev_broker_port: int = Field(9092, description="Port of the embedded broker in `dev`.")
+    dev_web_port_base: int = Field(6066, description="First Faust web port used by `dev` workers.")
+
+    @field_validator("frame_analyzers", "audio_analyzers", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment != "production":
+            return self
+        for name in ("database_url", "redis_url"):
+            secret = getattr(self, name)
+            if secret is None:
+                continue
+            url = secret.get_secret_value()
+            password = url.split("@", 1)[0].rsplit(":", 1)[-1] if "@" in url else ""
+            if password.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name} uses a placeholder password; set a real one")
+        return self
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port[,host:port]`` without the ``kafka://`` scheme, for aiokafka clients."""
+        return ",".join(
+            part.removeprefix("kafka://").removeprefix("tcp://")
+            for part in self.broker_url.split(",")
+        )
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,382 @@
+"""Where consolidated results live: MySQL in production, an embedded SQLite file otherwise.
+
+One row per video, keyed by ``video_id``: a re-delivered result overwrites the row (upsert), so
+at-least-once delivery from ``analysis-results`` never duplicates. The full result is kept as
+JSON next to a few indexed columns that operators query by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import aiosqlite
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from ..errors import VideoAnalysisError
+from ..schemas import AnalysisResult
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: File name of the embedded database inside ``settings.data_dir`` (results and status).
+EMBEDDED_DB_NAME = "results.sqlite3"
+RESULTS_TABLE = "analysis_results"
+
+
+class StoreUnavailable(VideoAnalysisError):
+    """The database or Redis cannot be reached; the request may be retried later."""
+
+    code = "store_unavailable"
+    http_status = 503
+
+
+class ResultStore(Protocol):
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+    async def save_result(self, result: AnalysisResult) -> None: ...
+    async def get_result(self, video_id: str) -> AnalysisResult | None: ...
+
+
+def embedded_db_path(settings: Settings) -> Path:
+    return settings.data_dir / EMBEDDED_DB_NAME
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """MySQL DATETIME has no zone: store UTC without tzinfo."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
+
+
+async def retry_connect(
+    connect: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    attempts: int,
+    max_wait_s: float = 5.0,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = Exception,
+    log_level: int = logging.WARNING,
+) -> T:
+    """Wait for a service at start: bounded retries with exponential backoff."""
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=0.05, min=0.05, max=max_wait_s),
+        retry=retry_if_exception_type(retry_on),
+        reraise=True,
+        before_sleep=lambda state: log.log(
+            log_level,
+            "%s not reachable yet (attempt %s): %s",
+            what,
+            state.attempt_number,
+            state.outcome.exception() if state.outcome else None,
+        ),
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await connect()
+    raise AssertionError("unreachable")  # pragma: no cover - AsyncRetrying reraises
+
+
+# --------------------------------------------------------------------------------------------
+# SQLite (embedded default)
+
+
+async def open_sqlite(path: Path) -> aiosqlite.Connection:
+    """Open the embedded DB in WAL mode so the API and worker processes can share it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Switching a new file to WAL needs an exclusive lock and SQLite answers "database is
+    # locked" at once, without its busy handler, when another connection opens it at the same
+    # moment (API and workers starting together): retry that step briefly.
+    return await retry_connect(
+        lambda: _open_sqlite_once(path),
+        what=f"sqlite {path}",
+        attempts=20,
+        max_wait_s=0.5,
+        retry_on=sqlite3.OperationalError,
+        log_level=logging.DEBUG,
+    )
+
+
+async def _open_sqlite_once(path: Path) -> aiosqlite.Connection:
+    # Autocommit: every statement is its own transaction, so no write is left open between
+    # the awaits of concurrent requests sharing this connection.
+    conn = await aiosqlite.connect(path, timeout=10.0, isolation_level=None)
+    try:
+        await conn.execute("PRAGMA busy_timeout=10000")
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+class SQLiteResultStore:
+    """Results in a local SQLite file (``settings.data_dir / "results.sqlite3"``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._conn is not None:
+                return
+            conn = await open_sqlite(self.path)
+            await conn.execute(
+                f"""CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (
+                    video_id TEXT PRIMARY KEY,
+                    status TEXT NOT NULL,
+                    interview_id TEXT,
+                    applicant_id TEXT,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    result TEXT NOT NULL
+                )"""
+            )
+            for column in ("status", "interview_id", "applicant_id", "created_at"):
+                await conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS ix_{RESULTS_TABLE}_{column} "
+                    f"ON {RESULTS_TABLE} ({column})"
+                )
+            await conn.commit()
+            self._conn = conn
+            log.info("result store: sqlite at %s", self.path)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+
+    async def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            await self.start()
+        assert self._conn is not None
+        return self._conn
+
+    async def ping(self) -> None:
+        conn = await self._connection()
+        async with conn.execute("SELECT 1") as cursor:
+            await cursor.fetchone()
+
+    async def save_result(self, result: AnalysisResult) -> None:
+        conn = await self._connection()
+        try:
+            await conn.execute(
+                f"""INSERT INTO {RESULTS_TABLE}
+                    (video_id, status, interview_id, applicant_id, created_at, updated_at, result)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(video_id) DO UPDATE SET
+                    status = excluded.status,
+                    interview_id = excluded.interview_id,
+                    applicant_id = excluded.applicant_id,
+                    created_at = excluded.created_at,
+                    updated_at = excluded.updated_at,
+                    result = excluded.result""",
+                (
+                    result.video_id,
+                    result.status.value,
+                    result.metadata.interview_id,
+                    result.metadata.applicant_id,
+                    result.created_at.isoformat(),
+                    _utcnow().isoformat(),
+                    result.model_dump_json(),
+                ),
+            )
+            await conn.commit()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"result store unavailable: {exc}") from exc
+        log.info("stored %s result for video %s", result.status.value, result.video_id)
+
+    async def get_result(self, video_id: str) -> AnalysisResult | None:
+        conn = await self._connection()
+        try:
+            async with conn.execute(
+                f"SELECT result FROM {RESULTS_TABLE} WHERE video_id = ?", (video_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"result store unavailable: {exc}") from exc
+        if row is None:
+            return None
+        return AnalysisResult.model_validate_json(row[0])
+
+
+# --------------------------------------------------------------------------------------------
+# MySQL / MariaDB
+
+
+def parse_mysql_url(url: str) -> dict[str, Any]:
+    """``mysql://user:pass@host:port/db`` -> keyword arguments for ``aiomysql``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mysql", "mysql+aiomysql", "mariadb"):
+        raise ValueError(f"database_url must start with mysql://, not {parts.scheme}://")
+    database = unquote(parts.path.lstrip("/"))
+    if not database:
+        raise ValueError("database_url must name a database: mysql://user:pass@host:port/db")
+    return {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username) if parts.username else "root",
+        "password": unquote(parts.password) if parts.password else "",
+        "db": database,
+    }
+
+
+class MySQLResultStore:
+    """Results in MySQL/MariaDB through an ``aiomysql`` pool; parameterised queries only."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_attempts: int = 10,
+        connect_timeout_s: float = 5.0,
+        pool_size: int = 5,
+    ) -> None:
+        self._params = parse_mysql_url(url)
+        self._connect_attempts = connect_attempts
+        self._connect_timeout_s = connect_timeout_s
+        self._pool_size = pool_size
+        self._pool: Any = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:  # never show the password
+        p = self._params
+        return f"MySQLResultStore({p['user']}@{p['host']}:{p['port']}/{p['db']})"
+
+    async def _create_pool(self) -> Any:
+        import aiomysql
+
+        return await aiomysql.create_pool(
+            minsize=1,
+            maxsize=self._pool_size,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=self._connect_timeout_s,
+            pool_recycle=3600,
+            **self._params,
+        )
+
+    async def start(self, *, attempts: int | None = None) -> None:
+        async with self._lock:
+            if self._pool is not None:
+                return
+            pool = await retry_connect(
+                self._create_pool,
+                what=repr(self),
+                attempts=attempts if attempts is not None else self._connect_attempts,
+            )
+            try:
+                await self._create_schema(pool)
+            except BaseException:
+                pool.close()
+                await pool.wait_closed()
+                raise
+            self._pool = pool
+            log.info("result store: %r", self)
+
+    @staticmethod
+    async def _create_schema(pool: Any) -> None:
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(
+                f"""CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (
+                    video_id VARCHAR(128) NOT NULL PRIMARY KEY,
+                    status VARCHAR(16) NOT NULL,
+                    interview_id VARCHAR(255) NULL,
+                    applicant_id VARCHAR(255) NULL,
+                    created_at DATETIME(6) NOT NULL,
+                    updated_at DATETIME(6) NOT NULL,
+                    result LONGTEXT NOT NULL,
+                    INDEX ix_status (status),
+                    INDEX ix_interview_id (interview_id),
+                    INDEX ix_applicant_id (applicant_id),
+                    INDEX ix_created_at (created_at),
+                    INDEX ix_updated_at (updated_at)
+                ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"""
+            )
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                await self._pool.wait_closed()
+                self._pool = None
+
+    async def _get_pool(self) -> Any:
+        if self._pool is None:
+            # Reconnect lazily (one attempt) if the database was down at start.
+            try:
+                await self.start(attempts=1)
+            except Exception as exc:
+                raise StoreUnavailable(f"result database unreachable: {exc}") from exc
+        return self._pool
+
+    async def _run(self, sql: str, args: tuple[Any, ...]) -> Any:
+        import aiomysql
+
+        pool = await self._get_pool()
+        try:
+            async with pool.acquire() as conn, conn.cursor() as cur:
+                await cur.execute(sql, args)
+                return await cur.fetchone()
+        except (aiomysql.OperationalError, aiomysql.InterfaceError, OSError) as exc:
+            raise StoreUnavailable(f"result database unavailable: {exc}") from exc
+
+    async def ping(self) -> None:
+        await self._run("SELECT 1", ())
+
+    async def save_result(self, result: AnalysisResult) -> None:
+        await self._run(
+            f"""INSERT INTO {RESULTS_TABLE}
+                (video_id, status, interview_id, applicant_id, created_at, updated_at, result)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)
+            ON DUPLICATE KEY UPDATE
+                status = VALUES(status),
+                interview_id = VALUES(interview_id),
+                applicant_id = VALUES(applicant_id),
+                created_at = VALUES(created_at),
+                updated_at = VALUES(updated_at),
+                result = VALUES(result)""",
+            (
+                result.video_id,
+                result.status.value,
+                result.metadata.interview_id,
+                result.metadata.applicant_id,
+                _naive_utc(result.created_at),
+                _naive_utc(_utcnow()),
+                result.model_dump_json(),
+            ),
+        )
+        log.info("stored %s result for video %s", result.status.value, result.video_id)
+
+    async def get_result(self, video_id: str) -> AnalysisResult | None:
+        row = await self._run(
+            f"SELECT result FROM {RESULTS_TABLE} WHERE video_id = %s", (video_id,)
+        )
+        if row is None:
+            return None
+        return AnalysisResult.model_validate_json(row[0])
+
+
+def create_result_store(settings: Settings) -> ResultStore:
+    """MySQL when ``database_url`` is set, else the embedded SQLite file in ``data_dir``."""
+    if settings.database_url is not None:
+        return MySQLResultStore(settings.database_url.get_secret_value())
+    return SQLiteResultStore(embedded_db_path(settings))

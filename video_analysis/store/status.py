@@ -1,0 +1,248 @@
+"""Per-video status (queued, processing with progress, complete, partial, failed).
+
+Redis when ``settings.redis_url`` is set, else a table in the embedded SQLite file that the API
+and the workers share. Either way a terminal state (complete, partial, failed) is never
+overwritten by a late non-terminal update: the check and the write are one atomic step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosqlite
+
+from ..schemas import VideoState, VideoStatus
+from ..settings import Settings
+from .results import StoreUnavailable, embedded_db_path, open_sqlite, retry_connect
+
+log = logging.getLogger(__name__)
+
+TERMINAL_STATES: frozenset[VideoState] = frozenset(
+    {VideoState.COMPLETE, VideoState.PARTIAL, VideoState.FAILED}
+)
+STATUS_TABLE = "video_status"
+
+
+class StatusStore(Protocol):
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+    async def set_status(self, status: VideoStatus) -> None: ...
+    async def get_status(self, video_id: str) -> VideoStatus | None: ...
+    async def delete_status(self, video_id: str) -> None: ...
+
+
+def _log_ignored(status: VideoStatus) -> None:
+    log.info(
+        "ignored late %s status for video %s: it already has a final state",
+        status.state.value,
+        status.video_id,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Redis
+
+# KEYS[1] = status key; ARGV = new JSON, new state, TTL seconds, terminal states...
+# Returns 1 when written, 0 when a terminal state was kept.
+_SET_STATUS_LUA = """
+local current = redis.call('GET', KEYS[1])
+local new_terminal = false
+local current_terminal = false
+for i = 4, #ARGV do
+  if ARGV[i] == ARGV[2] then new_terminal = true end
+end
+if current and not new_terminal then
+  local ok, doc = pcall(cjson.decode, current)
+  if ok and type(doc) == 'table' then
+    for i = 4, #ARGV do
+      if doc['state'] == ARGV[i] then current_terminal = true end
+    end
+  end
+  if current_terminal then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
+return 1
+"""
+
+
+class RedisStatusStore:
+    """Status as JSON under ``{prefix}video:{id}:status`` with a TTL."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "",
+        ttl_s: int = 7 * 24 * 3600,
+        connect_attempts: int = 10,
+        timeout_s: float = 5.0,
+    ) -> None:
+        import redis.asyncio as aioredis
+
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self._connect_attempts = connect_attempts
+        self._client: Any = aioredis.Redis.from_url(
+            url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, decode_responses=True
+        )
+        self._set_script: Any = self._client.register_script(_SET_STATUS_LUA)
+
+    def key(self, video_id: str) -> str:
+        return f"{self.prefix}video:{video_id}:status"
+
+    async def start(self) -> None:
+        await retry_connect(self._client.ping, what="redis", attempts=self._connect_attempts)
+        log.info("status store: redis (prefix %r)", self.prefix)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _call(self, coro: Any) -> Any:
+        import redis.exceptions
+
+        try:
+            return await coro
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+
+    async def ping(self) -> None:
+        await self._call(self._client.ping())
+
+    async def set_status(self, status: VideoStatus) -> None:
+        written = await self._call(
+            self._set_script(
+                keys=[self.key(status.video_id)],
+                args=[
+                    status.model_dump_json(),
+                    status.state.value,
+                    self.ttl_s,
+                    *(state.value for state in TERMINAL_STATES),
+                ],
+            )
+        )
+        if not written:
+            _log_ignored(status)
+
+    async def get_status(self, video_id: str) -> VideoStatus | None:
+        raw = await self._call(self._client.get(self.key(video_id)))
+        return None if raw is None else VideoStatus.model_validate_json(raw)
+
+    async def delete_status(self, video_id: str) -> None:
+        await self._call(self._client.delete(self.key(video_id)))
+
+
+# --------------------------------------------------------------------------------------------
+# Embedded (SQLite, shared with the result store's file)
+
+
+class EmbeddedStatusStore:
+    """Status in a table of the embedded SQLite file (WAL), shared by API and workers."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._conn is not None:
+                return
+            conn = await open_sqlite(self.path)
+            await conn.execute(
+                f"""CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
+                    video_id TEXT PRIMARY KEY,
+                    state TEXT NOT NULL,
+                    terminal INTEGER NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    status TEXT NOT NULL
+                )"""
+            )
+            await conn.commit()
+            self._conn = conn
+            log.info("status store: embedded sqlite at %s", self.path)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+
+    async def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            await self.start()
+        assert self._conn is not None
+        return self._conn
+
+    async def ping(self) -> None:
+        conn = await self._connection()
+        async with conn.execute("SELECT 1") as cursor:
+            await cursor.fetchone()
+
+    async def set_status(self, status: VideoStatus) -> None:
+        conn = await self._connection()
+        terminal = int(status.state in TERMINAL_STATES)
+        try:
+            # One statement: the WHERE of the upsert keeps a terminal row against a
+            # non-terminal update, atomically even across processes.
+            cursor = await conn.execute(
+                f"""INSERT INTO {STATUS_TABLE} (video_id, state, terminal, updated_at, status)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(video_id) DO UPDATE SET
+                    state = excluded.state,
+                    terminal = excluded.terminal,
+                    updated_at = excluded.updated_at,
+                    status = excluded.status
+                WHERE {STATUS_TABLE}.terminal = 0 OR excluded.terminal = 1""",
+                (
+                    status.video_id,
+                    status.state.value,
+                    terminal,
+                    status.updated_at.isoformat(),
+                    status.model_dump_json(),
+                ),
+            )
+            written = cursor.rowcount
+            await cursor.close()
+            await conn.commit()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"status store unavailable: {exc}") from exc
+        if not written:
+            _log_ignored(status)
+
+    async def get_status(self, video_id: str) -> VideoStatus | None:
+        conn = await self._connection()
+        try:
+            async with conn.execute(
+                f"SELECT status FROM {STATUS_TABLE} WHERE video_id = ?", (video_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"status store unavailable: {exc}") from exc
+        return None if row is None else VideoStatus.model_validate_json(row[0])
+
+    async def delete_status(self, video_id: str) -> None:
+        conn = await self._connection()
+        try:
+            await conn.execute(f"DELETE FROM {STATUS_TABLE} WHERE video_id = ?", (video_id,))
+            await conn.commit()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"status store unavailable: {exc}") from exc
+
+
+def create_status_store(settings: Settings) -> StatusStore:
+    """Redis when ``redis_url`` is set, else the embedded SQLite file in ``data_dir``.
+
+    Redis keys are prefixed with ``settings.topic_prefix`` so tests and tenants stay apart.
+    """
+    if settings.redis_url is not None:
+        return RedisStatusStore(
+            settings.redis_url.get_secret_value(),
+            prefix=settings.topic_prefix,
+            ttl_s=settings.status_ttl_s,
+        )
+    return EmbeddedStatusStore(embedded_db_path(settings))

@@ -1,0 +1,512 @@
+"""The Faust app: topics, the splitter, the analyzer agents and the join, per worker role.
+
+Thin by design: parsing is pydantic, splitting is ``media.splitter``, analysis is
+``analyzers``, the result is ``assemble``; this module only moves messages and state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import faust
+from pydantic import ValidationError
+
+from ..analyzers.base import Analyzer
+from ..analyzers.registry import get_analyzer, validate_plan
+from ..assemble import build_result, failed_result
+from ..errors import VideoAnalysisError
+from ..media.codec import decode_audio_chunk, decode_frame_batch
+from ..media.splitter import split_video
+from ..schemas import (
+    AnalysisResult,
+    AnalyzerPlan,
+    AudioChunk,
+    ErrorInfo,
+    FrameBatch,
+    JoinDeadline,
+    PartialResult,
+    PartSource,
+    SplitManifest,
+    VideoState,
+    VideoStatus,
+    VideoUploaded,
+)
+from ..settings import Settings
+from ..store import UploadStorage, create_result_store, create_status_store
+from ..store.results import ResultStore
+from ..store.status import StatusStore
+from .admin import JOIN_TABLE, PARTS_TABLE
+from .failures import dead_letter
+from .topics import (
+    ANALYSIS_RESULTS,
+    ANALYZER_RESULTS,
+    DLQ,
+    VIDEO_AUDIO,
+    VIDEO_FRAMES,
+    VIDEO_MANIFESTS,
+    VIDEO_UPLOADED,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ANALYZER_ROLES = ("quality",)
+_DONE = object()
+
+
+def app_id_for_role(settings: Settings, role: str) -> str:
+    """Each role is its own consumer group, so heavy analyzers scale on their own."""
+    return f"{settings.topic_prefix}{settings.app_id}-{role}"
+
+
+def analyzers_for_role(settings: Settings, role: str, source: PartSource) -> list[str]:
+    names = settings.frame_analyzers if source is PartSource.FRAMES else settings.audio_analyzers
+    return list(names) if role == "all" else [n for n in names if n == role]
+
+
+class Services:
+    """Stores and the CPU pool, started lazily inside the worker's event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="analyze")
+        self._results: ResultStore | None = None
+        self._status: StatusStore | None = None
+        self._lock = asyncio.Lock()
+
+    async def results(self) -> ResultStore:
+        async with self._lock:
+            if self._results is None:
+                store = create_result_store(self.settings)
+                await store.start()
+                self._results = store
+            return self._results
+
+    async def status(self) -> StatusStore:
+        async with self._lock:
+            if self._status is None:
+                store = create_status_store(self.settings)
+                await store.start()
+                self._status = store
+            return self._status
+
+    async def set_status(self, video_id: str, state: VideoState, **fields: Any) -> None:
+        store = await self.status()
+        await store.set_status(VideoStatus(video_id=video_id, state=state, **fields))
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """CPU-bound work off the event loop, so heartbeats keep flowing."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+
+def create_app(settings: Settings, role: str) -> faust.App:
+    validate_plan(settings.frame_analyzers, settings.audio_analyzers)
+    app = faust.App(
+        app_id_for_role(settings, role),
+        broker=settings.broker_url,
+        store="memory://",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        topic_allow_declare=True,
+        broker_session_timeout=settings.broker_session_timeout_s,
+        broker_heartbeat_interval=settings.broker_heartbeat_s,
+        consumer_auto_offset_reset="earliest",
+        producer_max_request_size=settings.max_message_bytes + 100_000,
+        producer_acks=-1,
+        datadir=str(settings.data_dir / "faust" / app_id_for_role(settings, role)),
+        web_enabled=False,
+    )
+    services = Services(settings)
+    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    topics = {
+        name: app.topic(settings.topic(name), **raw)
+        for name in (
+            VIDEO_UPLOADED,
+            VIDEO_FRAMES,
+            VIDEO_AUDIO,
+            VIDEO_MANIFESTS,
+            ANALYZER_RESULTS,
+            ANALYSIS_RESULTS,
+            DLQ,
+        )
+    }
+
+    async def send_dlq(record_json: str, video_id: str | None) -> None:
+        fut = await topics[DLQ].send(
+            key=video_id.encode() if video_id else None, value=record_json.encode()
+        )
+        await fut
+
+    if role in ("splitter", "all"):
+        _add_splitter(app, settings, services, topics, send_dlq)
+    for source, topic_name in ((PartSource.FRAMES, VIDEO_FRAMES), (PartSource.AUDIO, VIDEO_AUDIO)):
+        names = analyzers_for_role(settings, role, source)
+        if names and (role in ANALYZER_ROLES or role == "all"):
+            _add_analyzer_agent(
+                app, settings, services, topics, send_dlq, source, topic_name, names
+            )
+    if role in ("join", "all"):
+        _add_join(app, settings, services, topics, send_dlq)
+    return app
+
+
+# --------------------------------------------------------------------------- splitter
+
+
+def _add_splitter(
+    app: faust.App,
+    settings: Settings,
+    services: Services,
+    topics: dict[str, Any],
+    send_dlq: Callable[..., Any],
+) -> None:
+    storage = UploadStorage(settings.upload_root)
+    plan = AnalyzerPlan(frames=list(settings.frame_analyzers), audio=list(settings.audio_analyzers))
+
+    async def publish_manifest(manifest: SplitManifest) -> None:
+        fut = await topics[VIDEO_MANIFESTS].send(
+            key=manifest.video_id.encode(), value=manifest.model_dump_json().encode()
+        )
+        await fut
+
+    @app.agent(topics[VIDEO_UPLOADED], name="splitter")
+    async def splitter(stream: faust.Stream) -> None:
+        async for event in stream.events():
+            message = event.message
+            video_id = _key(message)
+            try:
+                upload = VideoUploaded.model_validate_json(message.value)
+                video_id = upload.video_id
+            except ValidationError as exc:
+                record = dead_letter(stage="splitter", message=message, video_id=video_id, exc=exc)
+                await send_dlq(record.model_dump_json(), video_id)
+                if video_id:
+                    await publish_manifest(SplitManifest(video_id=video_id, error=record.error))
+                continue
+            started = time.monotonic()
+            try:
+                await services.set_status(video_id, VideoState.PROCESSING, progress=0.0)
+                path = storage.resolve(upload.uri)
+                summary = await _split_and_publish(services, settings, topics, path, video_id)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a failed result
+                record = dead_letter(stage="splitter", message=message, video_id=video_id, exc=exc)
+                await send_dlq(record.model_dump_json(), video_id)
+                await publish_manifest(
+                    SplitManifest(
+                        video_id=video_id,
+                        uri=upload.uri,
+                        metadata=upload.metadata,
+                        error=record.error,
+                        submitted_at=upload.submitted_at,
+                    )
+                )
+                continue
+            manifest = SplitManifest(
+                video_id=video_id,
+                uri=upload.uri,
+                metadata=upload.metadata,
+                media=summary.media,
+                frame_batches=summary.frame_batches,
+                audio_chunks=summary.audio_chunks,
+                frames_sampled=summary.frames_sampled,
+                sample_fps=summary.sample_fps,
+                analyzers=plan,
+                split_s=time.monotonic() - started,
+                submitted_at=upload.submitted_at,
+            )
+            await publish_manifest(manifest)
+            log.info(
+                "split video_id=%s frames=%d batches=%d audio_chunks=%d in %.1fs",
+                video_id,
+                summary.frames_sampled,
+                summary.frame_batches,
+                summary.audio_chunks,
+                manifest.split_s,
+            )
+
+
+async def _split_and_publish(
+    services: Services, settings: Settings, topics: dict[str, Any], path: Any, video_id: str
+) -> Any:
+    """Decode in a thread and publish each batch as it is ready; wait for every ack."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4)
+
+    def produce() -> Any:
+        try:
+            generator = split_video(path, video_id, settings)
+            while True:
+                try:
+                    item = next(generator)
+                except StopIteration as stop:
+                    return stop.value
+                asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+        finally:
+            asyncio.run_coroutine_threadsafe(queue.put(_DONE), loop).result()
+
+    producing = loop.run_in_executor(services.pool, produce)
+    pending = []
+    while (item := await queue.get()) is not _DONE:
+        if isinstance(item, FrameBatch):
+            topic, key = topics[VIDEO_FRAMES], f"{video_id}:{item.batch_index}"
+        else:
+            topic, key = topics[VIDEO_AUDIO], f"{video_id}:{item.chunk_index}"
+        # Keyed per batch, not per video, so the batches of one long video spread over
+        # partitions and several analyzer workers share them.
+        pending.append(await topic.send(key=key.encode(), value=item.model_dump_json().encode()))
+    summary = await producing
+    # Offsets are committed only after the output is produced: wait for every ack before
+    # this event counts as processed.
+    await asyncio.gather(*pending)
+    return summary
+
+
+# --------------------------------------------------------------------------- analyzers
+
+
+def _add_analyzer_agent(
+    app: faust.App,
+    settings: Settings,
+    services: Services,
+    topics: dict[str, Any],
+    send_dlq: Callable[..., Any],
+    source: PartSource,
+    topic_name: str,
+    names: list[str],
+) -> None:
+    analyzers: dict[str, Analyzer] = {}
+
+    async def loaded() -> dict[str, Analyzer]:
+        if not analyzers:
+            for name in names:
+                analyzers[name] = await services.run(get_analyzer, name)
+        return analyzers
+
+    @app.agent(
+        topics[topic_name], name=f"analyze-{source.value}", concurrency=settings.worker_threads
+    )
+    async def analyze(stream: faust.Stream) -> None:
+        async for event in stream.events():
+            message = event.message
+            video_id = _key(message).split(":", 1)[0] or None
+            try:
+                if source is PartSource.FRAMES:
+                    batch: FrameBatch | AudioChunk = FrameBatch.model_validate_json(message.value)
+                    decoded: Any = await services.run(decode_frame_batch, batch)
+                    index = batch.batch_index
+                else:
+                    batch = AudioChunk.model_validate_json(message.value)
+                    decoded = await services.run(decode_audio_chunk, batch)
+                    index = batch.chunk_index
+                video_id = batch.video_id
+            except Exception as exc:  # noqa: BLE001 - a bad part must not stop the worker
+                record = dead_letter(
+                    stage=f"analyze-{source.value}", message=message, video_id=video_id, exc=exc
+                )
+                await send_dlq(record.model_dump_json(), video_id)
+                continue
+            for name, analyzer in (await loaded()).items():
+                started = time.monotonic()
+                error: ErrorInfo | None = None
+                data: dict[str, Any] = {}
+                try:
+                    method = (
+                        analyzer.analyze_frames
+                        if source is PartSource.FRAMES
+                        else analyzer.analyze_audio
+                    )
+                    data = await services.run(method, decoded)
+                except Exception as exc:  # noqa: BLE001 - reported as a failed part, not hidden
+                    record = dead_letter(
+                        stage=f"analyze-{name}", message=message, video_id=video_id, exc=exc
+                    )
+                    await send_dlq(record.model_dump_json(), video_id)
+                    error = record.error
+                part = PartialResult(
+                    video_id=batch.video_id,
+                    analyzer=name,
+                    source=source,
+                    index=index,
+                    model=analyzer.model_info,
+                    data=data,
+                    error=error,
+                    elapsed_s=round(time.monotonic() - started, 4),
+                )
+                fut = await topics[ANALYZER_RESULTS].send(
+                    key=batch.video_id.encode(), value=part.model_dump_json().encode()
+                )
+                await fut
+
+
+# --------------------------------------------------------------------------- join
+
+
+def _add_join(
+    app: faust.App,
+    settings: Settings,
+    services: Services,
+    topics: dict[str, Any],
+    send_dlq: Callable[..., Any],
+) -> None:
+    # Keys must be str: Faust writes bytes keys raw but reads changelog keys back as JSON, so
+    # a bytes key breaks recovery after a restart ("Error in recovery Expecting value").
+    state_table = app.Table(JOIN_TABLE, partitions=settings.topic_partitions)
+    parts_table = app.Table(PARTS_TABLE, partitions=settings.topic_partitions)
+    join_topic = app.topic(
+        settings.topic(VIDEO_MANIFESTS),
+        settings.topic(ANALYZER_RESULTS),
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    async def finalize(video_id: str, state: dict[str, Any], result: AnalysisResult) -> None:
+        store = await services.results()
+        await store.save_result(result)
+        progress = 1.0 if result.status != "failed" else state_progress(state)
+        await services.set_status(
+            video_id, VideoState(result.status.value), progress=progress, error=result.error
+        )
+        fut = await topics[ANALYSIS_RESULTS].send(
+            key=video_id.encode(), value=result.model_dump_json().encode()
+        )
+        await fut
+        # Marked only after the result is out: a crash before this line re-emits the same
+        # result on replay (consumers dedupe by video_id) rather than losing it.
+        for key in state.get("received", []):
+            parts_table.pop(_part_table_key(video_id, key), None)
+        state_table[video_id] = {
+            "finalized": True,
+            "status": result.status.value,
+            "finalized_at": time.time(),
+        }
+        log.info(
+            "final result video_id=%s status=%s missing=%s",
+            video_id,
+            result.status.value,
+            result.missing,
+        )
+
+    def state_progress(state: dict[str, Any]) -> float:
+        manifest = state.get("manifest")
+        if not manifest:
+            return 0.0
+        expected = SplitManifest.model_validate(manifest).expected_parts()
+        if not expected:
+            return 1.0
+        return round(len(expected & set(state.get("received", []))) / len(expected), 4)
+
+    def load_parts(video_id: str, state: dict[str, Any]) -> list[PartialResult]:
+        parts = []
+        for key in state.get("received", []):
+            raw_part = parts_table.get(_part_table_key(video_id, key))
+            if raw_part is not None:
+                parts.append(PartialResult.model_validate(raw_part))
+        return parts
+
+    @app.agent(join_topic, name="join")
+    async def join(stream: faust.Stream) -> None:
+        async for event in stream.events():
+            message = event.message
+            video_id = _key(message)
+            try:
+                payload = json.loads(message.value)
+                kind = payload.get("kind") if isinstance(payload, dict) else None
+                item: SplitManifest | PartialResult | JoinDeadline
+                if kind == "manifest":
+                    item = SplitManifest.model_validate(payload)
+                elif kind == "partial":
+                    item = PartialResult.model_validate(payload)
+                elif kind == "deadline":
+                    item = JoinDeadline.model_validate(payload)
+                else:
+                    raise VideoAnalysisError(f"unknown message kind {kind!r}", code="invalid_event")
+            except Exception as exc:  # noqa: BLE001 - malformed input goes to the DLQ
+                record = dead_letter(
+                    stage="join", message=message, video_id=video_id or None, exc=exc
+                )
+                await send_dlq(record.model_dump_json(), video_id or None)
+                continue
+            video_id = item.video_id
+            table_key = video_id
+            state = dict(state_table.get(table_key) or {})
+            if state.get("finalized"):
+                log.debug("late %s for finalized video_id=%s ignored", item.kind, video_id)
+                continue
+            now = time.time()
+            state.setdefault("first_seen", now)
+            received: list[str] = list(state.get("received", []))
+            if isinstance(item, SplitManifest):
+                state["manifest"] = item.model_dump(mode="json")
+                state["manifest_at"] = now
+            elif isinstance(item, PartialResult):
+                if item.part_key not in received:
+                    parts_table[_part_table_key(video_id, item.part_key)] = item.model_dump(
+                        mode="json"
+                    )
+                    received.append(item.part_key)
+                    state["received"] = received
+            manifest = (
+                SplitManifest.model_validate(state["manifest"]) if state.get("manifest") else None
+            )
+            result: AnalysisResult | None = None
+            if manifest is not None:
+                expected = manifest.expected_parts()
+                if manifest.error is not None or expected <= set(received):
+                    result = build_result(manifest, load_parts(video_id, state))
+                elif isinstance(item, JoinDeadline) and _past(state["manifest_at"], settings):
+                    result = build_result(manifest, load_parts(video_id, state))
+            elif isinstance(item, JoinDeadline) and _past(state["first_seen"], settings, factor=2):
+                result = failed_result(
+                    video_id,
+                    ErrorInfo(
+                        code="split_incomplete",
+                        message="parts arrived but the splitter never finished this video",
+                    ),
+                )
+            if result is not None:
+                await finalize(video_id, state, result)
+                continue
+            state_table[table_key] = state
+            if manifest is not None and isinstance(item, PartialResult):
+                await services.set_status(
+                    video_id, VideoState.PROCESSING, progress=state_progress(state)
+                )
+
+    @app.timer(interval=settings.join_check_interval_s)
+    async def check_deadlines() -> None:
+        # Tables can only change inside stream iteration, so the timer asks the join agent
+        # (through its own input topic, keyed like the video) to finalise overdue videos.
+        for table_key, state in list(state_table.items()):
+            if state.get("finalized"):
+                continue
+            started = state.get("manifest_at")
+            factor = 1.0
+            if started is None:
+                started, factor = state.get("first_seen", time.time()), 2.0
+            if _past(started, settings, factor=factor):
+                video_id = str(table_key)
+                await topics[ANALYZER_RESULTS].send(
+                    key=video_id.encode(),
+                    value=JoinDeadline(video_id=video_id).model_dump_json().encode(),
+                )
+
+
+def _past(since: float, settings: Settings, factor: float = 1.0) -> bool:
+    return time.time() - since >= settings.join_deadline_s * factor
+
+
+def _part_table_key(video_id: str, part_key: str) -> str:
+    return f"{video_id}|{part_key}"
+
+
+def _key(message: Any) -> str:
+    key = message.key
+    if isinstance(key, bytes):
+        return key.decode("utf-8", errors="replace")
+    return str(key) if key is not None else ""
