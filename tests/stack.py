@@ -145,21 +145,37 @@ async def publish(bootstrap: str, topic: str, key: str, value: bytes | dict[str,
         await producer.stop()
 
 
-async def read_all(
-    bootstrap: str, topic: str, *, idle_s: float = 2.0
-) -> list[tuple[str, dict[str, Any]]]:
-    """Every message on ``topic`` from the beginning, as (key, JSON value)."""
+async def _assigned_consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer | None:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
     )
     await consumer.start()
+    partitions = consumer.partitions_for_topic(topic) or set()
+    if not partitions:
+        await _stop(consumer)
+        return None
+    tps = [TopicPartition(topic, p) for p in partitions]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    return consumer
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await consumer.stop()
+    except asyncio.CancelledError:
+        # aiokafka cancels its internal committed-offsets task on stop and, when stop comes
+        # right after start, lets that CancelledError escape. Nothing is lost here.
+        pass
+
+
+async def read_all(bootstrap: str, topic: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every message on ``topic`` from the beginning, as (key, JSON value)."""
+    consumer = await _assigned_consumer(bootstrap, topic)
+    if consumer is None:
+        return []
+    try:
+        tps = list(consumer.assignment())
         ends = await consumer.end_offsets(tps)
         out: list[tuple[str, dict[str, Any]]] = []
         deadline = time.monotonic() + 30
@@ -167,30 +183,43 @@ async def read_all(
             positions = [await consumer.position(tp) for tp in tps]
             if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
                 break
-            batches = await consumer.getmany(timeout_ms=int(idle_s * 1000))
+            batches = await consumer.getmany(timeout_ms=500)
             for messages in batches.values():
                 for m in messages:
                     out.append((m.key.decode() if m.key else "", json.loads(m.value)))
         return out
     finally:
-        await consumer.stop()
+        await _stop(consumer)
 
 
 async def wait_for_results(
     bootstrap: str, topic: str, video_ids: set[str], timeout_s: float, stack: Stack | None = None
 ) -> dict[str, dict[str, Any]]:
+    """Read ``topic`` from the beginning until a result for each of ``video_ids`` arrived."""
     deadline = time.monotonic() + timeout_s
     found: dict[str, dict[str, Any]] = {}
-    while time.monotonic() < deadline:
-        for key, value in await read_all(bootstrap, topic, idle_s=0.5):
-            if key in video_ids:
-                found[key] = value
-        if video_ids <= found.keys():
-            return found
-        if stack is not None:
-            dead = [n for n, p in stack.processes.items() if p.poll() is not None]
-            if dead:
-                raise AssertionError(f"processes died: {dead}\n{stack.logs()}")
-        await asyncio.sleep(1.0)
+    consumer = None
+    try:
+        while time.monotonic() < deadline:
+            if consumer is None:
+                consumer = await _assigned_consumer(bootstrap, topic)
+            if consumer is not None:
+                batches = await consumer.getmany(timeout_ms=1000)
+                for messages in batches.values():
+                    for m in messages:
+                        key = m.key.decode() if m.key else ""
+                        if key in video_ids:
+                            found[key] = json.loads(m.value)
+            else:
+                await asyncio.sleep(1.0)
+            if video_ids <= found.keys():
+                return found
+            if stack is not None:
+                dead = [n for n, p in stack.processes.items() if p.poll() is not None]
+                if dead:
+                    raise AssertionError(f"processes died: {dead}\n{stack.logs()}")
+    finally:
+        if consumer is not None:
+            await _stop(consumer)
     detail = stack.logs() if stack else ""
     raise AssertionError(f"no result for {video_ids - found.keys()} in {timeout_s}s\n{detail}")

@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Client connection chatter is not news to someone running a command.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     code: int = args.func(args, settings)
     return code
 
@@ -155,6 +157,7 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     if result is None:
         sys.stdout.write(json.dumps({"video_id": video_id, "status": "queued"}) + "\n")
         return 0
+    bar(result.status.value, 1.0)
     sys.stderr.write("\n")
     return _print_result(result)
 

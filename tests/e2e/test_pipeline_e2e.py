@@ -255,3 +255,44 @@ def wait_for_progress(stack: Stack, video_id: str, timeout_s: float) -> float:
     finally:
         client.close()
     raise AssertionError(f"no progress for {video_id} within {timeout_s}s\n{stack.logs()}")
+
+
+def test_parts_missing_at_deadline_give_partial_result(
+    broker: str, mysql_database: str, tmp_path: Path
+) -> None:
+    from tests.e2e.conftest import make_stack
+
+    # No quality worker runs, so its parts never arrive; the join gives up after 4 s.
+    deployment = make_stack(broker, tmp_path, mysql_database, VA_JOIN_DEADLINE_S="4")
+    clip = make_clip(tmp_path / "short.mp4", duration=3.0, audio="sine")
+    for role in ("splitter", "join"):
+        deployment.start_worker(role)
+    try:
+        video_id = f"partial-{uuid.uuid4().hex[:8]}"
+        path = place(deployment, clip, video_id)
+        asyncio.run(
+            publish(
+                broker,
+                deployment.topic(VIDEO_UPLOADED),
+                video_id,
+                upload_event(video_id, str(path)),
+            )
+        )
+        results = asyncio.run(
+            wait_for_results(
+                broker,
+                deployment.topic(ANALYSIS_RESULTS),
+                {video_id},
+                RESULT_TIMEOUT_S,
+                deployment,
+            )
+        )
+        result = results[video_id]
+        assert result["status"] == "partial"
+        assert result["missing"] == ["media.quality"]
+        assert result["media"]["coverage"] == 0.0
+        assert result["media"]["duration_s"] == pytest.approx(3.0, abs=0.2)
+        assert len(result["missing_parts"]) == 2  # one frame batch and one audio chunk
+        assert stored_rows(deployment, video_id)[0][0] == "partial"
+    finally:
+        deployment.stop()

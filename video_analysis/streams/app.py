@@ -100,6 +100,15 @@ class Services:
         store = await self.status()
         await store.set_status(VideoStatus(video_id=video_id, state=state, **fields))
 
+    async def close(self) -> None:
+        # Open store connections (aiosqlite runs a non-daemon thread) would keep the
+        # process alive after the worker stops.
+        for store in (self._results, self._status):
+            if store is not None:
+                await store.close()
+        self._results = self._status = None
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """CPU-bound work off the event loop, so heartbeats keep flowing."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
@@ -123,6 +132,11 @@ def create_app(settings: Settings, role: str) -> faust.App:
         web_enabled=False,
     )
     services = Services(settings)
+
+    @app.on_before_shutdown.connect
+    async def _close_services(sender: Any, **kwargs: Any) -> None:
+        await services.close()
+
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     topics = {
         name: app.topic(settings.topic(name), **raw)

@@ -1,0 +1,116 @@
+"""Every message type survives the JSON round trip, and its JSON Schema is published."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from video_analysis.cli import main
+from video_analysis.schemas import (
+    PUBLISHED,
+    AnalysisResult,
+    AnalyzerPlan,
+    AudioChunk,
+    DeadLetter,
+    ErrorInfo,
+    FrameBatch,
+    FrameImage,
+    JoinDeadline,
+    MediaInfo,
+    ModelInfo,
+    PartialResult,
+    PartSource,
+    SplitManifest,
+    VideoMetadata,
+    VideoState,
+    VideoStatus,
+    VideoUploaded,
+)
+
+JPEG = bytes(range(256)) * 4
+
+SAMPLES: list[BaseModel] = [
+    VideoUploaded(
+        video_id="vid-1",
+        uri="/data/uploads/vid-1/a.mp4",
+        metadata=VideoMetadata(interview_id="iv", language="ko", team="platform"),
+    ),
+    FrameBatch(
+        video_id="vid-1",
+        batch_index=3,
+        sample_fps=5.0,
+        frames=[FrameImage(index=75, t=15.0, width=640, height=360, jpeg=JPEG)],
+    ),
+    AudioChunk(video_id="vid-1", chunk_index=1, start=29.5, end=58.25, data=b"fLaC\x00\x01"),
+    SplitManifest(
+        video_id="vid-1",
+        media=MediaInfo(duration_s=60.0, width=1280, height=720, has_video=True),
+        frame_batches=12,
+        audio_chunks=2,
+        analyzers=AnalyzerPlan(frames=["quality"], audio=["quality"]),
+    ),
+    PartialResult(
+        video_id="vid-1",
+        analyzer="quality",
+        source=PartSource.AUDIO,
+        index=1,
+        model=ModelInfo(analyzer="quality", name="media-quality", version="0.1.0"),
+        data={"rms_dbfs": -21.5},
+    ),
+    JoinDeadline(video_id="vid-1"),
+    DeadLetter(
+        stage="splitter",
+        topic="video-uploaded",
+        partition=0,
+        offset=7,
+        video_id="vid-1",
+        error=ErrorInfo(code="unreadable_media", message="not a video"),
+    ),
+    AnalysisResult(video_id="vid-1", status="partial", missing=["media.quality"]),
+    VideoStatus(video_id="vid-1", state=VideoState.PROCESSING, progress=0.5),
+]
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: type(m).__name__)
+def test_message_round_trips_through_json(message: BaseModel) -> None:
+    text = message.model_dump_json()
+    again = type(message).model_validate_json(text)
+    assert again == message
+    assert json.loads(text).get("schema_version", 1) == 1
+
+
+def test_binary_payloads_travel_as_base64_and_come_back_exact() -> None:
+    batch = SAMPLES[1]
+    assert isinstance(batch, FrameBatch)
+    encoded = json.loads(batch.model_dump_json())["frames"][0]["jpeg"]
+    assert isinstance(encoded, str) and len(encoded) > len(JPEG)
+    assert FrameBatch.model_validate_json(batch.model_dump_json()).frames[0].jpeg == JPEG
+
+
+def test_upload_event_rejects_bad_video_id_and_unknown_fields() -> None:
+    with pytest.raises(ValidationError):
+        VideoUploaded(video_id="../etc/passwd", uri="/x.mp4")
+    with pytest.raises(ValidationError):
+        VideoUploaded.model_validate({"video_id": "ok", "uri": "/x.mp4", "surprise": 1})
+    with pytest.raises(ValidationError):
+        VideoUploaded.model_validate({"video_id": "ok", "uri": "/x.mp4", "schema_version": 2})
+
+
+def test_manifest_expects_one_part_per_analyzer_and_batch() -> None:
+    manifest = SAMPLES[3]
+    assert isinstance(manifest, SplitManifest)
+    expected = manifest.expected_parts()
+    assert len(expected) == 12 + 2
+    assert "quality:frames:11" in expected and "quality:audio:1" in expected
+
+
+def test_schemas_command_writes_a_json_schema_per_topic(tmp_path: Path) -> None:
+    assert main(["schemas", "--out", str(tmp_path)]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(f"{name}.schema.json" for name in PUBLISHED)
+    result_schema = json.loads((tmp_path / "analysis-results.schema.json").read_text())
+    for key in ("video_id", "status", "error", "missing", "media", "face", "speech", "models"):
+        assert key in result_schema["properties"]
