@@ -26,7 +26,8 @@ run: models
 services:
 	@scripts/ensure-services
 
-test: models services
+# Lint and types first: a red check fails CI as surely as a failed test.
+test: models services lint typecheck
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 
 unit: install

@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from numpy.typing import NDArray
+
 import numpy as np
 
 from ..schemas import ModelInfo, PartSource, SplitManifest
@@ -21,7 +23,7 @@ from ..schemas import ModelInfo, PartSource, SplitManifest
 class DecodedFrame:
     index: int
     t: float
-    image: np.ndarray  # BGR uint8, H x W x 3
+    image: NDArray[np.uint8]  # BGR, H x W x 3
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class DecodedAudio:
     start: float
     end: float
     sample_rate: int
-    samples: np.ndarray  # float32 mono in [-1, 1]
+    samples: NDArray[np.float32]  # mono in [-1, 1]
 
 
 @dataclass

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import faust
+from faust.types import StreamT
 from pydantic import ValidationError
 
 from ..analyzers.base import Analyzer
@@ -134,12 +135,11 @@ def create_app(settings: Settings, role: str) -> faust.App:
     services = Services(settings)
 
     @app.on_before_shutdown.connect
-    async def _close_services(sender: Any, **kwargs: Any) -> None:
+    async def _close_services(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await services.close()
 
-    raw = {"key_serializer": "raw", "value_serializer": "raw"}
     topics = {
-        name: app.topic(settings.topic(name), **raw)
+        name: app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
         for name in (
             VIDEO_UPLOADED,
             VIDEO_FRAMES,
@@ -190,12 +190,12 @@ def _add_splitter(
         await fut
 
     @app.agent(topics[VIDEO_UPLOADED], name="splitter")
-    async def splitter(stream: faust.Stream) -> None:
+    async def splitter(stream: StreamT[Any]) -> None:
         async for event in stream.events():
             message = event.message
             video_id = _key(message)
             try:
-                upload = VideoUploaded.model_validate_json(message.value)
+                upload = VideoUploaded.model_validate_json(_value(message))
                 video_id = upload.video_id
             except ValidationError as exc:
                 record = dead_letter(stage="splitter", message=message, video_id=video_id, exc=exc)
@@ -305,17 +305,18 @@ def _add_analyzer_agent(
     @app.agent(
         topics[topic_name], name=f"analyze-{source.value}", concurrency=settings.worker_threads
     )
-    async def analyze(stream: faust.Stream) -> None:
+    async def analyze(stream: StreamT[Any]) -> None:
         async for event in stream.events():
             message = event.message
             video_id = _key(message).split(":", 1)[0] or None
             try:
+                batch: FrameBatch | AudioChunk
                 if source is PartSource.FRAMES:
-                    batch: FrameBatch | AudioChunk = FrameBatch.model_validate_json(message.value)
+                    batch = FrameBatch.model_validate_json(_value(message))
                     decoded: Any = await services.run(decode_frame_batch, batch)
                     index = batch.batch_index
                 else:
-                    batch = AudioChunk.model_validate_json(message.value)
+                    batch = AudioChunk.model_validate_json(_value(message))
                     decoded = await services.run(decode_audio_chunk, batch)
                     index = batch.chunk_index
                 video_id = batch.video_id
@@ -424,12 +425,12 @@ def _add_join(
         return parts
 
     @app.agent(join_topic, name="join")
-    async def join(stream: faust.Stream) -> None:
+    async def join(stream: StreamT[Any]) -> None:
         async for event in stream.events():
             message = event.message
             video_id = _key(message)
             try:
-                payload = json.loads(message.value)
+                payload = json.loads(_value(message))
                 kind = payload.get("kind") if isinstance(payload, dict) else None
                 item: SplitManifest | PartialResult | JoinDeadline
                 if kind == "manifest":
@@ -492,7 +493,7 @@ def _add_join(
                     video_id, VideoState.PROCESSING, progress=state_progress(state)
                 )
 
-    @app.timer(interval=settings.join_check_interval_s)
+    @app.timer(interval=settings.join_check_interval_s)  # type: ignore[untyped-decorator]
     async def check_deadlines() -> None:
         # Tables can only change inside stream iteration, so the timer asks the join agent
         # (through its own input topic, keyed like the video) to finalise overdue videos.
@@ -517,6 +518,12 @@ def _past(since: float, settings: Settings, factor: float = 1.0) -> bool:
 
 def _part_table_key(video_id: str, part_key: str) -> str:
     return f"{video_id}|{part_key}"
+
+
+def _value(message: Any) -> bytes:
+    """The raw value; a tombstone (None) is an empty, hence invalid, event."""
+    value = message.value
+    return value if isinstance(value, bytes) else b""
 
 
 def _key(message: Any) -> str:
