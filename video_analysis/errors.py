@@ -7,6 +7,13 @@ is not caught to be hidden.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from .schemas import ErrorInfo
+
 
 class VideoAnalysisError(Exception):
     """Base class: ``code`` is stable and documented, ``message`` is for people."""
@@ -87,3 +94,22 @@ class MissingExtra(ImportError):
         super().__init__(
             f"{library} is not installed; install it with: pip install 'video-analysis[{extra}]'"
         )
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    """Stable code and message for any failure; unexpected ones are ``internal_error``."""
+    from .schemas import ErrorInfo
+
+    if isinstance(exc, VideoAnalysisError):
+        return ErrorInfo(code=exc.code, message=exc.message)
+    if isinstance(exc, ValidationError):
+        return ErrorInfo(code=InvalidEvent.code, message=_validation_message(exc))
+    return ErrorInfo(code="internal_error", message=f"{type(exc).__name__}: {exc}")
+
+
+def _validation_message(exc: ValidationError) -> str:
+    problems = [
+        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
+        for err in exc.errors()[:5]
+    ]
+    return "message does not match its schema: " + "; ".join(problems)

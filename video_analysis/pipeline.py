@@ -13,11 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from .analyzers.registry import get_analyzer, validate_plan
+from .analyzers.runner import part_source, run_analyzer
 from .assemble import build_result, failed_result
-from .media.codec import decode_audio_chunk, decode_frame_batch
+from .errors import error_info
+from .media.codec import decode_part
 from .media.splitter import split_video
 from .schemas import (
     AnalysisResult,
@@ -30,7 +31,6 @@ from .schemas import (
     VideoMetadata,
 )
 from .settings import Settings
-from .streams.failures import error_info
 
 log = logging.getLogger(__name__)
 
@@ -94,36 +94,13 @@ def analyze_file(
 
 def _analyze_message(message: FrameBatch | AudioChunk, plan: AnalyzerPlan) -> list[PartialResult]:
     # The JSON round trip keeps this path identical to what crosses the broker.
-    if isinstance(message, FrameBatch):
-        source, names, index = PartSource.FRAMES, plan.frames, message.batch_index
-        decoded: Any = decode_frame_batch(FrameBatch.model_validate_json(message.model_dump_json()))
-    else:
-        source, names, index = PartSource.AUDIO, plan.audio, message.chunk_index
-        decoded = decode_audio_chunk(AudioChunk.model_validate_json(message.model_dump_json()))
+    message = type(message).model_validate_json(message.model_dump_json())
+    source, _ = part_source(message)
+    decoded = decode_part(message)
     parts = []
-    for name in names:
-        analyzer = get_analyzer(name)
-        started = time.monotonic()
-        data: dict[str, Any] = {}
-        error = None
-        try:
-            if source is PartSource.FRAMES:
-                data = analyzer.analyze_frames(decoded)
-            else:
-                data = analyzer.analyze_audio(decoded)
-        except Exception as exc:  # noqa: BLE001 - a failed analyzer gives a partial result
-            log.exception("analyzer %s failed video_id=%s", name, message.video_id)
-            error = error_info(exc)
-        parts.append(
-            PartialResult(
-                video_id=message.video_id,
-                analyzer=name,
-                source=source,
-                index=index,
-                model=analyzer.model_info,
-                data=data,
-                error=error,
-                elapsed_s=round(time.monotonic() - started, 4),
-            )
-        )
+    for name in plan.frames if source is PartSource.FRAMES else plan.audio:
+        part, failure = run_analyzer(get_analyzer(name), decoded, video_id=message.video_id)
+        if failure is not None:
+            log.error("analyzer %s failed video_id=%s", name, message.video_id, exc_info=failure)
+        parts.append(part)
     return parts

@@ -81,3 +81,10 @@ def decode_audio_chunk(chunk: AudioChunk) -> DecodedAudio:
         sample_rate=rate,
         samples=samples,
     )
+
+
+def decode_part(message: FrameBatch | AudioChunk) -> DecodedFrames | DecodedAudio:
+    """A frame batch or audio chunk as the analyzers take it."""
+    if isinstance(message, FrameBatch):
+        return decode_frame_batch(message)
+    return decode_audio_chunk(message)

@@ -5,11 +5,11 @@ Only this package talks to MySQL and Redis.
 
 from __future__ import annotations
 
+from .connect import StoreUnavailable
 from .results import (
     MySQLResultStore,
     ResultStore,
     SQLiteResultStore,
-    StoreUnavailable,
     create_result_store,
     embedded_db_path,
 )

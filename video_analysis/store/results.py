@@ -10,33 +10,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosqlite
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from ..errors import VideoAnalysisError
 from ..schemas import AnalysisResult
 from ..settings import Settings
+from .connect import StoreUnavailable, retry_connect
+from .sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 #: File name of the embedded database inside ``settings.data_dir`` (results and status).
 EMBEDDED_DB_NAME = "results.sqlite3"
 RESULTS_TABLE = "analysis_results"
-
-
-class StoreUnavailable(VideoAnalysisError):
-    """The database or Redis cannot be reached; the request may be retried later."""
-
-    code = "store_unavailable"
-    http_status = 503
 
 
 class ResultStore(Protocol):
@@ -62,118 +52,33 @@ def _naive_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=None)
 
 
-async def retry_connect(
-    connect: Callable[[], Awaitable[T]],
-    *,
-    what: str,
-    attempts: int,
-    max_wait_s: float = 5.0,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] = Exception,
-    log_level: int = logging.WARNING,
-) -> T:
-    """Wait for a service at start: bounded retries with exponential backoff."""
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=0.05, min=0.05, max=max_wait_s),
-        retry=retry_if_exception_type(retry_on),
-        reraise=True,
-        before_sleep=lambda state: log.log(
-            log_level,
-            "%s not reachable yet (attempt %s): %s",
-            what,
-            state.attempt_number,
-            state.outcome.exception() if state.outcome else None,
-        ),
-    )
-    async for attempt in retrying:
-        with attempt:
-            return await connect()
-    raise AssertionError("unreachable")  # pragma: no cover - AsyncRetrying reraises
-
-
 # --------------------------------------------------------------------------------------------
 # SQLite (embedded default)
 
 
-async def open_sqlite(path: Path) -> aiosqlite.Connection:
-    """Open the embedded DB in WAL mode so the API and worker processes can share it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Switching a new file to WAL needs an exclusive lock and SQLite answers "database is
-    # locked" at once, without its busy handler, when another connection opens it at the same
-    # moment (API and workers starting together): retry that step briefly.
-    return await retry_connect(
-        lambda: _open_sqlite_once(path),
-        what=f"sqlite {path}",
-        attempts=20,
-        max_wait_s=0.5,
-        retry_on=sqlite3.OperationalError,
-        log_level=logging.DEBUG,
-    )
-
-
-async def _open_sqlite_once(path: Path) -> aiosqlite.Connection:
-    # Autocommit: every statement is its own transaction, so no write is left open between
-    # the awaits of concurrent requests sharing this connection.
-    conn = await aiosqlite.connect(path, timeout=10.0, isolation_level=None)
-    try:
-        await conn.execute("PRAGMA busy_timeout=10000")
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
-
-
-class SQLiteResultStore:
+class SQLiteResultStore(SQLiteStore):
     """Results in a local SQLite file (``settings.data_dir / "results.sqlite3"``)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+    store_name = "result store: sqlite"
 
-    async def start(self) -> None:
-        async with self._lock:
-            if self._conn is not None:
-                return
-            conn = await open_sqlite(self.path)
+    async def _create_schema(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (
+                video_id TEXT PRIMARY KEY,
+                status TEXT NOT NULL,
+                interview_id TEXT,
+                applicant_id TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                result TEXT NOT NULL
+            )"""
+        )
+        for column in ("status", "interview_id", "applicant_id", "created_at"):
             await conn.execute(
-                f"""CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (
-                    video_id TEXT PRIMARY KEY,
-                    status TEXT NOT NULL,
-                    interview_id TEXT,
-                    applicant_id TEXT,
-                    created_at TEXT NOT NULL,
-                    updated_at TEXT NOT NULL,
-                    result TEXT NOT NULL
-                )"""
+                f"CREATE INDEX IF NOT EXISTS ix_{RESULTS_TABLE}_{column} "
+                f"ON {RESULTS_TABLE} ({column})"
             )
-            for column in ("status", "interview_id", "applicant_id", "created_at"):
-                await conn.execute(
-                    f"CREATE INDEX IF NOT EXISTS ix_{RESULTS_TABLE}_{column} "
-                    f"ON {RESULTS_TABLE} ({column})"
-                )
-            await conn.commit()
-            self._conn = conn
-            log.info("result store: sqlite at %s", self.path)
-
-    async def close(self) -> None:
-        async with self._lock:
-            if self._conn is not None:
-                await self._conn.close()
-                self._conn = None
-
-    async def _connection(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            await self.start()
-        assert self._conn is not None
-        return self._conn
-
-    async def ping(self) -> None:
-        conn = await self._connection()
-        async with conn.execute("SELECT 1") as cursor:
-            await cursor.fetchone()
+        await conn.commit()
 
     async def save_result(self, result: AnalysisResult) -> None:
         conn = await self._connection()

@@ -7,17 +7,17 @@ overwritten by a late non-terminal update: the check and the write are one atomi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
-from pathlib import Path
 from typing import Any, Protocol
 
 import aiosqlite
 
 from ..schemas import VideoState, VideoStatus
 from ..settings import Settings
-from .results import StoreUnavailable, embedded_db_path, open_sqlite, retry_connect
+from .connect import StoreUnavailable, retry_connect
+from .results import embedded_db_path
+from .sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
 
@@ -140,48 +140,22 @@ class RedisStatusStore:
 # Embedded (SQLite, shared with the result store's file)
 
 
-class EmbeddedStatusStore:
+class EmbeddedStatusStore(SQLiteStore):
     """Status in a table of the embedded SQLite file (WAL), shared by API and workers."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+    store_name = "status store: embedded sqlite"
 
-    async def start(self) -> None:
-        async with self._lock:
-            if self._conn is not None:
-                return
-            conn = await open_sqlite(self.path)
-            await conn.execute(
-                f"""CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
-                    video_id TEXT PRIMARY KEY,
-                    state TEXT NOT NULL,
-                    terminal INTEGER NOT NULL,
-                    updated_at TEXT NOT NULL,
-                    status TEXT NOT NULL
-                )"""
-            )
-            await conn.commit()
-            self._conn = conn
-            log.info("status store: embedded sqlite at %s", self.path)
-
-    async def close(self) -> None:
-        async with self._lock:
-            if self._conn is not None:
-                await self._conn.close()
-                self._conn = None
-
-    async def _connection(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            await self.start()
-        assert self._conn is not None
-        return self._conn
-
-    async def ping(self) -> None:
-        conn = await self._connection()
-        async with conn.execute("SELECT 1") as cursor:
-            await cursor.fetchone()
+    async def _create_schema(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
+                video_id TEXT PRIMARY KEY,
+                state TEXT NOT NULL,
+                terminal INTEGER NOT NULL,
+                updated_at TEXT NOT NULL,
+                status TEXT NOT NULL
+            )"""
+        )
+        await conn.commit()
 
     async def set_status(self, status: VideoStatus) -> None:
         conn = await self._connection()

@@ -7,27 +7,31 @@ Thin by design: parsing is pydantic, splitting is ``media.splitter``, analysis i
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import faust
 from faust.types import StreamT
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..analyzers.base import Analyzer
 from ..analyzers.registry import get_analyzer, validate_plan
+from ..analyzers.runner import run_analyzer
 from ..assemble import build_result, failed_result
 from ..errors import VideoAnalysisError
-from ..media.codec import decode_audio_chunk, decode_frame_batch
+from ..media.codec import decode_part
 from ..media.splitter import split_video
 from ..schemas import (
     AnalysisResult,
     AnalyzerPlan,
     AudioChunk,
+    DeadLetter,
     ErrorInfo,
     FrameBatch,
     JoinDeadline,
@@ -115,6 +119,31 @@ class Services:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
 
+@dataclass
+class Wiring:
+    """What every agent of one app shares: its settings, services and topics."""
+
+    app: faust.App
+    settings: Settings
+    services: Services
+    topics: dict[str, Any]
+
+    async def publish(self, topic: str, key: str | None, message: BaseModel) -> None:
+        """Send and wait for the broker's ack, so the input's offset is committed only after."""
+        fut = await self.topics[topic].send(
+            key=key.encode() if key else None, value=message.model_dump_json().encode()
+        )
+        await fut
+
+    async def reject(
+        self, stage: str, message: Any, video_id: str | None, exc: BaseException
+    ) -> DeadLetter:
+        """Log the failure and put the message on the DLQ with its reason."""
+        record = dead_letter(stage=stage, message=message, video_id=video_id, exc=exc)
+        await self.publish(DLQ, video_id, record)
+        return record
+
+
 def create_app(settings: Settings, role: str) -> faust.App:
     validate_plan(settings.frame_analyzers, settings.audio_analyzers)
     app = faust.App(
@@ -151,45 +180,30 @@ def create_app(settings: Settings, role: str) -> faust.App:
         )
     }
 
-    async def send_dlq(record_json: str, video_id: str | None) -> None:
-        fut = await topics[DLQ].send(
-            key=video_id.encode() if video_id else None, value=record_json.encode()
-        )
-        await fut
-
+    wiring = Wiring(app, settings, services, topics)
     if role in ("splitter", "all"):
-        _add_splitter(app, settings, services, topics, send_dlq)
+        _add_splitter(wiring)
     for source, topic_name in ((PartSource.FRAMES, VIDEO_FRAMES), (PartSource.AUDIO, VIDEO_AUDIO)):
         names = analyzers_for_role(settings, role, source)
         if names and (role in ANALYZER_ROLES or role == "all"):
-            _add_analyzer_agent(
-                app, settings, services, topics, send_dlq, source, topic_name, names
-            )
+            _add_analyzer_agent(wiring, source, topic_name, names)
     if role in ("join", "all"):
-        _add_join(app, settings, services, topics, send_dlq)
+        _add_join(wiring)
     return app
 
 
 # --------------------------------------------------------------------------- splitter
 
 
-def _add_splitter(
-    app: faust.App,
-    settings: Settings,
-    services: Services,
-    topics: dict[str, Any],
-    send_dlq: Callable[..., Any],
-) -> None:
+def _add_splitter(wiring: Wiring) -> None:
+    app, settings, services = wiring.app, wiring.settings, wiring.services
     storage = UploadStorage(settings.upload_root)
     plan = AnalyzerPlan(frames=list(settings.frame_analyzers), audio=list(settings.audio_analyzers))
 
     async def publish_manifest(manifest: SplitManifest) -> None:
-        fut = await topics[VIDEO_MANIFESTS].send(
-            key=manifest.video_id.encode(), value=manifest.model_dump_json().encode()
-        )
-        await fut
+        await wiring.publish(VIDEO_MANIFESTS, manifest.video_id, manifest)
 
-    @app.agent(topics[VIDEO_UPLOADED], name="splitter")
+    @app.agent(wiring.topics[VIDEO_UPLOADED], name="splitter")
     async def splitter(stream: StreamT[Any]) -> None:
         async for event in stream.events():
             message = event.message
@@ -198,8 +212,7 @@ def _add_splitter(
                 upload = VideoUploaded.model_validate_json(_value(message))
                 video_id = upload.video_id
             except ValidationError as exc:
-                record = dead_letter(stage="splitter", message=message, video_id=video_id, exc=exc)
-                await send_dlq(record.model_dump_json(), video_id)
+                record = await wiring.reject("splitter", message, video_id, exc)
                 if video_id:
                     await publish_manifest(SplitManifest(video_id=video_id, error=record.error))
                 continue
@@ -207,10 +220,9 @@ def _add_splitter(
             try:
                 await services.set_status(video_id, VideoState.PROCESSING, progress=0.0)
                 path = storage.resolve(upload.uri)
-                summary = await _split_and_publish(services, settings, topics, path, video_id)
+                summary = await _split_and_publish(wiring, path, video_id)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a failed result
-                record = dead_letter(stage="splitter", message=message, video_id=video_id, exc=exc)
-                await send_dlq(record.model_dump_json(), video_id)
+                record = await wiring.reject("splitter", message, video_id, exc)
                 await publish_manifest(
                     SplitManifest(
                         video_id=video_id,
@@ -245,16 +257,14 @@ def _add_splitter(
             )
 
 
-async def _split_and_publish(
-    services: Services, settings: Settings, topics: dict[str, Any], path: Any, video_id: str
-) -> Any:
+async def _split_and_publish(wiring: Wiring, path: Any, video_id: str) -> Any:
     """Decode in a thread and publish each batch as it is ready; wait for every ack."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4)
 
     def produce() -> Any:
         try:
-            generator = split_video(path, video_id, settings)
+            generator = split_video(path, video_id, wiring.settings)
             while True:
                 try:
                     item = next(generator)
@@ -264,13 +274,13 @@ async def _split_and_publish(
         finally:
             asyncio.run_coroutine_threadsafe(queue.put(_DONE), loop).result()
 
-    producing = loop.run_in_executor(services.pool, produce)
+    producing = loop.run_in_executor(wiring.services.pool, produce)
     pending = []
     while (item := await queue.get()) is not _DONE:
         if isinstance(item, FrameBatch):
-            topic, key = topics[VIDEO_FRAMES], f"{video_id}:{item.batch_index}"
+            topic, key = wiring.topics[VIDEO_FRAMES], f"{video_id}:{item.batch_index}"
         else:
-            topic, key = topics[VIDEO_AUDIO], f"{video_id}:{item.chunk_index}"
+            topic, key = wiring.topics[VIDEO_AUDIO], f"{video_id}:{item.chunk_index}"
         # Keyed per batch, not per video, so the batches of one long video spread over
         # partitions and several analyzer workers share them.
         pending.append(await topic.send(key=key.encode(), value=item.model_dump_json().encode()))
@@ -285,15 +295,12 @@ async def _split_and_publish(
 
 
 def _add_analyzer_agent(
-    app: faust.App,
-    settings: Settings,
-    services: Services,
-    topics: dict[str, Any],
-    send_dlq: Callable[..., Any],
+    wiring: Wiring,
     source: PartSource,
     topic_name: str,
     names: list[str],
 ) -> None:
+    app, settings, services, topics = wiring.app, wiring.settings, wiring.services, wiring.topics
     analyzers: dict[str, Analyzer] = {}
 
     async def loaded() -> dict[str, Analyzer]:
@@ -301,6 +308,8 @@ def _add_analyzer_agent(
             for name in names:
                 analyzers[name] = await services.run(get_analyzer, name)
         return analyzers
+
+    model = FrameBatch if source is PartSource.FRAMES else AudioChunk
 
     @app.agent(
         topics[topic_name], name=f"analyze-{source.value}", concurrency=settings.worker_threads
@@ -310,65 +319,26 @@ def _add_analyzer_agent(
             message = event.message
             video_id = _key(message).split(":", 1)[0] or None
             try:
-                batch: FrameBatch | AudioChunk
-                if source is PartSource.FRAMES:
-                    batch = FrameBatch.model_validate_json(_value(message))
-                    decoded: Any = await services.run(decode_frame_batch, batch)
-                    index = batch.batch_index
-                else:
-                    batch = AudioChunk.model_validate_json(_value(message))
-                    decoded = await services.run(decode_audio_chunk, batch)
-                    index = batch.chunk_index
+                batch: FrameBatch | AudioChunk = model.model_validate_json(_value(message))
                 video_id = batch.video_id
+                decoded = await services.run(decode_part, batch)
             except Exception as exc:  # noqa: BLE001 - a bad part must not stop the worker
-                record = dead_letter(
-                    stage=f"analyze-{source.value}", message=message, video_id=video_id, exc=exc
-                )
-                await send_dlq(record.model_dump_json(), video_id)
+                await wiring.reject(f"analyze-{source.value}", message, video_id, exc)
                 continue
             for name, analyzer in (await loaded()).items():
-                started = time.monotonic()
-                error: ErrorInfo | None = None
-                data: dict[str, Any] = {}
-                try:
-                    method = (
-                        analyzer.analyze_frames
-                        if source is PartSource.FRAMES
-                        else analyzer.analyze_audio
-                    )
-                    data = await services.run(method, decoded)
-                except Exception as exc:  # noqa: BLE001 - reported as a failed part, not hidden
-                    record = dead_letter(
-                        stage=f"analyze-{name}", message=message, video_id=video_id, exc=exc
-                    )
-                    await send_dlq(record.model_dump_json(), video_id)
-                    error = record.error
-                part = PartialResult(
-                    video_id=batch.video_id,
-                    analyzer=name,
-                    source=source,
-                    index=index,
-                    model=analyzer.model_info,
-                    data=data,
-                    error=error,
-                    elapsed_s=round(time.monotonic() - started, 4),
+                part, failure = await services.run(
+                    functools.partial(run_analyzer, analyzer, decoded, video_id=batch.video_id)
                 )
-                fut = await topics[ANALYZER_RESULTS].send(
-                    key=batch.video_id.encode(), value=part.model_dump_json().encode()
-                )
-                await fut
+                if failure is not None:
+                    await wiring.reject(f"analyze-{name}", message, video_id, failure)
+                await wiring.publish(ANALYZER_RESULTS, batch.video_id, part)
 
 
 # --------------------------------------------------------------------------- join
 
 
-def _add_join(
-    app: faust.App,
-    settings: Settings,
-    services: Services,
-    topics: dict[str, Any],
-    send_dlq: Callable[..., Any],
-) -> None:
+def _add_join(wiring: Wiring) -> None:
+    app, settings, services = wiring.app, wiring.settings, wiring.services
     # Keys must be str: Faust writes bytes keys raw but reads changelog keys back as JSON, so
     # a bytes key breaks recovery after a restart ("Error in recovery Expecting value").
     state_table = app.Table(JOIN_TABLE, partitions=settings.topic_partitions)
@@ -387,10 +357,7 @@ def _add_join(
         await services.set_status(
             video_id, VideoState(result.status.value), progress=progress, error=result.error
         )
-        fut = await topics[ANALYSIS_RESULTS].send(
-            key=video_id.encode(), value=result.model_dump_json().encode()
-        )
-        await fut
+        await wiring.publish(ANALYSIS_RESULTS, video_id, result)
         # Marked only after the result is out: a crash before this line re-emits the same
         # result on replay (consumers dedupe by video_id) rather than losing it.
         for key in state.get("received", []):
@@ -442,10 +409,7 @@ def _add_join(
                 else:
                     raise VideoAnalysisError(f"unknown message kind {kind!r}", code="invalid_event")
             except Exception as exc:  # noqa: BLE001 - malformed input goes to the DLQ
-                record = dead_letter(
-                    stage="join", message=message, video_id=video_id or None, exc=exc
-                )
-                await send_dlq(record.model_dump_json(), video_id or None)
+                await wiring.reject("join", message, video_id or None, exc)
                 continue
             video_id = item.video_id
             table_key = video_id
@@ -506,7 +470,8 @@ def _add_join(
                 started, factor = state.get("first_seen", time.time()), 2.0
             if _past(started, settings, factor=factor):
                 video_id = str(table_key)
-                await topics[ANALYZER_RESULTS].send(
+                # Not awaiting the ack: a lost tick is simply sent again next interval.
+                await wiring.topics[ANALYZER_RESULTS].send(
                     key=video_id.encode(),
                     value=JoinDeadline(video_id=video_id).model_dump_json().encode(),
                 )

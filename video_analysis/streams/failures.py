@@ -9,23 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import ValidationError
-
-from ..errors import InvalidEvent, VideoAnalysisError
-from ..schemas import DeadLetter, ErrorInfo
+from ..errors import error_info
+from ..schemas import DeadLetter
 
 log = logging.getLogger(__name__)
 
 PAYLOAD_LIMIT = 4096
-
-
-def error_info(exc: BaseException) -> ErrorInfo:
-    """Stable code and message for any failure; unexpected ones are ``internal_error``."""
-    if isinstance(exc, VideoAnalysisError):
-        return ErrorInfo(code=exc.code, message=exc.message)
-    if isinstance(exc, ValidationError):
-        return ErrorInfo(code=InvalidEvent.code, message=_validation_message(exc))
-    return ErrorInfo(code="internal_error", message=f"{type(exc).__name__}: {exc}")
 
 
 def dead_letter(
@@ -62,11 +51,3 @@ def dead_letter(
             info.message,
         )
     return record
-
-
-def _validation_message(exc: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
-        for err in exc.errors()[:5]
-    ]
-    return "message does not match its schema: " + "; ".join(problems)

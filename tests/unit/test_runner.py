@@ -1,0 +1,56 @@
+"""An analyzer that crashes on one part yields a failed part, not a lost video."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from video_analysis.analyzers.base import Analyzer, DecodedAudio, DecodedFrames, SummaryInput
+from video_analysis.analyzers.runner import run_analyzer
+from video_analysis.schemas import ModelInfo, PartSource
+
+
+class Exploding(Analyzer):
+    name: ClassVar[str] = "exploding"
+    sources: ClassVar[tuple[PartSource, ...]] = (PartSource.AUDIO,)
+    sections: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(analyzer=self.name, name="boom", version="1")
+
+    def analyze_audio(self, chunk: DecodedAudio) -> dict[str, Any]:
+        if chunk.chunk_index == 1:
+            raise ZeroDivisionError("bad chunk")
+        return {"n": int(chunk.samples.size)}
+
+    @staticmethod
+    def summarize(parts: SummaryInput) -> dict[str, dict[str, Any]]:
+        return {}
+
+
+def chunk(index: int) -> DecodedAudio:
+    return DecodedAudio("v", index, index * 1.0, index + 1.0, 16_000, np.zeros(160, np.float32))
+
+
+def test_good_part_carries_data_and_model() -> None:
+    part, failure = run_analyzer(Exploding(), chunk(0), video_id="v")
+    assert failure is None and part.error is None
+    assert part.data == {"n": 160}
+    assert (part.source, part.index, part.model.name) == (PartSource.AUDIO, 0, "boom")
+
+
+def test_crash_becomes_failed_part_with_internal_error() -> None:
+    part, failure = run_analyzer(Exploding(), chunk(1), video_id="v")
+    assert isinstance(failure, ZeroDivisionError)
+    assert part.error is not None and part.error.code == "internal_error"
+    assert "bad chunk" in part.error.message
+    assert part.data == {} and part.part_key == "exploding:audio:1"
+
+
+def test_frames_sent_to_audio_only_analyzer_fail_cleanly() -> None:
+    frames = DecodedFrames("v", 2, 5.0, [])
+    part, failure = run_analyzer(Exploding(), frames, video_id="v")
+    assert isinstance(failure, NotImplementedError)
+    assert part.source is PartSource.FRAMES and part.error is not None
