@@ -296,3 +296,27 @@ def test_parts_missing_at_deadline_give_partial_result(
         assert stored_rows(deployment, video_id)[0][0] == "partial"
     finally:
         deployment.stop()
+
+
+def test_submit_wait_prints_result_and_exit_code(stack: Stack, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    good = make_clip(tmp_path / "short.mp4", duration=3.0, audio="sine")
+    bad = make_text_as_mp4(tmp_path / "notes.mp4")
+    command = [sys.executable, "-m", "video_analysis", "submit", "--wait", "--timeout", "240"]
+    done = subprocess.run(
+        [*command, str(good)], env=stack.env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["status"] == "complete"
+    assert result["media"]["duration_s"] == pytest.approx(3.0, abs=0.2)
+    assert "100.0%" in done.stderr  # the progress bar reached the end
+    # The file was copied under the upload root for the workers to read.
+    assert (stack.upload_root / result["video_id"] / "short.mp4").is_file()
+    done = subprocess.run(
+        [*command, str(bad)], env=stack.env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["error"]["code"] == "unreadable_media"

@@ -49,6 +49,7 @@ from ..store.status import StatusStore
 from .admin import JOIN_TABLE, PARTS_TABLE
 from .failures import dead_letter
 from .topics import (
+    ALL_TOPICS,
     ANALYSIS_RESULTS,
     ANALYZER_RESULTS,
     DLQ,
@@ -169,15 +170,7 @@ def create_app(settings: Settings, role: str) -> faust.App:
 
     topics = {
         name: app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
-        for name in (
-            VIDEO_UPLOADED,
-            VIDEO_FRAMES,
-            VIDEO_AUDIO,
-            VIDEO_MANIFESTS,
-            ANALYZER_RESULTS,
-            ANALYSIS_RESULTS,
-            DLQ,
-        )
+        for name in ALL_TOPICS
     }
 
     wiring = Wiring(app, settings, services, topics)

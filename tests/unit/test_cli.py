@@ -1,0 +1,67 @@
+"""`video-analysis analyze` prints the result JSON; a bad file gives `failed` and exit 1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.media_factory import make_clip, make_text_as_mp4
+from video_analysis.cli import main
+from video_analysis.settings import get_settings
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("VA_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("VA_UPLOAD_ROOT", str(tmp_path / "uploads"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_analyze_prints_complete_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = make_clip(tmp_path / "a.mp4", duration=2.0, audio="sine")
+    code = main(["analyze", str(clip), "--video-id", "cli-1", "--language", "ko"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert result["video_id"] == "cli-1" and result["status"] == "complete"
+    assert result["metadata"]["language"] == "ko"
+    assert result["media"]["duration_s"] == pytest.approx(2.0, abs=0.1)
+    assert result["media"]["has_audio"] is True
+
+
+def test_analyze_of_text_file_prints_failed_result_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "analyze",
+            str(make_text_as_mp4(tmp_path / "notes.mp4")),
+            "--out",
+            str(tmp_path / "out.json"),
+        ]
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "unreadable_media"
+    assert json.loads((tmp_path / "out.json").read_text()) == result
+
+
+def test_analyze_of_missing_file_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["analyze", str(tmp_path / "nope.mp4")])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1 and result["error"]["code"] == "source_not_found"
+
+
+def test_analyze_of_audio_only_file_fails_with_no_video_stream(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_clip(tmp_path / "voice.m4a", duration=1.0, video=False, audio="sine")
+    assert main(["analyze", str(clip)]) == 1
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "no_video_stream"
