@@ -23,6 +23,7 @@ from .schemas import (
     Section,
     SplitManifest,
 )
+from .settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,11 @@ def build_result(
     manifest: SplitManifest,
     parts: list[PartialResult],
     *,
+    settings: Settings | None = None,
     now: datetime | None = None,
 ) -> AnalysisResult:
     """The result for one video from whatever parts arrived (duplicates already removed)."""
+    settings = settings or get_settings()
     if manifest.error is not None:
         return failed_result(manifest.video_id, manifest.error, manifest)
     now = now or datetime.now(UTC)
@@ -76,6 +79,7 @@ def build_result(
         good = [p for p in own if p.error is None]
         summary_input = SummaryInput(
             manifest=manifest,
+            settings=settings,
             frames=[p.data for p in sorted(good, key=_order) if p.source == PartSource.FRAMES],
             audio=[p.data for p in sorted(good, key=_order) if p.source == PartSource.AUDIO],
         )

@@ -89,7 +89,7 @@ def analyze_file(
         split_s=split_s,
         submitted_at=submitted_at,
     )
-    return build_result(manifest, parts)
+    return build_result(manifest, parts, settings=settings)
 
 
 def _analyze_message(message: FrameBatch | AudioChunk, plan: AnalyzerPlan) -> list[PartialResult]:

@@ -40,7 +40,9 @@ def analyse(path: Path) -> dict[str, Any]:
         else:
             audio.append(analyzer.analyze_audio(decode_audio_chunk(message)))
     manifest = SplitManifest(video_id="vid-q", media=summary.media)
-    sections = analyzer.summarize(SummaryInput(manifest=manifest, frames=frames, audio=audio))
+    sections = analyzer.summarize(
+        SummaryInput(manifest=manifest, settings=Settings(), frames=frames, audio=audio)
+    )
     quality = sections["media.quality"]
     MediaQuality.model_validate(quality)  # the keys match the result contract
     return quality
@@ -124,7 +126,9 @@ def test_black_frames_are_detected() -> None:
     assert data["frames"][0]["diff_prev"] is None
     assert data["frames"][1]["diff_prev"] == 0.0
     manifest = SplitManifest(video_id="v", media=MediaInfo(has_video=True))
-    quality = analyzer.summarize(SummaryInput(manifest=manifest, frames=[data]))["media.quality"]
+    quality = analyzer.summarize(
+        SummaryInput(manifest=manifest, settings=Settings(), frames=[data])
+    )["media.quality"]
     assert quality["black_frame_ratio"] == 1.0
     assert "black_frames" in quality["verdicts"]
     assert "blurry" not in quality["verdicts"]
@@ -148,7 +152,7 @@ def test_batches_from_different_workers_are_summarized_by_time() -> None:
     manifest = SplitManifest(video_id="v", media=MediaInfo(has_video=True, has_audio=False))
     # Out of order and one part delivered twice: the figures do not change.
     quality = analyzer.summarize(
-        SummaryInput(manifest=manifest, frames=[parts[1], parts[0], parts[1]])
+        SummaryInput(manifest=manifest, settings=Settings(), frames=[parts[1], parts[0], parts[1]])
     )["media.quality"]
     assert quality["frames_measured"] == 6
     assert quality["frozen_frame_ratio"] == 0.0

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..schemas import ModelInfo, PartSource, SplitManifest
+from ..settings import Settings
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,11 @@ class DecodedAudio:
 
 @dataclass
 class SummaryInput:
-    """What the join hands to ``summarize``: the manifest and this analyzer's parts' data."""
+    """What the join hands to ``summarize``: the manifest, the settings (thresholds) and this
+    analyzer's parts' data."""
 
     manifest: SplitManifest
+    settings: Settings
     frames: list[dict[str, Any]] = field(default_factory=list)  # data of each frame part
     audio: list[dict[str, Any]] = field(default_factory=list)  # data of each audio part
 

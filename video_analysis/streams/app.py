@@ -430,9 +430,9 @@ def _add_join(wiring: Wiring) -> None:
             if manifest is not None:
                 expected = manifest.expected_parts()
                 if manifest.error is not None or expected <= set(received):
-                    result = build_result(manifest, load_parts(video_id, state))
+                    result = build_result(manifest, load_parts(video_id, state), settings=settings)
                 elif isinstance(item, JoinDeadline) and _past(state["manifest_at"], settings):
-                    result = build_result(manifest, load_parts(video_id, state))
+                    result = build_result(manifest, load_parts(video_id, state), settings=settings)
             elif isinstance(item, JoinDeadline) and _past(state["first_seen"], settings, factor=2):
                 result = failed_result(
                     video_id,
