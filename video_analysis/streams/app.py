@@ -35,6 +35,7 @@ from ..schemas import (
     ErrorInfo,
     FrameBatch,
     JoinDeadline,
+    ModelInfo,
     PartialResult,
     PartSource,
     SplitManifest,
@@ -62,7 +63,7 @@ from .topics import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-ANALYZER_ROLES = ("quality",)
+ANALYZER_ROLES = ("quality", "face", "pose")
 _DONE = object()
 
 
@@ -294,13 +295,20 @@ def _add_analyzer_agent(
     names: list[str],
 ) -> None:
     app, settings, services, topics = wiring.app, wiring.settings, wiring.services, wiring.topics
-    analyzers: dict[str, Analyzer] = {}
 
-    async def loaded() -> dict[str, Analyzer]:
-        if not analyzers:
-            for name in names:
-                analyzers[name] = await services.run(get_analyzer, name)
-        return analyzers
+    async def load(name: str) -> Analyzer:
+        # get_analyzer keeps one loaded instance per process; loading runs off the loop.
+        return await services.run(get_analyzer, name)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def warm_up() -> None:
+        # Load weights at start (TensorFlow alone takes ~45 s to import), not on the first
+        # video. A model that cannot load is logged here and reported on every part it fails.
+        for name in names:
+            try:
+                await load(name)
+            except Exception:
+                log.exception("analyzer %s could not be loaded", name)
 
     model = FrameBatch if source is PartSource.FRAMES else AudioChunk
 
@@ -318,12 +326,18 @@ def _add_analyzer_agent(
             except Exception as exc:  # noqa: BLE001 - a bad part must not stop the worker
                 await wiring.reject(f"analyze-{source.value}", message, video_id, exc)
                 continue
-            for name, analyzer in (await loaded()).items():
-                part, failure = await services.run(
-                    functools.partial(run_analyzer, analyzer, decoded, video_id=batch.video_id)
-                )
-                if failure is not None:
-                    await wiring.reject(f"analyze-{name}", message, video_id, failure)
+            for name in names:
+                try:
+                    analyzer = await load(name)
+                except Exception as exc:  # noqa: BLE001 - a missing model fails its parts
+                    record = await wiring.reject(f"analyze-{name}", message, video_id, exc)
+                    part = _unavailable_part(name, source, batch, record.error)
+                else:
+                    part, failure = await services.run(
+                        functools.partial(run_analyzer, analyzer, decoded, video_id=batch.video_id)
+                    )
+                    if failure is not None:
+                        await wiring.reject(f"analyze-{name}", message, video_id, failure)
                 await wiring.publish(ANALYZER_RESULTS, batch.video_id, part)
 
 
@@ -468,6 +482,21 @@ def _add_join(wiring: Wiring) -> None:
                     key=video_id.encode(),
                     value=JoinDeadline(video_id=video_id).model_dump_json().encode(),
                 )
+
+
+def _unavailable_part(
+    name: str, source: PartSource, batch: FrameBatch | AudioChunk, error: ErrorInfo
+) -> PartialResult:
+    """The part of an analyzer that could not be loaded: the join reports it, not waits."""
+    index = batch.batch_index if isinstance(batch, FrameBatch) else batch.chunk_index
+    return PartialResult(
+        video_id=batch.video_id,
+        analyzer=name,
+        source=source,
+        index=index,
+        model=ModelInfo(analyzer=name, name="unavailable", version="none"),
+        error=error,
+    )
 
 
 def _past(since: float, settings: Settings, factor: float = 1.0) -> bool:

