@@ -21,8 +21,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.media_factory import make_clip  # noqa: E402
 from tests.stack import Stack, embedded_broker, stack_env  # noqa: E402
+from video_analysis.settings import Settings  # noqa: E402
 
-ROLES = ("splitter", "quality", "join")
+ROLES = ("splitter", "quality", "face", "pose", "join")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -52,6 +53,8 @@ def main() -> int:
     exe = [sys.executable, "-m", "video_analysis"]
     with embedded_broker(work) as bootstrap:
         env = stack_env(bootstrap, work / "stack")
+        # The service's own analyzer set, not the light one the spine's tests use.
+        env["VA_FRAME_ANALYZERS"] = ",".join(Settings().frame_analyzers)
         analyze_s, done = timed([*exe, "analyze", str(clip)], env)
         if done.returncode != 0:
             print(done.stderr[-3000:])
@@ -74,6 +77,7 @@ def main() -> int:
             stack.stop()
     print()
     print(f"clip: {args.duration:.0f} s, 1280x720, 30 fps, speech; machine: {os.cpu_count()} cores")
+    print(f"analyzers: frames {env['VA_FRAME_ANALYZERS']}; audio quality")
     print(f"analyze (in-process, no broker)          {analyze_s:7.1f} s wall")
     print(f"submit --wait (first, groups joining)    {warm_s:7.1f} s wall")
     print(f"submit --wait (workers warm)             {submit_s:7.1f} s wall")
