@@ -55,7 +55,9 @@ def analyze_file(
     with ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="analyze") as pool:
         futures = []
         try:
-            generator = split_video(path, video_id, settings)
+            generator = split_video(
+                path, video_id, settings, language=(metadata or VideoMetadata()).language
+            )
             while True:
                 try:
                     message = next(generator)

@@ -42,6 +42,7 @@ class DecodedAudio:
     end: float
     sample_rate: int
     samples: NDArray[np.float32]  # mono in [-1, 1]
+    language: str | None = None  # the upload's spoken-language override
 
 
 @dataclass

@@ -62,7 +62,7 @@ DEFAULT_MIN_COVERAGE = 0.3
 #: Gaze-away episodes shorter than this (seconds) are glances, not reported.
 DEFAULT_MIN_AWAY_S = 1.0
 #: Frames per second of video on which Pose and Hands run.
-DEFAULT_BODY_FPS = 2.5
+DEFAULT_BODY_FPS = 1.67  # the settings default (pose_body_fps)
 
 # --- thresholds ------------------------------------------------------------------------------
 # "Looking at the camera": gaze within 15 degrees sideways and 20 up or down. A webcam sits

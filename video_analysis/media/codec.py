@@ -80,6 +80,7 @@ def decode_audio_chunk(chunk: AudioChunk) -> DecodedAudio:
         end=chunk.end,
         sample_rate=rate,
         samples=samples,
+        language=chunk.language,
     )
 
 

@@ -71,9 +71,12 @@ class _State:
 
 
 def split_video(
-    path: Path, video_id: str, settings: Settings
+    path: Path, video_id: str, settings: Settings, *, language: str | None = None
 ) -> Generator[FrameBatch | AudioChunk, None, SplitSummary]:
     """Yield ``FrameBatch`` and ``AudioChunk`` messages of one file; return a ``SplitSummary``.
+
+    ``language`` (the upload's spoken-language override) travels on every audio chunk, since
+    chunks are analysed before the join has the upload's metadata.
 
     Raises ``UnreadableMedia``, ``NoVideoStream`` or ``TooLong`` (before yielding anything
     when the probe can tell; ``UnreadableMedia`` after some audio chunks only when no video
@@ -100,7 +103,7 @@ def split_video(
         streams = [vstream]
         if astream is not None:
             streams.append(astream)
-            audio_chunker = _AudioChunker(video_id, settings, summary)
+            audio_chunker = _AudioChunker(video_id, settings, summary, language)
         resampler = _Resampler()
 
         for packet in _demux(container, streams, video_id, state):
@@ -371,10 +374,13 @@ class _Resampler:
 class _AudioChunker:
     """Buffers 16 kHz samples and cuts chunks at the quietest point near the length limit."""
 
-    def __init__(self, video_id: str, settings: Settings, summary: SplitSummary) -> None:
+    def __init__(
+        self, video_id: str, settings: Settings, summary: SplitSummary, language: str | None
+    ) -> None:
         self.video_id = video_id
         self.settings = settings
         self.summary = summary
+        self.language = language
         self.max_samples = int(settings.audio_chunk_max_s * AUDIO_RATE)
         self.offset = 0.0  # seconds from the video start to the first audio sample
         self.pending: list[NDArray[Any]] = []
@@ -423,6 +429,7 @@ class _AudioChunker:
             start=round(self.offset + start_sample / AUDIO_RATE, 6),
             end=round(self.offset + (start_sample + samples.size) / AUDIO_RATE, 6),
             sample_rate=AUDIO_RATE,
+            language=self.language,
             data=encode_flac(samples, AUDIO_RATE),
         )
         if len(chunk.model_dump_json()) > self.settings.max_message_bytes:

@@ -86,6 +86,9 @@ class AudioChunk(Message):
     start: float = Field(ge=0)
     end: float = Field(ge=0)
     sample_rate: int = 16_000
+    language: str | None = Field(
+        None, description="The upload's spoken-language override (e.g. 'ko'), if it had one."
+    )
     encoding: Literal["flac"] = "flac"
     data: bytes
 

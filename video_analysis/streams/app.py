@@ -214,7 +214,7 @@ def _add_splitter(wiring: Wiring) -> None:
             try:
                 await services.set_status(video_id, VideoState.PROCESSING, progress=0.0)
                 path = storage.resolve(upload.uri)
-                summary = await _split_and_publish(wiring, path, video_id)
+                summary = await _split_and_publish(wiring, path, video_id, upload.metadata.language)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a failed result
                 record = await wiring.reject("splitter", message, video_id, exc)
                 await publish_manifest(
@@ -251,14 +251,14 @@ def _add_splitter(wiring: Wiring) -> None:
             )
 
 
-async def _split_and_publish(wiring: Wiring, path: Any, video_id: str) -> Any:
+async def _split_and_publish(wiring: Wiring, path: Any, video_id: str, language: str | None) -> Any:
     """Decode in a thread and publish each batch as it is ready; wait for every ack."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4)
 
     def produce() -> Any:
         try:
-            generator = split_video(path, video_id, wiring.settings)
+            generator = split_video(path, video_id, wiring.settings, language=language)
             while True:
                 try:
                     item = next(generator)
