@@ -100,6 +100,10 @@ MIN_VISIBILITY = 0.5
 # bounding box widened by 10% on each side).
 FACE_TOUCH_MIN_POINTS = 3
 FACE_BOX_MARGIN = 0.10
+# A face too small for Face Mesh is cropped with this much room around the detected box and
+# enlarged to this size before Face Mesh runs on it again.
+CROP_SCALE = 1.8
+CROP_SIDE = 256
 # Pose and Hands see the frame with its longest side at most this (speed; their models work
 # on 224-256 px crops anyway).
 BODY_MAX_SIDE = 640
@@ -112,6 +116,7 @@ class PoseAnalyzer(Analyzer):
 
     def __init__(self) -> None:
         self._face_mesh: Any = None
+        self._face_detection: Any = None
         self._pose: Any = None
         self._hands: Any = None
         self._version = "unknown"
@@ -124,6 +129,10 @@ class PoseAnalyzer(Analyzer):
         started = time.monotonic()
         mp = _import_mediapipe()
         solutions = mp.solutions
+        # Only for faces too small for Face Mesh's own detector (see _face_mesh_points).
+        self._face_detection = solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=0.5
+        )
         self._face_mesh = solutions.face_mesh.FaceMesh(
             static_image_mode=True,
             max_num_faces=1,
@@ -176,14 +185,10 @@ class PoseAnalyzer(Analyzer):
         self, rgb: NDArray[Any], row: dict[str, Any]
     ) -> tuple[float, float, float, float] | None:
         height, width = rgb.shape[:2]
-        result = self._face_mesh.process(rgb)
-        faces = result.multi_face_landmarks or []
-        if not faces:
+        mesh = self._face_mesh_points(rgb)
+        if mesh is None:
             row["face"] = False
             return None
-        mesh = np.array(
-            [(p.x * width, p.y * height, p.z * width) for p in faces[0].landmark], dtype=np.float64
-        )
         pts = mesh[:, :2]
         row["face"] = True
         pose = geo.head_pose(mesh)
@@ -213,6 +218,43 @@ class PoseAnalyzer(Analyzer):
         a, b = geo.FACE_WIDTH_LANDMARKS
         row["face_width"] = round(float(np.linalg.norm(pts[a] - pts[b])) / scale, 5)
         return (x0 - mx) / width, (y0 - my) / height, (x1 + mx) / width, (y1 + my) / height
+
+    def _face_mesh_points(self, rgb: NDArray[Any]) -> NDArray[np.float64] | None:
+        """Face Mesh landmarks in pixels (x, y, and z on the x scale), or None.
+
+        Face Mesh finds faces with a short-range detector that misses a face under ~100 px
+        (a candidate sitting back from the webcam in a 640x360 frame). Then the full-range
+        detector finds the face and Face Mesh runs again on a crop around it, enlarged.
+        """
+        height, width = rgb.shape[:2]
+        faces = self._face_mesh.process(rgb).multi_face_landmarks
+        if faces:
+            return np.array(
+                [(p.x * width, p.y * height, p.z * width) for p in faces[0].landmark],
+                dtype=np.float64,
+            )
+        detections = self._face_detection.process(rgb).detections
+        if not detections:
+            return None
+        box = max(
+            (d.location_data.relative_bounding_box for d in detections),
+            key=lambda b: b.width * b.height,
+        )
+        side = max(box.width * width, box.height * height) * CROP_SCALE
+        cx, cy = (box.xmin + box.width / 2) * width, (box.ymin + box.height / 2) * height
+        x0, y0 = int(max(0.0, cx - side / 2)), int(max(0.0, cy - side / 2))
+        x1, y1 = int(min(width, cx + side / 2)), int(min(height, cy + side / 2))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        crop = cv2.resize(rgb[y0:y1, x0:x1], (CROP_SIDE, CROP_SIDE), interpolation=cv2.INTER_CUBIC)
+        faces = self._face_mesh.process(crop).multi_face_landmarks
+        if not faces:
+            return None
+        sx, sy = (x1 - x0), (y1 - y0)
+        return np.array(
+            [(x0 + p.x * sx, y0 + p.y * sy, p.z * sx) for p in faces[0].landmark],
+            dtype=np.float64,
+        )
 
     def _measure_body(
         self,
