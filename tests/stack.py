@@ -130,6 +130,7 @@ def stack_env(bootstrap: str, root: Path, **overrides: str) -> dict[str, str]:
         "VA_LOG_LEVEL": "INFO",
         # The spine's tests need only the light analyzer; the vision e2e test enables the rest.
         "VA_FRAME_ANALYZERS": "quality",
+        "VA_AUDIO_ANALYZERS": "quality",
         "PYTHONUNBUFFERED": "1",
     }
     env.update(overrides)

@@ -17,8 +17,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "password", "secret", "example"}
 
-WorkerRole = Literal["splitter", "quality", "face", "pose", "join", "all"]
-WORKER_ROLES: tuple[str, ...] = ("splitter", "quality", "face", "pose", "join", "all")
+WorkerRole = Literal["splitter", "quality", "face", "pose", "speech", "join", "all"]
+WORKER_ROLES: tuple[str, ...] = ("splitter", "quality", "face", "pose", "speech", "join", "all")
 
 
 class Settings(BaseSettings):
@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         ["quality", "face", "pose"], description="Analyzers run on frame batches (comma list)."
     )
     audio_analyzers: Annotated[list[str], NoDecode] = Field(
-        ["quality"], description="Analyzers run on audio chunks (comma list)."
+        ["quality", "speech"], description="Analyzers run on audio chunks (comma list)."
     )
     worker_threads: int = Field(2, ge=1, description="Threads for CPU-bound analysis per worker.")
     face_min_coverage: float = Field(
@@ -89,6 +89,40 @@ class Settings(BaseSettings):
         gt=0,
         description="Frames per second of video on which the pose and hands models "
         "run (face mesh runs on every sampled frame).",
+    )
+    speech_model: str = Field(
+        "whisper-base",
+        description="A model in the bundle (models dir) or a local CTranslate2 "
+        "faster-whisper directory; never downloaded.",
+    )
+    speech_compute_type: str = Field(
+        "auto", description="CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA."
+    )
+    speech_beam_size: int = Field(
+        1,
+        ge=1,
+        description="Beam size; greedy (1) ran 4.5x real time here, beam 5 3.9x, with "
+        "the same errors on synthetic speech.",
+    )
+    speech_cpu_threads: int = Field(0, ge=0, description="CTranslate2 threads; 0 = its default.")
+    speech_language: str | None = Field(
+        None,
+        description="Force one spoken language for every upload; an upload's own "
+        "metadata.language wins.",
+    )
+    speech_languages: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Restrict language detection to these (comma list, e.g. en,ko); empty = any.",
+    )
+    speech_min_pause_s: float = Field(
+        0.3, gt=0, description="Shortest gap between words counted as a pause (seconds)."
+    )
+    speech_max_compression_ratio: float = Field(
+        2.4, gt=0, description="Above this a segment is dropped as a repetition loop."
+    )
+    speech_max_speakers: int = Field(4, ge=1, description="Most speakers reported.")
+    speech_speaker_min_gain: float = Field(
+        0.85, gt=0, description="Fit gain (nats per frame) needed to split into one more speaker."
     )
     deepface_home: Path | None = Field(
         None,
@@ -122,7 +156,7 @@ class Settings(BaseSettings):
     dev_broker_port: int = Field(9092, description="Port of the embedded broker in `dev`.")
     dev_web_port_base: int = Field(6066, description="First Faust web port used by `dev` workers.")
 
-    @field_validator("frame_analyzers", "audio_analyzers", mode="before")
+    @field_validator("frame_analyzers", "audio_analyzers", "speech_languages", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         # "quality,face" or a JSON list, both from the environment.

@@ -1,4 +1,4 @@
-"""A real face through the whole pipeline with the face and pose workers running."""
+"""A real face and speech through the whole pipeline with every analyzer worker running."""
 
 from __future__ import annotations
 
@@ -16,18 +16,22 @@ from video_analysis.streams.topics import ANALYSIS_RESULTS, VIDEO_UPLOADED
 pytestmark = pytest.mark.e2e
 
 
-def test_face_clip_gets_expression_gaze_and_pose_sections(
+def test_face_and_speech_clip_gets_every_section(
     broker: str, mysql_database: str, tmp_path: Path
 ) -> None:
     from tests.e2e.conftest import make_stack
 
     deployment = make_stack(
-        broker, tmp_path, mysql_database, VA_FRAME_ANALYZERS="quality,face,pose"
+        broker,
+        tmp_path,
+        mysql_database,
+        VA_FRAME_ANALYZERS="quality,face,pose",
+        VA_AUDIO_ANALYZERS="quality,speech",
     )
     clip = make_clip(
         tmp_path / "face.mp4", duration=6.0, size=(640, 360), audio="speech", face=True
     )
-    for role in ("splitter", "quality", "face", "pose", "join"):
+    for role in ("splitter", "quality", "face", "pose", "speech", "join"):
         deployment.start_worker(role)
     try:
         video_id = f"vision-{uuid.uuid4().hex[:8]}"
@@ -64,7 +68,13 @@ def test_face_clip_gets_expression_gaze_and_pose_sections(
         assert result["gaze"]["cannot_assess"] is None
         assert 0.0 <= result["gaze"]["eye_contact_ratio"] <= 1.0
         assert result["head_pose"]["coverage"] >= 0.9
-        assert {m["analyzer"] for m in result["models"]} == {"quality", "face", "pose"}
+        speech = result["speech"]
+        assert speech["cannot_assess"] is None
+        assert speech["language"] == "en"
+        # make_clip's speech: "Thank you for the question. In my last role I led a small team..."
+        assert "question" in speech["transcript"].lower()
+        assert speech["segments"] and speech["segments"][0]["words"]
+        assert {m["analyzer"] for m in result["models"]} == {"quality", "face", "pose", "speech"}
         assert stored_rows(deployment, video_id)[0][0] == "complete"
     finally:
         deployment.stop()

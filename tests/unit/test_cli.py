@@ -18,6 +18,7 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.setenv("VA_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("VA_UPLOAD_ROOT", str(tmp_path / "uploads"))
     monkeypatch.setenv("VA_FRAME_ANALYZERS", "quality")
+    monkeypatch.setenv("VA_AUDIO_ANALYZERS", "quality")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

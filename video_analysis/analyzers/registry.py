@@ -13,6 +13,7 @@ ANALYZERS: dict[str, str] = {
     "quality": "video_analysis.analyzers.quality:QualityAnalyzer",
     "face": "video_analysis.analyzers.face:FaceAnalyzer",
     "pose": "video_analysis.analyzers.pose:PoseAnalyzer",
+    "speech": "video_analysis.analyzers.speech:SpeechAnalyzer",
 }
 
 _loaded: dict[str, Analyzer] = {}

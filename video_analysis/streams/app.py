@@ -63,7 +63,7 @@ from .topics import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-ANALYZER_ROLES = ("quality", "face", "pose")
+ANALYZER_ROLES = ("quality", "face", "pose", "speech")
 _DONE = object()
 
 
