@@ -250,16 +250,23 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
                 stopping["flag"], code = True, 1
                 break
         time.sleep(0.5)
-    # Workers first (they flush and leave their groups), the broker last.
-    for _name, child in reversed(children):
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+    # Workers and API together first (they flush and leave their groups), the broker last.
+    _stop_all([child for name, child in children if name != "broker"])
+    _stop_all([broker])
     return code
+
+
+def _stop_all(processes: list[subprocess.Popen[bytes]], timeout_s: float = 20.0) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:

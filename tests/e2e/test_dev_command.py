@@ -1,0 +1,92 @@
+"""`video-analysis dev` (what `make run` starts) on its embedded defaults: no MySQL, no Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.media_factory import make_clip
+from video_analysis.streams.embedded import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def test_dev_serves_an_upload_end_to_end_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    api_port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VA_")},
+        "VA_DEV_BROKER_PORT": str(free_port()),
+        "VA_API_PORT": str(api_port),
+        "VA_DEV_WEB_PORT_BASE": str(free_port()),
+        "VA_DATA_DIR": str(tmp_path / "var"),
+        "VA_UPLOAD_ROOT": str(tmp_path / "var" / "uploads"),
+        "VA_MODELS_DIR": str(Path("var/models").resolve()),
+        "VA_TOPIC_PARTITIONS": "2",
+    }
+    log = (tmp_path / "dev.log").open("wb")
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "video_analysis", "dev"], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{api_port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert dev.poll() is None, (tmp_path / "dev.log").read_text()[-4000:]
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "dev.log").read_text()[-4000:]
+            time.sleep(1)
+        clip = make_clip(tmp_path / "answer.mp4", duration=4.0, audio="speech", face=True)
+        with clip.open("rb") as fh:
+            answer = httpx.post(
+                f"{base}/analyze-video", files={"file": ("answer.mp4", fh)}, timeout=60
+            )
+        assert answer.status_code == 202, answer.text
+        video_id = answer.json()["video_id"]
+        deadline = time.monotonic() + 300
+        while (status := httpx.get(f"{base}/videos/{video_id}", timeout=10).json())[
+            "state"
+        ] not in ("complete", "partial", "failed"):
+            assert time.monotonic() < deadline, (tmp_path / "dev.log").read_text()[-4000:]
+            time.sleep(1)
+        assert status["state"] == "complete"
+        result = httpx.get(f"{base}/videos/{video_id}/result", timeout=10).json()
+        for section in ("face", "gaze", "head_pose", "speech"):
+            assert result[section]["cannot_assess"] is None, (section, result[section])
+        assert (tmp_path / "var" / "results.sqlite3").is_file()  # the embedded store
+    finally:
+        dev.send_signal(signal.SIGINT)
+        try:
+            code = dev.wait(timeout=60)
+        finally:
+            if dev.poll() is None:
+                dev.kill()
+            log.close()
+    assert code == 0
+    # Nothing dev started survives it: not the broker, not a worker.
+    markers = (
+        f"tcp://127.0.0.1:{env['VA_DEV_BROKER_PORT']}",
+        f"--web-port{chr(0)}{env['VA_DEV_WEB_PORT_BASE']}",
+    )
+    assert [cmd for cmd in _command_lines() if any(m in cmd for m in markers)] == []
+
+
+def _command_lines() -> list[str]:
+    lines = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                lines.append((entry / "cmdline").read_bytes().decode(errors="replace"))
+            except OSError:
+                continue
+    return lines
