@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -91,6 +92,24 @@ class Stack:
                 raise RuntimeError("API did not start:\n" + self.log("api"))
             time.sleep(0.2)
 
+    def place(self, source: Path, video_id: str) -> Path:
+        """Copy ``source`` under the upload root, where the splitter may read it."""
+        target = self.upload_root / video_id / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        return target
+
+    def submit(self, source: Path, video_id: str, *, uri_prefix: str = "") -> None:
+        """Place ``source`` and publish its ``VideoUploaded`` event as the platform would."""
+        path = self.place(source, video_id)
+        event = upload_event(video_id, f"{uri_prefix}{path}")
+        asyncio.run(publish(self.bootstrap, self.topic("video-uploaded"), video_id, event))
+
+    def results(self, video_ids: set[str], timeout_s: float) -> dict[str, dict[str, Any]]:
+        """The final result of each video, waited for on ``analysis-results``."""
+        topic = self.topic("analysis-results")
+        return asyncio.run(wait_for_results(self.bootstrap, topic, video_ids, timeout_s, self))
+
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
         process.send_signal(signal.SIGKILL)
@@ -113,6 +132,16 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(f"----- {p.name}\n{self.log(p.stem)}" for p in self.root.glob("*.log"))
+
+
+def upload_event(video_id: str, uri: str) -> dict[str, Any]:
+    """A ``VideoUploaded`` event as the platform would publish it."""
+    return {
+        "schema_version": 1,
+        "video_id": video_id,
+        "uri": uri,
+        "metadata": {"interview_id": "iv-1", "applicant_id": "ap-7"},
+    }
 
 
 def stack_env(bootstrap: str, root: Path, **overrides: str) -> dict[str, str]:

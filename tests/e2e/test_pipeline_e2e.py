@@ -14,7 +14,7 @@ import pymysql
 import pytest
 
 from tests.media_factory import make_clip, make_corrupt, make_text_as_mp4
-from tests.stack import Stack, publish, read_all, wait_for_results
+from tests.stack import Stack, publish, read_all, upload_event, wait_for_results
 from video_analysis.streams.topics import ANALYSIS_RESULTS, DLQ, VIDEO_UPLOADED
 
 pytestmark = pytest.mark.e2e
@@ -49,22 +49,6 @@ def stored_rows(stack: Stack, video_id: str) -> list[tuple[str, str]]:
             return list(cur.fetchall())
     finally:
         conn.close()
-
-
-def place(stack: Stack, source: Path, video_id: str) -> Path:
-    target = stack.upload_root / video_id / source.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    return target
-
-
-def upload_event(video_id: str, uri: str) -> dict[str, object]:
-    return {
-        "schema_version": 1,
-        "video_id": video_id,
-        "uri": uri,
-        "metadata": {"interview_id": "iv-1", "applicant_id": "ap-7"},
-    }
 
 
 def assert_complete(result: dict, video_id: str, duration: float) -> None:
@@ -115,20 +99,8 @@ def test_http_upload_yields_complete_result_on_topic_and_in_store(
 
 def test_kafka_event_yields_complete_result(stack: Stack, speech_clip: Path) -> None:
     video_id = f"kafka-{uuid.uuid4().hex[:8]}"
-    path = place(stack, speech_clip, video_id)
-    asyncio.run(
-        publish(
-            stack.bootstrap,
-            stack.topic(VIDEO_UPLOADED),
-            video_id,
-            upload_event(video_id, f"file://{path}"),
-        )
-    )
-    results = asyncio.run(
-        wait_for_results(
-            stack.bootstrap, stack.topic(ANALYSIS_RESULTS), {video_id}, RESULT_TIMEOUT_S, stack
-        )
-    )
+    stack.submit(speech_clip, video_id, uri_prefix="file://")
+    results = stack.results({video_id}, RESULT_TIMEOUT_S)
     assert_complete(results[video_id], video_id, 12.0)
     assert results[video_id]["metadata"]["interview_id"] == "iv-1"
 
@@ -140,10 +112,10 @@ def test_bad_inputs_fail_with_codes_and_worker_keeps_going(
     corrupt, text, outside, good = (
         f"{name}-{tag}" for name in ("corrupt", "text", "outside", "good")
     )
-    corrupt_path = place(stack, make_corrupt(tmp_path / "corrupt.mp4"), corrupt)
-    text_path = place(stack, make_text_as_mp4(tmp_path / "notes.mp4"), text)
+    corrupt_path = stack.place(make_corrupt(tmp_path / "corrupt.mp4"), corrupt)
+    text_path = stack.place(make_text_as_mp4(tmp_path / "notes.mp4"), text)
     outside_path = shutil.copyfile(speech_clip, tmp_path / "elsewhere.mp4")
-    good_path = place(stack, speech_clip, good)
+    good_path = stack.place(speech_clip, good)
 
     async def send_all() -> None:
         topic = stack.topic(VIDEO_UPLOADED)
@@ -202,25 +174,13 @@ def test_worker_killed_mid_video_still_gives_exactly_one_result(
         deployment.start_worker(role)
     try:
         video_id = f"killed-{uuid.uuid4().hex[:8]}"
-        path = place(deployment, clip, video_id)
-        asyncio.run(
-            publish(
-                broker,
-                deployment.topic(VIDEO_UPLOADED),
-                video_id,
-                upload_event(video_id, str(path)),
-            )
-        )
+        deployment.submit(clip, video_id)
         progress = wait_for_progress(deployment, video_id, timeout_s=RESULT_TIMEOUT_S)
         assert 0 < progress < 1, "the video finished before the worker could be killed"
         deployment.kill("join")
         time.sleep(1.0)
         deployment.start_worker("join", name="join-restarted")
-        results = asyncio.run(
-            wait_for_results(
-                broker, deployment.topic(ANALYSIS_RESULTS), {video_id}, RESULT_TIMEOUT_S, deployment
-            )
-        )
+        results = deployment.results({video_id}, RESULT_TIMEOUT_S)
         assert results[video_id]["status"] == "complete", results[video_id].get("missing_parts")
         assert results[video_id]["media"]["frames_sampled"] == pytest.approx(200, abs=3)
         time.sleep(3.0)  # a duplicate, if any, would have been produced by now
@@ -269,24 +229,8 @@ def test_parts_missing_at_deadline_give_partial_result(
         deployment.start_worker(role)
     try:
         video_id = f"partial-{uuid.uuid4().hex[:8]}"
-        path = place(deployment, clip, video_id)
-        asyncio.run(
-            publish(
-                broker,
-                deployment.topic(VIDEO_UPLOADED),
-                video_id,
-                upload_event(video_id, str(path)),
-            )
-        )
-        results = asyncio.run(
-            wait_for_results(
-                broker,
-                deployment.topic(ANALYSIS_RESULTS),
-                {video_id},
-                RESULT_TIMEOUT_S,
-                deployment,
-            )
-        )
+        deployment.submit(clip, video_id)
+        results = deployment.results({video_id}, RESULT_TIMEOUT_S)
         result = results[video_id]
         assert result["status"] == "partial"
         assert result["missing"] == ["media.quality"]

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_pipeline_e2e import place, stored_rows, upload_event
+from tests.e2e.test_pipeline_e2e import stored_rows
 from tests.media_factory import make_clip
-from tests.stack import publish, wait_for_results
-from video_analysis.streams.topics import ANALYSIS_RESULTS, VIDEO_UPLOADED
 
 pytestmark = pytest.mark.e2e
 
@@ -35,20 +32,8 @@ def test_face_and_speech_clip_gets_every_section(
         deployment.start_worker(role)
     try:
         video_id = f"vision-{uuid.uuid4().hex[:8]}"
-        path = place(deployment, clip, video_id)
-        asyncio.run(
-            publish(
-                broker,
-                deployment.topic(VIDEO_UPLOADED),
-                video_id,
-                upload_event(video_id, str(path)),
-            )
-        )
-        result = asyncio.run(
-            wait_for_results(
-                broker, deployment.topic(ANALYSIS_RESULTS), {video_id}, 400, deployment
-            )
-        )[video_id]
+        deployment.submit(clip, video_id)
+        result = deployment.results({video_id}, 400)[video_id]
         assert result["status"] == "complete", result.get("missing_parts")
         face = result["face"]
         assert face["cannot_assess"] is None
