@@ -64,6 +64,16 @@ def test_dev_serves_an_upload_end_to_end_and_stops_on_ctrl_c(tmp_path: Path) -> 
         for section in ("face", "gaze", "head_pose", "speech"):
             assert result[section]["cannot_assess"] is None, (section, result[section])
         assert (tmp_path / "var" / "results.sqlite3").is_file()  # the embedded store
+        # The API loads no model; /models/status shows what the workers report holding.
+        deadline = time.monotonic() + 60
+        while True:
+            models = {m["name"]: m for m in httpx.get(f"{base}/models/status").json()["models"]}
+            held = {name for name, m in models.items() if m["workers"]}
+            if {"fer-emotion", "mediapipe", "whisper-base"} <= held:
+                break
+            assert time.monotonic() < deadline, models
+            time.sleep(2)
+        assert models["whisper-base"]["workers"][0].startswith("speech@")
     finally:
         dev.send_signal(signal.SIGINT)
         try:

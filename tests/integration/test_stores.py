@@ -361,3 +361,31 @@ async def test_embedded_stores_opening_a_new_file_together_do_not_fail(tmp_path:
         finally:
             await results.close()
             await status.close()
+
+
+# ------------------------------------------------------------------------------ model loads
+
+
+async def test_model_loads_reported_by_workers_are_read_back_fresh_only(
+    status_store: StatusStore,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from video_analysis.schemas import ModelLoad
+
+    fresh = ModelLoad(name="whisper-base", worker="speech@h:1", load_time_s=0.8, device="cpu")
+    old = ModelLoad(
+        name="fer-emotion",
+        worker="face@h:2",
+        load_time_s=6.5,
+        device="cpu",
+        reported_at=datetime.now(UTC) - timedelta(minutes=5),
+    )
+    await status_store.report_model_loads([fresh, old])
+    assert await status_store.model_loads(max_age_s=60) == [fresh]
+    # A renewed report replaces the worker's previous one, never duplicates it.
+    renewed = fresh.model_copy(update={"reported_at": datetime.now(UTC)})
+    await status_store.report_model_loads([renewed])
+    assert await status_store.model_loads(max_age_s=60) == [renewed]
+    # The stale report was dropped, so a generous age does not bring it back.
+    assert await status_store.model_loads(max_age_s=3600) == [renewed]

@@ -373,3 +373,19 @@ def test_stores_built_from_settings_share_the_embedded_file(
     # A second app (another process in production) sees the same status.
     with TestClient(create_app(settings, publisher=publisher)) as client:
         assert client.get("/videos/owned").json()["state"] == "queued"
+
+
+def test_models_status_shows_what_workers_report_loaded(client: TestClient) -> None:
+    from video_analysis.schemas import ModelLoad
+
+    before = {m["name"]: m for m in client.get("/models/status").json()["models"]}
+    assert before["whisper-base"]["loaded"] is False
+    app_status = client.app.state.components.status  # type: ignore[attr-defined]
+    load = ModelLoad(name="whisper-base", worker="speech@host:42", load_time_s=0.9, device="cpu")
+    client.portal.call(app_status.report_model_loads, [load])  # type: ignore[union-attr]
+
+    after = {m["name"]: m for m in client.get("/models/status").json()["models"]}
+    assert after["whisper-base"]["loaded"] is True
+    assert after["whisper-base"]["workers"] == ["speech@host:42"]
+    assert after["whisper-base"]["load_time_s"] == 0.9
+    assert after["fer-emotion"]["loaded"] is False

@@ -156,7 +156,8 @@ class PoseAnalyzer(Analyzer):
         )
         self._version = str(mp.__version__)
         self._sha256 = _weights_sha256(Path(mp.__file__).parent)
-        record_loaded(MODEL_NAME, load_time_s=round(time.monotonic() - started, 3), device="cpu")
+        # Reported under the bundle name, so /models/status shows the mediapipe entry loaded.
+        record_loaded("mediapipe", load_time_s=round(time.monotonic() - started, 3), device="cpu")
 
     @property
     def model_info(self) -> ModelInfo:

@@ -63,6 +63,9 @@ SNIFF_BYTES = 64 * 1024
 FORM_OVERHEAD_BYTES = 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 READY_TIMEOUT_S = 2.0
+#: Workers renew their model reports every MODEL_REPORT_INTERVAL_S (streams/app.py); a report
+#: older than this is of a worker that is gone.
+MODEL_REPORT_MAX_AGE_S = 60.0
 PUBLISH_TIMEOUT_S = 20.0
 METADATA_FIELDS = ("interview_id", "question_id", "applicant_id", "language")
 _VIDEO_ID_RE = re.compile(VIDEO_ID_PATTERN)
@@ -233,6 +236,13 @@ def create_app(
         from ..models import bundle
 
         items = await asyncio.to_thread(bundle.status, settings)
+        # The API loads no model itself: "loaded" comes from what the workers report.
+        try:
+            loads = await components.status.model_loads(max_age_s=MODEL_REPORT_MAX_AGE_S)
+        except VideoAnalysisError as exc:
+            log.warning("worker model reports unavailable: %s", exc)
+        else:
+            items = bundle.with_worker_loads(items, loads)
         return {
             "models": [
                 item.model_dump(mode="json") if isinstance(item, BaseModel) else item

@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..errors import ModelNotAvailable
-from ..schemas import ModelInfo
+from ..schemas import ModelInfo, ModelLoad
 from ..settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -229,9 +229,14 @@ class ModelStatus(BaseModel):
         False, description="Files match the manifest (sizes; full hashes when verified)."
     )
     installed_at: datetime | None = None
-    loaded: bool = Field(False, description="Loaded by an analyzer in this process.")
+    loaded: bool = Field(
+        False, description="Loaded by an analyzer in this process or in a worker that reported it."
+    )
     load_time_s: float | None = None
     device: str | None = None
+    workers: list[str] = Field(
+        default_factory=list, description="Workers (role@host:pid) that hold it in memory."
+    )
     error: str | None = Field(None, description="Why the model is not available.")
 
 
@@ -253,6 +258,34 @@ def record_loaded(name: str, *, load_time_s: float, device: str) -> None:
     with _loaded_lock:
         _loaded[name] = _LoadRecord(load_time_s=load_time_s, device=device)
     logger.info("model %s loaded in %.2f s on %s", name, load_time_s, device)
+
+
+def loaded_here() -> dict[str, tuple[float, str]]:
+    """What this process has loaded: name -> (load time in seconds, device)."""
+    with _loaded_lock:
+        return {name: (r.load_time_s, r.device) for name, r in _loaded.items()}
+
+
+def with_worker_loads(statuses: list[ModelStatus], loads: list[ModelLoad]) -> list[ModelStatus]:
+    """``statuses`` with what the workers reported they hold (the API loads no model itself)."""
+    out = []
+    for item in statuses:
+        mine = sorted((load for load in loads if load.name == item.name), key=lambda x: x.worker)
+        if not mine:
+            out.append(item)
+            continue
+        first = mine[0]
+        out.append(
+            item.model_copy(
+                update={
+                    "loaded": True,
+                    "load_time_s": item.load_time_s if item.loaded else first.load_time_s,
+                    "device": item.device if item.loaded else first.device,
+                    "workers": [load.worker for load in mine],
+                }
+            )
+        )
+    return out
 
 
 def clear_loaded() -> None:

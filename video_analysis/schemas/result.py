@@ -101,6 +101,16 @@ class AnalysisResult(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ModelLoad(BaseModel):
+    """A worker's report that it holds a model in memory (``/models/status`` shows it)."""
+
+    name: str = Field(description="The model's name in the bundle, e.g. whisper-base.")
+    worker: str = Field(description="Which worker: role@host:pid.")
+    load_time_s: float | None = None
+    device: str | None = None
+    reported_at: datetime = Field(default_factory=utcnow)
+
+
 class VideoStatus(BaseModel):
     """What ``GET /videos/{id}`` answers and what Redis caches."""
 

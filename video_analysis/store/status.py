@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aiosqlite
 
-from ..schemas import VideoState, VideoStatus
+from ..schemas import ModelLoad, VideoState, VideoStatus
 from ..settings import Settings
 from .connect import StoreUnavailable, retry_connect
 from .results import embedded_db_path
@@ -25,6 +26,7 @@ TERMINAL_STATES: frozenset[VideoState] = frozenset(
     {VideoState.COMPLETE, VideoState.PARTIAL, VideoState.FAILED}
 )
 STATUS_TABLE = "video_status"
+MODEL_LOADS_TABLE = "model_loads"
 
 
 class StatusStore(Protocol):
@@ -34,6 +36,14 @@ class StatusStore(Protocol):
     async def set_status(self, status: VideoStatus) -> None: ...
     async def get_status(self, video_id: str) -> VideoStatus | None: ...
     async def delete_status(self, video_id: str) -> None: ...
+    async def report_model_loads(self, loads: list[ModelLoad]) -> None: ...
+    async def model_loads(self, max_age_s: float) -> list[ModelLoad]: ...
+
+
+def _fresh(loads: list[ModelLoad], max_age_s: float) -> list[ModelLoad]:
+    """Reports a worker renewed within ``max_age_s``; older ones are of workers gone."""
+    now = datetime.now(UTC)
+    return [load for load in loads if (now - load.reported_at).total_seconds() <= max_age_s]
 
 
 def _log_ignored(status: VideoStatus) -> None:
@@ -135,6 +145,23 @@ class RedisStatusStore:
     async def delete_status(self, video_id: str) -> None:
         await self._call(self._client.delete(self.key(video_id)))
 
+    def _loads_key(self) -> str:
+        return f"{self.prefix}models:loaded"
+
+    async def report_model_loads(self, loads: list[ModelLoad]) -> None:
+        if loads:
+            mapping = {f"{load.name}|{load.worker}": load.model_dump_json() for load in loads}
+            await self._call(self._client.hset(self._loads_key(), mapping=mapping))
+
+    async def model_loads(self, max_age_s: float) -> list[ModelLoad]:
+        raw = await self._call(self._client.hgetall(self._loads_key()))
+        loads = [ModelLoad.model_validate_json(value) for value in raw.values()]
+        fresh = _fresh(loads, max_age_s)
+        stale = [f"{load.name}|{load.worker}" for load in loads if load not in fresh]
+        if stale:
+            await self._call(self._client.hdel(self._loads_key(), *stale))
+        return fresh
+
 
 # --------------------------------------------------------------------------------------------
 # Embedded (SQLite, shared with the result store's file)
@@ -153,6 +180,15 @@ class EmbeddedStatusStore(SQLiteStore):
                 terminal INTEGER NOT NULL,
                 updated_at TEXT NOT NULL,
                 status TEXT NOT NULL
+            )"""
+        )
+        await conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS {MODEL_LOADS_TABLE} (
+                name TEXT NOT NULL,
+                worker TEXT NOT NULL,
+                reported_at TEXT NOT NULL,
+                report TEXT NOT NULL,
+                PRIMARY KEY (name, worker)
             )"""
         )
         await conn.commit()
@@ -206,6 +242,41 @@ class EmbeddedStatusStore(SQLiteStore):
             await conn.commit()
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"status store unavailable: {exc}") from exc
+
+    async def report_model_loads(self, loads: list[ModelLoad]) -> None:
+        conn = await self._connection()
+        try:
+            await conn.executemany(
+                f"""INSERT INTO {MODEL_LOADS_TABLE} (name, worker, reported_at, report)
+                VALUES (?, ?, ?, ?)
+                ON CONFLICT(name, worker) DO UPDATE SET
+                    reported_at = excluded.reported_at, report = excluded.report""",
+                [
+                    (load.name, load.worker, load.reported_at.isoformat(), load.model_dump_json())
+                    for load in loads
+                ],
+            )
+            await conn.commit()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"status store unavailable: {exc}") from exc
+
+    async def model_loads(self, max_age_s: float) -> list[ModelLoad]:
+        conn = await self._connection()
+        try:
+            async with conn.execute(f"SELECT report FROM {MODEL_LOADS_TABLE}") as cursor:
+                rows = await cursor.fetchall()
+            loads = [ModelLoad.model_validate_json(row[0]) for row in rows]
+            fresh = _fresh(loads, max_age_s)
+            for load in loads:
+                if load not in fresh:
+                    await conn.execute(
+                        f"DELETE FROM {MODEL_LOADS_TABLE} WHERE name = ? AND worker = ?",
+                        (load.name, load.worker),
+                    )
+            await conn.commit()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"status store unavailable: {exc}") from exc
+        return fresh
 
 
 def create_status_store(settings: Settings) -> StatusStore:

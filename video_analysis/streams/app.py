@@ -10,6 +10,8 @@ import asyncio
 import functools
 import json
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +29,7 @@ from ..assemble import build_result, failed_result
 from ..errors import VideoAnalysisError
 from ..media.codec import decode_part
 from ..media.splitter import split_video
+from ..models.bundle import loaded_here
 from ..schemas import (
     AnalysisResult,
     AnalyzerPlan,
@@ -36,6 +39,7 @@ from ..schemas import (
     FrameBatch,
     JoinDeadline,
     ModelInfo,
+    ModelLoad,
     PartialResult,
     PartSource,
     SplitManifest,
@@ -175,6 +179,8 @@ def create_app(settings: Settings, role: str) -> faust.App:
     }
 
     wiring = Wiring(app, settings, services, topics)
+    if role in ANALYZER_ROLES or role == "all":
+        _add_model_reports(wiring, f"{role}@{socket.gethostname()}:{os.getpid()}")
     if role in ("splitter", "all"):
         _add_splitter(wiring)
     for source, topic_name in ((PartSource.FRAMES, VIDEO_FRAMES), (PartSource.AUDIO, VIDEO_AUDIO)):
@@ -286,6 +292,25 @@ async def _split_and_publish(wiring: Wiring, path: Any, video_id: str, language:
 
 
 # --------------------------------------------------------------------------- analyzers
+
+
+#: How often a worker tells the status store which models it holds (for /models/status).
+MODEL_REPORT_INTERVAL_S = 15.0
+
+
+def _add_model_reports(wiring: Wiring, worker: str) -> None:
+    @wiring.app.timer(interval=MODEL_REPORT_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def report_models() -> None:
+        loads = [
+            ModelLoad(name=name, worker=worker, load_time_s=round(seconds, 3), device=device)
+            for name, (seconds, device) in loaded_here().items()
+        ]
+        if not loads:
+            return
+        try:
+            await (await wiring.services.status()).report_model_loads(loads)
+        except Exception as exc:  # noqa: BLE001 - a report is informational; try again later
+            log.warning("could not report loaded models: %s", exc)
 
 
 def _add_analyzer_agent(
