@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 
 from ..models.bundle import record_loaded
 from ..schemas import ModelInfo, PartSource
-from ..settings import get_settings
+from ..settings import Settings, get_settings
 from . import geometry as geo
 from .base import Analyzer, DecodedFrames, SummaryInput
 
@@ -114,7 +114,8 @@ class PoseAnalyzer(Analyzer):
     sources: ClassVar[tuple[PartSource, ...]] = (PartSource.FRAMES,)
     sections: ClassVar[tuple[str, ...]] = ("gaze", "head_pose", "blinks", "posture", "gestures")
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings or get_settings()
         self._face_mesh: Any = None
         self._face_detection: Any = None
         self._pose: Any = None
@@ -168,7 +169,7 @@ class PoseAnalyzer(Analyzer):
     def analyze_frames(self, batch: DecodedFrames) -> dict[str, Any]:
         if self._face_mesh is None:
             raise RuntimeError("PoseAnalyzer.load() must be called before analyze_frames()")
-        body_fps = float(getattr(get_settings(), "pose_body_fps", DEFAULT_BODY_FPS))
+        body_fps = float(getattr(self._settings, "pose_body_fps", DEFAULT_BODY_FPS))
         rows: list[dict[str, Any]] = []
         with self._lock:
             self._pose.reset()
@@ -326,6 +327,7 @@ class PoseAnalyzer(Analyzer):
         settings = parts.settings
         min_coverage = float(getattr(settings, "pose_min_coverage", DEFAULT_MIN_COVERAGE))
         min_away_s = float(getattr(settings, "pose_min_away_s", DEFAULT_MIN_AWAY_S))
+        body_fps = float(getattr(settings, "pose_body_fps", DEFAULT_BODY_FPS))
         rows = _unique_rows(parts.frames)
         fps = _sample_fps(parts, rows)
         expected = max(int(parts.manifest.frames_sampled or 0), len(rows))
@@ -337,7 +339,7 @@ class PoseAnalyzer(Analyzer):
             "head_pose": _head_pose(face_rows, face_cov, min_coverage, gap),
             "blinks": _blinks(face_rows, face_cov, min_coverage, fps, gap),
             "posture": _posture(rows, min_coverage, gap),
-            "gestures": _gestures(rows, expected, min_coverage, fps),
+            "gestures": _gestures(rows, expected, min_coverage, fps, body_fps),
         }
 
 
@@ -688,7 +690,7 @@ def _posture_changes(runs: list[list[dict[str, Any]]]) -> tuple[int, float]:
 
 
 def _gestures(
-    rows: list[dict[str, Any]], expected: int, min_coverage: float, fps: float
+    rows: list[dict[str, Any]], expected: int, min_coverage: float, fps: float, body_fps: float
 ) -> dict[str, Any]:
     checked = [r for r in rows if r.get("body_checked")]
     # Hands run on a subset of frames by design; coverage is the share of the video's frames
@@ -715,7 +717,6 @@ def _gestures(
     # Hand activity: speed of each hand's centre between consecutive checked frames, in face
     # widths per second (matched by handedness label), averaged over frame pairs.
     speeds: list[float] = []
-    body_fps = float(getattr(get_settings(), "pose_body_fps", DEFAULT_BODY_FPS))
     step = 1.0 / min(body_fps, fps) if body_fps > 0 and fps > 0 else math.inf
     for a, b in zip(checked, checked[1:], strict=False):
         dt = float(b["t"]) - float(a["t"])
