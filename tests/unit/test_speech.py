@@ -18,7 +18,8 @@ from numpy.typing import NDArray
 
 from tests.media_factory import make_speech_wav
 from video_analysis.analyzers.base import DecodedAudio, SummaryInput
-from video_analysis.analyzers.speech import SpeechAnalyzer, count_fillers
+from video_analysis.analyzers.speech import SpeechAnalyzer
+from video_analysis.analyzers.speech.fillers import count_fillers
 from video_analysis.errors import ModelNotAvailable
 from video_analysis.models import bundle
 from video_analysis.schemas import MediaInfo, Section, SplitManifest, VideoMetadata

@@ -1,0 +1,100 @@
+"""Filler words in English and Korean transcripts.
+
+Whisper leaves filler words out of its text. Prompting it with a sentence that itself contains
+fillers makes it keep them (an espeak-ng "Um, ..., uh, ..." answer: none written without the
+prompt, both with it), so English and Korean chunks are transcribed with such a prompt and the
+result says so in ``fillers.method``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from .transcript import norm
+
+FILLER_PROMPTS: dict[str, str] = {
+    "en": "Umm, let me think like, hmm... Okay, here is what I, uh, think.",
+    "ko": "음, 그러니까 어... 제 생각에는, 뭐, 이렇습니다.",
+}
+# Sounds that are fillers wherever they stand (elongations included: "ummm", "uhh", "hmm").
+_EN_SOUNDS = re.compile(r"^(u+h*m+|u+h+|e+r+m*|a+h+|h+m+|m+h*m+|e+h+)$")
+# Words that are fillers only when set off by a comma or an ellipsis ("like," / ", you know"):
+# without one "I like", "You know that" and "what I mean" are ordinary speech.
+_EN_MARKERS: tuple[tuple[str, ...], ...] = (("you", "know"), ("i", "mean"), ("like",))
+# Korean hesitation sounds, alone or drawn out ("음", "어어", "으음").
+_KO_SOUNDS = re.compile(r"^[음어으아에엄흠]+$")
+# Korean filler words, matched as whole tokens only, so "그는", "저도", "이제야", "막상" (a
+# particle or ending attached) are not fillers.
+_KO_WORDS = frozenset({"뭐", "이제", "약간", "막", "그냥", "그러니까", "그니까", "뭔가"})
+# "그" and "저" are also determiners ("그 사람", "저 회사"): fillers only when set off by a
+# comma or an ellipsis.
+_KO_DETERMINERS = frozenset({"그", "저"})
+
+
+def count_fillers(tokens: list[str], language: str | None) -> Counter[str]:
+    """Filler words in a token list (words as Whisper writes them, punctuation attached)."""
+    found: Counter[str] = Counter()
+    normed = [norm(t) for t in tokens]
+    i = 0
+    while i < len(tokens):
+        word = normed[i]
+        if not word:
+            i += 1
+            continue
+        if language == "ko":
+            if _KO_SOUNDS.match(word) or word in _KO_WORDS:
+                found[word if word in _KO_WORDS else word[0]] += 1
+            elif word in _KO_DETERMINERS and _set_off(tokens[i]):
+                found[word] += 1
+            i += 1
+            continue
+        if _EN_SOUNDS.match(word):
+            found[_en_sound(word)] += 1
+            i += 1
+            continue
+        for marker in _EN_MARKERS:
+            k = len(marker)
+            if tuple(normed[i : i + k]) == marker:
+                if (i > 0 and _set_off(tokens[i - 1])) or _set_off(tokens[i + k - 1]):
+                    found[" ".join(marker)] += 1
+                    i += k - 1
+                    break
+        i += 1
+    return found
+
+
+def _set_off(token: str) -> bool:
+    """The token ends with a comma, an ellipsis or a dash: a break in the sentence."""
+    token = token.rstrip()
+    return token.endswith((",", "…", "...", "-", "—"))
+
+
+def _en_sound(word: str) -> str:
+    """One spelling per filler sound, so "umm" and "um" count together."""
+    if word.startswith("u"):
+        return "um" if "m" in word else "uh"
+    if word.startswith("e"):
+        return "er"
+    if word.startswith("a"):
+        return "ah"
+    return "hmm"
+
+
+def fillers_summary(segments: list[dict[str, Any]], language: str | None) -> dict[str, Any]:
+    if language not in FILLER_PROMPTS:
+        return {"count": None, "by_word": {}}
+    found: Counter[str] = Counter()
+    for seg in segments:
+        found += count_fillers([str(w["word"]) for w in seg["words"]], language)
+    return {"count": sum(found.values()), "by_word": dict(found.most_common())}
+
+
+def filler_method(chunks: list[dict[str, Any]], language: str | None) -> str:
+    if language not in FILLER_PROMPTS:
+        return "unsupported_language"
+    spoken = [c for c in chunks if c.get("segments")]
+    if spoken and all(c.get("filler_prompt") for c in spoken):
+        return "whisper_filler_prompt"
+    return "transcript"

@@ -1,0 +1,203 @@
+"""The transcript: Whisper segments as rows, hallucinations flagged, chunks stitched in time.
+
+Per chunk, each faster-whisper segment becomes a row with its words (times from the video
+start) and a ``flag`` when it looks invented. Per video, the kept rows of every chunk are put
+in time order and the words repeated across a chunk edge are removed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .voice import HOP_S
+
+# --- hallucination rules (Whisper's own fallback thresholds, applied to drop, not retry) -----
+# "No speech" above 0.6 with a mean log-probability under -1: text made up over silence.
+NO_SPEECH_PROB = 0.6
+NO_SPEECH_LOGPROB = -1.0
+# Every word under this probability: the model was guessing the whole segment.
+MIN_WORD_PROBABILITY = 0.15
+# A word's start is where its level rises to 25 dB under the loud frames of the chunk.
+ONSET_BELOW_SPEECH_DB = 25.0
+
+PUNCT = ".,!?;:…\"'“”‘’()[]-–—~"
+
+
+def norm(word: str) -> str:
+    """A word without surrounding punctuation, lower case: what fillers and duplicates match."""
+    return word.strip().strip(PUNCT).lower()
+
+
+def hallucination(
+    *,
+    compression_ratio: float,
+    no_speech_prob: float,
+    avg_logprob: float,
+    word_probabilities: list[float],
+    max_compression_ratio: float,
+) -> str | None:
+    """Why a segment looks invented (``repetition``, ``silence``, ``low_probability``), or
+    None for a segment to keep."""
+    if compression_ratio > max_compression_ratio:
+        return "repetition"
+    if no_speech_prob > NO_SPEECH_PROB and avg_logprob < NO_SPEECH_LOGPROB:
+        return "silence"
+    if word_probabilities and max(word_probabilities) < MIN_WORD_PROBABILITY:
+        return "low_probability"
+    if not word_probabilities:
+        return "no_words"
+    return None
+
+
+def segment_row(seg: Any, offset: float, max_compression_ratio: float) -> dict[str, Any]:
+    """A faster-whisper segment as a row, times from the video start, flagged or not."""
+    words: list[dict[str, Any]] = [
+        {
+            "start": round(float(w.start) + offset, 3),
+            "end": round(float(w.end) + offset, 3),
+            "word": str(w.word),
+            "probability": round(float(w.probability), 4),
+        }
+        for w in (seg.words or [])
+        if str(w.word).strip()
+    ]
+    row: dict[str, Any] = {
+        "start": round(float(seg.start) + offset, 3),
+        "end": round(float(seg.end) + offset, 3),
+        "text": str(seg.text).strip(),
+        "avg_logprob": round(float(seg.avg_logprob), 4),
+        "no_speech_prob": round(float(seg.no_speech_prob), 4),
+        "compression_ratio": round(float(seg.compression_ratio), 4),
+        "words": words,
+    }
+    row["flag"] = hallucination(
+        compression_ratio=row["compression_ratio"],
+        no_speech_prob=row["no_speech_prob"],
+        avg_logprob=row["avg_logprob"],
+        word_probabilities=[w["probability"] for w in words],
+        max_compression_ratio=max_compression_ratio,
+    )
+    return row
+
+
+def onset_threshold(rms_db: NDArray[Any]) -> float:
+    """Frame level above which the voice has started: 25 dB under the loud frames (90th
+    percentile), never under -55 dBFS."""
+    if rms_db.size == 0:
+        return 0.0
+    return max(-55.0, float(np.percentile(rms_db, 90)) - ONSET_BELOW_SPEECH_DB)
+
+
+def refine_first_word(
+    row: dict[str, Any], offset: float, rms_db: NDArray[Any], threshold: float
+) -> None:
+    """Whisper puts a word after silence up to ~0.4 s early; move its start to where the
+    level first rises, when that is inside the word."""
+    if not row["words"]:
+        return
+    word = row["words"][0]
+    a = max(0, int((word["start"] - offset) / HOP_S))
+    b = min(rms_db.size, int(math.ceil((word["end"] - offset) / HOP_S)))
+    loud = np.flatnonzero(rms_db[a:b] >= threshold)
+    if loud.size:
+        onset = round(offset + (a + int(loud[0])) * HOP_S, 3)
+        if word["start"] < onset < word["end"]:
+            word["start"] = onset
+            row["start"] = max(row["start"], onset)
+
+
+# --- per video --------------------------------------------------------------------------------
+
+
+def unique_chunks(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Keyed by start time, so a part delivered twice counts once.
+    unique: dict[float, dict[str, Any]] = {}
+    for part in parts:
+        if "start" in part:
+            unique[float(part["start"])] = part
+    return [unique[k] for k in sorted(unique)]
+
+
+def stitch(
+    chunks: list[dict[str, Any]], max_compression_ratio: float
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Kept segments of every chunk in time order, words repeated across a chunk edge removed;
+    and what was dropped as hallucinated. Segments are flagged again with this deployment's
+    thresholds: the chunk may have been analysed by a worker with other settings."""
+    reasons: Counter[str] = Counter()
+    segments: list[dict[str, Any]] = []
+    for chunk in chunks:
+        own: list[dict[str, Any]] = []
+        for seg in chunk.get("segments", []):
+            flag = hallucination(
+                compression_ratio=float(seg["compression_ratio"]),
+                no_speech_prob=float(seg["no_speech_prob"]),
+                avg_logprob=float(seg["avg_logprob"]),
+                word_probabilities=[float(w["probability"]) for w in seg["words"]],
+                max_compression_ratio=max_compression_ratio,
+            )
+            if flag is not None:
+                reasons[flag] += 1
+                continue
+            own.append({**seg, "words": [dict(w) for w in seg["words"]]})
+        own.sort(key=lambda s: float(s["start"]))
+        if segments and own:
+            drop_edge_duplicates(segments, own)
+        segments.extend(s for s in own if s["words"])
+    for seg in segments:
+        seg.pop("flag", None)
+    segments.sort(key=lambda s: float(s["start"]))
+    return segments, {"count": sum(reasons.values()), "by_reason": dict(reasons)}
+
+
+def drop_edge_duplicates(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
+    """Remove from ``after``'s head the words that repeat ``before``'s tail at the same time
+    (overlapping chunks, or a word whose timestamps spill over the cut)."""
+    tail = [w for s in before for w in s["words"]][-8:]
+    head = [w for s in after for w in s["words"]][:8]
+    if not tail or not head:
+        return
+    drop = 0
+    for k in range(min(len(tail), len(head)), 0, -1):
+        same = [norm(a["word"]) for a in tail[-k:]] == [norm(b["word"]) for b in head[:k]]
+        # Same words and the repeat starts while (or just after) the first copy was spoken.
+        if same and float(head[0]["start"]) < float(tail[-k]["end"]) + 0.5:
+            drop = k
+            break
+    if not drop:
+        # A single word spilling over the cut: its copy starts before the last word ended.
+        if norm(head[0]["word"]) == norm(tail[-1]["word"]) and float(head[0]["start"]) < float(
+            tail[-1]["end"]
+        ):
+            drop = 1
+        else:
+            return
+    for seg in after:
+        while drop and seg["words"]:
+            seg["words"].pop(0)
+            drop -= 1
+        if seg["words"]:
+            seg["start"] = seg["words"][0]["start"]
+            seg["text"] = "".join(w["word"] for w in seg["words"]).strip()
+        if not drop:
+            break
+
+
+def video_language(chunks: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """The language spoken longest over the chunks (each chunk is detected on its own)."""
+    weight: defaultdict[str, float] = defaultdict(float)
+    sources: dict[str, str] = {}
+    for chunk in chunks:
+        language = chunk.get("language")
+        if language:
+            weight[language] += float(chunk.get("speech_s", 0.0)) or 1e-3
+            sources.setdefault(language, str(chunk.get("language_source")))
+    if not weight:
+        return (None, None)
+    language = max(weight, key=lambda lang: weight[lang])
+    return language, sources.get(language)
