@@ -238,3 +238,57 @@ def make_text_as_mp4(path: Path) -> Path:
     """A plain text file with a video extension."""
     Path(path).write_text("This is not a video, just a note someone renamed to .mp4.\n" * 20)
     return Path(path)
+
+
+def make_crop(
+    source: Path, path: Path, *, box: tuple[int, int, int, int], size: tuple[int, int]
+) -> Path:
+    """The video of ``source`` cut to ``box`` (x, y, w, h in its pixels) and scaled to ``size``
+    (w, h), without audio: a closer shot of the same recording."""
+    x, y, w, h = box
+    codec = CODECS.get(Path(path).suffix.lower(), ("libx264", ""))[0] or "libx264"
+    run_ffmpeg(
+        [
+            "-i",
+            str(source),
+            "-vf",
+            f"crop={w}:{h}:{x}:{y},scale={size[0]}:{size[1]},format=yuv420p",
+            "-an",
+            "-c:v",
+            codec,
+            *VIDEO_OPTIONS.get(codec, []),
+            "-fflags",
+            "+bitexact",
+            "-flags",
+            "+bitexact",
+            str(path),
+        ]
+    )
+    return Path(path)
+
+
+def make_inset(
+    source: Path, path: Path, *, scale: float, size: tuple[int, int], at: tuple[int, int]
+) -> Path:
+    """The video of ``source`` shrunk by ``scale`` on a grey frame of ``size`` (w, h), its
+    corner at ``at`` (x, y), without audio: the same recording seen from farther away."""
+    codec = CODECS.get(Path(path).suffix.lower(), ("libx264", ""))[0] or "libx264"
+    run_ffmpeg(
+        [
+            "-i",
+            str(source),
+            "-vf",
+            f"scale=iw*{scale}:-2,pad={size[0]}:{size[1]}:{at[0]}:{at[1]}:color=gray,"
+            "format=yuv420p",
+            "-an",
+            "-c:v",
+            codec,
+            *VIDEO_OPTIONS.get(codec, []),
+            "-fflags",
+            "+bitexact",
+            "-flags",
+            "+bitexact",
+            str(path),
+        ]
+    )
+    return Path(path)

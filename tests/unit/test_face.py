@@ -99,7 +99,7 @@ def test_astronaut_face_is_found_and_reads_as_happy(
 
     json.dumps(data)  # plain JSON types only
     assert data["backend"] == "fer"
-    assert data["detector"] == "mediapipe-face-detection-full-range"
+    assert data["detector"] == "mediapipe-face-detection-short+full-range"
     for frame in data["frames"]:
         assert frame["faces"] == 1
         assert frame["detection_score"] > 0.8
@@ -134,8 +134,8 @@ def test_mirrored_face_is_found_too(analyzer: FaceAnalyzer, astronaut: Image) ->
 def test_face_on_its_side_is_found_and_turned_upright(
     analyzer: FaceAnalyzer, astronaut: Image, turns: int
 ) -> None:
-    # MediaPipe's full-range detector finds a face turned by 90 degrees (Haar does not); the
-    # crop is turned upright by the eye line, so the expression reads as on the upright photo
+    # MediaPipe's detectors find a face turned by 90 degrees (Haar does not); the crop is
+    # turned upright by the eye line, so the expression reads as on the upright photo
     # (without the turn, fer read this face as 0.63 happy, and upside down as sad).
     rotated = np.ascontiguousarray(np.rot90(astronaut, turns))
 
@@ -149,13 +149,17 @@ def test_face_on_its_side_is_found_and_turned_upright(
 
 
 @needs_models
-def test_upside_down_face_is_not_found(analyzer: FaceAnalyzer, astronaut: Image) -> None:
-    # What is true of this detector: a face upside down is missed, not misread.
+def test_upside_down_face_is_found_only_weakly(analyzer: FaceAnalyzer, astronaut: Image) -> None:
+    # What is true of these detectors: the full-range model misses a face upside down, the
+    # short-range one finds it at 0.65 (upright: 0.92) but with its eye keypoints off (-35
+    # degrees, not 180), so the crop is not turned upright and the expression read from it is
+    # not to be trusted. The splitter turns rotated recordings upright before this.
     upside_down = np.ascontiguousarray(astronaut[::-1, ::-1])
 
     (frame,) = analyzer.analyze_frames(batch([upside_down]))["frames"]
 
-    assert frame["faces"] == 0 and frame["scores"] is None
+    assert frame["faces"] == 1
+    assert frame["detection_score"] < 0.8
 
 
 @needs_models
@@ -327,8 +331,7 @@ def test_coverage_below_the_configured_threshold_cannot_be_assessed() -> None:
 
     default = summarize([part(rows)], frames_sampled=10)
     settings = Settings()
-    # Set this way so that the test runs whether or not Settings declares the field yet.
-    object.__setattr__(settings, "face_min_coverage", 0.5)
+    settings.face_min_coverage = 0.5
     manifest = SplitManifest(video_id="v", frames_sampled=10, sample_fps=FPS)
     raised = FaceAnalyzer.summarize(SummaryInput(manifest, settings, frames=[part(rows)]))["face"]
 
@@ -367,8 +370,7 @@ def test_deepface_weights_in_the_deepface_home_take_precedence(
     weights = tmp_path / ".deepface" / "weights" / DEEPFACE_FILE
     weights.parent.mkdir(parents=True)
     _deepface_emotion_model(tf.keras).save_weights(str(weights))
-    deepface_settings = settings.model_copy()
-    object.__setattr__(deepface_settings, "deepface_home", tmp_path)
+    deepface_settings = settings.model_copy(update={"deepface_home": tmp_path})
 
     deepface = FaceAnalyzer(deepface_settings)
     deepface.load()

@@ -11,8 +11,10 @@ import pytest
 from numpy.typing import NDArray
 
 from video_analysis.analyzers import geometry as geo
+from video_analysis.analyzers import timeseries as ts
 from video_analysis.analyzers.base import DecodedFrame, DecodedFrames, SummaryInput
 from video_analysis.analyzers.pose import PoseAnalyzer
+from video_analysis.analyzers.registry import analyzer_class
 from video_analysis.schemas import MediaInfo, Section, SplitManifest
 from video_analysis.settings import Settings
 
@@ -63,9 +65,11 @@ def manifest(frames: int, fps: float) -> SplitManifest:
     )
 
 
-def summarize(parts: list[dict[str, Any]], frames: int, fps: float) -> dict[str, dict[str, Any]]:
+def summarize(
+    parts: list[dict[str, Any]], frames: int, fps: float, settings: Settings | None = None
+) -> dict[str, dict[str, Any]]:
     sections = PoseAnalyzer.summarize(
-        SummaryInput(manifest=manifest(frames, fps), settings=Settings(), frames=parts)
+        SummaryInput(manifest=manifest(frames, fps), settings=settings or Settings(), frames=parts)
     )
     for fields in sections.values():
         Section.model_validate(fields)  # fits the result contract
@@ -271,3 +275,61 @@ def test_large_head_movements_are_counted() -> None:
     head = summarize([{"frames": rows}], frames=60, fps=fps)["head_pose"]
     assert head["large_movements"] == 2
     assert head["yaw"]["mean"] == pytest.approx(10.0)
+
+
+def test_shortest_reported_away_episode_comes_from_the_settings_given() -> None:
+    fps = 5.0
+    rows = [face_row(i, fps) for i in range(30)]
+    for i in range(10, 13):  # 0.6 s looking left
+        rows[i] = face_row(i, fps, looking=False, direction="left")
+
+    default = summarize([{"frames": rows}], frames=30, fps=fps)["gaze"]
+    shorter = summarize(
+        [{"frames": rows}], frames=30, fps=fps, settings=Settings(pose_min_away_s=0.5)
+    )["gaze"]
+
+    assert default["away_episodes"] == [] and default["min_away_s"] == 1.0
+    assert shorter["away_episodes"] == [{"start": 2.0, "end": 2.6, "direction": "left"}]
+
+
+def test_registry_entry_names_the_pose_package() -> None:
+    assert analyzer_class("pose") is PoseAnalyzer
+    assert PoseAnalyzer.__module__ == "video_analysis.analyzers.pose.analyzer"
+
+
+# --- the shared time-series helpers --------------------------------------------------------
+
+
+def test_rows_of_parts_are_deduplicated_by_index_and_sorted_by_time() -> None:
+    late = {"frames": [{"index": 3, "t": 0.6, "v": "late"}, {"index": 2, "t": 0.4}]}
+    early = {"frames": [{"index": 0, "t": 0.0}, {"index": 1, "t": 0.2}]}
+    by_time = {"frames": [{"t": 0.8}, {"t": 0.8}]}  # rows without an index: keyed by time
+
+    rows = ts.unique_rows([late, early, late, by_time])
+
+    assert [r["t"] for r in rows] == [0.0, 0.2, 0.4, 0.6, 0.8]
+    assert rows[3]["v"] == "late"
+
+
+def test_sample_fps_prefers_the_manifest_then_the_parts_then_the_timestamps() -> None:
+    rows = [{"t": i * 0.25} for i in range(8)]
+
+    assert ts.sample_fps(5.0, rows, [10.0]) == 5.0
+    assert ts.sample_fps(0.0, rows, [0.0, 10.0]) == 10.0
+    assert ts.sample_fps(0.0, rows) == 4.0
+    assert ts.sample_fps(0.0, rows[:1]) == 0.0
+
+
+def test_runs_split_at_gaps_and_rates_per_minute_and_second() -> None:
+    times = [0.0, 0.2, 0.4, 1.4, 1.6, 2.2]
+    rows = [{"t": t} for t in times]
+
+    split = ts.runs(rows, ts.gap_s(5.0))  # 0.5 s
+
+    assert [[r["t"] for r in run] for run in split] == [[0.0, 0.2, 0.4], [1.4, 1.6], [2.2]]
+    assert ts.observed_s(rows, 5.0, ts.gap_s(5.0)) == pytest.approx(1.2)
+    assert ts.observed_s(rows, 0.0, 0.5) == pytest.approx(0.6)
+    assert ts.per_min(3, 30.0) == 6.0 and ts.per_min(3, 0.0) is None
+    assert ts.by_second(times) == {0: [0, 1, 2], 1: [3, 4], 2: [5]}
+    assert ts.stats([1.0, 3.0]) == {"mean": 2.0, "std": 1.0, "min": 1.0, "max": 3.0}
+    assert ts.stats([]) is None

@@ -73,3 +73,28 @@ def test_clip_without_a_face_cannot_be_assessed(tmp_path: Path, settings: Settin
     assert result.face.coverage == 0.0 and result.face.cannot_assess
     for section in (result.gaze, result.head_pose, result.blinks):
         assert section.cannot_assess
+
+
+def test_close_up_face_is_covered_in_face_and_gaze_alike(
+    tmp_path: Path, settings: Settings
+) -> None:
+    # The astronaut cut to brows and chin and enlarged, as a laptop close-up frames a face:
+    # MediaPipe's full-range model, the face role's only detector before, found no face here.
+    face = _astronaut_png(tmp_path)
+    assert face is not None
+    clip = tmp_path / "close-up.mp4"
+    run_ffmpeg(
+        [
+            "-loop", "1", "-framerate", "10", "-t", "3", "-i", str(face),
+            "-vf", "crop=100:100:176:74,scale=480:480,format=yuv420p",
+            "-c:v", "libx264", "-preset", "ultrafast", str(clip),
+        ]
+    )  # fmt: skip
+    result = analyze_file(clip, settings)
+    assert result.status == "complete"
+    assert result.face.coverage == pytest.approx(1.0, abs=0.05)
+    assert result.face.cannot_assess is None
+    assert result.gaze.coverage == result.face.coverage
+    head = result.head_pose.model_dump()
+    assert head["coverage"] == result.face.coverage
+    assert abs(head["yaw"]["mean"]) < 10.0

