@@ -74,7 +74,8 @@ def build_result(
         cls = analyzer_class(name)
         own = [p for p in received.values() if p.analyzer == name]
         for part in own:
-            models[(part.model.analyzer, part.model.name)] = part.model
+            for model in part.models or [part.model]:
+                models[(model.analyzer, model.name)] = model
             analyzer_seconds[name] += part.elapsed_s
         good = [p for p in own if p.error is None]
         summary_input = SummaryInput(

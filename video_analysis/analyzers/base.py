@@ -71,6 +71,11 @@ class Analyzer(ABC):
     @abstractmethod
     def model_info(self) -> ModelInfo: ...
 
+    @property
+    def models(self) -> list[ModelInfo]:
+        """Every model behind this analyzer's parts, the main one (``model_info``) first."""
+        return [self.model_info]
+
     def analyze_frames(self, batch: DecodedFrames) -> dict[str, Any]:
         raise NotImplementedError(f"{self.name} does not analyse frames")
 

@@ -48,6 +48,7 @@ def run_analyzer(
         source=source,
         index=index,
         model=analyzer.model_info,
+        models=analyzer.models,
         data=data,
         error=error_info(failure) if failure is not None else None,
         elapsed_s=round(time.monotonic() - started, 4),

@@ -170,6 +170,11 @@ class PartialResult(Message):
     source: PartSource
     index: int = Field(ge=0)
     model: ModelInfo
+    models: list[ModelInfo] = Field(
+        default_factory=list,
+        description="Every model the part used (``model`` is the main one), e.g. Whisper and "
+        "the speaker-embedding model of the speech analyzer.",
+    )
     data: dict[str, Any] = Field(default_factory=dict)
     error: ErrorInfo | None = None
     elapsed_s: float = 0.0

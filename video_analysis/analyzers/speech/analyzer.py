@@ -10,6 +10,7 @@ fillers, pitch, energy, voice quality and the speaker clustering.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from importlib import import_module
@@ -27,10 +28,14 @@ from ...models.bundle import model_info as bundle_model_info
 from ...schemas import ModelInfo, PartSource
 from ...settings import Settings, get_settings
 from ..base import Analyzer, DecodedAudio, SummaryInput
-from . import fluency, voice
-from .fillers import FILLER_PROMPTS, filler_method, fillers_summary
-from .speakers import speakers, voice_units
+from ..speaker_embedding import SpeakerEmbedder
+from . import activity, segmentation, speakers, voice
+from .figures import speaker_figures
+from .fillers import FILLER_PROMPTS
+from .language import LanguageChoice, detect, given, speech_only
 from .transcript import (
+    better_decode,
+    decode_failed,
     onset_threshold,
     refine_first_word,
     segment_row,
@@ -39,6 +44,8 @@ from .transcript import (
     video_language,
 )
 from .voice import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
 
 
 class SpeechAnalyzer(Analyzer):
@@ -52,6 +59,11 @@ class SpeechAnalyzer(Analyzer):
         self._model: Any = None
         self._librosa: Any = None
         self._vad: Any = None
+        self._vad_model: Any = None
+        self._embedder: SpeakerEmbedder | None = None
+        self._segmenter: segmentation.SpeechSegmenter | None = None
+        #: Why speakers are not told apart in this process (the speaker model is missing).
+        self._no_speakers: str | None = None
         self._device = "cpu"
         self._sha256: str | None = None
         self._load_lock = threading.Lock()
@@ -77,6 +89,17 @@ class SpeechAnalyzer(Analyzer):
             version=version,
             sha256=self._sha256,
         )
+
+    @property
+    def models(self) -> list[ModelInfo]:
+        """Whisper, and the speaker models (segmentation, embeddings) where they are loaded."""
+        if self._embedder is None or self._segmenter is None:
+            return [self.model_info]
+        return [
+            self.model_info,
+            bundle_model_info(self._settings, segmentation.MODEL_NAME),
+            self._embedder.model_info,
+        ]
 
     def _model_dir(self) -> Path:
         """The bundle's directory for a bundle name, else a local CTranslate2 directory; never
@@ -118,6 +141,8 @@ class SpeechAnalyzer(Analyzer):
                 local_files_only=True,
             )
             voice.warm_up(librosa)
+            self._load_speaker_models()
+            self._vad_model = vad.get_vad_model()
             self._librosa = librosa
             self._vad = vad
             self._device = device
@@ -126,6 +151,29 @@ class SpeechAnalyzer(Analyzer):
                 record_loaded(
                     self._model_name, load_time_s=time.monotonic() - started, device=device
                 )
+
+    def _load_speaker_models(self) -> None:
+        """The segmentation and speaker-embedding models; without either, transcripts are
+        still worth having, and the result says why speakers are not told apart."""
+        threads = self._settings.speech_speaker_threads
+        try:
+            started = time.monotonic()
+            segmenter = segmentation.SpeechSegmenter(
+                model_path(self._settings, segmentation.MODEL_NAME) / segmentation.MODEL_FILE,
+                threads,
+            )
+            segmenter.load()
+            record_loaded(
+                segmentation.MODEL_NAME, load_time_s=time.monotonic() - started, device="cpu"
+            )
+            embedder = SpeakerEmbedder(self._settings, threads=threads)
+            embedder.load()
+        except ModelNotAvailable as exc:
+            log.warning("speakers will not be told apart: %s", exc.message)
+            self._no_speakers = f"speaker model not available: {exc.message}"
+        else:
+            self._segmenter = segmenter
+            self._embedder = embedder
 
     # --- per chunk --------------------------------------------------------------------------
 
@@ -146,35 +194,38 @@ class SpeechAnalyzer(Analyzer):
             "language": None,
             "language_probability": None,
             "language_source": None,
+            "language_scores": {},
             "filler_prompt": False,
             "segments": [],
             "voice": voice.signal_figures(x),
             "noise_db_hist": [],
-            "voice_units": [],
-            "pitch_f0": [],
-            "energy_db": [],
+            "track": None,
             "speech_s": 0.0,
         }
         started = time.monotonic()
+        probabilities = activity.silero_probabilities(self._vad_model, x)
+        data.update(self._speaker_windows(x, offset, probabilities))
+        speakers_s = time.monotonic() - started
+        started = time.monotonic()
         # Silence (or noise without speech) never reaches the decoder: it is where Whisper
-        # invents text.
-        if x.size == 0 or not self._vad.get_speech_timestamps(x, self._vad.VadOptions()):
-            data["timing"] = {"transcribe_s": round(time.monotonic() - started, 3)}
+        # invents text. Whisper's own voice detection decides, at its own threshold.
+        if x.size == 0 or not (probabilities >= self._vad.VadOptions().threshold).any():
+            data["timing"] = {
+                "transcribe_s": round(time.monotonic() - started, 3),
+                "speakers_s": round(speakers_s, 3),
+            }
             return data
 
-        language, probability, source = self._language(x, chunk.language)
-        prompt = FILLER_PROMPTS.get(language)
-        segments, _info = self._model.transcribe(
-            x,
-            language=language,
-            beam_size=settings.speech_beam_size,
-            word_timestamps=True,
-            vad_filter=True,
-            initial_prompt=prompt,
-            # Each segment on its own: carrying text over lets one hallucination seed the next.
-            condition_on_previous_text=False,
-        )
-        rows = [segment_row(seg, offset, settings.speech_max_compression_ratio) for seg in segments]
+        choice = self._language(x, chunk.language)
+        prompt = FILLER_PROMPTS.get(choice.language)
+        rows = self._transcribe(x, offset, choice.language, prompt, settings.speech_beam_size)
+        max_ratio = settings.speech_max_compression_ratio
+        beam_used = settings.speech_beam_size
+        fallback = settings.speech_fallback_beam_size
+        if fallback > beam_used and any(decode_failed(row, max_ratio) for row in rows):
+            again = self._transcribe(x, offset, choice.language, prompt, fallback)
+            if better_decode(rows, again, max_ratio) is again:
+                rows, beam_used = again, fallback
         transcribe_s = time.monotonic() - started
 
         started = time.monotonic()
@@ -187,43 +238,121 @@ class SpeechAnalyzer(Analyzer):
         speech_mask = voice.span_mask(spans, rms_db.size)
         data["noise_db_hist"] = voice.db_hist(rms_db[~speech_mask])
         if kept:
-            f0, voiced, mfcc = voice.frame_features(librosa, x, rms_db.size)
+            f0, voiced = voice.pitch_track(librosa, x, rms_db.size)
             pitched = speech_mask & voiced
-            data["pitch_f0"] = [round(float(v), 1) for v in f0[pitched]]
-            data["energy_db"] = [round(float(v), 1) for v in rms_db[speech_mask]]
-            data["voice_units"] = voice_units(kept, offset, f0, voiced, mfcc)
+            data["track"] = voice.track(offset, f0, voiced, rms_db)
             data["voice"].update(
                 speech_frames=int(speech_mask.sum()), voiced_frames=int(pitched.sum())
             )
         data.update(
-            language=language,
-            language_probability=round(probability, 4),
-            language_source=source,
+            language=choice.language,
+            language_probability=round(choice.probability, 4),
+            language_source=choice.source,
+            language_scores=choice.scores,
             filler_prompt=prompt is not None,
+            beam_size=beam_used,
             segments=rows,
             speech_s=round(sum(end - start for start, end in spans), 3),
             timing={
                 "transcribe_s": round(transcribe_s, 3),
                 "features_s": round(time.monotonic() - started, 3),
+                "speakers_s": round(speakers_s, 3),
             },
         )
         return data
 
-    def _language(self, x: NDArray[np.float32], override: str | None) -> tuple[str, float, str]:
-        """The chunk's language: the upload's override, the configured one, or detected
-        (restricted to ``speech_languages`` when that is set)."""
+    def _transcribe(
+        self,
+        x: NDArray[np.float32],
+        offset: float,
+        language: str,
+        prompt: str | None,
+        beam_size: int,
+    ) -> list[dict[str, Any]]:
+        """One decode of the chunk, as rows in video time.
+
+        Temperature 0 only: faster-whisper's default fallback samples at random when a
+        greedy decode fails its thresholds, so the same noisy answer gave different
+        transcripts on each run (GRID clips with noise at 0 dB SNR: 4 of 10 differed
+        between three runs). The caller falls back to a wider beam instead, which is as
+        deterministic as the first decode.
+        """
+        segments, _info = self._model.transcribe(
+            x,
+            language=language,
+            beam_size=beam_size,
+            temperature=0.0,
+            word_timestamps=True,
+            vad_filter=True,
+            initial_prompt=prompt,
+            # Each segment on its own: carrying text over lets one hallucination seed the next.
+            condition_on_previous_text=False,
+        )
+        return [
+            segment_row(seg, offset, self._settings.speech_max_compression_ratio)
+            for seg in segments
+        ]
+
+    def _speaker_windows(
+        self, x: NDArray[np.float32], offset: float, probabilities: NDArray[np.float32]
+    ) -> dict[str, Any]:
+        """The chunk's speech regions, where two people speak at once, and its embedded
+        windows (times from the video start), for the clustering in the join.
+
+        Speech is where either model hears it: Silero (``probabilities``) misses far-field
+        speech that the segmentation model finds, and the other way round. On the nine AMI
+        excerpts the union found 50% of one meeting's single-speaker speech where Silero alone
+        found 27%, and lost nothing elsewhere (benchmarks/speakers.py). A window's clarity is
+        the higher of the two models' mean speech probability over it.
+        """
+        duration = x.size / SAMPLE_RATE
+        regions = activity.regions(probabilities, activity.SILERO_FRAME_S, duration_s=duration)
+        overlaps: list[tuple[float, float]] = []
+        windows: list[dict[str, Any]] = []
+        if self._embedder is not None and self._segmenter is not None and x.size:
+            heard = self._segmenter.activity(x)
+            regions = activity.union(regions, segmentation.speech_regions(heard))
+            overlaps = segmentation.overlap_regions(heard)
+            spans = speakers.window_spans(regions, duration)
+            if spans:
+                clarity = [
+                    max(
+                        activity.mean_over(probabilities, activity.SILERO_FRAME_S, a, b),
+                        heard.mean_speech(a, b),
+                    )
+                    for a, b in spans
+                ]
+                embeddings = self._embedder.embed(x, spans)
+                windows = speakers.window_rows(spans, embeddings, clarity, offset)
+        return {
+            "speech_regions": activity.shift(regions, offset),
+            "overlap_regions": activity.shift(overlaps, offset),
+            "speaker_windows": windows,
+            "speaker_model": None if self._embedder is not None else self._no_speakers,
+        }
+
+    def _language(self, x: NDArray[np.float32], override: str | None) -> LanguageChoice:
+        """The chunk's language: the upload's override, the configured one, or detected over
+        the chunk's speech (``language.detect``)."""
+        settings = self._settings
         if override:
-            return override.lower(), 1.0, "metadata"
-        configured = self._settings.speech_language
-        if configured:
-            return configured.lower(), 1.0, "setting"
-        best, probability, ranked = self._model.detect_language(x, vad_filter=True)
-        allowed = [lang.lower() for lang in self._settings.speech_languages]
-        if allowed:
-            candidates = [(lang, p) for lang, p in ranked if lang in allowed]
-            if candidates:
-                best, probability = max(candidates, key=lambda item: item[1])
-        return str(best), float(probability), "detected"
+            return given(override, "metadata")
+        if settings.speech_language:
+            return given(settings.speech_language, "setting")
+        spans = self._vad.get_speech_timestamps(x, self._vad.VadOptions())
+        return detect(
+            speech_only(x, spans) if spans else x,
+            self._language_scores,
+            candidates=settings.speech_languages,
+            default=settings.speech_default_language,
+            margin=settings.speech_language_margin,
+        )
+
+    def _language_scores(self, speech: NDArray[np.float32]) -> dict[str, float]:
+        """Whisper's probability of each language for one window (<= 30 s) of speech."""
+        features = self._model.feature_extractor(speech)
+        _best, _p, ranked = self._model.detect_language(features=features)
+        return {str(lang): float(p) for lang, p in ranked}
 
     # --- per video --------------------------------------------------------------------------
 
@@ -249,45 +378,93 @@ class SpeechAnalyzer(Analyzer):
             "hallucinations_dropped": dropped,
             "audio_s": round(received_s, 3),
         }
+        turns, speaker_note = _turns(chunks, settings)
+        overlaps = activity.union(
+            [(float(a), float(b)) for c in chunks for a, b in c.get("overlap_regions") or []]
+        )
+        segments = speakers.mark_overlaps(speakers.label_words(segments, turns), overlaps)
+        words = [w for s in segments for w in s["words"]]
+        talk = speakers.talk_seconds(turns) or _word_seconds(words)
+        total = sum(talk.values()) or 1.0
+        candidate, rule = _candidate(talk, manifest.metadata.candidate_speaker)
+        figures = {
+            name: speaker_figures(
+                words,
+                name,
+                chunks=chunks,
+                language=language,
+                min_pause=settings.speech_min_pause_s,
+                received_s=received_s,
+            )
+            for name in sorted(talk)
+        }
+        section["turns"] = [{"start": t.start, "end": t.end, "speaker": t.speaker} for t in turns]
+        # Where two people speak at once: marked, not split between them. Each turn still has
+        # one speaker (the voice that dominates its windows); words inside say ``overlap``.
+        section["overlaps"] = {
+            "count": len(overlaps),
+            "total_s": round(sum(b - a for a, b in overlaps), 3),
+            "regions": [{"start": round(a, 3), "end": round(b, 3)} for a, b in overlaps],
+            "method": "pyannote segmentation-3.0: P(two speakers) >= 0.5",
+            "cannot_assess": speaker_note,
+        }
+        section["speakers"] = {
+            "count": len(talk),
+            "talk_ratio": {name: round(talk[name] / total, 4) for name in sorted(talk)},
+            "talk_s": {name: round(talk[name], 3) for name in sorted(talk)},
+            "candidate": candidate,
+            "candidate_source": rule,
+            "cannot_assess": speaker_note,
+            "method": "CAM++ speaker embeddings (3D-Speaker) of 1.5 s speech windows, "
+            "average-linkage cosine clustering over the whole video",
+            "per_speaker": figures,
+        }
         if not words:
             section.update(
                 confidence=None,
-                cannot_assess="no speech detected",
+                cannot_assess="no speech detected" if not turns else "no words recognised",
                 transcript="",
                 segments=[],
                 words_per_minute=None,
                 pauses=None,
                 response_delay_s=None,
                 fillers=None,
-                speakers={"count": 0, "talk_ratio": {}, "candidate": None},
             )
             return {"speech": section}
 
-        min_pause = settings.speech_min_pause_s
-        gaps = fluency.pauses(words, min_pause)
-        speaking_s = fluency.speaking_seconds(words, gaps)
-        fillers = fillers_summary(segments, language)
-        fillers["method"] = filler_method(chunks, language)
-        fillers["per_min"] = (
-            round(fillers["count"] * 60 / speaking_s, 2) if fillers["count"] is not None else None
+        everyone = speaker_figures(
+            words,
+            None,
+            chunks=chunks,
+            language=language,
+            min_pause=settings.speech_min_pause_s,
+            received_s=received_s,
         )
-        segments, speaker_figures = speakers(
-            segments, chunks, settings, manifest.metadata.candidate_speaker
-        )
-        probabilities = [float(w["probability"]) for w in words]
+        assert everyone is not None  # there are words
+        own = figures.get(candidate) if candidate is not None else None
+        chosen = own if own is not None else everyone
+        spans = [(float(s["start"]), float(s["end"])) for s in segments]
         section.update(
-            confidence=round(float(np.mean(probabilities)), 4),
+            confidence=everyone["confidence"],
             cannot_assess=None,
             transcript=" ".join(s["text"] for s in segments).strip(),
             segments=segments,
-            words_per_minute=fluency.words_per_minute(words, speaking_s, received_s, language),
-            pauses=fluency.pause_summary(words, gaps, min_pause),
-            response_delay_s=round(float(words[0]["start"]), 3),
-            fillers=fillers,
-            pitch=voice.pitch_summary(chunks),
-            energy=voice.energy_summary(chunks),
-            voice_quality=voice.voice_quality(chunks),
-            speakers=speaker_figures,
+            # The candidate's own figures: an interviewer's questions are not the answer.
+            figures_for={"speaker": candidate if own is not None else None, "rule": rule}
+            if own is not None
+            else {"speaker": None, "rule": "everyone: the candidate said no word"},
+            words_per_minute=chosen["words_per_minute"],
+            pauses=chosen["pauses"],
+            response_delay_s=chosen["response_delay_s"],
+            response_delay_basis=chosen["response_delay_basis"],
+            response_delays=chosen["response_delays"],
+            fillers=chosen["fillers"],
+            pitch=chosen["pitch"],
+            energy=chosen["energy"],
+            everyone={
+                k: everyone[k] for k in ("words_per_minute", "pauses", "fillers", "pitch", "energy")
+            },
+            voice_quality=voice.voice_quality(chunks, voice.frames_within(chunks, spans, "db")),
         )
         return {"speech": section}
 
@@ -298,3 +475,42 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _turns(
+    chunks: list[dict[str, Any]], settings: Settings
+) -> tuple[list[speakers.Turn], str | None]:
+    """Speaker turns over the video, or none and why."""
+    windows = [
+        speakers.SpeakerWindow.from_data(w) for c in chunks for w in c.get("speaker_windows") or []
+    ]
+    regions = [(float(a), float(b)) for c in chunks for a, b in c.get("speech_regions") or []]
+    missing = next((c["speaker_model"] for c in chunks if c.get("speaker_model")), None)
+    if missing:
+        return [], missing
+    turns = speakers.diarize(
+        windows,
+        regions,
+        min_similarity=settings.speech_speaker_min_similarity,
+        max_speakers=settings.speech_max_speakers,
+    )
+    return turns, None
+
+
+def _word_seconds(words: list[dict[str, Any]]) -> dict[str, float]:
+    talk: dict[str, float] = {}
+    for word in words:
+        name = str(word.get("speaker") or "S1")
+        talk[name] = talk.get(name, 0.0) + float(word["end"]) - float(word["start"])
+    return talk
+
+
+def _candidate(talk: dict[str, float], named: str | None) -> tuple[str | None, str]:
+    """The candidate and the rule that chose them: the upload's ``candidate_speaker`` when it
+    names a speaker found, else whoever talks most."""
+    if named and named in talk:
+        return named, "metadata"
+    if not talk:
+        return None, "no_speech"
+    best = max(sorted(talk), key=lambda name: talk[name])
+    return best, "most_talk" if not named else f"most_talk (metadata named {named}, not found)"

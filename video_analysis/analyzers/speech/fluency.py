@@ -23,11 +23,6 @@ def pauses(words: list[dict[str, Any]], min_pause: float) -> list[float]:
     return [round(g, 3) for g in gaps if g >= min_pause]
 
 
-def speaking_seconds(words: list[dict[str, Any]], gaps: list[float]) -> float:
-    """Time from the first word to the last, pauses taken out."""
-    return max(1e-6, (float(words[-1]["end"]) - float(words[0]["start"])) - sum(gaps))
-
-
 def words_per_minute(
     words: list[dict[str, Any]],
     speaking_s: float,
@@ -48,16 +43,14 @@ def words_per_minute(
     return wpm
 
 
-def pause_summary(
-    words: list[dict[str, Any]], gaps: list[float], min_pause: float
-) -> dict[str, Any]:
-    first, last = float(words[0]["start"]), float(words[-1]["end"])
+def pause_summary(gaps: list[float], spoken_s: float, min_pause: float) -> dict[str, Any]:
+    """Pauses of a speaker: ``gaps`` found in ``spoken_s`` seconds from first to last word."""
     return {
         "count": len(gaps),
         "mean_s": round(float(np.mean(gaps)), 3) if gaps else 0.0,
         "longest_s": round(max(gaps), 3) if gaps else 0.0,
         "total_s": round(sum(gaps), 3),
         "long_count": sum(g >= LONG_PAUSE_S for g in gaps),
-        "per_min": round(len(gaps) * 60 / (last - first), 2) if last > first else 0.0,
+        "per_min": round(len(gaps) * 60 / spoken_s, 2) if spoken_s > 0 else 0.0,
         "min_pause_s": min_pause,
     }

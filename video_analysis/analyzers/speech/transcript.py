@@ -54,6 +54,35 @@ def hallucination(
     return None
 
 
+def decode_failed(row: dict[str, Any], max_compression_ratio: float) -> bool:
+    """Whisper's own test of a decode worth redoing (faster-whisper's thresholds): a
+    repetition loop, or a low mean log-probability where the model does not think it heard
+    silence."""
+    return float(row["compression_ratio"]) > max_compression_ratio or (
+        float(row["avg_logprob"]) < NO_SPEECH_LOGPROB
+        and float(row["no_speech_prob"]) <= NO_SPEECH_PROB
+    )
+
+
+def better_decode(
+    first: list[dict[str, Any]], second: list[dict[str, Any]], max_compression_ratio: float
+) -> list[dict[str, Any]]:
+    """Of two decodes of the same audio, the one with fewer failed segments; on a tie the one
+    with the higher mean log-probability (weighted by segment length); else ``first``."""
+
+    def rank(rows: list[dict[str, Any]]) -> tuple[int, float]:
+        failed = sum(decode_failed(row, max_compression_ratio) for row in rows)
+        seconds = sum(max(0.0, row["end"] - row["start"]) for row in rows)
+        logprob = (
+            sum(row["avg_logprob"] * max(0.0, row["end"] - row["start"]) for row in rows) / seconds
+            if seconds
+            else 0.0
+        )
+        return -failed, logprob
+
+    return second if rank(second) > rank(first) else first
+
+
 def segment_row(seg: Any, offset: float, max_compression_ratio: float) -> dict[str, Any]:
     """A faster-whisper segment as a row, times from the video start, flagged or not."""
     words: list[dict[str, Any]] = [

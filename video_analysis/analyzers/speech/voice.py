@@ -21,7 +21,6 @@ HOP_LENGTH = 320  # 20 ms
 HOP_S = HOP_LENGTH / SAMPLE_RATE
 CLIP_LEVEL = 0.99
 DB_FLOOR = -100.0
-N_MFCC = 13
 # Noise floor: the 10th percentile of the frames outside speech.
 NOISE_PERCENTILE = 10
 # Frame level histogram: 1 dB bins from -100 to 0 dBFS, merged across chunks.
@@ -50,10 +49,8 @@ def rms_db(librosa: Any, x: NDArray[np.float32]) -> NDArray[Any]:
     return db
 
 
-def frame_features(
-    librosa: Any, x: NDArray[np.float32], n: int
-) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
-    """pYIN pitch (NaN where unvoiced), the voiced flag and MFCCs, ``n`` frames each."""
+def pitch_track(librosa: Any, x: NDArray[np.float32], n: int) -> tuple[NDArray[Any], NDArray[Any]]:
+    """pYIN pitch (NaN where unvoiced) and the voiced flag, ``n`` frames each."""
     f0, voiced, _ = librosa.pyin(
         x,
         fmin=FMIN_HZ,
@@ -62,10 +59,7 @@ def frame_features(
         frame_length=FRAME_LENGTH,
         hop_length=HOP_LENGTH,
     )
-    mfcc = librosa.feature.mfcc(
-        y=x, sr=SAMPLE_RATE, n_mfcc=N_MFCC, n_fft=512, hop_length=HOP_LENGTH
-    )
-    return f0[:n], np.asarray(voiced[:n], dtype=bool), mfcc[:, :n]
+    return f0[:n], np.asarray(voiced[:n], dtype=bool)
 
 
 def signal_figures(x: NDArray[Any]) -> dict[str, Any]:
@@ -77,11 +71,11 @@ def signal_figures(x: NDArray[Any]) -> dict[str, Any]:
     }
 
 
-def span_mask(spans: list[tuple[float, float]], n: int) -> NDArray[np.bool_]:
-    """Frames (of ``n``) inside any of ``spans`` (seconds from the chunk start)."""
+def span_mask(spans: list[tuple[float, float]], n: int, hop_s: float = HOP_S) -> NDArray[np.bool_]:
+    """Frames (of ``n``, ``hop_s`` apart) inside any of ``spans`` (seconds from frame 0)."""
     mask = np.zeros(n, dtype=bool)
     for start, end in spans:
-        mask[max(0, int(start / HOP_S)) : max(0, int(math.ceil(end / HOP_S)))] = True
+        mask[max(0, int(start / hop_s)) : max(0, int(math.ceil(end / hop_s)))] = True
     return mask
 
 
@@ -91,11 +85,40 @@ def db_hist(db: NDArray[Any]) -> list[int]:
     return hist
 
 
+def track(
+    offset: float, f0: NDArray[Any], voiced: NDArray[Any], db: NDArray[Any]
+) -> dict[str, Any]:
+    """The chunk's pitch (null where unvoiced) and level on the 20 ms grid, as they travel in a
+    part's data: the summary picks the frames of any speaker or span from it."""
+    return {
+        "start": round(offset, 3),
+        "hop_s": HOP_S,
+        "f0": [
+            round(float(v), 1) if ok and np.isfinite(v) else None
+            for v, ok in zip(f0, voiced, strict=True)
+        ],
+        "db": [round(float(v), 1) for v in db],
+    }
+
+
 # --- per video --------------------------------------------------------------------------------
 
 
-def pitch_summary(chunks: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return pitch_of(np.array([v for c in chunks for v in c.get("pitch_f0", [])], dtype=np.float64))
+def frames_within(
+    chunks: list[dict[str, Any]], spans: list[tuple[float, float]], key: str
+) -> NDArray[np.float64]:
+    """Values of track ``key`` ("f0" or "db") in the frames inside ``spans`` (video time),
+    unvoiced frames left out."""
+    out: list[float] = []
+    for chunk in chunks:
+        data = chunk.get("track")
+        if not data or not data.get(key):
+            continue
+        values = data[key]
+        start, hop = float(data["start"]), float(data["hop_s"])
+        mask = span_mask([(a - start, b - start) for a, b in spans], len(values), hop)
+        out.extend(float(v) for v, keep in zip(values, mask, strict=True) if keep and v is not None)
+    return np.asarray(out, dtype=np.float64)
 
 
 def pitch_of(f0: NDArray[Any]) -> dict[str, Any] | None:
@@ -114,12 +137,6 @@ def pitch_of(f0: NDArray[Any]) -> dict[str, Any] | None:
     }
 
 
-def energy_summary(chunks: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return energy_of(
-        np.array([v for c in chunks for v in c.get("energy_db", [])], dtype=np.float64)
-    )
-
-
 def energy_of(db: NDArray[Any]) -> dict[str, Any] | None:
     if db.size < 10:
         return None
@@ -134,10 +151,11 @@ def energy_of(db: NDArray[Any]) -> dict[str, Any] | None:
     }
 
 
-def voice_quality(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+def voice_quality(chunks: list[dict[str, Any]], speech_db: NDArray[Any]) -> dict[str, Any]:
+    """Signal to noise, clipping and the voiced share; ``speech_db`` holds the level of every
+    speech frame."""
     voice = [c["voice"] for c in chunks if c.get("voice")]
     samples = sum(int(v["samples"]) for v in voice)
-    speech_db = np.array([v for c in chunks for v in c.get("energy_db", [])], dtype=np.float64)
     noise = np.zeros(HIST_BINS, dtype=np.int64)
     for chunk in chunks:
         if chunk.get("noise_db_hist"):

@@ -1,0 +1,216 @@
+"""The speech analyzer on real recordings: who speaks when in real meetings (AMI), the language
+and words of short real answers (GRID), and the same transcript on every run.
+
+Needs the speech models installed (`video-analysis models install`) and the shared data folder
+beside the checkout; each test skips with its reason otherwise. The bars are the issue's:
+speaker count within one of the truth (exact for one and two speakers), and the share of
+single-speaker time given to the right speaker (best one-to-one mapping) at least 0.85 for two
+speakers and 0.75 for three or four.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.real_data import (
+    AMI_FILES,
+    GRID_CLIPS,
+    RATE,
+    ami_audio,
+    ami_truth,
+    character_error_rate,
+    grid_audio,
+    grid_transcripts,
+    needs_ami,
+    needs_grid,
+    score_turns,
+    with_noise,
+)
+from video_analysis.analyzers.base import DecodedAudio, SummaryInput
+from video_analysis.analyzers.speech import SpeechAnalyzer, segmentation
+from video_analysis.errors import ModelNotAvailable
+from video_analysis.models import bundle
+from video_analysis.schemas import MediaInfo, SplitManifest
+from video_analysis.settings import Settings
+
+
+def _missing_models() -> str | None:
+    settings = Settings()
+    for name in ("whisper-base", segmentation.MODEL_NAME, "campplus-speaker"):
+        try:
+            bundle.model_path(settings, name)
+        except ModelNotAvailable as exc:
+            return exc.message
+    return None
+
+
+needs_models = pytest.mark.skipif(
+    _missing_models() is not None,
+    reason=f"speech models not installed (`video-analysis models install`): {_missing_models()}",
+)
+pytestmark = needs_models
+
+# Excerpts where the bars are not met, and why (see the closing figures in the issue note):
+# trn01 holds 5.8 s of speech in 30 s, four people of 1-1.8 s each, so quiet that neither
+# speech model hears it; in trn07 most of the speech is far from the microphones and
+# whispered-quiet (mean P(speech) 0.2-0.3), and only half of it is found.
+BELOW_DETECTION = {"trn01", "trn07"}
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> SpeechAnalyzer:
+    model = SpeechAnalyzer(Settings())
+    model.load()
+    return model
+
+
+def _chunk(video_id: str, samples: np.ndarray) -> DecodedAudio:
+    return DecodedAudio(video_id, 0, 0.0, samples.size / RATE, RATE, samples)
+
+
+def _speech(analyzer: SpeechAnalyzer, video_id: str, samples: np.ndarray) -> dict[str, Any]:
+    part = analyzer.analyze_audio(_chunk(video_id, samples))
+    manifest = SplitManifest(video_id=video_id, media=MediaInfo(duration_s=samples.size / RATE))
+    summary = SpeechAnalyzer.summarize(
+        SummaryInput(manifest=manifest, settings=Settings(), audio=[part])
+    )
+    return dict(summary["speech"])
+
+
+@pytest.fixture(scope="module")
+def meetings(analyzer: SpeechAnalyzer) -> dict[str, dict[str, Any]]:
+    return {name: _speech(analyzer, name, ami_audio(name)) for name in AMI_FILES}
+
+
+def _bar(speakers: int) -> float:
+    return 0.85 if speakers == 2 else 0.75
+
+
+@needs_ami
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(strict=True, reason="speech below both models' detection"),
+        )
+        if name in BELOW_DETECTION
+        else name
+        for name in AMI_FILES
+    ],
+)
+def test_speakers_of_a_real_meeting_are_counted_and_told_apart(
+    meetings: dict[str, dict[str, Any]], name: str
+) -> None:
+    truth = ami_truth()[name]
+    speech = meetings[name]
+    found = speech["speakers"]["count"]
+    score = score_turns(truth, speech["turns"])
+
+    if len(truth.speakers) <= 2:
+        assert found == len(truth.speakers)
+    else:
+        assert abs(found - len(truth.speakers)) <= 1
+    if len(truth.speakers) >= 2:  # with one speaker there is nobody to tell apart
+        assert score.right >= _bar(len(truth.speakers)), score
+
+
+@needs_ami
+def test_one_speaker_is_not_split_and_two_men_are_told_apart(
+    meetings: dict[str, dict[str, Any]],
+) -> None:
+    # trn02: one woman, 0.7 s of speech; trn03: two men, one of them for 1.2 s of 30.
+    assert meetings["trn02"]["speakers"]["count"] == 1
+    two = meetings["trn03"]
+    assert two["speakers"]["count"] == 2
+    assert score_turns(ami_truth()["trn03"], two["turns"]).right >= 0.95  # measured 1.00
+
+
+@needs_ami
+def test_words_turns_and_overlaps_of_a_meeting_are_consistent(
+    meetings: dict[str, dict[str, Any]],
+) -> None:
+    speech = meetings["trn08"]  # four people, 13 s of overlap in the truth
+    names = {turn["speaker"] for turn in speech["turns"]}
+    words = [word for segment in speech["segments"] for word in segment["words"]]
+
+    assert words and all(word["speaker"] in names for word in words)
+    for segment in speech["segments"]:  # a segment is split where the speaker changes
+        assert {word["speaker"] for word in segment["words"]} == {segment["speaker"]}
+    turns = speech["turns"]
+    assert all(a["end"] <= b["start"] + 1e-6 for a, b in zip(turns, turns[1:], strict=False))
+    assert sum(speech["speakers"]["talk_ratio"].values()) == pytest.approx(1.0, abs=1e-3)
+    overlaps = speech["overlaps"]
+    assert overlaps["count"] >= 1 and overlaps["cannot_assess"] is None
+    assert overlaps["total_s"] == pytest.approx(
+        sum(r["end"] - r["start"] for r in overlaps["regions"]), abs=1e-3
+    )
+    inside = [
+        word
+        for word in words
+        if any(
+            r["start"] <= (word["start"] + word["end"]) / 2 < r["end"] for r in overlaps["regions"]
+        )
+    ]
+    assert inside and all(word["overlap"] for word in inside)
+    assert sum(word["overlap"] for word in words) == len(inside)
+
+
+@needs_ami
+def test_fluency_figures_are_the_candidates_own(meetings: dict[str, dict[str, Any]]) -> None:
+    speech = meetings["trn09"]  # three people; one speaks all 30 s
+    speakers = speech["speakers"]
+    candidate = speakers["candidate"]
+
+    assert speakers["candidate_source"] == "most_talk"
+    assert candidate == max(speakers["talk_s"], key=speakers["talk_s"].get)
+    assert speech["figures_for"] == {"speaker": candidate, "rule": "most_talk"}
+    own = speakers["per_speaker"][candidate]
+    assert speech["words_per_minute"] == own["words_per_minute"]
+    assert speech["pauses"] == own["pauses"]
+    assert set(speakers["per_speaker"]) == set(speakers["talk_s"])
+
+
+# --- short real answers ---------------------------------------------------------------------
+
+
+@needs_grid
+@pytest.mark.parametrize("snr_db", [None, 10.0])
+def test_short_real_english_is_identified_and_transcribed_without_a_hint(
+    analyzer: SpeechAnalyzer, snr_db: float | None
+) -> None:
+    truth = grid_transcripts()
+    errors = []
+    for clip in GRID_CLIPS:
+        samples = grid_audio(clip)
+        if snr_db is not None:
+            samples = with_noise(samples, snr_db)
+        part = analyzer.analyze_audio(_chunk(clip, samples))
+        text = " ".join(row["text"] for row in part["segments"] if row["flag"] is None)
+
+        assert (part["language"], part["language_source"]) == ("en", "detected"), part
+        errors.append(character_error_rate(truth[clip], text))
+    # Measured CER per clip 0.00-0.26 (mean 0.05 clean, 0.10 at 10 dB SNR); before detection
+    # over several windows, 2 of 5 such clips came out Welsh with CER above 0.9.
+    assert max(errors) <= 0.35, errors
+    assert float(np.mean(errors)) <= 0.15, errors
+
+
+@needs_grid
+def test_the_same_noisy_answer_gives_the_same_transcript_every_time(
+    analyzer: SpeechAnalyzer,
+) -> None:
+    # With Whisper's random temperature fallback, these gave two or three different
+    # transcripts in three runs.
+    for clip, snr_db in (("swiz3n", 0.0), ("sbia1a", -5.0), ("sbwe5n", -5.0)):
+        samples = with_noise(grid_audio(clip), snr_db)
+        runs = set()
+        for _ in range(3):
+            part = analyzer.analyze_audio(_chunk(clip, samples))
+            part.pop("timing")
+            runs.add(json.dumps(part, sort_keys=True))
+        assert len(runs) == 1, clip
