@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from video_analysis.analyzers.speaker_embedding import MIN_WINDOW_S
 from video_analysis.analyzers.speech import activity, figures, speakers
+from video_analysis.analyzers.speech.fillers import count_fillers, fillers_figures
 from video_analysis.analyzers.speech.speakers import SpeakerWindow, Turn
 
 FRAME_S = 0.032
@@ -455,6 +456,40 @@ def test_filler_method_says_when_every_spoken_chunk_had_the_prompt() -> None:
     assert out is not None
     assert out["fillers"]["method"] == "whisper_filler_prompt"
     assert out["fillers"]["count"] == 1
+
+
+def test_filled_pauses_and_lexical_fillers_are_counted_apart() -> None:
+    words = [
+        word(0.0, 0.3, " So,", "A"),
+        word(0.4, 0.6, " um,", "A"),
+        word(0.7, 0.9, " like,", "A"),
+        word(1.0, 1.2, " you", "A"),
+        word(1.3, 1.5, " know,", "A"),
+        word(1.6, 1.8, " uh", "A"),
+        word(1.9, 2.0, " ummm", "A"),
+        word(2.1, 2.4, " fine.", "A"),
+    ]
+    out = figures.speaker_figures(
+        words, "A", chunks=[], language="en", min_pause=0.3, received_s=10.0
+    )
+    assert out is not None
+    fillers = out["fillers"]
+    assert fillers["count"] == 5
+    assert fillers["filled_pauses"]["count"] == 3
+    assert fillers["filled_pauses"]["by_word"] == {"um": 2, "uh": 1}
+    assert fillers["lexical"]["by_word"] == {"like": 1, "you know": 1}
+    assert fillers["filled_pauses"]["per_min"] == pytest.approx(round(3 * 60 / 2.4, 2))
+    assert fillers["lexical"]["per_min"] + fillers["filled_pauses"]["per_min"] == pytest.approx(
+        fillers["per_min"], abs=0.02
+    )
+
+
+def test_korean_hesitation_sounds_are_filled_pauses_and_words_are_lexical() -> None:
+    found = count_fillers(["음,", "그러니까", "어어", "그,", "사람이", "뭐"], "ko")
+    out = fillers_figures(found, "ko", 60.0)
+    assert out["filled_pauses"]["by_word"] == {"음": 1, "어": 1}
+    assert out["lexical"]["by_word"] == {"그러니까": 1, "그": 1, "뭐": 1}
+    assert out["count"] == 5
 
 
 def test_fillers_of_an_unsupported_language_are_not_counted() -> None:

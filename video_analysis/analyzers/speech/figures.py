@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import fluency, voice
-from .fillers import count_fillers, filler_method
+from .fillers import count_fillers, filler_method, fillers_figures
 
 
 def runs_of(words: list[dict[str, Any]], speaker: str | None) -> list[list[dict[str, Any]]]:
@@ -73,12 +73,7 @@ def speaker_figures(
     fillers: dict[str, Any] = {"count": None, "by_word": {}, "per_min": None}
     method = filler_method(chunks, language)
     if method != "unsupported_language":
-        count = sum(found.values())
-        fillers = {
-            "count": count,
-            "by_word": dict(found.most_common()),
-            "per_min": round(count * 60 / speaking_s, 2),
-        }
+        fillers = fillers_figures(found, language, speaking_s)
     fillers["method"] = method
     spans = [(float(w["start"]), float(w["end"])) for w in own]
     delays = response_delays(words, speaker) if speaker is not None else []
