@@ -80,6 +80,7 @@ class FaceAnalyzer(Analyzer):
         self._input_side = 48 if self.backend == "deepface" else 64
         self._sha256: str | None = None
         self._load_lock = threading.Lock()
+        self._predict_lock = threading.Lock()
 
     @property
     def model_info(self) -> ModelInfo:
@@ -167,7 +168,12 @@ class FaceAnalyzer(Analyzer):
         if crops:
             # One call for every face of the batch: model.predict per frame is slow and leaks
             # memory in a long-running process (tensorflow/tensorflow#44711).
-            probs = np.asarray(self._model(np.stack(crops), training=False), dtype=np.float64)
+            # One batch at a time: two threads calling the Keras model at once corrupted the
+            # heap ("free(): invalid next size") within 15 pairs of batches, with TensorFlow
+            # 2.15 and MediaPipe's graphs in the same process; serialised, never.
+            with self._predict_lock:
+                output = self._model(np.stack(crops), training=False)
+            probs = np.asarray(output, dtype=np.float64)
             for row, p in zip(with_crop, probs, strict=True):
                 p = np.clip(p, 0.0, None)
                 p = p / p.sum() if p.sum() > 0 else np.full(len(LABELS), 1 / len(LABELS))
