@@ -57,7 +57,7 @@ pytestmark = needs_models
 # Excerpts where the bars are not met, and why (see the closing figures in the issue note):
 # trn01 holds 5.8 s of speech in 30 s, four people of 1-1.8 s each, so quiet that neither
 # speech model hears it; in trn07 most of the speech is far from the microphones and
-# whispered-quiet (mean P(speech) 0.2-0.3), and only half of it is found.
+# whispered-quiet (mean P(speech) 0.2-0.3), and only 55% of it is found.
 BELOW_DETECTION = {"trn01", "trn07"}
 
 

@@ -301,7 +301,7 @@ class SpeechAnalyzer(Analyzer):
 
         Speech is where either model hears it: Silero (``probabilities``) misses far-field
         speech that the segmentation model finds, and the other way round. On the nine AMI
-        excerpts the union found 50% of one meeting's single-speaker speech where Silero alone
+        excerpts the union found 55% of one meeting's single-speaker speech where Silero alone
         found 27%, and lost nothing elsewhere (benchmarks/speakers.py). A window's clarity is
         the higher of the two models' mean speech probability over it.
         """
@@ -311,7 +311,7 @@ class SpeechAnalyzer(Analyzer):
         windows: list[dict[str, Any]] = []
         if self._embedder is not None and self._segmenter is not None and x.size:
             heard = self._segmenter.activity(x)
-            regions = activity.union(regions, segmentation.speech_regions(heard))
+            regions = activity.union(regions, segmentation.speaker_regions(heard))
             overlaps = segmentation.overlap_regions(heard)
             spans = speakers.window_spans(regions, duration)
             if spans:
