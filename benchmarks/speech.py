@@ -5,7 +5,8 @@
 Makes a clip of varied English sentences spoken by espeak-ng, splits it with the splitter
 (16 kHz mono, chunks of at most 30 s), runs the speech analyzer on every chunk as the speech
 worker does, and summarizes as the join does. Prints the real-time factor of recognition, of
-the voice features and of the whole stage (audio seconds per second of work). Asserts nothing.
+the voice features, of the speaker path (speech regions, segmentation, CAM++ windows) and of
+the whole stage (audio seconds per second of work). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def main() -> int:
         summarize_s = time.perf_counter() - started
     transcribe_s = sum(p.get("timing", {}).get("transcribe_s", 0.0) for p in parts)
     features_s = sum(p.get("timing", {}).get("features_s", 0.0) for p in parts)
+    speakers_s = sum(p.get("timing", {}).get("speakers_s", 0.0) for p in parts)
     total_s = analyze_s + summarize_s
     words = len(speech["speech"].get("transcript", "").split())
     print(
@@ -96,6 +98,7 @@ def main() -> int:
         f"recognition                  {transcribe_s:6.1f} s  -> {audio_s / transcribe_s:5.1f}{rtf}"
     )
     print(f"voice features               {features_s:6.1f} s  -> {audio_s / features_s:5.1f}{rtf}")
+    print(f"speakers (regions, CAM++)    {speakers_s:6.1f} s  -> {audio_s / speakers_s:5.1f}{rtf}")
     print(f"summarize (join)             {summarize_s:6.2f} s")
     print(f"whole speech stage           {total_s:6.1f} s  -> {audio_s / total_s:5.1f}{rtf}")
     print(
