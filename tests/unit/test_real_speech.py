@@ -11,6 +11,9 @@ speakers and 0.75 for three or four.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -214,3 +217,21 @@ def test_the_same_noisy_answer_gives_the_same_transcript_every_time(
             part.pop("timing")
             runs.add(json.dumps(part, sort_keys=True))
         assert len(runs) == 1, clip
+
+
+@needs_grid
+def test_the_speech_role_imports_neither_torch_nor_tensorflow() -> None:
+    code = (
+        "import sys\n"
+        "from tests.real_data import grid_audio\n"
+        "from video_analysis.analyzers.base import DecodedAudio\n"
+        "from video_analysis.analyzers.speech import SpeechAnalyzer\n"
+        "analyzer = SpeechAnalyzer()\n"
+        "analyzer.load()\n"
+        "x = grid_audio('sbwe5n')\n"
+        "part = analyzer.analyze_audio(DecodedAudio('v', 0, 0.0, x.size / 16000, 16000, x))\n"
+        "assert part['speaker_windows'] and part['segments'], part\n"
+        "heavy = [m for m in ('torch', 'tensorflow', 'onnx') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path.cwd())
