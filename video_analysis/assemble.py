@@ -11,6 +11,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+from . import timeline
+from .analyzers import timeseries as ts
 from .analyzers.base import SummaryInput
 from .analyzers.registry import analyzer_class
 from .schemas import (
@@ -69,6 +71,7 @@ def build_result(
     missing_sections: set[str] = set()
     models: dict[tuple[str, str], ModelInfo] = {}
     analyzer_seconds: dict[str, float] = defaultdict(float)
+    frame_parts: dict[str, list[dict[str, Any]]] = {}
 
     for name in _plan_names(manifest):
         cls = analyzer_class(name)
@@ -84,6 +87,7 @@ def build_result(
             frames=[p.data for p in sorted(good, key=_order) if p.source == PartSource.FRAMES],
             audio=[p.data for p in sorted(good, key=_order) if p.source == PartSource.AUDIO],
         )
+        frame_parts[name] = summary_input.frames
         expected_own = {k for k in expected if k.startswith(f"{name}:")}
         got_own = {p.part_key for p in good}
         if expected_own - got_own:
@@ -98,6 +102,7 @@ def build_result(
             _apply(result, path, fields)
             filled.add(path.split(".", 1)[0])
 
+    _join_timeline(result, manifest, frame_parts)
     coverage = _media_coverage(manifest, received)
     result.media.coverage = coverage
     for name in SECTION_NAMES:
@@ -119,6 +124,19 @@ def build_result(
         timings["total"] = round((now - manifest.submitted_at).total_seconds(), 3)
     result.timings = timings
     return result
+
+
+def _join_timeline(
+    result: AnalysisResult, manifest: SplitManifest, frame_parts: dict[str, list[dict[str, Any]]]
+) -> None:
+    """The per-second timeline, and what the camera saw at each word of the transcript."""
+    face_rows = ts.unique_rows(frame_parts.get("face", []))
+    pose_rows = ts.unique_rows(frame_parts.get("pose", []))
+    segments = (result.speech.model_extra or {}).get("segments") or []
+    timeline.annotate_words(segments, face_rows, pose_rows, manifest.sample_fps)
+    result.timeline = timeline.build(
+        float(manifest.media.duration_s or 0.0), face_rows, pose_rows, segments
+    )
 
 
 def _order(part: PartialResult) -> tuple[str, int]:

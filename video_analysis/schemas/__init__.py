@@ -32,6 +32,8 @@ from .result import (
     ModelLoad,
     ResultStatus,
     Section,
+    TimelineRow,
+    TimelineWord,
     VideoState,
     VideoStatus,
 )
@@ -56,6 +58,8 @@ __all__ = [
     "ResultStatus",
     "Section",
     "SplitManifest",
+    "TimelineRow",
+    "TimelineWord",
     "VideoMetadata",
     "VideoState",
     "VideoStatus",

@@ -76,6 +76,42 @@ class MediaSection(Section):
     quality: MediaQuality = Field(default_factory=MediaQuality)
 
 
+class TimelineWord(BaseModel):
+    """A word of the transcript in the timeline second that holds its midpoint."""
+
+    word: str
+    start: float = Field(description="Seconds from the start of the video.")
+    end: float
+    speaker: str | None = Field(None, description="Speaker label (S1, S2...), when known.")
+
+
+class TimelineRow(BaseModel):
+    """One second of the video: what was said and by whom, and what the camera saw meanwhile.
+
+    A field is null when nothing measured it in that second (no frame sampled, no face found,
+    the analyzer not enabled), never a guess; ``face_seen`` tells a second without a face
+    (false) from one without a sampled frame (null).
+    """
+
+    t: float = Field(description="Start of the second, in seconds from the start of the video.")
+    text: str = Field("", description="The words of this second, in order.")
+    words: list[TimelineWord] = Field(default_factory=list)
+    speakers: list[str] = Field(default_factory=list, description="Who spoke in this second.")
+    face_seen: bool | None = Field(None, description="A face in any frame sampled this second.")
+    expression: str | None = Field(
+        None, description="Dominant apparent facial expression (mean of this second's frames)."
+    )
+    expression_score: float | None = Field(None, ge=0, le=1)
+    eye_contact: bool | None = Field(
+        None, description="Looking at the camera in most of this second's measured frames."
+    )
+    head_yaw: float | None = Field(None, description="Mean head yaw, degrees.")
+    head_pitch: float | None = Field(None, description="Mean head pitch, degrees.")
+    hands_visible: int | None = Field(
+        None, ge=0, description="Most hands seen in a frame of this second checked for hands."
+    )
+
+
 class AnalysisResult(BaseModel):
     """Published on ``analysis-results`` and stored: one per video."""
 
@@ -95,7 +131,9 @@ class AnalysisResult(BaseModel):
     posture: Section = Field(default_factory=Section)
     gestures: Section = Field(default_factory=Section)
     speech: Section = Field(default_factory=Section)
-    timeline: list[dict[str, Any]] = Field(default_factory=list)
+    timeline: list[TimelineRow] = Field(
+        default_factory=list, description="One row per second of the video, none skipped."
+    )
     models: list[ModelInfo] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,131 @@
+"""The multimodal timeline: what was said, by whom, and what the camera saw, second by second.
+
+Pure functions over what the join already holds: the face and pose roles' per-frame rows (each
+with its time ``t``) and the speech section's segments (words with times and speakers). The
+timeline has one row for every second of the video, none skipped; a field no analyzer measured
+in a second is null. Each word of the transcript is also given what the camera saw at its
+midpoint (the sampled frame nearest to it, within one sampling interval).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .analyzers import timeseries as ts
+from .analyzers.face import LABELS
+from .schemas import TimelineRow, TimelineWord
+
+Row = dict[str, Any]
+
+
+def build(
+    duration_s: float,
+    face_rows: Sequence[Row],
+    pose_rows: Sequence[Row],
+    segments: Sequence[Row],
+) -> list[TimelineRow]:
+    """One row per second of ``duration_s`` (rounded up; longer when data runs past it)."""
+    words = [w for seg in segments for w in seg.get("words") or []]
+    ends = [float(r["t"]) for r in (*face_rows, *pose_rows)] + [_mid(w) for w in words]
+    seconds = max(math.ceil(duration_s), math.floor(max(ends)) + 1 if ends else 0)
+    face_by_s = _by_second(face_rows)
+    pose_by_s = _by_second(pose_rows)
+    words_by_s: dict[int, list[Row]] = {}
+    for word in sorted(words, key=_mid):
+        words_by_s.setdefault(math.floor(_mid(word)), []).append(word)
+    return [
+        _row(second, face_by_s.get(second, []), pose_by_s.get(second, []), words_by_s)
+        for second in range(seconds)
+    ]
+
+
+def annotate_words(
+    segments: Sequence[Row], face_rows: Sequence[Row], pose_rows: Sequence[Row], fps: float
+) -> None:
+    """Give every word (in place) the apparent expression, eye contact and head yaw of the
+    sampled frame nearest its midpoint, or null when no frame lies within one sampling
+    interval (``1 / fps``) of it."""
+    reach = 1.0 / fps if fps > 0 else 0.0
+    face = _Nearest(face_rows, reach)
+    pose = _Nearest(pose_rows, reach)
+    for seg in segments:
+        for word in seg.get("words") or []:
+            t = _mid(word)
+            seen = face.at(t)
+            looked = pose.at(t)
+            scores = seen.get("scores") if seen else None
+            word["expression"] = max(scores, key=scores.get) if scores else None
+            word["eye_contact"] = looked.get("looking") if looked else None
+            word["head_yaw"] = looked.get("yaw") if looked else None
+
+
+def _row(
+    second: int, face: list[Row], pose: list[Row], words_by_s: dict[int, list[Row]]
+) -> TimelineRow:
+    words = words_by_s.get(second, [])
+    row = TimelineRow(
+        t=float(second),
+        text="".join(str(w["word"]) for w in words).strip(),
+        words=[
+            TimelineWord(
+                word=str(w["word"]).strip(),
+                start=float(w["start"]),
+                end=float(w["end"]),
+                speaker=w.get("speaker"),
+            )
+            for w in words
+        ],
+        speakers=sorted({str(w["speaker"]) for w in words if w.get("speaker")}),
+    )
+    if face:
+        row.face_seen = any(int(f.get("faces") or 0) > 0 for f in face)
+    elif pose:
+        row.face_seen = any(bool(p.get("face")) for p in pose)
+    scored = [f["scores"] for f in face if f.get("scores")]
+    if scored:
+        mean = np.array([[s[label] for label in LABELS] for s in scored]).mean(axis=0)
+        best = int(mean.argmax())
+        row.expression, row.expression_score = LABELS[best], round(float(mean[best]), 4)
+    looks = [bool(p["looking"]) for p in pose if p.get("looking") is not None]
+    if looks:
+        row.eye_contact = sum(looks) * 2 > len(looks)
+    yaws = [float(p["yaw"]) for p in pose if p.get("yaw") is not None]
+    pitches = [float(p["pitch"]) for p in pose if p.get("pitch") is not None]
+    row.head_yaw = round(float(np.mean(yaws)), 2) if yaws else None
+    row.head_pitch = round(float(np.mean(pitches)), 2) if pitches else None
+    checked = [p for p in pose if p.get("body_checked")]
+    if checked:
+        row.hands_visible = max(len(p.get("hands") or []) for p in checked)
+    return row
+
+
+def _by_second(rows: Sequence[Row]) -> dict[int, list[Row]]:
+    ordered = sorted(rows, key=lambda r: float(r["t"]))
+    groups = ts.by_second([float(r["t"]) for r in ordered])
+    return {second: [ordered[i] for i in positions] for second, positions in groups.items()}
+
+
+def _mid(word: Row) -> float:
+    return (float(word["start"]) + float(word["end"])) / 2
+
+
+class _Nearest:
+    """The row nearest a time, within ``reach`` seconds."""
+
+    def __init__(self, rows: Sequence[Row], reach: float) -> None:
+        self._rows = sorted(rows, key=lambda r: float(r["t"]))
+        self._times = [float(r["t"]) for r in self._rows]
+        self._reach = reach
+
+    def at(self, t: float) -> Row | None:
+        i = bisect.bisect_left(self._times, t)
+        near = [j for j in (i - 1, i) if 0 <= j < len(self._rows)]
+        if not near:
+            return None
+        j = min(near, key=lambda k: abs(self._times[k] - t))
+        return self._rows[j] if abs(self._times[j] - t) <= self._reach + 1e-6 else None
