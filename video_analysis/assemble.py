@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from . import timeline
+from . import structure, timeline
 from .analyzers import timeseries as ts
 from .analyzers.base import SummaryInput
 from .analyzers.registry import analyzer_class
@@ -24,6 +24,7 @@ from .schemas import (
     ResultStatus,
     Section,
     SplitManifest,
+    StructureSection,
 )
 from .settings import Settings, get_settings
 
@@ -42,6 +43,7 @@ def failed_result(
         _fill_media(result, manifest)
     for name in SECTION_NAMES:
         setattr(result, name, Section.not_assessed(f"analysis failed: {error.code}"))
+    result.structure = StructureSection(cannot_assess=f"analysis failed: {error.code}")
     result.media.cannot_assess = f"analysis failed: {error.code}"
     return result
 
@@ -103,6 +105,12 @@ def build_result(
             filled.add(path.split(".", 1)[0])
 
     _join_timeline(result, manifest, frame_parts)
+    result.structure = structure.build(
+        result.speech.model_dump(),
+        result.timeline,
+        manifest.metadata.questions,
+        settings.baseline_s,
+    )
     coverage = _media_coverage(manifest, received)
     result.media.coverage = coverage
     for name in SECTION_NAMES:

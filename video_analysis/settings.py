@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         le=1,
         description="Below this share of frames with a face, face says cannot_assess.",
     )
+    baseline_s: float = Field(
+        20.0,
+        gt=0,
+        description="Seconds from the candidate's first word that are their own baseline; "
+        "structure.baseline gives the rest of the video as a change against them.",
+    )
     pose_min_coverage: float = Field(
         0.3,
         ge=0,

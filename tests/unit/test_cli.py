@@ -67,3 +67,37 @@ def test_analyze_of_audio_only_file_fails_with_no_video_stream(
     clip = make_clip(tmp_path / "voice.m4a", duration=1.0, video=False, audio="sine")
     assert main(["analyze", str(clip)]) == 1
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "no_video_stream"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ("{bad", "--metadata is not valid JSON"),
+        ("[1]", "--metadata must be a JSON object"),
+        (
+            '{"questions": [{"question_id": "q1", "start": 3, "end": 1}]}',
+            "invalid --metadata: questions.0: Value error, question q1: end 1.0 <= start 3.0",
+        ),
+    ],
+)
+def test_bad_metadata_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, metadata: str, message: str
+) -> None:
+    clip = make_clip(tmp_path / "a.mp4", duration=1.0, audio="sine")
+    with pytest.raises(SystemExit) as stop:
+        main(["analyze", str(clip), "--metadata", metadata])
+    assert message in str(stop.value.code)
+
+
+def test_question_spans_reach_the_results_structure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_clip(tmp_path / "a.mp4", duration=2.0, audio="sine")
+    metadata = '{"questions": [{"question_id": "q1", "start": 0, "end": 2}]}'
+    code = main(["analyze", str(clip), "--metadata", metadata])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert result["metadata"]["questions"] == [{"question_id": "q1", "start": 0.0, "end": 2.0}]
+    # No speech analyzer in this deployment: the structure says why it has no figures.
+    assert result["structure"]["cannot_assess"].startswith("no speech to structure")
+    assert [row["t"] for row in result["timeline"]] == [0.0, 1.0]

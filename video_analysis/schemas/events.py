@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION: Literal[1] = 1
 VIDEO_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -35,6 +35,20 @@ class ModelInfo(BaseModel):
     sha256: str | None = None
 
 
+class QuestionSpan(BaseModel):
+    """One question's part of the video: its question and the answer to it."""
+
+    question_id: str = Field(min_length=1)
+    start: float = Field(ge=0, description="Seconds from the start of the video.")
+    end: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> QuestionSpan:
+        if self.end <= self.start:
+            raise ValueError(f"question {self.question_id}: end {self.end} <= start {self.start}")
+        return self
+
+
 class VideoMetadata(BaseModel):
     """The platform's own metadata; unknown keys are kept and passed through."""
 
@@ -46,6 +60,11 @@ class VideoMetadata(BaseModel):
     language: str | None = Field(None, description="Spoken language override, e.g. 'en', 'ko'.")
     candidate_speaker: str | None = Field(
         None, description="Which speaker is the candidate, when the platform knows."
+    )
+    questions: list[QuestionSpan] = Field(
+        default_factory=list,
+        description="Where each interview question's part of the video lies, when the "
+        "platform knows; figures are then also given per question.",
     )
 
 

@@ -112,6 +112,108 @@ class TimelineRow(BaseModel):
     )
 
 
+class Answer(BaseModel):
+    """A stretch of the candidate's speech that no other speaker's word interrupts."""
+
+    start: float
+    end: float
+    duration_s: float
+    words: int
+    question_id: str | None = Field(None, description="The question span holding its start.")
+    after_speaker: str | None = Field(
+        None, description="Who spoke just before (null: nobody, e.g. the video's start)."
+    )
+    response_delay_s: float | None = Field(
+        None,
+        description="From that speaker's last word to the answer's first; negative when the "
+        "candidate started before they had finished.",
+    )
+
+
+class Interruption(BaseModel):
+    """Someone taking the floor while another was still speaking."""
+
+    at: float
+    by: str
+    of: str
+    overlap_s: float
+
+
+class AnswerLengths(BaseModel):
+    mean_s: float
+    median_s: float
+    longest_s: float
+
+
+class VisionFigures(BaseModel):
+    """What the camera saw over some seconds of the timeline (null where nothing measured)."""
+
+    seconds: int = Field(description="Timeline rows counted.")
+    face_seen_ratio: float | None = None
+    eye_contact_ratio: float | None = None
+    expression_distribution: dict[str, float] = Field(
+        default_factory=dict, description="Share of seconds by dominant apparent expression."
+    )
+
+
+class QuestionFigures(BaseModel):
+    """The speech and vision figures of one question's part of the video."""
+
+    question_id: str
+    start: float
+    end: float
+    candidate_words: int
+    candidate_talk_s: float
+    words_per_minute: float | None = Field(None, description="Over the candidate's talk time.")
+    response_delay_s: float | None = Field(
+        None,
+        description="From the last word of someone else (or the span's start) to the "
+        "candidate's first word in the span.",
+    )
+    vision: VisionFigures
+
+
+class Baseline(BaseModel):
+    """The candidate's own first seconds, and the rest of the video against them: a
+    naturally serious face or a slow speaker is not read as a change."""
+
+    window: tuple[float, float] = Field(description="The baseline seconds (start, end).")
+    words_per_minute: float | None = None
+    rest_words_per_minute: float | None = None
+    words_per_minute_change: float | None = Field(None, description="Rest minus baseline.")
+    eye_contact_ratio: float | None = None
+    rest_eye_contact_ratio: float | None = None
+    eye_contact_change: float | None = None
+    expression_distribution: dict[str, float] = Field(default_factory=dict)
+    rest_expression_distribution: dict[str, float] = Field(default_factory=dict)
+    expression_change: dict[str, float] = Field(
+        default_factory=dict, description="Rest minus baseline share, by apparent expression."
+    )
+
+
+class StructureSection(Section):
+    """The interview's shape: who spoke when, the candidate's answers, per question."""
+
+    candidate: str | None = None
+    candidate_source: str | None = None
+    speakers: int = 0
+    turn_count: int = 0
+    turns_by_speaker: dict[str, int] = Field(default_factory=dict)
+    talk_ratio: float | None = Field(None, description="The candidate's share of talk time.")
+    answers: list[Answer] = Field(default_factory=list)
+    answer_count: int = 0
+    answer_lengths: AnswerLengths | None = None
+    longest_monologue_s: float | None = None
+    response_delays_s: list[float] = Field(
+        default_factory=list, description="After each other speaker's turn the candidate answered."
+    )
+    overlap_count: int = 0
+    overlap_s: float = 0.0
+    interruptions: list[Interruption] = Field(default_factory=list)
+    questions: list[QuestionFigures] = Field(default_factory=list)
+    baseline: Baseline | None = None
+
+
 class AnalysisResult(BaseModel):
     """Published on ``analysis-results`` and stored: one per video."""
 
@@ -131,6 +233,7 @@ class AnalysisResult(BaseModel):
     posture: Section = Field(default_factory=Section)
     gestures: Section = Field(default_factory=Section)
     speech: Section = Field(default_factory=Section)
+    structure: StructureSection = Field(default_factory=StructureSection)
     timeline: list[TimelineRow] = Field(
         default_factory=list, description="One row per second of the video, none skipped."
     )

@@ -1,0 +1,259 @@
+"""The interview's structure: turns, the candidate's answers, interruptions, per question, and
+the candidate against their own first seconds.
+
+Pure functions over what the join has already built: the speech section (turns, words with
+speakers, overlaps, the candidate) and the timeline rows. An *answer* is a stretch of the
+candidate's words that no other speaker's word interrupts; a *monologue* is a stretch of an
+answer without a long pause (``LONG_PAUSE_S``) in it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .analyzers.speech.figures import runs_of
+from .analyzers.speech.fluency import LONG_PAUSE_S
+from .schemas import QuestionSpan, TimelineRow
+from .schemas.result import (
+    Answer,
+    AnswerLengths,
+    Baseline,
+    Interruption,
+    QuestionFigures,
+    StructureSection,
+    VisionFigures,
+)
+
+Word = dict[str, Any]
+# A turn that starts within this many seconds of an overlap took the floor during it.
+INTERRUPTION_SLACK_S = 0.25
+
+
+def build(
+    speech: dict[str, Any],
+    timeline: Sequence[TimelineRow],
+    questions: Sequence[QuestionSpan],
+    baseline_s: float,
+) -> StructureSection:
+    """The ``structure`` section from the speech section's fields and the timeline."""
+    words = [w for seg in speech.get("segments") or [] for w in seg.get("words") or []]
+    speakers = speech.get("speakers") or {}
+    candidate = speakers.get("candidate")
+    section = StructureSection(
+        coverage=float(speech.get("coverage") or 0.0),
+        confidence=speech.get("confidence"),
+        candidate=candidate,
+        candidate_source=speakers.get("candidate_source"),
+    )
+    if not words or candidate is None:
+        section.cannot_assess = (
+            f"no speech to structure ({speech.get('cannot_assess') or 'no words recognised'})"
+        )
+        return section
+    turns = speech.get("turns") or []
+    by_speaker = Counter(str(t["speaker"]) for t in turns)
+    talk = speakers.get("talk_ratio") or {}
+    overlaps = [(float(r["start"]), float(r["end"])) for r in _regions(speech)]
+    answers = candidate_answers(words, candidate, questions)
+    section.speakers = int(speakers.get("count") or len(by_speaker))
+    section.turn_count = len(turns)
+    section.turns_by_speaker = dict(sorted(by_speaker.items()))
+    section.talk_ratio = talk.get(candidate)
+    section.answers = answers
+    section.answer_count = len(answers)
+    durations = [a.duration_s for a in answers]
+    section.answer_lengths = AnswerLengths(
+        mean_s=round(float(np.mean(durations)), 3),
+        median_s=round(float(np.median(durations)), 3),
+        longest_s=round(max(durations), 3),
+    )
+    section.longest_monologue_s = round(longest_monologue(words, candidate), 3)
+    section.response_delays_s = [
+        a.response_delay_s for a in answers if a.response_delay_s is not None
+    ]
+    section.overlap_count = len(overlaps)
+    section.overlap_s = round(sum(b - a for a, b in overlaps), 3)
+    section.interruptions = interruptions(turns, overlaps)
+    section.questions = [question_figures(q, words, candidate, timeline) for q in questions]
+    section.baseline = baseline(words, candidate, timeline, baseline_s)
+    return section
+
+
+def candidate_answers(
+    words: Sequence[Word], candidate: str, questions: Sequence[QuestionSpan] = ()
+) -> list[Answer]:
+    """The candidate's answers, with who spoke before each and the delay after them."""
+    answers = []
+    position = {id(w): i for i, w in enumerate(words)}
+    for run in runs_of(list(words), candidate):
+        first, last = run[0], run[-1]
+        before = words[position[id(first)] - 1] if position[id(first)] > 0 else None
+        start, end = float(first["start"]), float(last["end"])
+        answers.append(
+            Answer(
+                start=round(start, 3),
+                end=round(end, 3),
+                duration_s=round(end - start, 3),
+                words=len(run),
+                question_id=_question_at(questions, start),
+                after_speaker=None if before is None else before.get("speaker"),
+                response_delay_s=None if before is None else round(start - float(before["end"]), 3),
+            )
+        )
+    return answers
+
+
+def longest_monologue(words: Sequence[Word], speaker: str) -> float:
+    """Longest stretch of ``speaker``'s words with neither another speaker's word nor a pause
+    of ``LONG_PAUSE_S`` or more in it, in seconds."""
+    longest = 0.0
+    for run in runs_of(list(words), speaker):
+        start = float(run[0]["start"])
+        for previous, word in zip(run, run[1:], strict=False):
+            if float(word["start"]) - float(previous["end"]) >= LONG_PAUSE_S:
+                longest = max(longest, float(previous["end"]) - start)
+                start = float(word["start"])
+        longest = max(longest, float(run[-1]["end"]) - start)
+    return longest
+
+
+def interruptions(
+    turns: Sequence[dict[str, Any]], overlaps: Sequence[tuple[float, float]]
+) -> list[Interruption]:
+    """Turns that began while two people spoke at once, taking the floor from another."""
+    found = []
+    for before, turn in zip(turns, turns[1:], strict=False):
+        if turn["speaker"] == before["speaker"]:
+            continue
+        at = float(turn["start"])
+        for start, end in overlaps:
+            if start - INTERRUPTION_SLACK_S <= at <= end + INTERRUPTION_SLACK_S:
+                found.append(
+                    Interruption(
+                        at=round(at, 3),
+                        by=str(turn["speaker"]),
+                        of=str(before["speaker"]),
+                        overlap_s=round(end - start, 3),
+                    )
+                )
+                break
+    return found
+
+
+def question_figures(
+    question: QuestionSpan,
+    words: Sequence[Word],
+    candidate: str,
+    timeline: Sequence[TimelineRow],
+) -> QuestionFigures:
+    inside = [w for w in words if question.start <= _mid(w) < question.end]
+    own = [w for w in inside if w.get("speaker") == candidate]
+    talk_s = _talk_seconds(inside, candidate)
+    delay = None
+    if own:
+        first = own[0]
+        earlier = [w for w in inside if w.get("speaker") != candidate and w["end"] <= first["end"]]
+        since = float(earlier[-1]["end"]) if earlier else question.start
+        delay = round(float(first["start"]) - since, 3)
+    return QuestionFigures(
+        question_id=question.question_id,
+        start=question.start,
+        end=question.end,
+        candidate_words=len(own),
+        candidate_talk_s=round(talk_s, 3),
+        words_per_minute=round(len(own) * 60 / talk_s, 1) if talk_s > 0 else None,
+        response_delay_s=delay,
+        vision=vision_figures([r for r in timeline if question.start <= r.t < question.end]),
+    )
+
+
+def baseline(
+    words: Sequence[Word], candidate: str, timeline: Sequence[TimelineRow], seconds: float
+) -> Baseline | None:
+    """The candidate's first ``seconds`` from their first word, and the rest against them."""
+    own = [w for w in words if w.get("speaker") == candidate]
+    if not own:
+        return None
+    start = float(own[0]["start"])
+    end = start + seconds
+    inside = [w for w in words if _mid(w) < end]
+    after = [w for w in words if _mid(w) >= end]
+    early = vision_figures([r for r in timeline if start <= r.t < end])
+    late = vision_figures([r for r in timeline if r.t >= end])
+    wpm, rest_wpm = _rate(inside, candidate), _rate(after, candidate)
+    labels = sorted(set(early.expression_distribution) | set(late.expression_distribution))
+    return Baseline(
+        window=(round(start, 3), round(end, 3)),
+        words_per_minute=wpm,
+        rest_words_per_minute=rest_wpm,
+        words_per_minute_change=_change(rest_wpm, wpm),
+        eye_contact_ratio=early.eye_contact_ratio,
+        rest_eye_contact_ratio=late.eye_contact_ratio,
+        eye_contact_change=_change(late.eye_contact_ratio, early.eye_contact_ratio),
+        expression_distribution=early.expression_distribution,
+        rest_expression_distribution=late.expression_distribution,
+        expression_change={
+            label: round(
+                late.expression_distribution.get(label, 0.0)
+                - early.expression_distribution.get(label, 0.0),
+                4,
+            )
+            for label in labels
+        }
+        if early.expression_distribution and late.expression_distribution
+        else {},
+    )
+
+
+def vision_figures(rows: Sequence[TimelineRow]) -> VisionFigures:
+    seen = [r.face_seen for r in rows if r.face_seen is not None]
+    looks = [r.eye_contact for r in rows if r.eye_contact is not None]
+    labels = Counter(r.expression for r in rows if r.expression is not None)
+    total = sum(labels.values())
+    return VisionFigures(
+        seconds=len(rows),
+        face_seen_ratio=round(sum(seen) / len(seen), 4) if seen else None,
+        eye_contact_ratio=round(sum(looks) / len(looks), 4) if looks else None,
+        expression_distribution={k: round(v / total, 4) for k, v in sorted(labels.items())},
+    )
+
+
+def _rate(words: Sequence[Word], speaker: str) -> float | None:
+    """Words per minute of ``speaker`` over their own talk time in ``words``."""
+    talk_s = _talk_seconds(words, speaker)
+    count = sum(1 for w in words if w.get("speaker") == speaker)
+    return round(count * 60 / talk_s, 1) if talk_s > 0 else None
+
+
+def _talk_seconds(words: Sequence[Word], speaker: str) -> float:
+    """Time ``speaker`` spent speaking in ``words``: their uninterrupted runs, first word to
+    last, without pauses of ``LONG_PAUSE_S`` or more."""
+    total = 0.0
+    for run in runs_of(list(words), speaker):
+        total += float(run[-1]["end"]) - float(run[0]["start"])
+        for previous, word in zip(run, run[1:], strict=False):
+            gap = float(word["start"]) - float(previous["end"])
+            if gap >= LONG_PAUSE_S:
+                total -= gap
+    return total
+
+
+def _change(rest: float | None, base: float | None) -> float | None:
+    return None if rest is None or base is None else round(rest - base, 4)
+
+
+def _regions(speech: dict[str, Any]) -> list[dict[str, Any]]:
+    overlaps = speech.get("overlaps")
+    return list(overlaps.get("regions") or []) if isinstance(overlaps, dict) else []
+
+
+def _question_at(questions: Sequence[QuestionSpan], t: float) -> str | None:
+    return next((q.question_id for q in questions if q.start <= t < q.end), None)
+
+
+def _mid(word: Word) -> float:
+    return (float(word["start"]) + float(word["end"])) / 2
