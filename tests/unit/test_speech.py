@@ -104,6 +104,7 @@ def summarize(
     *,
     has_audio: bool = True,
     metadata: VideoMetadata | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     if duration is None:
         duration = sum(float(p["duration_s"]) for p in parts)
@@ -113,7 +114,7 @@ def summarize(
         metadata=metadata or VideoMetadata(),
     )
     sections = SpeechAnalyzer.summarize(
-        SummaryInput(manifest=manifest, settings=Settings(), audio=parts)
+        SummaryInput(manifest=manifest, settings=settings or Settings(), audio=parts)
     )
     Section.model_validate(sections["speech"])  # fits the result's section
     return sections["speech"]
@@ -409,6 +410,16 @@ def test_hallucinated_segments_are_dropped_and_counted() -> None:
         "count": 2,
         "by_reason": {"repetition": 1, "silence": 1},
     }
+
+
+def test_the_deployments_compression_ratio_threshold_decides_what_is_a_loop() -> None:
+    loop = synthetic_part(
+        timed("thank you thank you thank you", 0.5), start=0.0, duration=3.0, compression_ratio=3.1
+    )
+    lenient = Settings(speech_max_compression_ratio=3.5)
+
+    assert summarize([loop])["transcript"] == ""
+    assert summarize([loop], settings=lenient)["transcript"] == "thank you thank you thank you"
 
 
 def test_only_hallucinations_is_no_speech() -> None:
