@@ -21,6 +21,7 @@ from .schemas import (
     ModelInfo,
     PartialResult,
     PartSource,
+    ReliabilityNote,
     ResultStatus,
     Section,
     SplitManifest,
@@ -45,6 +46,7 @@ def failed_result(
         setattr(result, name, Section.not_assessed(f"analysis failed: {error.code}"))
     result.structure = StructureSection(cannot_assess=f"analysis failed: {error.code}")
     result.media.cannot_assess = f"analysis failed: {error.code}"
+    result.reliability = [ReliabilityNote(section="result", reason=error.message)]
     return result
 
 
@@ -131,7 +133,49 @@ def build_result(
     if manifest.submitted_at is not None:
         timings["total"] = round((now - manifest.submitted_at).total_seconds(), 3)
     result.timings = timings
+    result.reliability = reliability(result, missing_sections, failed_parts)
     return result
+
+
+def reliability(
+    result: AnalysisResult, missing_sections: set[str], failed_parts: list[str]
+) -> list[ReliabilityNote]:
+    """What the result could not judge, section by section, in plain words."""
+    notes: list[ReliabilityNote] = []
+    sections: list[tuple[str, Section]] = [
+        ("media", result.media),
+        *((name, getattr(result, name)) for name in SECTION_NAMES),
+        ("structure", result.structure),
+    ]
+    for name, section in sections:
+        if section.cannot_assess:
+            notes.append(ReliabilityNote(section=name, reason=section.cannot_assess))
+        elif section.coverage < 1.0 and name != "media":
+            notes.append(
+                ReliabilityNote(
+                    section=name, reason=f"judged on {section.coverage:.0%} of the video"
+                )
+            )
+    extra = result.speech.model_extra or {}
+    for part in ("speakers", "overlaps"):
+        reason = (extra.get(part) or {}).get("cannot_assess")
+        if reason and not result.speech.cannot_assess:
+            notes.append(ReliabilityNote(section=f"speech.{part}", reason=reason))
+    for section_name in sorted(missing_sections):
+        notes.append(
+            ReliabilityNote(
+                section=section_name, reason="some of its parts did not arrive or failed"
+            )
+        )
+    if failed_parts:
+        notes.append(
+            ReliabilityNote(
+                section="result",
+                reason=f"{len(failed_parts)} part(s) failed and are left out: "
+                + ", ".join(failed_parts),
+            )
+        )
+    return notes
 
 
 def _join_timeline(

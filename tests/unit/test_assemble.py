@@ -148,3 +148,27 @@ def test_video_without_audio_is_complete_and_says_no_audio() -> None:
     assert result.status == "complete"
     assert "no_audio" in result.media.quality.verdicts
     assert result.media.quality.audio_level_dbfs is None
+
+
+def test_reliability_lists_what_could_not_be_judged_in_plain_words() -> None:
+    broken = frame_part(1, 10).model_copy(
+        update={"error": ErrorInfo(code="internal_error", message="boom"), "data": {}}
+    )
+    result = build_result(manifest(), [frame_part(0, 120), broken, audio_part()])
+    notes = {(note.section, note.reason) for note in result.reliability}
+
+    # Only the quality analyzer runs here: every other section says why it has no figures.
+    assert ("face", "no analyzer for face is enabled in this deployment") in notes
+    assert ("speech", "no analyzer for speech is enabled in this deployment") in notes
+    assert ("media.quality", "some of its parts did not arrive or failed") in notes
+    assert ("result", "1 part(s) failed and are left out: quality:frames:1") in notes
+    assert any(section == "structure" for section, _ in notes)
+
+
+def test_a_failed_result_says_why_in_its_reliability() -> None:
+    error = ErrorInfo(code="unreadable_media", message="the file is not a video")
+    result = build_result(manifest(error=error, frame_batches=0, audio_chunks=0), [])
+
+    assert [(n.section, n.reason) for n in result.reliability] == [
+        ("result", "the file is not a video")
+    ]

@@ -214,6 +214,13 @@ class StructureSection(Section):
     baseline: Baseline | None = None
 
 
+class ReliabilityNote(BaseModel):
+    """Something the result could not judge, or judged on less than the whole video."""
+
+    section: str = Field(description="Key path of the section, e.g. 'gaze', 'speech.speakers'.")
+    reason: str = Field(description="Why, in plain words.")
+
+
 class AnalysisResult(BaseModel):
     """Published on ``analysis-results`` and stored: one per video."""
 
@@ -234,6 +241,10 @@ class AnalysisResult(BaseModel):
     gestures: Section = Field(default_factory=Section)
     speech: Section = Field(default_factory=Section)
     structure: StructureSection = Field(default_factory=StructureSection)
+    reliability: list[ReliabilityNote] = Field(
+        default_factory=list,
+        description="Every section that could not be judged, or only on part of the video.",
+    )
     timeline: list[TimelineRow] = Field(
         default_factory=list, description="One row per second of the video, none skipped."
     )
