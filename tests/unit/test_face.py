@@ -6,6 +6,7 @@ summary tests use synthetic per-frame data and need no model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import subprocess
@@ -260,9 +261,13 @@ def test_mediapipe_models_are_reported_from_the_package(tmp_path: Path) -> None:
     assert item.present and item.error is None
     assert item.source == "package mediapipe==0.10.21 (used in place)"
     assert item.sha256 is not None and len(item.sha256) == 64
+    # One identity over every .tflite file: the lines "name sha256" in the bundle's order.
     root = bundle.model_path(Settings(models_dir=tmp_path), "mediapipe")
-    detector = root / "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"
-    assert bundle._sha256(detector) == item.sha256
+    spec = bundle.MODEL_SPECS["mediapipe"]
+    lines = "".join(
+        f"{out.name} {bundle._sha256(root / out.parts[0].path)}\n" for out in spec.files
+    )
+    assert hashlib.sha256(lines.encode()).hexdigest() == item.sha256
 
 
 # --- the summary, on synthetic per-frame data ---------------------------------------------------

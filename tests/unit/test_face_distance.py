@@ -389,3 +389,15 @@ def test_grid_speaker_is_seen_in_every_frame_by_both_roles(
         assert sections[name]["coverage"] == face["coverage"]
         assert sections[name]["cannot_assess"] is None
     assert abs(sections["head_pose"]["yaw"]["mean"]) < 15.0  # facing the camera
+
+
+def test_mediapipe_has_one_identity_in_the_bundle_and_both_roles(
+    settings: Settings, face_analyzer: FaceAnalyzer, pose_analyzer: PoseAnalyzer
+) -> None:
+    bundled = bundle.model_info(settings, "mediapipe")
+    (in_face,) = [m for m in face_analyzer.models if m.name == "mediapipe"]
+
+    assert bundled.sha256 is not None
+    for used, role in ((in_face, "face"), (pose_analyzer.model_info, "pose")):
+        assert (used.analyzer, used.name) == (role, "mediapipe")
+        assert (used.version, used.sha256) == (bundled.version, bundled.sha256)

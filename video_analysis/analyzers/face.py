@@ -37,7 +37,7 @@ from ..schemas import ModelInfo, PartSource
 from ..settings import Settings, get_settings
 from . import timeseries as ts
 from .base import Analyzer, DecodedFrames, SummaryInput
-from .face_detection import Face, FaceDetector, build_detector, largest
+from .face_detection import Face, FaceDetector, MediaPipeFaceDetector, build_detector, largest
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,14 @@ class FaceAnalyzer(Analyzer):
         self._sha256: str | None = None
         self._load_lock = threading.Lock()
         self._predict_lock = threading.Lock()
+
+    @property
+    def models(self) -> list[ModelInfo]:
+        """The expression model, and MediaPipe's when its face detectors find the faces."""
+        if not isinstance(self._detector, MediaPipeFaceDetector):
+            return [self.model_info]
+        mediapipe = bundle_model_info(self._settings, "mediapipe")
+        return [self.model_info, mediapipe.model_copy(update={"analyzer": self.name})]
 
     @property
     def model_info(self) -> ModelInfo:

@@ -996,12 +996,15 @@ def _check_installed(spec: ModelSpec, target: Path, *, verify: bool) -> tuple[bo
 def _check_in_package(
     spec: ModelSpec, *, verify: bool
 ) -> tuple[Path | None, str | None, str | None]:
-    """(package root, problem, main file's sha256) of a model used where its package put it.
+    """(package root, problem, sha256) of a model used where its package put it.
 
-    Sizes (and, with ``verify``, full hashes) are checked against the wheel's RECORD.
+    Sizes (and, with ``verify``, full hashes) are checked against the wheel's RECORD. The
+    sha256 is the model's identity: of its one file, or for several files (MediaPipe's
+    solutions) of the lines "name sha256" of every file in order, so that it changes when any
+    of them does and the analyzers that use them report the same one.
     """
     root: Path | None = None
-    main_sha: str | None = None
+    digests: list[str] = []
     for out in spec.files:
         (part,) = out.parts
         try:
@@ -1018,10 +1021,11 @@ def _check_in_package(
             )
         if verify and expected_sha is not None and _sha256(path) != expected_sha:
             return None, f"{path} does not match its sha256 in the package's RECORD", None
-        if out.name == spec.main_file:
-            main_sha = expected_sha if expected_sha is not None else _sha256(path)
+        digests.append(f"{out.name} {expected_sha or _sha256(path)}\n")
         root = Path(str(path)[: -len(part.path)])
-    return root, None, main_sha
+    if len(digests) == 1:
+        return root, None, digests[0].split()[1]
+    return root, None, hashlib.sha256("".join(digests).encode()).hexdigest()
 
 
 def _record_entry(part: SourceFile) -> tuple[str | None, int | None] | None:

@@ -33,18 +33,17 @@ How the MediaPipe solutions are run, and why:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
 import time
-from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from ...models.bundle import model_info as bundle_model_info
 from ...models.bundle import record_loaded
 from ...schemas import ModelInfo, PartSource
 from ...settings import Settings, get_settings
@@ -56,17 +55,9 @@ from . import blinks, gaze, gestures, head_pose, posture
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "mediapipe-facemesh-pose-hands"
-# The weights the solutions load (relative to the mediapipe package), for the checksum.
-MODEL_FILES = (
-    "modules/face_detection/face_detection_short_range.tflite",
-    "modules/face_detection/face_detection_full_range_sparse.tflite",
-    "modules/face_landmark/face_landmark_with_attention.tflite",
-    "modules/pose_detection/pose_detection.tflite",
-    "modules/pose_landmark/pose_landmark_full.tflite",
-    "modules/palm_detection/palm_detection_full.tflite",
-    "modules/hand_landmark/hand_landmark_full.tflite",
-)
+# The bundle's entry for MediaPipe's solution models: one identity (name, version, sha256 over
+# every .tflite file) wherever the face and pose roles use them.
+MODEL_NAME = "mediapipe"
 
 # Pose landmarks count when MediaPipe's visibility is at least 0.5.
 MIN_VISIBILITY = 0.5
@@ -97,8 +88,7 @@ class PoseAnalyzer(Analyzer):
         self._face_mesh: Any = None
         self._pose: Any = None
         self._hands: Any = None
-        self._version = "unknown"
-        self._sha256: str | None = None
+        self._info: ModelInfo | None = None
         # MediaPipe graphs are not safe to share between threads, and a batch must run from
         # reset to end without another batch's frames in between.
         self._lock = threading.Lock()
@@ -129,16 +119,16 @@ class PoseAnalyzer(Analyzer):
             min_detection_confidence=0.5,
             min_tracking_confidence=0.5,
         )
-        self._version = str(mp.__version__)
-        self._sha256 = _weights_sha256(Path(mp.__file__).parent)
-        # Reported under the bundle name, so /models/status shows the mediapipe entry loaded.
-        record_loaded("mediapipe", load_time_s=round(time.monotonic() - started, 3), device="cpu")
+        self._info = bundle_model_info(self._settings, MODEL_NAME).model_copy(
+            update={"analyzer": self.name, "version": str(mp.__version__)}
+        )
+        record_loaded(MODEL_NAME, load_time_s=round(time.monotonic() - started, 3), device="cpu")
 
     @property
     def model_info(self) -> ModelInfo:
-        return ModelInfo(
-            analyzer=self.name, name=MODEL_NAME, version=self._version, sha256=self._sha256
-        )
+        if self._info is None:
+            return ModelInfo(analyzer=self.name, name=MODEL_NAME, version="unknown")
+        return self._info
 
     def analyze_frames(self, batch: DecodedFrames) -> dict[str, Any]:
         if self._face_mesh is None:
@@ -338,17 +328,3 @@ def _shrink(rgb: NDArray[np.uint8], side: int) -> NDArray[np.uint8]:
     scale = side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
-
-
-def _weights_sha256(package_dir: Path) -> str | None:
-    """One sha256 over the solutions' .tflite files, in a fixed order."""
-    digest = hashlib.sha256()
-    for relative in MODEL_FILES:
-        path = package_dir / relative
-        try:
-            digest.update(relative.encode())
-            digest.update(path.read_bytes())
-        except OSError:
-            log.warning("mediapipe weights file %s not found; no checksum reported", path)
-            return None
-    return digest.hexdigest()
