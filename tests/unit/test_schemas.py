@@ -28,6 +28,7 @@ from video_analysis.schemas import (
     VideoState,
     VideoStatus,
     VideoUploaded,
+    write_json_schemas,
 )
 
 JPEG = bytes(range(256)) * 4
@@ -114,3 +115,16 @@ def test_schemas_command_writes_a_json_schema_per_topic(tmp_path: Path) -> None:
     result_schema = json.loads((tmp_path / "analysis-results.schema.json").read_text())
     for key in ("video_id", "status", "error", "missing", "media", "face", "speech", "models"):
         assert key in result_schema["properties"]
+
+
+def test_shipped_json_schemas_match_the_code(tmp_path: Path) -> None:
+    """``schemas/`` in the repo is what platform teams code against: regenerate it with
+    ``make schemas`` (or ``video-analysis schemas --out schemas``) when a message changes."""
+    shipped = Path(__file__).resolve().parents[2] / "schemas"
+    written = write_json_schemas(tmp_path)
+
+    assert sorted(p.name for p in shipped.glob("*.schema.json")) == sorted(p.name for p in written)
+    for path in written:
+        assert (shipped / path.name).read_text() == path.read_text(), (
+            f"schemas/{path.name} is out of date: run `make schemas`"
+        )
