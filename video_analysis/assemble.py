@@ -43,7 +43,7 @@ def failed_result(
         result.metadata = manifest.metadata
         _fill_media(result, manifest)
     for name in SECTION_NAMES:
-        setattr(result, name, Section.not_assessed(f"analysis failed: {error.code}"))
+        setattr(result, name, _section_type(name).not_assessed(f"analysis failed: {error.code}"))
     result.structure = StructureSection(cannot_assess=f"analysis failed: {error.code}")
     result.media.cannot_assess = f"analysis failed: {error.code}"
     result.reliability = [ReliabilityNote(section="result", reason=error.message)]
@@ -99,7 +99,11 @@ def build_result(
         if not good and expected_own:
             for section in cls.sections:
                 if "." not in section:
-                    setattr(result, section, Section.not_assessed("no part of it arrived"))
+                    setattr(
+                        result,
+                        section,
+                        _section_type(section).not_assessed("no part of it arrived"),
+                    )
                     filled.add(section)
             continue
         for path, fields in cls.summarize(summary_input).items():
@@ -117,7 +121,7 @@ def build_result(
     result.media.coverage = coverage
     for name in SECTION_NAMES:
         if name not in filled:
-            setattr(result, name, Section.not_assessed(_not_enabled_reason(name)))
+            setattr(result, name, _section_type(name).not_assessed(_not_enabled_reason(name)))
 
     result.models = sorted(models.values(), key=lambda m: (m.analyzer, m.name))
     result.missing = sorted(missing_sections)
@@ -156,11 +160,10 @@ def reliability(
                     section=name, reason=f"judged on {section.coverage:.0%} of the video"
                 )
             )
-    extra = result.speech.model_extra or {}
-    for part in ("speakers", "overlaps"):
-        reason = (extra.get(part) or {}).get("cannot_assess")
-        if reason and not result.speech.cannot_assess:
-            notes.append(ReliabilityNote(section=f"speech.{part}", reason=reason))
+    speech = result.speech
+    for part, figures in (("speakers", speech.speakers), ("overlaps", speech.overlaps)):
+        if figures is not None and figures.cannot_assess and not speech.cannot_assess:
+            notes.append(ReliabilityNote(section=f"speech.{part}", reason=figures.cannot_assess))
     for section_name in sorted(missing_sections):
         notes.append(
             ReliabilityNote(
@@ -184,10 +187,13 @@ def _join_timeline(
     """The per-second timeline, and what the camera saw at each word of the transcript."""
     face_rows = ts.unique_rows(frame_parts.get("face", []))
     pose_rows = ts.unique_rows(frame_parts.get("pose", []))
-    segments = (result.speech.model_extra or {}).get("segments") or []
+    segments = result.speech.segments
     timeline.annotate_words(segments, face_rows, pose_rows, manifest.sample_fps)
     result.timeline = timeline.build(
-        float(manifest.media.duration_s or 0.0), face_rows, pose_rows, segments
+        float(manifest.media.duration_s or 0.0),
+        face_rows,
+        pose_rows,
+        [segment.model_dump() for segment in segments],
     )
 
 
@@ -236,6 +242,13 @@ def _apply(result: AnalysisResult, path: str, fields: dict[str, Any]) -> None:
         target = target.setdefault(key, {})
     target.update(fields)
     setattr(result, head, type(section).model_validate(data))
+
+
+def _section_type(name: str) -> type[Section]:
+    """The model of the result's section ``name`` (a subclass of Section)."""
+    annotation = AnalysisResult.model_fields[name].annotation
+    assert isinstance(annotation, type) and issubclass(annotation, Section), name
+    return annotation
 
 
 def _not_enabled_reason(section: str) -> str:

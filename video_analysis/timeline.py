@@ -18,7 +18,7 @@ import numpy as np
 
 from .analyzers import timeseries as ts
 from .analyzers.face import LABELS
-from .schemas import TimelineRow, TimelineWord
+from .schemas import Segment, TimelineRow, TimelineWord
 
 Row = dict[str, Any]
 
@@ -45,7 +45,7 @@ def build(
 
 
 def annotate_words(
-    segments: Sequence[Row], face_rows: Sequence[Row], pose_rows: Sequence[Row], fps: float
+    segments: Sequence[Segment], face_rows: Sequence[Row], pose_rows: Sequence[Row], fps: float
 ) -> None:
     """Give every word (in place) the apparent expression, eye contact and head yaw of the
     sampled frame nearest its midpoint, or null when no frame lies within one sampling
@@ -54,14 +54,14 @@ def annotate_words(
     face = _Nearest(face_rows, reach)
     pose = _Nearest(pose_rows, reach)
     for seg in segments:
-        for word in seg.get("words") or []:
-            t = _mid(word)
+        for word in seg.words:
+            t = (word.start + word.end) / 2
             seen = face.at(t)
             looked = pose.at(t)
             scores = seen.get("scores") if seen else None
-            word["expression"] = max(scores, key=scores.get) if scores else None
-            word["eye_contact"] = looked.get("looking") if looked else None
-            word["head_yaw"] = looked.get("yaw") if looked else None
+            word.expression = max(scores, key=scores.get) if scores else None
+            word.eye_contact = looked.get("looking") if looked else None
+            word.head_yaw = looked.get("yaw") if looked else None
 
 
 def _row(

@@ -22,7 +22,7 @@ from video_analysis.analyzers.speech import SpeechAnalyzer
 from video_analysis.analyzers.speech.fillers import count_fillers
 from video_analysis.errors import ModelNotAvailable
 from video_analysis.models import bundle
-from video_analysis.schemas import MediaInfo, Section, SplitManifest, VideoMetadata
+from video_analysis.schemas import MediaInfo, SpeechSection, SplitManifest, VideoMetadata
 from video_analysis.settings import Settings
 
 RATE = 16_000
@@ -116,7 +116,7 @@ def summarize(
     sections = SpeechAnalyzer.summarize(
         SummaryInput(manifest=manifest, settings=settings or Settings(), audio=parts)
     )
-    Section.model_validate(sections["speech"])  # fits the result's section
+    SpeechSection.model_validate(sections["speech"])  # fits the result's typed section
     return sections["speech"]
 
 

@@ -13,6 +13,7 @@ import pytest
 from tests.media_factory import FFMPEG, make_clip, make_speech_wav
 from video_analysis import timeline
 from video_analysis.analyzers.face import LABELS
+from video_analysis.schemas import Segment
 
 FPS = 5.0
 
@@ -31,7 +32,7 @@ def pose_row(t: float, **fields: Any) -> dict[str, Any]:
 
 
 def word(start: float, end: float, text: str, speaker: str | None = "S1") -> dict[str, Any]:
-    return {"start": start, "end": end, "word": f" {text}", "speaker": speaker}
+    return {"start": start, "end": end, "word": f" {text}", "speaker": speaker, "probability": 0.9}
 
 
 def test_every_second_gets_a_row_and_unmeasured_fields_are_null() -> None:
@@ -121,16 +122,17 @@ def test_data_past_the_declared_duration_gets_rows_too() -> None:
 
 
 def test_each_word_gets_the_camera_view_of_the_frame_nearest_its_midpoint() -> None:
-    segments = [{"words": [word(0.25, 0.45, "near"), word(5.0, 5.2, "far")]}]
+    words = [word(0.25, 0.45, "near"), word(5.0, 5.2, "far")]
+    segments = [Segment(start=0.25, end=5.2, text="near far", words=words)]
     face = [face_row(0.2, "happy"), face_row(0.6, "sad")]
     pose = [pose_row(0.2, looking=True, yaw=3.0), pose_row(0.6, looking=False, yaw=25.0)]
 
     timeline.annotate_words(segments, face, pose, FPS)
 
-    near, far = segments[0]["words"]
-    assert (near["expression"], near["eye_contact"], near["head_yaw"]) == ("happy", True, 3.0)
+    near, far = segments[0].words
+    assert (near.expression, near.eye_contact, near.head_yaw) == ("happy", True, 3.0)
     # No frame within one sampling interval (0.2 s) of 5.1 s: nothing is claimed.
-    assert (far["expression"], far["eye_contact"], far["head_yaw"]) == (None, None, None)
+    assert (far.expression, far.eye_contact, far.head_yaw) == (None, None, None)
 
 
 # --- a generated clip with known truth ------------------------------------------------------
@@ -182,5 +184,5 @@ def test_rows_of_a_clip_match_its_truth_second_by_second(tmp_path: Path) -> None
     spoken = [row for row in rows if row.words]
     assert spoken and all(row.t >= 2.0 for row in spoken)
     assert "ready" in " ".join(row.text.lower() for row in rows)
-    words = [w for seg in result.speech.model_extra["segments"] for w in seg["words"]]
-    assert words and all(w["expression"] is None for w in words if w["start"] >= 3.5)
+    words = [w for seg in result.speech.segments for w in seg.words]
+    assert words and all(w.expression is None for w in words if w.start >= 3.5)

@@ -33,13 +33,14 @@ from .result import (
     ModelLoad,
     ReliabilityNote,
     ResultStatus,
-    Section,
     StructureSection,
     TimelineRow,
     TimelineWord,
     VideoState,
     VideoStatus,
 )
+from .section import Section
+from .speech import Segment, Speakers, SpeechSection, Turn, Word
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -61,7 +62,12 @@ __all__ = [
     "ReliabilityNote",
     "ResultStatus",
     "Section",
+    "Segment",
+    "Speakers",
+    "SpeechSection",
     "SplitManifest",
+    "Turn",
+    "Word",
     "StructureSection",
     "QuestionSpan",
     "TimelineRow",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .events import SCHEMA_VERSION, ErrorInfo, ModelInfo, VideoMetadata, utcnow
+from .section import Section
+from .speech import SpeechSection
 
 
 class ResultStatus(StrEnum):
@@ -23,22 +25,6 @@ class VideoState(StrEnum):
     COMPLETE = "complete"
     PARTIAL = "partial"
     FAILED = "failed"
-
-
-class Section(BaseModel):
-    """Every section says how much of the video it saw and whether it could judge at all."""
-
-    model_config = ConfigDict(extra="allow")
-
-    coverage: float = Field(0.0, ge=0, le=1, description="Share of the input the section saw.")
-    confidence: float | None = Field(None, ge=0, le=1)
-    cannot_assess: str | None = Field(
-        None, description="Null, or a short reason why the section could not be judged."
-    )
-
-    @classmethod
-    def not_assessed(cls, reason: str, **fields: Any) -> Section:
-        return cls(coverage=0.0, cannot_assess=reason, **fields)
 
 
 class MediaQuality(BaseModel):
@@ -239,7 +225,7 @@ class AnalysisResult(BaseModel):
     blinks: Section = Field(default_factory=Section)
     posture: Section = Field(default_factory=Section)
     gestures: Section = Field(default_factory=Section)
-    speech: Section = Field(default_factory=Section)
+    speech: SpeechSection = Field(default_factory=SpeechSection)
     structure: StructureSection = Field(default_factory=StructureSection)
     reliability: list[ReliabilityNote] = Field(
         default_factory=list,

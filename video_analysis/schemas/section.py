@@ -1,0 +1,23 @@
+"""What every section of the result has: coverage, confidence, and why it could not judge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Section(BaseModel):
+    """Every section says how much of the video it saw and whether it could judge at all."""
+
+    model_config = ConfigDict(extra="allow")
+
+    coverage: float = Field(0.0, ge=0, le=1, description="Share of the input the section saw.")
+    confidence: float | None = Field(None, ge=0, le=1)
+    cannot_assess: str | None = Field(
+        None, description="Null, or a short reason why the section could not be judged."
+    )
+
+    @classmethod
+    def not_assessed(cls, reason: str, **fields: Any) -> Section:
+        return cls(coverage=0.0, cannot_assess=reason, **fields)
