@@ -157,13 +157,10 @@ class _StateDictUnpickler(pickle.Unpickler):
         return self._storages[key]
 
 
-def read_torch_state_dict(path: Path) -> dict[str, NDArray[Any]]:
-    """The tensors of a PyTorch state dict saved with ``torch.save`` (zip format), as arrays.
-
-    Only plain state dicts load: the unpickler rebuilds tensors and (ordered) dicts and refuses
-    any other global, so a checkpoint cannot run code. Raises :class:`ModelNotAvailable` for
-    anything else.
-    """
+def load_torch_archive(path: Path, unpickler: type[_StateDictUnpickler], what: str) -> Any:
+    """The object ``torch.save`` wrote to ``path`` (zip format), read by ``unpickler``, which
+    refuses every global it does not know. Raises :class:`ModelNotAvailable`, calling the file
+    a ``what`` when it cannot be read."""
     try:
         with zipfile.ZipFile(path) as archive:
             pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
@@ -174,9 +171,19 @@ def read_torch_state_dict(path: Path) -> dict[str, NDArray[Any]]:
             if byteorder in archive.namelist() and archive.read(byteorder) != b"little":
                 raise ModelNotAvailable(f"{path} stores big-endian tensors")
             with archive.open(pickles[0]) as handle:
-                state = _StateDictUnpickler(handle, archive, prefix).load()
+                return unpickler(handle, archive, prefix).load()
     except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, OSError) as exc:
-        raise ModelNotAvailable(f"{path} is not a readable PyTorch state dict: {exc}") from exc
+        raise ModelNotAvailable(f"{path} is not a readable {what}: {exc}") from exc
+
+
+def read_torch_state_dict(path: Path) -> dict[str, NDArray[Any]]:
+    """The tensors of a PyTorch state dict saved with ``torch.save`` (zip format), as arrays.
+
+    Only plain state dicts load: the unpickler rebuilds tensors and (ordered) dicts and refuses
+    any other global, so a checkpoint cannot run code. Raises :class:`ModelNotAvailable` for
+    anything else.
+    """
+    state = load_torch_archive(path, _StateDictUnpickler, "PyTorch state dict")
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, np.ndarray) for k, v in state.items()
     ):

@@ -31,14 +31,12 @@ time) this module
 from __future__ import annotations
 
 import json
-import pickle
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,7 +45,7 @@ from ..errors import ModelNotAvailable
 
 # The torch-free checkpoint reader and the ONNX graph builder of the CAM++ conversion: one
 # reader of PyTorch archives in the project, extended here rather than written twice.
-from .campplus import _Graph, _StateDictUnpickler
+from .campplus import _Graph, _StateDictUnpickler, load_torch_archive
 
 if TYPE_CHECKING:
     import onnx
@@ -178,19 +176,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     stubs of :data:`_CHECKPOINT_STUBS` is refused, so the file cannot run code. Raises
     :class:`ModelNotAvailable` for anything else.
     """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
-            if len(pickles) != 1:
-                raise ModelNotAvailable(f"{path} is not a PyTorch zip archive (no data.pkl)")
-            prefix = pickles[0][: -len("data.pkl")]
-            byteorder = f"{prefix}byteorder"
-            if byteorder in archive.namelist() and archive.read(byteorder) != b"little":
-                raise ModelNotAvailable(f"{path} stores big-endian tensors")
-            with archive.open(pickles[0]) as handle:
-                loaded = _load(handle, archive, prefix)
-    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, OSError) as exc:
-        raise ModelNotAvailable(f"{path} is not a readable pyannote checkpoint: {exc}") from exc
+    loaded = load_torch_archive(path, _CheckpointUnpickler, "pyannote checkpoint")
     if not isinstance(loaded, dict) or not isinstance(loaded.get("state_dict"), dict):
         raise ModelNotAvailable(f"{path} is not a Lightning checkpoint (no state_dict)")
     state = loaded["state_dict"]
@@ -205,10 +191,6 @@ def read_checkpoint(path: Path) -> Checkpoint:
         hyper_parameters=dict(hyper) if isinstance(hyper, dict) else {},
         specifications=dict(spec_state) if isinstance(spec_state, dict) else {},
     )
-
-
-def _load(handle: IO[bytes], archive: zipfile.ZipFile, prefix: str) -> Any:
-    return _CheckpointUnpickler(handle, archive, prefix).load()
 
 
 def check_architecture(checkpoint: Checkpoint) -> None:
