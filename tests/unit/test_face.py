@@ -24,7 +24,7 @@ from video_analysis.analyzers.base import DecodedFrame, DecodedFrames, SummaryIn
 from video_analysis.analyzers.face import LABELS, FaceAnalyzer
 from video_analysis.errors import ModelNotAvailable
 from video_analysis.models import bundle
-from video_analysis.schemas import ModelInfo, SplitManifest
+from video_analysis.schemas import FaceSection, ModelInfo, SplitManifest
 from video_analysis.settings import Settings
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -83,7 +83,9 @@ def batch(images: list[Image], *, start: int = 0, batch_index: int = 0) -> Decod
 def summarize(parts: list[dict[str, Any]], frames_sampled: int) -> dict[str, Any]:
     manifest = SplitManifest(video_id="vid-face", frames_sampled=frames_sampled, sample_fps=FPS)
     summary_input = SummaryInput(manifest=manifest, settings=Settings(), frames=parts)
-    return FaceAnalyzer.summarize(summary_input)["face"]
+    face = FaceAnalyzer.summarize(summary_input)["face"]
+    FaceSection.model_validate(face)  # fits the result's typed section
+    return face
 
 
 def top_label(frame: dict[str, Any]) -> str:

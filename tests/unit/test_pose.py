@@ -15,7 +15,16 @@ from video_analysis.analyzers import timeseries as ts
 from video_analysis.analyzers.base import DecodedFrame, DecodedFrames, SummaryInput
 from video_analysis.analyzers.pose import PoseAnalyzer
 from video_analysis.analyzers.registry import analyzer_class
-from video_analysis.schemas import MediaInfo, Section, SplitManifest
+from video_analysis.schemas import (
+    BlinksSection,
+    GazeSection,
+    GesturesSection,
+    HeadPoseSection,
+    MediaInfo,
+    PostureSection,
+    Section,
+    SplitManifest,
+)
 from video_analysis.settings import Settings
 
 # Yaw of a frontal face within 10 degrees: the generic 3D face model and landmark noise
@@ -65,14 +74,25 @@ def manifest(frames: int, fps: float) -> SplitManifest:
     )
 
 
+#: The result's model of each section the pose role fills.
+SECTION_MODELS: dict[str, type[Section]] = {
+    "gaze": GazeSection,
+    "head_pose": HeadPoseSection,
+    "blinks": BlinksSection,
+    "posture": PostureSection,
+    "gestures": GesturesSection,
+}
+
+
 def summarize(
     parts: list[dict[str, Any]], frames: int, fps: float, settings: Settings | None = None
 ) -> dict[str, dict[str, Any]]:
     sections = PoseAnalyzer.summarize(
         SummaryInput(manifest=manifest(frames, fps), settings=settings or Settings(), frames=parts)
     )
-    for fields in sections.values():
-        Section.model_validate(fields)  # fits the result contract
+    assert sections.keys() == SECTION_MODELS.keys()
+    for name, fields in sections.items():
+        SECTION_MODELS[name].model_validate(fields)  # fits the result's typed section
     json.dumps(sections)
     return sections
 

@@ -11,6 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from .events import SCHEMA_VERSION, ErrorInfo, ModelInfo, VideoMetadata, utcnow
 from .section import Section
 from .speech import SpeechSection
+from .vision import (
+    BlinksSection,
+    FaceSection,
+    GazeSection,
+    GesturesSection,
+    HeadPoseSection,
+    PostureSection,
+)
 
 
 class ResultStatus(StrEnum):
@@ -219,12 +227,12 @@ class AnalysisResult(BaseModel):
     missing: list[str] = Field(default_factory=list)
     metadata: VideoMetadata = Field(default_factory=VideoMetadata)
     media: MediaSection = Field(default_factory=MediaSection)
-    face: Section = Field(default_factory=Section)
-    gaze: Section = Field(default_factory=Section)
-    head_pose: Section = Field(default_factory=Section)
-    blinks: Section = Field(default_factory=Section)
-    posture: Section = Field(default_factory=Section)
-    gestures: Section = Field(default_factory=Section)
+    face: FaceSection = Field(default_factory=FaceSection)
+    gaze: GazeSection = Field(default_factory=GazeSection)
+    head_pose: HeadPoseSection = Field(default_factory=HeadPoseSection)
+    blinks: BlinksSection = Field(default_factory=BlinksSection)
+    posture: PostureSection = Field(default_factory=PostureSection)
+    gestures: GesturesSection = Field(default_factory=GesturesSection)
     speech: SpeechSection = Field(default_factory=SpeechSection)
     structure: StructureSection = Field(default_factory=StructureSection)
     reliability: list[ReliabilityNote] = Field(

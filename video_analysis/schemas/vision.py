@@ -1,0 +1,217 @@
+"""The vision sections of the result: face, gaze, head_pose, blinks, posture and gestures.
+
+Contract v1 key paths are kept (see DESIGN.md); every model allows extra fields, so figures
+added later do not break older readers. A section that could not be judged (``cannot_assess``
+set) leaves its figures null, or absent, in which case they read as null here; lists are then
+empty. Times are seconds from the start of the video; left and right are the person's own.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .section import Section
+
+
+class Stats(BaseModel):
+    """Mean, standard deviation, minimum and maximum of a measure over the video."""
+
+    model_config = ConfigDict(extra="allow")
+
+    mean: float
+    std: float
+    min: float
+    max: float
+
+
+# --- face -----------------------------------------------------------------------------------
+
+
+class ExpressionSecond(BaseModel):
+    """One whole second of the video with a face: the mean expression scores of its frames."""
+
+    model_config = ConfigDict(extra="allow")
+
+    t: float = Field(description="Start of the second, in seconds from the start of the video.")
+    dominant: str = Field(description="The label with the highest mean score in this second.")
+    scores: dict[str, float] = Field(
+        default_factory=dict, description="Mean score by apparent expression label."
+    )
+    frames: int = Field(0, ge=0, description="Frames with a scored face in this second.")
+
+
+class Expression(BaseModel):
+    """Apparent facial expression over the video: what the face shows, not what the person
+    feels. Only ``note`` is there when the section could not be judged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    distribution: dict[str, float] | None = Field(
+        None, description="Share of frames with a face by top-scoring apparent expression."
+    )
+    mean_scores: dict[str, float] | None = Field(
+        None, description="Mean score by apparent expression label over frames with a face."
+    )
+    dominant: str | None = Field(
+        None, description="The label of most frames (ties: the higher mean score)."
+    )
+    changes: int | None = Field(
+        None, ge=0, description="Changes of the smoothed (majority over the window) label."
+    )
+    changes_per_min: float | None = None
+    smoothing_window_s: float | None = Field(
+        None, description="Width of the majority window the changes are counted on."
+    )
+    timeline: list[ExpressionSecond] = Field(
+        default_factory=list, description="One row per whole second that has a scored face."
+    )
+    note: str | None = Field(None, description="How to read the labels.")
+
+
+class FaceSection(Section):
+    """Face detection and apparent facial expression, on the largest face of each frame."""
+
+    backend: str | None = Field(None, description="Expression model used: fer or deepface.")
+    detector: str | None = Field(None, description="Face detector used.")
+    multi_face_ratio: float | None = Field(
+        None, ge=0, le=1, description="Share of expected frames with more than one face."
+    )
+    frames_expected: int | None = Field(None, ge=0, description="Frames sampled from the video.")
+    frames_analysed: int | None = Field(None, ge=0, description="Frames that reached the model.")
+    frames_with_face: int | None = Field(None, ge=0)
+    min_coverage: float | None = Field(
+        None, description="Share of frames with a face needed to describe the expression."
+    )
+    detection_confidence: float | None = Field(
+        None, ge=0, le=1, description="Mean face detector score over frames with a face."
+    )
+    expression: Expression | None = None
+
+
+# --- gaze -----------------------------------------------------------------------------------
+
+
+class AwayEpisode(BaseModel):
+    """A stretch of looking away from the camera at least ``min_away_s`` long."""
+
+    model_config = ConfigDict(extra="allow")
+
+    start: float
+    end: float
+    direction: str = Field(
+        description="Where the person mostly looked: left, right, up or down (their own)."
+    )
+
+
+class GazeSection(Section):
+    """Eye contact with the camera and the episodes of looking away."""
+
+    eye_contact_ratio: float | None = Field(
+        None, ge=0, le=1, description="Share of measured frames looking at the camera."
+    )
+    away_episodes: list[AwayEpisode] = Field(default_factory=list)
+    min_away_s: float | None = Field(
+        None, description="Shortest look away that counts as an episode."
+    )
+    basis: str | None = Field(None, description="What the gaze is estimated from.")
+
+
+# --- head pose ------------------------------------------------------------------------------
+
+
+class HeadPoseSection(Section):
+    """Head yaw, pitch and roll over the video, and large head movements."""
+
+    convention: str | None = Field(None, description="Units and signs of the angles.")
+    nods_shakes: str | None = Field(None, description="Why nods and shakes are not reported.")
+    yaw: Stats | None = Field(None, description="Degrees, > 0 turned to the person's left.")
+    pitch: Stats | None = Field(None, description="Degrees, > 0 up.")
+    roll: Stats | None = Field(
+        None, description="Degrees, > 0 tilted towards the person's left shoulder."
+    )
+    large_movements: int | None = Field(
+        None, ge=0, description="Yaw or pitch moving 15 degrees away from where the head was."
+    )
+    large_movements_per_min: float | None = Field(
+        None, description="Per minute of observed face (null when none could be timed)."
+    )
+
+
+# --- blinks ---------------------------------------------------------------------------------
+
+
+class BlinksSection(Section):
+    """Blinks from the eyes' aspect ratio, where the sampled frame rate allows (>= 10 fps)."""
+
+    per_min: float | None = Field(None, description="Blinks per minute of observed eyes.")
+    count: int | None = Field(None, ge=0)
+    sample_fps: float | None = Field(None, description="Frame rate the blinks were sought at.")
+    ear_baseline: float | None = Field(
+        None, description="Median eye aspect ratio, the reference for shut eyes."
+    )
+
+
+# --- posture --------------------------------------------------------------------------------
+
+
+class Lean(BaseModel):
+    """Leaning towards or away from the camera, from the shoulder width against its median."""
+
+    model_config = ConfigDict(extra="allow")
+
+    toward_camera_share: float = Field(ge=0, le=1)
+    away_share: float = Field(ge=0, le=1)
+    width_ratio_std: float = Field(
+        description="Standard deviation of shoulder width over its median."
+    )
+    basis: str | None = None
+
+
+class Movement(BaseModel):
+    """Torso movement: the speed of the shoulder (and hip) midpoint."""
+
+    model_config = ConfigDict(extra="allow")
+
+    mean_speed: float | None = Field(None, description="Shoulder widths per second.")
+    level: str | None = Field(None, description="still, moderate or restless.")
+
+
+class PostureSection(Section):
+    """Lean, shoulder tilt, torso movement and posture changes, from the shoulders."""
+
+    convention: str | None = Field(None, description="Units and signs of the figures.")
+    shoulder_tilt: Stats | None = Field(
+        None, description="Degrees, > 0 when the person's left shoulder is lower."
+    )
+    lean: Lean | None = None
+    movement: Movement | None = None
+    posture_changes: int | None = Field(None, ge=0)
+    posture_changes_per_min: float | None = Field(
+        None, description="Per minute of observed shoulders (null when none could be timed)."
+    )
+
+
+# --- gestures -------------------------------------------------------------------------------
+
+
+class FaceTouchEpisode(BaseModel):
+    """A stretch of frames with a hand on the face."""
+
+    model_config = ConfigDict(extra="allow")
+
+    start: float
+    end: float
+
+
+class GesturesSection(Section):
+    """Hand visibility, hand activity and face touching."""
+
+    hands_visible_ratio: float | None = Field(
+        None, ge=0, le=1, description="Share of frames checked for hands that show a hand."
+    )
+    hand_activity: float | None = Field(
+        None, description="Mean speed of the hands, in hand_activity_unit."
+    )
+    hand_activity_unit: str | None = None
+    face_touching_episodes: list[FaceTouchEpisode] = Field(default_factory=list)
+    face_touching_count: int | None = Field(None, ge=0)
