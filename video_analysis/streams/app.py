@@ -22,11 +22,13 @@ import faust
 from faust.types import StreamT
 from pydantic import BaseModel, ValidationError
 
+from .. import join
 from ..analyzers.base import Analyzer
 from ..analyzers.registry import get_analyzer, validate_plan
 from ..analyzers.runner import run_analyzer
 from ..assemble import build_result, failed_result
 from ..errors import VideoAnalysisError
+from ..join import JoinState
 from ..media.codec import decode_part
 from ..media.splitter import split_video
 from ..models.bundle import loaded_here
@@ -382,23 +384,20 @@ def _add_join(wiring: Wiring) -> None:
         value_serializer="raw",
     )
 
-    async def finalize(video_id: str, state: dict[str, Any], result: AnalysisResult) -> None:
+    async def finalize(video_id: str, state: JoinState, result: AnalysisResult) -> None:
         store = await services.results()
         await store.save_result(result)
-        progress = 1.0 if result.status != "failed" else state_progress(state)
+        progress = 1.0 if result.status != "failed" else state.progress()
         await services.set_status(
             video_id, VideoState(result.status.value), progress=progress, error=result.error
         )
         await wiring.publish(ANALYSIS_RESULTS, video_id, result)
         # Marked only after the result is out: a crash before this line re-emits the same
         # result on replay (consumers dedupe by video_id) rather than losing it.
-        for key in state.get("received", []):
+        for key in state.received:
             parts_table.pop(_part_table_key(video_id, key), None)
-        state_table[video_id] = {
-            "finalized": True,
-            "status": result.status.value,
-            "finalized_at": time.time(),
-        }
+        done = join.finalized(state, result.status.value, time.time())
+        state_table[video_id] = done.model_dump(mode="json")
         log.info(
             "final result video_id=%s status=%s missing=%s",
             video_id,
@@ -406,25 +405,16 @@ def _add_join(wiring: Wiring) -> None:
             result.missing,
         )
 
-    def state_progress(state: dict[str, Any]) -> float:
-        manifest = state.get("manifest")
-        if not manifest:
-            return 0.0
-        expected = SplitManifest.model_validate(manifest).expected_parts()
-        if not expected:
-            return 1.0
-        return round(len(expected & set(state.get("received", []))) / len(expected), 4)
-
-    def load_parts(video_id: str, state: dict[str, Any]) -> list[PartialResult]:
+    def load_parts(video_id: str, state: JoinState) -> list[PartialResult]:
         parts = []
-        for key in state.get("received", []):
+        for key in state.received:
             raw_part = parts_table.get(_part_table_key(video_id, key))
             if raw_part is not None:
                 parts.append(PartialResult.model_validate(raw_part))
         return parts
 
     @app.agent(join_topic, name="join")
-    async def join(stream: StreamT[Any]) -> None:
+    async def join_agent(stream: StreamT[Any]) -> None:
         async for event in stream.events():
             message = event.message
             video_id = _key(message)
@@ -444,63 +434,43 @@ def _add_join(wiring: Wiring) -> None:
                 await wiring.reject("join", message, video_id or None, exc)
                 continue
             video_id = item.video_id
-            table_key = video_id
-            state = dict(state_table.get(table_key) or {})
-            if state.get("finalized"):
+            stored = state_table.get(video_id)
+            before = JoinState.model_validate(stored) if stored else None
+            step = join.apply(before, item, time.time(), settings.join_deadline_s)
+            if step.action == join.Action.IGNORE:
                 log.debug("late %s for finalized video_id=%s ignored", item.kind, video_id)
                 continue
-            now = time.time()
-            state.setdefault("first_seen", now)
-            received: list[str] = list(state.get("received", []))
-            if isinstance(item, SplitManifest):
-                state["manifest"] = item.model_dump(mode="json")
-                state["manifest_at"] = now
-            elif isinstance(item, PartialResult):
-                if item.part_key not in received:
-                    parts_table[_part_table_key(video_id, item.part_key)] = item.model_dump(
-                        mode="json"
-                    )
-                    received.append(item.part_key)
-                    state["received"] = received
-            manifest = (
-                SplitManifest.model_validate(state["manifest"]) if state.get("manifest") else None
-            )
-            result: AnalysisResult | None = None
-            if manifest is not None:
-                expected = manifest.expected_parts()
-                if manifest.error is not None or expected <= set(received):
-                    result = build_result(manifest, load_parts(video_id, state), settings=settings)
-                elif isinstance(item, JoinDeadline) and _past(state["manifest_at"], settings):
-                    result = build_result(manifest, load_parts(video_id, state), settings=settings)
-            elif isinstance(item, JoinDeadline) and _past(state["first_seen"], settings, factor=2):
-                result = failed_result(
-                    video_id,
-                    ErrorInfo(
-                        code="split_incomplete",
-                        message="parts arrived but the splitter never finished this video",
-                    ),
+            state = step.state
+            if step.new_part is not None:
+                key = _part_table_key(video_id, step.new_part.part_key)
+                parts_table[key] = step.new_part.model_dump(mode="json")
+            if step.action == join.Action.BUILD:
+                assert state.manifest is not None
+                result = build_result(
+                    state.manifest, load_parts(video_id, state), settings=settings
                 )
-            if result is not None:
                 await finalize(video_id, state, result)
                 continue
-            state_table[table_key] = state
-            if manifest is not None and isinstance(item, PartialResult):
+            if step.action == join.Action.SPLIT_INCOMPLETE:
+                error = ErrorInfo(
+                    code="split_incomplete",
+                    message="parts arrived but the splitter never finished this video",
+                )
+                await finalize(video_id, state, failed_result(video_id, error))
+                continue
+            state_table[video_id] = state.model_dump(mode="json")
+            if state.manifest is not None and isinstance(item, PartialResult):
                 await services.set_status(
-                    video_id, VideoState.PROCESSING, progress=state_progress(state)
+                    video_id, VideoState.PROCESSING, progress=state.progress()
                 )
 
     @app.timer(interval=settings.join_check_interval_s)  # type: ignore[untyped-decorator]
     async def check_deadlines() -> None:
         # Tables can only change inside stream iteration, so the timer asks the join agent
         # (through its own input topic, keyed like the video) to finalise overdue videos.
-        for table_key, state in list(state_table.items()):
-            if state.get("finalized"):
-                continue
-            started = state.get("manifest_at")
-            factor = 1.0
-            if started is None:
-                started, factor = state.get("first_seen", time.time()), 2.0
-            if _past(started, settings, factor=factor):
+        now = time.time()
+        for table_key, stored in list(state_table.items()):
+            if join.overdue(JoinState.model_validate(stored), now, settings.join_deadline_s):
                 video_id = str(table_key)
                 # Not awaiting the ack: a lost tick is simply sent again next interval.
                 await wiring.topics[ANALYZER_RESULTS].send(
@@ -522,10 +492,6 @@ def _unavailable_part(
         model=ModelInfo(analyzer=name, name="unavailable", version="none"),
         error=error,
     )
-
-
-def _past(since: float, settings: Settings, factor: float = 1.0) -> bool:
-    return time.time() - since >= settings.join_deadline_s * factor
 
 
 def _part_table_key(video_id: str, part_key: str) -> str:

@@ -1,0 +1,131 @@
+"""The join's state machine, path by path, without a broker (``video_analysis.join``)."""
+
+from __future__ import annotations
+
+from video_analysis.join import Action, JoinState, apply, finalized, overdue
+from video_analysis.schemas import (
+    AnalyzerPlan,
+    ErrorInfo,
+    JoinDeadline,
+    MediaInfo,
+    ModelInfo,
+    PartialResult,
+    PartSource,
+    SplitManifest,
+)
+
+DEADLINE_S = 600.0
+MODEL = ModelInfo(analyzer="quality", name="media-quality", version="0.1.0")
+
+
+def manifest(**fields: object) -> SplitManifest:
+    values: dict[str, object] = {
+        "video_id": "v1",
+        "media": MediaInfo(duration_s=4.0, has_video=True, has_audio=True),
+        "frame_batches": 2,
+        "audio_chunks": 1,
+        "analyzers": AnalyzerPlan(frames=["quality"], audio=["quality"]),
+    }
+    values.update(fields)
+    return SplitManifest(**values)  # type: ignore[arg-type]
+
+
+def part(source: PartSource, index: int, **fields: object) -> PartialResult:
+    return PartialResult(
+        video_id="v1", analyzer="quality", source=source, index=index, model=MODEL, **fields
+    )
+
+
+PARTS = [part(PartSource.FRAMES, 0), part(PartSource.FRAMES, 1), part(PartSource.AUDIO, 0)]
+
+
+def run(items: list[object], start: float = 1000.0, step_s: float = 1.0) -> list[Action]:
+    state: JoinState | None = None
+    actions = []
+    for k, item in enumerate(items):
+        step = apply(state, item, start + k * step_s, DEADLINE_S)  # type: ignore[arg-type]
+        actions.append(step.action)
+        state = step.state
+    return actions
+
+
+def test_manifest_first_builds_when_the_last_part_arrives() -> None:
+    assert run([manifest(), *PARTS]) == [Action.WAIT, Action.WAIT, Action.WAIT, Action.BUILD]
+
+
+def test_manifest_last_builds_at_once_when_every_part_is_in() -> None:
+    assert run([*PARTS, manifest()]) == [Action.WAIT, Action.WAIT, Action.WAIT, Action.BUILD]
+
+
+def test_a_part_delivered_twice_counts_once_and_is_kept_once() -> None:
+    first = apply(None, manifest(), 0.0, DEADLINE_S)
+    once = apply(first.state, PARTS[0], 1.0, DEADLINE_S)
+    twice = apply(once.state, PARTS[0], 2.0, DEADLINE_S)
+
+    assert once.new_part == PARTS[0] and twice.new_part is None
+    assert twice.state.received == ["quality:frames:0"]
+    assert twice.action == Action.WAIT
+    assert twice.state.progress() == round(1 / 3, 4)
+
+
+def test_a_failed_part_counts_as_received() -> None:
+    broken = part(PartSource.AUDIO, 0, error=ErrorInfo(code="internal_error", message="boom"))
+    assert run([manifest(), PARTS[0], PARTS[1], broken])[-1] == Action.BUILD
+
+
+def test_a_failed_split_builds_at_once_without_parts() -> None:
+    failed = manifest(error=ErrorInfo(code="unreadable_media", message="x"), frame_batches=0)
+    step = apply(None, failed, 0.0, DEADLINE_S)
+    assert step.action == Action.BUILD
+
+
+def test_deadline_builds_a_partial_result_only_once_it_has_passed() -> None:
+    first = apply(None, manifest(), 0.0, DEADLINE_S)
+    some = apply(first.state, PARTS[0], 1.0, DEADLINE_S)
+
+    early = apply(some.state, JoinDeadline(video_id="v1"), DEADLINE_S - 1, DEADLINE_S)
+    late = apply(early.state, JoinDeadline(video_id="v1"), DEADLINE_S, DEADLINE_S)
+    assert (early.action, late.action) == (Action.WAIT, Action.BUILD)
+    assert late.state.received == ["quality:frames:0"]
+
+
+def test_parts_without_a_manifest_fail_the_video_after_twice_the_deadline() -> None:
+    first = apply(None, PARTS[0], 0.0, DEADLINE_S)
+    early = apply(first.state, JoinDeadline(video_id="v1"), 2 * DEADLINE_S - 1, DEADLINE_S)
+    late = apply(early.state, JoinDeadline(video_id="v1"), 2 * DEADLINE_S, DEADLINE_S)
+
+    assert (early.action, late.action) == (Action.WAIT, Action.SPLIT_INCOMPLETE)
+
+
+def test_messages_after_the_result_are_ignored() -> None:
+    done = finalized(JoinState(first_seen=0.0, received=["quality:frames:0"]), "complete", 5.0)
+
+    for item in (PARTS[1], manifest(), JoinDeadline(video_id="v1")):
+        step = apply(done, item, 10.0, DEADLINE_S)
+        assert step.action == Action.IGNORE and step.state == done and step.new_part is None
+    assert done.received == [] and done.status == "complete"
+
+
+def test_the_state_survives_its_json_form_as_the_table_keeps_it() -> None:
+    step = apply(apply(None, manifest(), 0.0, DEADLINE_S).state, PARTS[0], 1.0, DEADLINE_S)
+    stored = step.state.model_dump(mode="json")
+    back = JoinState.model_validate(stored)
+
+    assert back == step.state
+    assert apply(back, PARTS[1], 2.0, DEADLINE_S).action == Action.WAIT
+    # A state written before this module existed (plain dict of the same keys) still reads.
+    old = {"first_seen": 0.0, "manifest_at": 0.0, "received": ["quality:frames:0"]}
+    assert JoinState.model_validate({**old, "manifest": stored["manifest"]}) == back.model_copy(
+        update={"first_seen": 0.0}
+    )
+
+
+def test_the_timer_asks_for_videos_past_their_deadline() -> None:
+    with_manifest = apply(None, manifest(), 0.0, DEADLINE_S).state
+    without = apply(None, PARTS[0], 0.0, DEADLINE_S).state
+
+    assert not overdue(with_manifest, DEADLINE_S - 1, DEADLINE_S)
+    assert overdue(with_manifest, DEADLINE_S, DEADLINE_S)
+    assert not overdue(without, DEADLINE_S, DEADLINE_S)
+    assert overdue(without, 2 * DEADLINE_S, DEADLINE_S)
+    assert not overdue(finalized(with_manifest, "partial", 1.0), 10 * DEADLINE_S, DEADLINE_S)

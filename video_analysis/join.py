@@ -1,0 +1,105 @@
+"""The join's decisions as a pure state machine: one video's state, one message, the time.
+
+:func:`apply` takes the state kept for a video, the manifest, part or deadline that arrived,
+and the clock, and returns the new state and what to do: keep a new part, wait, build the
+result (every part in, the manifest failed, or the deadline passed) or fail the video because
+the splitter never finished it. The Faust agent (``streams/app.py``) only moves messages,
+tables and stores around it, and calls :func:`video_analysis.assemble.build_result`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from .schemas import JoinDeadline, PartialResult, SplitManifest
+
+
+class JoinState(BaseModel):
+    """What the join keeps per video (in a Faust table, as JSON)."""
+
+    first_seen: float | None = Field(None, description="When the first message arrived.")
+    manifest: SplitManifest | None = None
+    manifest_at: float | None = None
+    received: list[str] = Field(default_factory=list, description="Part keys, each once.")
+    finalized: bool = False
+    status: str | None = Field(None, description="The final result's status.")
+    finalized_at: float | None = None
+
+    def progress(self) -> float:
+        """Share of the expected parts received (0 before the manifest)."""
+        if self.manifest is None:
+            return 0.0
+        expected = self.manifest.expected_parts()
+        if not expected:
+            return 1.0
+        return round(len(expected & set(self.received)) / len(expected), 4)
+
+
+class Action(StrEnum):
+    IGNORE = "ignore"  # a late message for a finalised video
+    WAIT = "wait"  # keep the state; more parts to come
+    BUILD = "build"  # build the result from the manifest and the parts received
+    SPLIT_INCOMPLETE = "split_incomplete"  # parts came, the manifest never did
+
+
+@dataclass(frozen=True)
+class Step:
+    state: JoinState
+    action: Action
+    #: A part not received before, to keep with the state (None for duplicates and the rest).
+    new_part: PartialResult | None = None
+
+
+def apply(
+    state: JoinState | None,
+    item: SplitManifest | PartialResult | JoinDeadline,
+    now: float,
+    deadline_s: float,
+) -> Step:
+    """The join's next step for one message of a video.
+
+    A video's result is built when every expected part is in, at once when its manifest says
+    the split failed, or on a deadline message once ``deadline_s`` has passed since the
+    manifest. Without a manifest, a deadline after twice ``deadline_s`` since the first part
+    fails the video. Parts delivered twice count once; anything after the result is ignored.
+    """
+    current = state or JoinState()
+    if current.finalized:
+        return Step(current, Action.IGNORE)
+    new = current.model_copy(deep=True)
+    if new.first_seen is None:
+        new.first_seen = now
+    new_part = None
+    if isinstance(item, SplitManifest):
+        new.manifest = item
+        new.manifest_at = now
+    elif isinstance(item, PartialResult) and item.part_key not in new.received:
+        new.received.append(item.part_key)
+        new_part = item
+    if new.manifest is not None:
+        if new.manifest.error is not None or new.manifest.expected_parts() <= set(new.received):
+            return Step(new, Action.BUILD, new_part)
+        overdue = new.manifest_at is not None and now - new.manifest_at >= deadline_s
+        if isinstance(item, JoinDeadline) and overdue:
+            return Step(new, Action.BUILD, new_part)
+    elif isinstance(item, JoinDeadline) and now - new.first_seen >= 2 * deadline_s:
+        return Step(new, Action.SPLIT_INCOMPLETE, new_part)
+    return Step(new, Action.WAIT, new_part)
+
+
+def finalized(state: JoinState, status: str, now: float) -> JoinState:
+    """The small marker kept once a video's result is out: late parts are then ignored."""
+    return JoinState(first_seen=state.first_seen, finalized=True, status=status, finalized_at=now)
+
+
+def overdue(state: JoinState, now: float, deadline_s: float) -> bool:
+    """Whether the deadline timer should ask the join to finalise this video."""
+    if state.finalized:
+        return False
+    if state.manifest_at is not None:
+        return now - state.manifest_at >= deadline_s
+    first = state.first_seen if state.first_seen is not None else now
+    return now - first >= 2 * deadline_s
