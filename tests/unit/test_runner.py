@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from video_analysis.analyzers.base import Analyzer, DecodedAudio, DecodedFrames, SummaryInput
-from video_analysis.analyzers.runner import run_analyzer
-from video_analysis.schemas import ModelInfo, PartSource
+from video_analysis.analyzers.runner import failed_part, run_analyzer
+from video_analysis.schemas import ErrorInfo, ModelInfo, PartSource
 
 
 class Exploding(Analyzer):
@@ -54,3 +54,14 @@ def test_frames_sent_to_audio_only_analyzer_fail_cleanly() -> None:
     part, failure = run_analyzer(Exploding(), frames, video_id="v")
     assert isinstance(failure, NotImplementedError)
     assert part.source is PartSource.FRAMES and part.error is not None
+
+
+def test_a_part_whose_model_never_loaded_names_no_model_and_carries_the_error() -> None:
+
+    chunk = DecodedAudio("v1", 3, 0.0, 1.0, 16_000, np.zeros(16_000, dtype=np.float32))
+    error = ErrorInfo(code="model_not_available", message="run video-analysis models install")
+    part = failed_part(chunk, video_id="v1", analyzer="speech", error=error)
+
+    assert (part.source, part.index, part.part_key) == (PartSource.AUDIO, 3, "speech:audio:3")
+    assert part.error == error and part.data == {}
+    assert part.model.name == "unavailable" and part.models == [part.model]

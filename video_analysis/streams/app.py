@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from .. import join
 from ..analyzers.base import Analyzer
 from ..analyzers.registry import get_analyzer, validate_plan
-from ..analyzers.runner import run_analyzer
+from ..analyzers.runner import failed_part, run_analyzer
 from ..assemble import build_result, failed_result
 from ..errors import VideoAnalysisError
 from ..join import JoinState
@@ -40,7 +40,6 @@ from ..schemas import (
     ErrorInfo,
     FrameBatch,
     JoinDeadline,
-    ModelInfo,
     ModelLoad,
     PartialResult,
     PartSource,
@@ -358,7 +357,9 @@ def _add_analyzer_agent(
                     analyzer = await load(name)
                 except Exception as exc:  # noqa: BLE001 - a missing model fails its parts
                     record = await wiring.reject(f"analyze-{name}", message, video_id, exc)
-                    part = _unavailable_part(name, source, batch, record.error)
+                    part = failed_part(
+                        batch, video_id=batch.video_id, analyzer=name, error=record.error
+                    )
                 else:
                     part, failure = await services.run(
                         functools.partial(run_analyzer, analyzer, decoded, video_id=batch.video_id)
@@ -477,21 +478,6 @@ def _add_join(wiring: Wiring) -> None:
                     key=video_id.encode(),
                     value=JoinDeadline(video_id=video_id).model_dump_json().encode(),
                 )
-
-
-def _unavailable_part(
-    name: str, source: PartSource, batch: FrameBatch | AudioChunk, error: ErrorInfo
-) -> PartialResult:
-    """The part of an analyzer that could not be loaded: the join reports it, not waits."""
-    index = batch.batch_index if isinstance(batch, FrameBatch) else batch.chunk_index
-    return PartialResult(
-        video_id=batch.video_id,
-        analyzer=name,
-        source=source,
-        index=index,
-        model=ModelInfo(analyzer=name, name="unavailable", version="none"),
-        error=error,
-    )
 
 
 def _part_table_key(video_id: str, part_key: str) -> str:
