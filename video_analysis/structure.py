@@ -80,6 +80,11 @@ def build(
     section.interruptions = interruptions(turns, overlaps)
     section.questions = [question_figures(q, words, candidate, timeline) for q in questions]
     section.baseline = baseline(words, candidate, timeline, baseline_s)
+    pitch = speech.get("pitch_baseline")
+    if section.baseline is not None and isinstance(pitch, dict):
+        section.baseline.pitch_median_hz = pitch.get("median_hz")
+        section.baseline.rest_pitch_median_hz = pitch.get("rest_median_hz")
+        section.baseline.pitch_change_semitones = pitch.get("change_semitones")
     return section
 
 

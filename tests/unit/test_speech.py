@@ -453,3 +453,19 @@ def test_candidate_speaker_comes_from_metadata() -> None:
     assert result["speakers"]["candidate_source"] == "metadata"
     assert result["speakers"]["count"] == 1
     assert result["speakers"]["talk_ratio"] == {"S1": 1.0}
+
+
+def test_pitch_after_the_baseline_is_given_against_the_candidates_first_seconds() -> None:
+    part = synthetic_part(timed(" ".join(["word"] * 39), 1.0, step=1.0), start=0.0, duration=40.0)
+    hop = 0.02
+    f0 = [200.0 if k * hop < 21.0 else 100.0 for k in range(int(40 / hop))]
+    part["track"] = {"start": 0.0, "hop_s": hop, "f0": f0, "db": [-20.0] * len(f0)}
+
+    result = summarize([part])
+
+    assert result["pitch_baseline"] == {
+        "window": [1.0, 21.0],
+        "median_hz": 200.0,
+        "rest_median_hz": 100.0,
+        "change_semitones": -12.0,
+    }

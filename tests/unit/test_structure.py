@@ -180,3 +180,17 @@ def test_without_words_structure_cannot_be_assessed() -> None:
 def test_question_spans_must_end_after_they_start() -> None:
     with pytest.raises(ValidationError, match="end 2.0 <= start 3.0"):
         VideoMetadata(questions=[{"question_id": "q1", "start": 3.0, "end": 2.0}])
+
+
+def test_the_baseline_carries_the_speech_sections_pitch_against_it() -> None:
+    pitch = {
+        "window": [2.0, 22.0],
+        "median_hz": 200.0,
+        "rest_median_hz": 100.0,
+        "change_semitones": -12.0,
+    }
+    base = structure.build(speech(INTERVIEW, pitch_baseline=pitch), [], [], 20.0).baseline
+
+    assert base is not None
+    assert (base.pitch_median_hz, base.rest_pitch_median_hz) == (200.0, 100.0)
+    assert base.pitch_change_semitones == -12.0

@@ -175,6 +175,9 @@ class Baseline(BaseModel):
     words_per_minute: float | None = None
     rest_words_per_minute: float | None = None
     words_per_minute_change: float | None = Field(None, description="Rest minus baseline.")
+    pitch_median_hz: float | None = None
+    rest_pitch_median_hz: float | None = None
+    pitch_change_semitones: float | None = Field(None, description="Rest against baseline.")
     eye_contact_ratio: float | None = None
     rest_eye_contact_ratio: float | None = None
     eye_contact_change: float | None = None

@@ -112,3 +112,8 @@ class SpeechSection(Section):
     pitch: dict[str, Any] | None = None
     energy: dict[str, Any] | None = None
     voice_quality: dict[str, Any] | None = None
+    pitch_baseline: dict[str, Any] | None = Field(
+        None,
+        description="The candidate's median pitch over their first VA_BASELINE_S seconds "
+        "and over the rest, and the change in semitones.",
+    )

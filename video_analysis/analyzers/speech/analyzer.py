@@ -399,6 +399,9 @@ class SpeechAnalyzer(Analyzer):
             for name in sorted(talk)
         }
         section["turns"] = [{"start": t.start, "end": t.end, "speaker": t.speaker} for t in turns]
+        section["pitch_baseline"] = (
+            _pitch_baseline(words, candidate, chunks, settings.baseline_s) if candidate else None
+        )
         # Where two people speak at once: marked, not split between them. Each turn still has
         # one speaker (the voice that dominates its windows); words inside say ``overlap``.
         section["overlaps"] = {
@@ -503,6 +506,34 @@ def _word_seconds(words: list[dict[str, Any]]) -> dict[str, float]:
         name = str(word.get("speaker") or "S1")
         talk[name] = talk.get(name, 0.0) + float(word["end"]) - float(word["start"])
     return talk
+
+
+def _pitch_baseline(
+    words: list[dict[str, Any]], candidate: str, chunks: list[dict[str, Any]], seconds: float
+) -> dict[str, Any] | None:
+    """The candidate's median pitch over their first ``seconds`` from their first word, and
+    over the rest of the video: a naturally low voice is not read as a change."""
+    own = [w for w in words if w.get("speaker") == candidate]
+    if not own:
+        return None
+    start = float(own[0]["start"])
+    end = start + seconds
+    spans = [
+        (float(w["start"]), float(w["end"]), (float(w["start"]) + float(w["end"])) / 2) for w in own
+    ]
+    early = voice.frames_within(chunks, [(a, b) for a, b, mid in spans if mid < end], "f0")
+    late = voice.frames_within(chunks, [(a, b) for a, b, mid in spans if mid >= end], "f0")
+    # As pitch_of: fewer than 10 voiced frames (0.2 s) give no figure.
+    base = float(np.median(early)) if early.size >= 10 else None
+    rest = float(np.median(late)) if late.size >= 10 else None
+    return {
+        "window": [round(start, 3), round(end, 3)],
+        "median_hz": None if base is None else round(base, 1),
+        "rest_median_hz": None if rest is None else round(rest, 1),
+        "change_semitones": None
+        if base is None or rest is None
+        else round(12 * float(np.log2(rest / base)), 2),
+    }
 
 
 def _candidate(talk: dict[str, float], named: str | None) -> tuple[str | None, str]:
