@@ -154,7 +154,9 @@ class ModelSpec:
     version: str
     packages: tuple[SourcePackage, ...] = ()
     files: tuple[OutputFile, ...] = ()
-    main_file: str | None = None  # the weights file whose sha256 status and results report
+    # The weights file whose sha256 status and results report; a model used in place reports
+    # one sha256 over all its files instead (see _check_in_package).
+    main_file: str | None = None
     directory: str = ""  # under models_dir; defaults to ``name``
     description: str = ""
     # Used where the package installed them (the library loads them from there itself): not
@@ -329,8 +331,6 @@ MODEL_SPECS: dict[str, ModelSpec] = {
                 )
                 for name in _MEDIAPIPE_FILES
             ),
-            # The face analyzer's detector (model_selection=1).
-            main_file="face_detection_full_range_sparse.tflite",
             in_package=True,
             description="MediaPipe Solutions models (face detection, face mesh with iris, pose "
             "full, hands), loaded by mp.solutions from the mediapipe wheel.",

@@ -34,8 +34,7 @@ from ..speaker_embedding import MIN_WINDOW_S, plan_windows
 
 # A window whose mean speech probability is at least this is clear enough to found a speaker.
 CLEAR_WINDOW = 0.5
-# A region shorter than a window's minimum is widened to it, centred, so that a short answer
-# ("Yes.") still gets a voice of its own.
+# Decimals an embedding keeps on its way from the speech worker to the join (in JSON).
 EMBEDDING_DECIMALS = 4
 
 
