@@ -246,25 +246,7 @@ def make_crop(
     """The video of ``source`` cut to ``box`` (x, y, w, h in its pixels) and scaled to ``size``
     (w, h), without audio: a closer shot of the same recording."""
     x, y, w, h = box
-    codec = CODECS.get(Path(path).suffix.lower(), ("libx264", ""))[0] or "libx264"
-    run_ffmpeg(
-        [
-            "-i",
-            str(source),
-            "-vf",
-            f"crop={w}:{h}:{x}:{y},scale={size[0]}:{size[1]},format=yuv420p",
-            "-an",
-            "-c:v",
-            codec,
-            *VIDEO_OPTIONS.get(codec, []),
-            "-fflags",
-            "+bitexact",
-            "-flags",
-            "+bitexact",
-            str(path),
-        ]
-    )
-    return Path(path)
+    return _refilter(source, path, f"crop={w}:{h}:{x}:{y},scale={size[0]}:{size[1]}")
 
 
 def make_inset(
@@ -272,14 +254,19 @@ def make_inset(
 ) -> Path:
     """The video of ``source`` shrunk by ``scale`` on a grey frame of ``size`` (w, h), its
     corner at ``at`` (x, y), without audio: the same recording seen from farther away."""
+    pad = f"pad={size[0]}:{size[1]}:{at[0]}:{at[1]}:color=gray"
+    return _refilter(source, path, f"scale=iw*{scale}:-2,{pad}")
+
+
+def _refilter(source: Path, path: Path, video_filter: str) -> Path:
+    """``source``'s video through an ffmpeg filter, re-encoded bit-exactly, without audio."""
     codec = CODECS.get(Path(path).suffix.lower(), ("libx264", ""))[0] or "libx264"
     run_ffmpeg(
         [
             "-i",
             str(source),
             "-vf",
-            f"scale=iw*{scale}:-2,pad={size[0]}:{size[1]}:{at[0]}:{at[1]}:color=gray,"
-            "format=yuv420p",
+            f"{video_filter},format=yuv420p",
             "-an",
             "-c:v",
             codec,
