@@ -190,10 +190,7 @@ def _join_timeline(
     segments = result.speech.segments
     timeline.annotate_words(segments, face_rows, pose_rows, manifest.sample_fps)
     result.timeline = timeline.build(
-        float(manifest.media.duration_s or 0.0),
-        face_rows,
-        pose_rows,
-        [segment.model_dump() for segment in segments],
+        float(manifest.media.duration_s or 0.0), face_rows, pose_rows, segments
     )
 
 

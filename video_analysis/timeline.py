@@ -18,7 +18,7 @@ import numpy as np
 
 from .analyzers import timeseries as ts
 from .analyzers.face import LABELS
-from .schemas import Segment, TimelineRow, TimelineWord
+from .schemas import Segment, TimelineRow, TimelineWord, Word
 
 Row = dict[str, Any]
 
@@ -27,15 +27,15 @@ def build(
     duration_s: float,
     face_rows: Sequence[Row],
     pose_rows: Sequence[Row],
-    segments: Sequence[Row],
+    segments: Sequence[Segment],
 ) -> list[TimelineRow]:
     """One row per second of ``duration_s`` (rounded up; longer when data runs past it)."""
-    words = [w for seg in segments for w in seg.get("words") or []]
+    words = [w for seg in segments for w in seg.words]
     ends = [float(r["t"]) for r in (*face_rows, *pose_rows)] + [_mid(w) for w in words]
     seconds = max(math.ceil(duration_s), math.floor(max(ends)) + 1 if ends else 0)
     face_by_s = _by_second(face_rows)
     pose_by_s = _by_second(pose_rows)
-    words_by_s: dict[int, list[Row]] = {}
+    words_by_s: dict[int, list[Word]] = {}
     for word in sorted(words, key=_mid):
         words_by_s.setdefault(math.floor(_mid(word)), []).append(word)
     return [
@@ -55,7 +55,7 @@ def annotate_words(
     pose = _Nearest(pose_rows, reach)
     for seg in segments:
         for word in seg.words:
-            t = (word.start + word.end) / 2
+            t = _mid(word)
             seen = face.at(t)
             looked = pose.at(t)
             scores = seen.get("scores") if seen else None
@@ -65,22 +65,22 @@ def annotate_words(
 
 
 def _row(
-    second: int, face: list[Row], pose: list[Row], words_by_s: dict[int, list[Row]]
+    second: int, face: list[Row], pose: list[Row], words_by_s: dict[int, list[Word]]
 ) -> TimelineRow:
     words = words_by_s.get(second, [])
     row = TimelineRow(
         t=float(second),
-        text="".join(str(w["word"]) for w in words).strip(),
+        text="".join(w.word for w in words).strip(),
         words=[
             TimelineWord(
-                word=str(w["word"]).strip(),
-                start=float(w["start"]),
-                end=float(w["end"]),
-                speaker=w.get("speaker"),
+                word=w.word.strip(),
+                start=w.start,
+                end=w.end,
+                speaker=w.speaker,
             )
             for w in words
         ],
-        speakers=sorted({str(w["speaker"]) for w in words if w.get("speaker")}),
+        speakers=sorted({w.speaker for w in words if w.speaker}),
     )
     if face:
         row.face_seen = any(int(f.get("faces") or 0) > 0 for f in face)
@@ -110,8 +110,8 @@ def _by_second(rows: Sequence[Row]) -> dict[int, list[Row]]:
     return {second: [ordered[i] for i in positions] for second, positions in groups.items()}
 
 
-def _mid(word: Row) -> float:
-    return (float(word["start"]) + float(word["end"])) / 2
+def _mid(word: Word) -> float:
+    return (word.start + word.end) / 2
 
 
 class _Nearest:

@@ -35,6 +35,11 @@ def word(start: float, end: float, text: str, speaker: str | None = "S1") -> dic
     return {"start": start, "end": end, "word": f" {text}", "speaker": speaker, "probability": 0.9}
 
 
+def segment(*words: dict[str, Any]) -> Segment:
+    text = "".join(w["word"] for w in words).strip()
+    return Segment(start=words[0]["start"], end=words[-1]["end"], text=text, words=list(words))
+
+
 def test_every_second_gets_a_row_and_unmeasured_fields_are_null() -> None:
     rows = timeline.build(4.2, [face_row(0.0, "happy"), face_row(0.2, None)], [], [])
 
@@ -104,8 +109,8 @@ def test_hands_are_counted_only_in_frames_checked_for_them() -> None:
 
 def test_words_go_to_the_second_of_their_midpoint_with_their_speakers() -> None:
     segments = [
-        {"words": [word(0.2, 0.6, "Tell"), word(0.9, 1.3, "me", "S1")]},
-        {"words": [word(1.3, 1.6, "Sure.", "S2"), word(3.1, 3.4, "Yes.", None)]},
+        segment(word(0.2, 0.6, "Tell"), word(0.9, 1.3, "me", "S1")),
+        segment(word(1.3, 1.6, "Sure.", "S2"), word(3.1, 3.4, "Yes.", None)),
     ]
     rows = timeline.build(3.5, [], [], segments)
 
@@ -116,14 +121,13 @@ def test_words_go_to_the_second_of_their_midpoint_with_their_speakers() -> None:
 
 
 def test_data_past_the_declared_duration_gets_rows_too() -> None:
-    rows = timeline.build(2.0, [face_row(2.4, "happy")], [], [{"words": [word(3.0, 3.2, "ok")]}])
+    rows = timeline.build(2.0, [face_row(2.4, "happy")], [], [segment(word(3.0, 3.2, "ok"))])
 
     assert len(rows) == 4 and rows[2].expression == "happy" and rows[3].text == "ok"
 
 
 def test_each_word_gets_the_camera_view_of_the_frame_nearest_its_midpoint() -> None:
-    words = [word(0.25, 0.45, "near"), word(5.0, 5.2, "far")]
-    segments = [Segment(start=0.25, end=5.2, text="near far", words=words)]
+    segments = [segment(word(0.25, 0.45, "near"), word(5.0, 5.2, "far"))]
     face = [face_row(0.2, "happy"), face_row(0.6, "sad")]
     pose = [pose_row(0.2, looking=True, yaw=3.0), pose_row(0.6, looking=False, yaw=25.0)]
 
