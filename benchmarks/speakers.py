@@ -22,7 +22,6 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -33,7 +32,9 @@ from tests.real_data import AMI, ami_audio, ami_truth, score_turns  # noqa: E402
 from video_analysis.analyzers.base import DecodedAudio, SummaryInput  # noqa: E402
 from video_analysis.analyzers.speech import SpeechAnalyzer  # noqa: E402
 from video_analysis.analyzers.speech import speakers as speaker_mod  # noqa: E402
-from video_analysis.schemas import MediaInfo, SplitManifest  # noqa: E402
+from video_analysis.analyzers.speech.analyzer import HeardSpeech  # noqa: E402
+from video_analysis.schemas import MediaInfo, SpeechSection, SplitManifest  # noqa: E402
+from video_analysis.schemas.parts import SpeechPart  # noqa: E402
 from video_analysis.settings import Settings  # noqa: E402
 
 
@@ -53,7 +54,7 @@ def main() -> int:
     print(f"load {time.perf_counter() - started:.1f} s")
     wavs = sorted(AMI.glob("*.wav"))
     truths = ami_truth()
-    parts: dict[str, dict[str, Any]] = {}
+    parts: dict[str, SpeechPart | HeardSpeech] = {}
     seconds = 0.0
     audio_s = 0.0
     for wav in wavs:
@@ -80,15 +81,17 @@ def main() -> int:
             local = settings.model_copy(update={"speech_speaker_min_similarity": threshold})
             if args.full:
                 manifest = SplitManifest(video_id=wav.stem, media=MediaInfo(duration_s=30.0))
+                assert isinstance(data, SpeechPart)
                 speech = SpeechAnalyzer.summarize(
                     SummaryInput(manifest=manifest, settings=local, audio=[data])
                 )["speech"]
-                turns = speech.get("turns", [])
+                assert isinstance(speech, SpeechSection)
+                turns = [t.model_dump() for t in speech.turns]
             else:
-                windows = [speaker_mod.SpeakerWindow.from_data(w) for w in data["speaker_windows"]]
+                windows = [speaker_mod.SpeakerWindow.from_row(w) for w in data.speaker_windows]
                 found = speaker_mod.diarize(
                     windows,
-                    [tuple(r) for r in data["speech_regions"]],
+                    data.speech_regions,
                     min_similarity=threshold,
                     max_speakers=local.speech_max_speakers,
                 )

@@ -27,7 +27,13 @@ from video_analysis.analyzers.base import SummaryInput  # noqa: E402
 from video_analysis.analyzers.registry import get_analyzer  # noqa: E402
 from video_analysis.media.codec import decode_audio_chunk  # noqa: E402
 from video_analysis.media.splitter import split_video  # noqa: E402
-from video_analysis.schemas import AnalyzerPlan, AudioChunk, SplitManifest  # noqa: E402
+from video_analysis.schemas import (  # noqa: E402
+    AnalyzerPlan,
+    AudioChunk,
+    SpeechPart,
+    SpeechSection,
+    SplitManifest,
+)
 from video_analysis.settings import get_settings  # noqa: E402
 
 SENTENCES = [
@@ -75,7 +81,9 @@ def main() -> int:
         chunks = [m for m in messages if isinstance(m, AudioChunk)]
         audio_s = sum(c.end - c.start for c in chunks)
         started = time.perf_counter()
-        parts = [analyzer.analyze_audio(decode_audio_chunk(c)) for c in chunks]
+        parts = [
+            SpeechPart.model_validate(analyzer.analyze_audio(decode_audio_chunk(c))) for c in chunks
+        ]
         analyze_s = time.perf_counter() - started
         manifest = SplitManifest(
             video_id="bench", audio_chunks=len(chunks), analyzers=AnalyzerPlan(audio=["speech"])
@@ -83,11 +91,13 @@ def main() -> int:
         started = time.perf_counter()
         speech = analyzer.summarize(SummaryInput(manifest=manifest, settings=settings, audio=parts))
         summarize_s = time.perf_counter() - started
-    transcribe_s = sum(p.get("timing", {}).get("transcribe_s", 0.0) for p in parts)
-    features_s = sum(p.get("timing", {}).get("features_s", 0.0) for p in parts)
-    speakers_s = sum(p.get("timing", {}).get("speakers_s", 0.0) for p in parts)
+    transcribe_s = sum(p.timing.get("transcribe_s", 0.0) for p in parts)
+    features_s = sum(p.timing.get("features_s", 0.0) for p in parts)
+    speakers_s = sum(p.timing.get("speakers_s", 0.0) for p in parts)
     total_s = analyze_s + summarize_s
-    words = len(speech["speech"].get("transcript", "").split())
+    section = speech["speech"]
+    assert isinstance(section, SpeechSection)
+    words = len((section.transcript or "").split())
     print(
         f"clip: {audio_s:.1f} s of espeak-ng English in {len(chunks)} chunks; "
         f"{os.cpu_count()} cores; model {settings.speech_model}, beam {settings.speech_beam_size}"
@@ -102,7 +112,8 @@ def main() -> int:
     print(f"summarize (join)             {summarize_s:6.2f} s")
     print(f"whole speech stage           {total_s:6.1f} s  -> {audio_s / total_s:5.1f}{rtf}")
     print(
-        f"words transcribed: {words}; speakers: {speech['speech'].get('speakers', {}).get('count')}"
+        f"words transcribed: {words}; "
+        f"speakers: {section.speakers.count if section.speakers is not None else None}"
     )
     return 0
 

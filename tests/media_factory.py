@@ -279,3 +279,62 @@ def _refilter(source: Path, path: Path, video_filter: str) -> Path:
         ]
     )
     return Path(path)
+
+
+def make_glance(
+    source: Path, path: Path, *, aside: tuple[float, float], share: float, there_and_back: bool
+) -> Path:
+    """``source``'s video (a face looking at the camera, hardly moving), played forward and,
+    with ``there_and_back``, backward again, its irises moved sideways by ``share`` of the
+    eye's width from ``aside[0]`` to ``aside[1]`` seconds; without audio. The same face
+    looking away for a known span: moving the irises inside the eye openings is what looking
+    aside does to a frontal face. The eyes are found once, on the first frame, with
+    MediaPipe Face Mesh."""
+    import cv2
+    import mediapipe as mp
+    import numpy as np
+
+    capture = cv2.VideoCapture(str(source))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    if there_and_back:
+        frames += frames[::-1]
+    height, width = frames[0].shape[:2]
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) as mesh:
+        found = mesh.process(cv2.cvtColor(frames[0], cv2.COLOR_BGR2RGB)).multi_face_landmarks
+    if not found:
+        raise ValueError(f"{source}: no face to move the eyes of")
+    points = np.array([(p.x * width, p.y * height) for p in found[0].landmark])
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    mask = np.zeros((height, width), dtype=bool)
+    map_x = xs.copy()
+    for outer, inner in ((33, 133), (362, 263)):  # the eyes' corners
+        a, b = points[outer], points[inner]
+        eye_width = float(np.linalg.norm(b - a))
+        cx, cy = (a + b) / 2
+        inside = ((xs - cx) / (0.5 * eye_width)) ** 2 + ((ys - cy) / (0.3 * eye_width)) ** 2 <= 1
+        mask |= inside
+        map_x[inside] -= share * eye_width
+    out = Path(path)
+    encoder = subprocess.Popen(
+        [FFMPEG, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24"]
+        + ["-s", f"{width}x{height}", "-r", f"{fps}", "-i", "-", "-an", "-c:v", "libx264"]
+        + [*VIDEO_OPTIONS["libx264"], "-fflags", "+bitexact", "-flags", "+bitexact", str(out)],
+        stdin=subprocess.PIPE,
+    )
+    assert encoder.stdin is not None
+    for k, frame in enumerate(frames):
+        if aside[0] <= k / fps < aside[1]:
+            moved = cv2.remap(frame, map_x, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            frame = np.where(mask[..., None], moved, frame)
+        encoder.stdin.write(np.ascontiguousarray(frame).tobytes())
+    encoder.stdin.close()
+    if encoder.wait() != 0:
+        raise RuntimeError(f"ffmpeg could not write {out}")
+    return out

@@ -11,6 +11,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from . import structure, timeline
 from .analyzers import timeseries as ts
 from .analyzers.base import SummaryInput
@@ -27,6 +29,7 @@ from .schemas import (
     SplitManifest,
     StructureSection,
 )
+from .schemas.parts import FacePart, PartData, PosePart
 from .settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -44,8 +47,9 @@ def failed_result(
         _fill_media(result, manifest)
     for name in SECTION_NAMES:
         setattr(result, name, _section_type(name).not_assessed(f"analysis failed: {error.code}"))
-    result.structure = StructureSection(cannot_assess=f"analysis failed: {error.code}")
+    result.structure = StructureSection.not_assessed(f"analysis failed: {error.code}")
     result.media.cannot_assess = f"analysis failed: {error.code}"
+    result.media.confidence = 0.0
     result.reliability = [ReliabilityNote(section="result", reason=error.message)]
     return result
 
@@ -65,6 +69,7 @@ def build_result(
     received = {part.part_key: part for part in parts}
     expected = manifest.expected_parts()
     missing_parts = sorted(expected - received.keys())
+    data = _read_data(received)
     failed_parts = sorted(key for key, part in received.items() if part.error is not None)
 
     result = AnalysisResult(
@@ -75,7 +80,7 @@ def build_result(
     missing_sections: set[str] = set()
     models: dict[tuple[str, str], ModelInfo] = {}
     analyzer_seconds: dict[str, float] = defaultdict(float)
-    frame_parts: dict[str, list[dict[str, Any]]] = {}
+    frame_parts: dict[str, list[PartData]] = {}
 
     for name in _plan_names(manifest):
         cls = analyzer_class(name)
@@ -84,12 +89,12 @@ def build_result(
             for model in part.models or [part.model]:
                 models[(model.analyzer, model.name)] = model
             analyzer_seconds[name] += part.elapsed_s
-        good = [p for p in own if p.error is None]
-        summary_input = SummaryInput(
+        good = sorted((p for p in own if p.error is None), key=_order)
+        summary_input: SummaryInput[PartData, PartData] = SummaryInput(
             manifest=manifest,
             settings=settings,
-            frames=[p.data for p in sorted(good, key=_order) if p.source == PartSource.FRAMES],
-            audio=[p.data for p in sorted(good, key=_order) if p.source == PartSource.AUDIO],
+            frames=[data[p.part_key] for p in good if p.source == PartSource.FRAMES],
+            audio=[data[p.part_key] for p in good if p.source == PartSource.AUDIO],
         )
         frame_parts[name] = summary_input.frames
         expected_own = {k for k in expected if k.startswith(f"{name}:")}
@@ -106,13 +111,13 @@ def build_result(
                     )
                     filled.add(section)
             continue
-        for path, fields in cls.summarize(summary_input).items():
-            _apply(result, path, fields)
+        for path, summary in cls.summarize(summary_input).items():
+            _apply(result, path, summary)
             filled.add(path.split(".", 1)[0])
 
     _join_timeline(result, manifest, frame_parts)
     result.structure = structure.build(
-        result.speech.model_dump(),
+        result.speech,
         result.timeline,
         manifest.metadata.questions,
         settings.baseline_s,
@@ -182,11 +187,15 @@ def reliability(
 
 
 def _join_timeline(
-    result: AnalysisResult, manifest: SplitManifest, frame_parts: dict[str, list[dict[str, Any]]]
+    result: AnalysisResult, manifest: SplitManifest, frame_parts: dict[str, list[PartData]]
 ) -> None:
     """The per-second timeline, and what the camera saw at each word of the transcript."""
-    face_rows = ts.unique_rows(frame_parts.get("face", []))
-    pose_rows = ts.unique_rows(frame_parts.get("pose", []))
+    face_rows = ts.unique_rows(
+        row for p in frame_parts.get("face", []) if isinstance(p, FacePart) for row in p.frames
+    )
+    pose_rows = ts.unique_rows(
+        row for p in frame_parts.get("pose", []) if isinstance(p, PosePart) for row in p.frames
+    )
     segments = result.speech.segments
     timeline.annotate_words(segments, face_rows, pose_rows, manifest.sample_fps)
     result.timeline = timeline.build(
@@ -226,19 +235,44 @@ def _media_coverage(manifest: SplitManifest, received: dict[str, PartialResult])
     return round(ok / len(expected), 4)
 
 
-def _apply(result: AnalysisResult, path: str, fields: dict[str, Any]) -> None:
-    """Merge ``fields`` into the section at a dotted ``path`` and re-validate that section."""
-    head, _, rest = path.partition(".")
-    section = getattr(result, head)
-    if isinstance(section, list):
-        section.extend(fields.get("rows", []))
-        return
-    data = section.model_dump()
-    target = data
-    for key in rest.split(".") if rest else []:
-        target = target.setdefault(key, {})
-    target.update(fields)
-    setattr(result, head, type(section).model_validate(data))
+def _read_data(received: dict[str, PartialResult]) -> dict[str, PartData]:
+    """Each good part's data read back into its analyzer's model. A part whose data does not
+    fit (an analyzer of another version, a corrupted message) becomes a failed part: it is
+    reported, and the rest of the video is still summarised."""
+    data: dict[str, PartData] = {}
+    for key, part in received.items():
+        if part.error is not None:
+            continue
+        try:
+            model = analyzer_class(part.analyzer).part_data(part.source)
+            data[key] = model.model_validate(part.data)
+        except (ValidationError, ValueError) as exc:
+            log.warning(
+                "video_id=%s part %s has data that does not fit: %s", part.video_id, key, exc
+            )
+            received[key] = part.model_copy(
+                update={
+                    "data": {},
+                    "error": ErrorInfo(
+                        code="invalid_part_data",
+                        message=f"the {part.analyzer} part's data does not fit its model: "
+                        + str(exc).splitlines()[0],
+                    ),
+                }
+            )
+    return data
+
+
+def _apply(result: AnalysisResult, path: str, section: BaseModel) -> None:
+    """Put a summarised section at its dotted ``path`` (``"face"``, ``"media.quality"``)."""
+    *parents, leaf = path.split(".")
+    owner: BaseModel = result
+    for name in parents:
+        owner = getattr(owner, name)
+    expected = type(getattr(owner, leaf))
+    if not isinstance(section, expected):
+        raise TypeError(f"{path}: summarize gave {type(section).__name__}, not {expected.__name__}")
+    setattr(owner, leaf, section)
 
 
 def _section_type(name: str) -> type[Section]:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from .analyzers.speech.figures import runs_of
 from .analyzers.speech.fluency import LONG_PAUSE_S
-from .schemas import QuestionSpan, TimelineRow
+from .schemas import QuestionSpan, SpeechSection, TimelineRow, Turn, Word
 from .schemas.result import (
     Answer,
     AnswerLengths,
@@ -28,38 +27,39 @@ from .schemas.result import (
     VisionFigures,
 )
 
-Word = dict[str, Any]
 # A turn that starts within this many seconds of an overlap took the floor during it.
 INTERRUPTION_SLACK_S = 0.25
 
 
 def build(
-    speech: dict[str, Any],
+    speech: SpeechSection,
     timeline: Sequence[TimelineRow],
     questions: Sequence[QuestionSpan],
     baseline_s: float,
 ) -> StructureSection:
-    """The ``structure`` section from the speech section's fields and the timeline."""
-    words = [w for seg in speech.get("segments") or [] for w in seg.get("words") or []]
-    speakers = speech.get("speakers") or {}
-    candidate = speakers.get("candidate")
+    """The ``structure`` section from the speech section and the timeline."""
+    words = [w for seg in speech.segments for w in seg.words]
+    speakers = speech.speakers
+    candidate = speakers.candidate if speakers is not None else None
     section = StructureSection(
-        coverage=float(speech.get("coverage") or 0.0),
-        confidence=speech.get("confidence"),
+        coverage=speech.coverage,
+        confidence=speech.confidence,
         candidate=candidate,
-        candidate_source=speakers.get("candidate_source"),
+        candidate_source=speakers.candidate_source if speakers is not None else None,
     )
-    if not words or candidate is None:
+    if not words or candidate is None or speakers is None:
+        section.confidence = 0.0
         section.cannot_assess = (
-            f"no speech to structure ({speech.get('cannot_assess') or 'no words recognised'})"
+            f"no speech to structure ({speech.cannot_assess or 'no words recognised'})"
         )
         return section
-    turns = speech.get("turns") or []
-    by_speaker = Counter(str(t["speaker"]) for t in turns)
-    talk = speakers.get("talk_ratio") or {}
-    overlaps = [(float(r["start"]), float(r["end"])) for r in _regions(speech)]
+    turns = speech.turns
+    by_speaker = Counter(t.speaker for t in turns)
+    talk = speakers.talk_ratio
+    regions = speech.overlaps.regions if speech.overlaps is not None else []
+    overlaps = [(r.start, r.end) for r in regions]
     answers = candidate_answers(words, candidate, questions)
-    section.speakers = int(speakers.get("count") or len(by_speaker))
+    section.speakers = speakers.count or len(by_speaker)
     section.turn_count = len(turns)
     section.turns_by_speaker = dict(sorted(by_speaker.items()))
     section.talk_ratio = talk.get(candidate)
@@ -78,13 +78,19 @@ def build(
     section.overlap_count = len(overlaps)
     section.overlap_s = round(sum(b - a for a, b in overlaps), 3)
     section.interruptions = interruptions(turns, overlaps)
-    section.questions = [question_figures(q, words, candidate, timeline) for q in questions]
+    spoken = {q.question_id: q.figures for q in speech.questions}
+    section.questions = [
+        question_figures(q, words, candidate, timeline).model_copy(
+            update={"speech": spoken.get(q.question_id)}
+        )
+        for q in questions
+    ]
     section.baseline = baseline(words, candidate, timeline, baseline_s)
-    pitch = speech.get("pitch_baseline")
-    if section.baseline is not None and isinstance(pitch, dict):
-        section.baseline.pitch_median_hz = pitch.get("median_hz")
-        section.baseline.rest_pitch_median_hz = pitch.get("rest_median_hz")
-        section.baseline.pitch_change_semitones = pitch.get("change_semitones")
+    pitch = speech.pitch_baseline
+    if section.baseline is not None and pitch is not None:
+        section.baseline.pitch_median_hz = pitch.median_hz
+        section.baseline.rest_pitch_median_hz = pitch.rest_median_hz
+        section.baseline.pitch_change_semitones = pitch.change_semitones
     return section
 
 
@@ -97,7 +103,7 @@ def candidate_answers(
     for run in runs_of(list(words), candidate):
         first, last = run[0], run[-1]
         before = words[position[id(first)] - 1] if position[id(first)] > 0 else None
-        start, end = float(first["start"]), float(last["end"])
+        start, end = first.start, last.end
         answers.append(
             Answer(
                 start=round(start, 3),
@@ -105,8 +111,8 @@ def candidate_answers(
                 duration_s=round(end - start, 3),
                 words=len(run),
                 question_id=_question_at(questions, start),
-                after_speaker=None if before is None else before.get("speaker"),
-                response_delay_s=None if before is None else round(start - float(before["end"]), 3),
+                after_speaker=None if before is None else before.speaker,
+                response_delay_s=None if before is None else round(start - before.end, 3),
             )
         )
     return answers
@@ -117,31 +123,31 @@ def longest_monologue(words: Sequence[Word], speaker: str) -> float:
     of ``LONG_PAUSE_S`` or more in it, in seconds."""
     longest = 0.0
     for run in runs_of(list(words), speaker):
-        start = float(run[0]["start"])
+        start = run[0].start
         for previous, word in zip(run, run[1:], strict=False):
-            if float(word["start"]) - float(previous["end"]) >= LONG_PAUSE_S:
-                longest = max(longest, float(previous["end"]) - start)
-                start = float(word["start"])
-        longest = max(longest, float(run[-1]["end"]) - start)
+            if word.start - previous.end >= LONG_PAUSE_S:
+                longest = max(longest, previous.end - start)
+                start = word.start
+        longest = max(longest, run[-1].end - start)
     return longest
 
 
 def interruptions(
-    turns: Sequence[dict[str, Any]], overlaps: Sequence[tuple[float, float]]
+    turns: Sequence[Turn], overlaps: Sequence[tuple[float, float]]
 ) -> list[Interruption]:
     """Turns that began while two people spoke at once, taking the floor from another."""
     found = []
     for before, turn in zip(turns, turns[1:], strict=False):
-        if turn["speaker"] == before["speaker"]:
+        if turn.speaker == before.speaker:
             continue
-        at = float(turn["start"])
+        at = turn.start
         for start, end in overlaps:
             if start - INTERRUPTION_SLACK_S <= at <= end + INTERRUPTION_SLACK_S:
                 found.append(
                     Interruption(
                         at=round(at, 3),
-                        by=str(turn["speaker"]),
-                        of=str(before["speaker"]),
+                        by=turn.speaker,
+                        of=before.speaker,
                         overlap_s=round(end - start, 3),
                     )
                 )
@@ -156,14 +162,14 @@ def question_figures(
     timeline: Sequence[TimelineRow],
 ) -> QuestionFigures:
     inside = [w for w in words if question.start <= _mid(w) < question.end]
-    own = [w for w in inside if w.get("speaker") == candidate]
+    own = [w for w in inside if w.speaker == candidate]
     talk_s = _talk_seconds(inside, candidate)
     delay = None
     if own:
         first = own[0]
-        earlier = [w for w in inside if w.get("speaker") != candidate and w["end"] <= first["end"]]
-        since = float(earlier[-1]["end"]) if earlier else question.start
-        delay = round(float(first["start"]) - since, 3)
+        earlier = [w for w in inside if w.speaker != candidate and w.end <= first.end]
+        since = earlier[-1].end if earlier else question.start
+        delay = round(first.start - since, 3)
     return QuestionFigures(
         question_id=question.question_id,
         start=question.start,
@@ -180,10 +186,10 @@ def baseline(
     words: Sequence[Word], candidate: str, timeline: Sequence[TimelineRow], seconds: float
 ) -> Baseline | None:
     """The candidate's first ``seconds`` from their first word, and the rest against them."""
-    own = [w for w in words if w.get("speaker") == candidate]
+    own = [w for w in words if w.speaker == candidate]
     if not own:
         return None
-    start = float(own[0]["start"])
+    start = own[0].start
     end = start + seconds
     inside = [w for w in words if _mid(w) < end]
     after = [w for w in words if _mid(w) >= end]
@@ -230,7 +236,7 @@ def vision_figures(rows: Sequence[TimelineRow]) -> VisionFigures:
 def _rate(words: Sequence[Word], speaker: str) -> float | None:
     """Words per minute of ``speaker`` over their own talk time in ``words``."""
     talk_s = _talk_seconds(words, speaker)
-    count = sum(1 for w in words if w.get("speaker") == speaker)
+    count = sum(1 for w in words if w.speaker == speaker)
     return round(count * 60 / talk_s, 1) if talk_s > 0 else None
 
 
@@ -239,9 +245,9 @@ def _talk_seconds(words: Sequence[Word], speaker: str) -> float:
     last, without pauses of ``LONG_PAUSE_S`` or more."""
     total = 0.0
     for run in runs_of(list(words), speaker):
-        total += float(run[-1]["end"]) - float(run[0]["start"])
+        total += run[-1].end - run[0].start
         for previous, word in zip(run, run[1:], strict=False):
-            gap = float(word["start"]) - float(previous["end"])
+            gap = word.start - previous.end
             if gap >= LONG_PAUSE_S:
                 total -= gap
     return total
@@ -251,14 +257,9 @@ def _change(rest: float | None, base: float | None) -> float | None:
     return None if rest is None or base is None else round(rest - base, 4)
 
 
-def _regions(speech: dict[str, Any]) -> list[dict[str, Any]]:
-    overlaps = speech.get("overlaps")
-    return list(overlaps.get("regions") or []) if isinstance(overlaps, dict) else []
-
-
 def _question_at(questions: Sequence[QuestionSpan], t: float) -> str | None:
     return next((q.question_id for q in questions if q.start <= t < q.end), None)
 
 
 def _mid(word: Word) -> float:
-    return (float(word["start"]) + float(word["end"])) / 2
+    return (word.start + word.end) / 2

@@ -12,26 +12,25 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Generic
 
 import numpy as np
 
 from .analyzers import timeseries as ts
 from .analyzers.face import LABELS
 from .schemas import Segment, TimelineRow, TimelineWord, Word
-
-Row = dict[str, Any]
+from .schemas.parts import FaceFrame, PoseFrame
 
 
 def build(
     duration_s: float,
-    face_rows: Sequence[Row],
-    pose_rows: Sequence[Row],
+    face_rows: Sequence[FaceFrame],
+    pose_rows: Sequence[PoseFrame],
     segments: Sequence[Segment],
 ) -> list[TimelineRow]:
     """One row per second of ``duration_s`` (rounded up; longer when data runs past it)."""
     words = [w for seg in segments for w in seg.words]
-    ends = [float(r["t"]) for r in (*face_rows, *pose_rows)] + [_mid(w) for w in words]
+    ends = [r.t for r in (*face_rows, *pose_rows)] + [_mid(w) for w in words]
     seconds = max(math.ceil(duration_s), math.floor(max(ends)) + 1 if ends else 0)
     face_by_s = _by_second(face_rows)
     pose_by_s = _by_second(pose_rows)
@@ -45,7 +44,10 @@ def build(
 
 
 def annotate_words(
-    segments: Sequence[Segment], face_rows: Sequence[Row], pose_rows: Sequence[Row], fps: float
+    segments: Sequence[Segment],
+    face_rows: Sequence[FaceFrame],
+    pose_rows: Sequence[PoseFrame],
+    fps: float,
 ) -> None:
     """Give every word (in place) the apparent expression, eye contact and head yaw of the
     sampled frame nearest its midpoint, or null when no frame lies within one sampling
@@ -58,14 +60,17 @@ def annotate_words(
             t = _mid(word)
             seen = face.at(t)
             looked = pose.at(t)
-            scores = seen.get("scores") if seen else None
-            word.expression = max(scores, key=scores.get) if scores else None
-            word.eye_contact = looked.get("looking") if looked else None
-            word.head_yaw = looked.get("yaw") if looked else None
+            scores = seen.scores if seen else None
+            word.expression = max(scores, key=scores.__getitem__) if scores else None
+            word.eye_contact = looked.looking if looked else None
+            word.head_yaw = looked.yaw if looked else None
 
 
 def _row(
-    second: int, face: list[Row], pose: list[Row], words_by_s: dict[int, list[Word]]
+    second: int,
+    face: list[FaceFrame],
+    pose: list[PoseFrame],
+    words_by_s: dict[int, list[Word]],
 ) -> TimelineRow:
     words = words_by_s.get(second, [])
     row = TimelineRow(
@@ -83,30 +88,30 @@ def _row(
         speakers=sorted({w.speaker for w in words if w.speaker}),
     )
     if face:
-        row.face_seen = any(int(f.get("faces") or 0) > 0 for f in face)
+        row.face_seen = any(f.faces > 0 for f in face)
     elif pose:
-        row.face_seen = any(bool(p.get("face")) for p in pose)
-    scored = [f["scores"] for f in face if f.get("scores")]
+        row.face_seen = any(bool(p.face) for p in pose)
+    scored = [f.scores for f in face if f.scores]
     if scored:
         mean = np.array([[s[label] for label in LABELS] for s in scored]).mean(axis=0)
         best = int(mean.argmax())
         row.expression, row.expression_score = LABELS[best], round(float(mean[best]), 4)
-    looks = [bool(p["looking"]) for p in pose if p.get("looking") is not None]
+    looks = [p.looking for p in pose if p.looking is not None]
     if looks:
         row.eye_contact = sum(looks) * 2 > len(looks)
-    yaws = [float(p["yaw"]) for p in pose if p.get("yaw") is not None]
-    pitches = [float(p["pitch"]) for p in pose if p.get("pitch") is not None]
+    yaws = [p.yaw for p in pose if p.yaw is not None]
+    pitches = [p.pitch for p in pose if p.pitch is not None]
     row.head_yaw = round(float(np.mean(yaws)), 2) if yaws else None
     row.head_pitch = round(float(np.mean(pitches)), 2) if pitches else None
-    checked = [p for p in pose if p.get("body_checked")]
+    checked = [p for p in pose if p.body_checked]
     if checked:
-        row.hands_visible = max(len(p.get("hands") or []) for p in checked)
+        row.hands_visible = max(len(p.hands or []) for p in checked)
     return row
 
 
-def _by_second(rows: Sequence[Row]) -> dict[int, list[Row]]:
-    ordered = sorted(rows, key=lambda r: float(r["t"]))
-    groups = ts.by_second([float(r["t"]) for r in ordered])
+def _by_second(rows: Sequence[ts.Row]) -> dict[int, list[ts.Row]]:
+    ordered = sorted(rows, key=lambda r: r.t)
+    groups = ts.by_second([r.t for r in ordered])
     return {second: [ordered[i] for i in positions] for second, positions in groups.items()}
 
 
@@ -114,15 +119,15 @@ def _mid(word: Word) -> float:
     return (word.start + word.end) / 2
 
 
-class _Nearest:
+class _Nearest(Generic[ts.Row]):
     """The row nearest a time, within ``reach`` seconds."""
 
-    def __init__(self, rows: Sequence[Row], reach: float) -> None:
-        self._rows = sorted(rows, key=lambda r: float(r["t"]))
-        self._times = [float(r["t"]) for r in self._rows]
+    def __init__(self, rows: Sequence[ts.Row], reach: float) -> None:
+        self._rows = sorted(rows, key=lambda r: r.t)
+        self._times = [r.t for r in self._rows]
         self._reach = reach
 
-    def at(self, t: float) -> Row | None:
+    def at(self, t: float) -> ts.Row | None:
         i = bisect.bisect_left(self._times, t)
         near = [j for j in (i - 1, i) if 0 <= j < len(self._rows)]
         if not near:

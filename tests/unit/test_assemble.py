@@ -17,6 +17,7 @@ from video_analysis.schemas import (
     PartSource,
     SplitManifest,
 )
+from video_analysis.schemas.parts import QualityAudioPart, QualityFrame, QualityFramesPart
 
 MODEL = ModelInfo(analyzer="quality", name="media-quality", version="0.1.0")
 
@@ -41,14 +42,15 @@ def manifest(**overrides: object) -> SplitManifest:
 
 def frame_part(index: int, brightness: float) -> PartialResult:
     frames = [
-        {
-            "t": index * 2 + k,
-            "brightness": brightness,
-            "contrast": 40.0,
-            "blur": 300.0,
-            "black": False,
-            "diff_prev": None if k == 0 else 5.0,
-        }
+        QualityFrame(
+            index=index * 2 + k,
+            t=index * 2 + k,
+            brightness=brightness,
+            contrast=40.0,
+            blur=300.0,
+            black=False,
+            diff_prev=None if k == 0 else 5.0,
+        )
         for k in range(2)
     ]
     return PartialResult(
@@ -57,30 +59,33 @@ def frame_part(index: int, brightness: float) -> PartialResult:
         source=PartSource.FRAMES,
         index=index,
         model=MODEL,
-        data={"frames": frames},
+        data=QualityFramesPart(frames=frames).model_dump(mode="json"),
         elapsed_s=0.1,
     )
 
 
 def audio_part() -> PartialResult:
-    data = {
-        "duration_s": 4.0,
-        "rms_dbfs": -20.0,
-        "peak_dbfs": -6.0,
-        "clipped_samples": 0,
-        "samples": 64000,
-        "silent_windows": 20,
-        "windows": 200,
-        "noise_floor_dbfs": -60.0,
-        "speech_level_dbfs": -18.0,
-    }
+    data = QualityAudioPart(
+        start=0.0,
+        end=4.0,
+        duration_s=4.0,
+        rms_dbfs=-20.0,
+        peak_dbfs=-6.0,
+        clipped_samples=0,
+        samples=64000,
+        silent_windows=20,
+        windows=200,
+        noise_floor_dbfs=-60.0,
+        speech_level_dbfs=-18.0,
+        window_db_hist=[],
+    )
     return PartialResult(
         video_id="v1",
         analyzer="quality",
         source=PartSource.AUDIO,
         index=0,
         model=MODEL,
-        data=data,
+        data=data.model_dump(mode="json"),
         elapsed_s=0.05,
     )
 
@@ -172,3 +177,26 @@ def test_a_failed_result_says_why_in_its_reliability() -> None:
     assert [(n.section, n.reason) for n in result.reliability] == [
         ("result", "the file is not a video")
     ]
+
+
+def test_a_part_whose_data_does_not_fit_its_model_is_a_failed_part_not_a_crash() -> None:
+    """A part from an analyzer of another version, or a corrupted message, is reported as
+    failed; the rest of the video is still summarised."""
+    odd = frame_part(1, 10).model_copy(update={"data": {"frames": [{"t": "soon"}]}})
+    result = build_result(manifest(), [frame_part(0, 120), odd, audio_part()])
+
+    assert result.status == "partial"
+    failed = result.model_dump()["failed_parts"]["quality:frames:1"]
+    assert failed["code"] == "invalid_part_data"
+    assert "does not fit" in failed["message"]
+    assert result.media.quality.brightness == 120.0
+    assert ("media.quality", "some of its parts did not arrive or failed") in {
+        (note.section, note.reason) for note in result.reliability
+    }
+
+
+def test_a_section_that_cannot_be_judged_has_confidence_zero() -> None:
+    result = build_result(manifest(), [frame_part(0, 120), frame_part(1, 130), audio_part()])
+    for name in ("face", "gaze", "head_pose", "blinks", "posture", "gestures", "speech"):
+        section = getattr(result, name)
+        assert section.cannot_assess and section.confidence == 0.0 and section.coverage == 0.0

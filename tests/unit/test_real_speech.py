@@ -10,7 +10,6 @@ speakers and 0.75 for three or four.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from tests.real_data import (
     AMI_FILES,
@@ -37,7 +37,9 @@ from video_analysis.analyzers.base import DecodedAudio, SummaryInput
 from video_analysis.analyzers.speech import SpeechAnalyzer, segmentation
 from video_analysis.errors import ModelNotAvailable
 from video_analysis.models import bundle
-from video_analysis.schemas import MediaInfo, SplitManifest
+from video_analysis.schemas import MediaInfo, Speakers, SpeechSection, SplitManifest
+from video_analysis.schemas.parts import SpeechPart
+from video_analysis.schemas.speech import FiguresFor
 from video_analysis.settings import Settings
 
 
@@ -71,21 +73,38 @@ def analyzer() -> SpeechAnalyzer:
     return model
 
 
-def _chunk(video_id: str, samples: np.ndarray) -> DecodedAudio:
+def _chunk(video_id: str, samples: NDArray[np.float32]) -> DecodedAudio:
     return DecodedAudio(video_id, 0, 0.0, samples.size / RATE, RATE, samples)
 
 
-def _speech(analyzer: SpeechAnalyzer, video_id: str, samples: np.ndarray) -> dict[str, Any]:
+def _part(analyzer: SpeechAnalyzer, video_id: str, samples: NDArray[np.float32]) -> SpeechPart:
     part = analyzer.analyze_audio(_chunk(video_id, samples))
+    assert isinstance(part, SpeechPart)
+    return part
+
+
+def _speech(analyzer: SpeechAnalyzer, video_id: str, samples: NDArray[np.float32]) -> SpeechSection:
+    part = _part(analyzer, video_id, samples)
     manifest = SplitManifest(video_id=video_id, media=MediaInfo(duration_s=samples.size / RATE))
     summary = SpeechAnalyzer.summarize(
         SummaryInput(manifest=manifest, settings=Settings(), audio=[part])
     )
-    return dict(summary["speech"])
+    section = summary["speech"]
+    assert isinstance(section, SpeechSection)
+    return section
+
+
+def _turns(speech: SpeechSection) -> list[dict[str, Any]]:
+    return [turn.model_dump() for turn in speech.turns]
+
+
+def _speakers(speech: SpeechSection) -> Speakers:
+    assert speech.speakers is not None
+    return speech.speakers
 
 
 @pytest.fixture(scope="module")
-def meetings(analyzer: SpeechAnalyzer) -> dict[str, dict[str, Any]]:
+def meetings(analyzer: SpeechAnalyzer) -> dict[str, SpeechSection]:
     return {name: _speech(analyzer, name, ami_audio(name)) for name in AMI_FILES}
 
 
@@ -107,12 +126,12 @@ def _bar(speakers: int) -> float:
     ],
 )
 def test_speakers_of_a_real_meeting_are_counted_and_told_apart(
-    meetings: dict[str, dict[str, Any]], name: str
+    meetings: dict[str, SpeechSection], name: str
 ) -> None:
     truth = ami_truth()[name]
     speech = meetings[name]
-    found = speech["speakers"]["count"]
-    score = score_turns(truth, speech["turns"])
+    found = _speakers(speech).count
+    score = score_turns(truth, _turns(speech))
 
     if len(truth.speakers) <= 2:
         assert found == len(truth.speakers)
@@ -124,58 +143,58 @@ def test_speakers_of_a_real_meeting_are_counted_and_told_apart(
 
 @needs_ami
 def test_one_speaker_is_not_split_and_two_men_are_told_apart(
-    meetings: dict[str, dict[str, Any]],
+    meetings: dict[str, SpeechSection],
 ) -> None:
     # trn02: one woman, 0.7 s of speech; trn03: two men, one of them for 1.2 s of 30.
-    assert meetings["trn02"]["speakers"]["count"] == 1
+    assert _speakers(meetings["trn02"]).count == 1
     two = meetings["trn03"]
-    assert two["speakers"]["count"] == 2
-    assert score_turns(ami_truth()["trn03"], two["turns"]).right >= 0.95  # measured 1.00
+    assert _speakers(two).count == 2
+    assert score_turns(ami_truth()["trn03"], _turns(two)).right >= 0.95  # measured 1.00
 
 
 @needs_ami
 def test_words_turns_and_overlaps_of_a_meeting_are_consistent(
-    meetings: dict[str, dict[str, Any]],
+    meetings: dict[str, SpeechSection],
 ) -> None:
     speech = meetings["trn08"]  # four people, 13 s of overlap in the truth
-    names = {turn["speaker"] for turn in speech["turns"]}
-    words = [word for segment in speech["segments"] for word in segment["words"]]
+    names = {turn.speaker for turn in speech.turns}
+    words = [word for segment in speech.segments for word in segment.words]
 
-    assert words and all(word["speaker"] in names for word in words)
-    for segment in speech["segments"]:  # a segment is split where the speaker changes
-        assert {word["speaker"] for word in segment["words"]} == {segment["speaker"]}
-    turns = speech["turns"]
-    assert all(a["end"] <= b["start"] + 1e-6 for a, b in zip(turns, turns[1:], strict=False))
-    assert sum(speech["speakers"]["talk_ratio"].values()) == pytest.approx(1.0, abs=1e-3)
-    overlaps = speech["overlaps"]
-    assert overlaps["count"] >= 1 and overlaps["cannot_assess"] is None
-    assert overlaps["total_s"] == pytest.approx(
-        sum(r["end"] - r["start"] for r in overlaps["regions"]), abs=1e-3
+    assert words and all(word.speaker in names for word in words)
+    for segment in speech.segments:  # a segment is split where the speaker changes
+        assert {word.speaker for word in segment.words} == {segment.speaker}
+    turns = speech.turns
+    assert all(a.end <= b.start + 1e-6 for a, b in zip(turns, turns[1:], strict=False))
+    assert sum(_speakers(speech).talk_ratio.values()) == pytest.approx(1.0, abs=1e-3)
+    overlaps = speech.overlaps
+    assert overlaps is not None
+    assert overlaps.count >= 1 and overlaps.cannot_assess is None
+    assert overlaps.total_s == pytest.approx(
+        sum(r.end - r.start for r in overlaps.regions), abs=1e-3
     )
     inside = [
         word
         for word in words
-        if any(
-            r["start"] <= (word["start"] + word["end"]) / 2 < r["end"] for r in overlaps["regions"]
-        )
+        if any(r.start <= (word.start + word.end) / 2 < r.end for r in overlaps.regions)
     ]
-    assert inside and all(word["overlap"] for word in inside)
-    assert sum(word["overlap"] for word in words) == len(inside)
+    assert inside and all(word.overlap for word in inside)
+    assert sum(word.overlap for word in words) == len(inside)
 
 
 @needs_ami
-def test_fluency_figures_are_the_candidates_own(meetings: dict[str, dict[str, Any]]) -> None:
+def test_fluency_figures_are_the_candidates_own(meetings: dict[str, SpeechSection]) -> None:
     speech = meetings["trn09"]  # three people; one speaks all 30 s
-    speakers = speech["speakers"]
-    candidate = speakers["candidate"]
+    speakers = _speakers(speech)
+    candidate = speakers.candidate
 
-    assert speakers["candidate_source"] == "most_talk"
-    assert candidate == max(speakers["talk_s"], key=speakers["talk_s"].get)
-    assert speech["figures_for"] == {"speaker": candidate, "rule": "most_talk"}
-    own = speakers["per_speaker"][candidate]
-    assert speech["words_per_minute"] == own["words_per_minute"]
-    assert speech["pauses"] == own["pauses"]
-    assert set(speakers["per_speaker"]) == set(speakers["talk_s"])
+    assert speakers.candidate_source == "most_talk"
+    assert candidate == max(speakers.talk_s, key=lambda name: speakers.talk_s[name])
+    assert speech.figures_for == FiguresFor(speaker=candidate, rule="most_talk")
+    own = speakers.per_speaker[candidate]
+    assert own is not None
+    assert speech.words_per_minute == own.words_per_minute
+    assert speech.pauses == own.pauses
+    assert set(speakers.per_speaker) == set(speakers.talk_s)
 
 
 # --- short real answers ---------------------------------------------------------------------
@@ -192,10 +211,10 @@ def test_short_real_english_is_identified_and_transcribed_without_a_hint(
         samples = grid_audio(clip)
         if snr_db is not None:
             samples = with_noise(samples, snr_db)
-        part = analyzer.analyze_audio(_chunk(clip, samples))
-        text = " ".join(row["text"] for row in part["segments"] if row["flag"] is None)
+        part = _part(analyzer, clip, samples)
+        text = " ".join(row.text for row in part.segments if row.flag is None)
 
-        assert (part["language"], part["language_source"]) == ("en", "detected"), part
+        assert (part.language, part.language_source) == ("en", "detected"), part
         errors.append(character_error_rate(truth[clip], text))
     # Measured CER per clip 0.00-0.26 (mean 0.05 clean, 0.10 at 10 dB SNR); before detection
     # over several windows, 2 of 5 such clips came out Welsh with CER above 0.9.
@@ -213,9 +232,8 @@ def test_the_same_noisy_answer_gives_the_same_transcript_every_time(
         samples = with_noise(grid_audio(clip), snr_db)
         runs = set()
         for _ in range(3):
-            part = analyzer.analyze_audio(_chunk(clip, samples))
-            part.pop("timing")
-            runs.add(json.dumps(part, sort_keys=True))
+            part = _part(analyzer, clip, samples)
+            runs.add(part.model_dump_json(exclude={"timing"}))
         assert len(runs) == 1, clip
 
 
@@ -230,7 +248,7 @@ def test_the_speech_role_imports_neither_torch_nor_tensorflow() -> None:
         "analyzer.load()\n"
         "x = grid_audio('sbwe5n')\n"
         "part = analyzer.analyze_audio(DecodedAudio('v', 0, 0.0, x.size / 16000, 16000, x))\n"
-        "assert part['speaker_windows'] and part['segments'], part\n"
+        "assert part.speaker_windows and part.segments, part\n"
         "heavy = [m for m in ('torch', 'tensorflow', 'onnx') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import BaseModel
 
 from video_analysis.analyzers.base import Analyzer, DecodedAudio, DecodedFrames, SummaryInput
 from video_analysis.analyzers.runner import failed_part, run_analyzer
-from video_analysis.schemas import ErrorInfo, ModelInfo, PartSource
+from video_analysis.schemas import ErrorInfo, ModelInfo, PartData, PartSource
+
+
+class Samples(PartData):
+    n: int
 
 
 class Exploding(Analyzer):
@@ -20,13 +25,15 @@ class Exploding(Analyzer):
     def model_info(self) -> ModelInfo:
         return ModelInfo(analyzer=self.name, name="boom", version="1")
 
-    def analyze_audio(self, chunk: DecodedAudio) -> dict[str, Any]:
+    audio_data: ClassVar[type[PartData] | None] = Samples
+
+    def analyze_audio(self, chunk: DecodedAudio) -> Samples:
         if chunk.chunk_index == 1:
             raise ZeroDivisionError("bad chunk")
-        return {"n": int(chunk.samples.size)}
+        return Samples(n=int(chunk.samples.size))
 
     @staticmethod
-    def summarize(parts: SummaryInput) -> dict[str, dict[str, Any]]:
+    def summarize(parts: SummaryInput[Any, Any]) -> dict[str, BaseModel]:
         return {}
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, get_args
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from video_analysis.analyzers.registry import ANALYZERS, analyzer_class
 from video_analysis.cli import main
 from video_analysis.schemas import (
+    PART_DATA,
     PUBLISHED,
     AnalysisResult,
     AnalyzerPlan,
@@ -111,7 +114,10 @@ def test_manifest_expects_one_part_per_analyzer_and_batch() -> None:
 def test_schemas_command_writes_a_json_schema_per_topic(tmp_path: Path) -> None:
     assert main(["schemas", "--out", str(tmp_path)]) == 0
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == sorted(f"{name}.schema.json" for name in PUBLISHED)
+    assert written == sorted(
+        [f"{name}.schema.json" for name in PUBLISHED]
+        + [f"analyzer-results.data.{key}.schema.json" for key in PART_DATA]
+    )
     result_schema = json.loads((tmp_path / "analysis-results.schema.json").read_text())
     for key in ("video_id", "status", "error", "missing", "media", "face", "speech", "models"):
         assert key in result_schema["properties"]
@@ -128,3 +134,41 @@ def test_shipped_json_schemas_match_the_code(tmp_path: Path) -> None:
         assert (shipped / path.name).read_text() == path.read_text(), (
             f"schemas/{path.name} is out of date: run `make schemas`"
         )
+
+
+def test_published_part_data_schemas_are_the_analyzers_own_models() -> None:
+    """The shipped ``analyzer-results.data.*`` schemas describe what each analyzer sends."""
+    published = {}
+    for name in ANALYZERS:
+        cls = analyzer_class(name)
+        for source in cls.sources:
+            published[f"{name}.{source.value}"] = cls.part_data(source)
+    assert published == PART_DATA
+
+
+@pytest.mark.parametrize("model", [AnalysisResult, *PART_DATA.values()], ids=lambda m: m.__name__)
+def test_every_field_of_the_result_and_of_part_data_has_a_type_and_a_description(
+    model: type[BaseModel],
+) -> None:
+    """What platform teams code against says what each field is."""
+    undescribed: list[str] = []
+    seen: set[type[BaseModel]] = set()
+
+    def walk(current: type[BaseModel]) -> None:
+        if current in seen:
+            return
+        seen.add(current)
+        for name, field in current.model_fields.items():
+            if not field.description:
+                undescribed.append(f"{current.__name__}.{name}")
+            if field.annotation is Any:
+                undescribed.append(f"{current.__name__}.{name} (untyped)")
+            stack: list[Any] = [field.annotation]
+            while stack:
+                annotation = stack.pop()
+                if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                    walk(annotation)
+                stack.extend(get_args(annotation))
+
+    walk(model)
+    assert undescribed == []

@@ -13,6 +13,9 @@ from video_analysis.analyzers.speaker_embedding import MIN_WINDOW_S
 from video_analysis.analyzers.speech import activity, figures, speakers
 from video_analysis.analyzers.speech.fillers import count_fillers, fillers_figures
 from video_analysis.analyzers.speech.speakers import SpeakerWindow, Turn
+from video_analysis.schemas.parts import SegmentRow, SpeechPart, VoiceSignal
+from video_analysis.schemas.parts import SpeakerWindow as WindowRow
+from video_analysis.schemas.speech import ResponseDelay, Segment, Word
 
 FRAME_S = 0.032
 DIM = 8
@@ -36,11 +39,28 @@ def group(direction: NDArray[np.float64], n: int, rng: np.random.Generator) -> N
     return unit
 
 
-def word(start: float, end: float, text: str, speaker: str | None = None) -> dict[str, Any]:
-    w: dict[str, Any] = {"start": start, "end": end, "word": text, "probability": 0.9}
-    if speaker is not None:
-        w["speaker"] = speaker
-    return w
+def word(start: float, end: float, text: str, speaker: str | None = None) -> Word:
+    return Word(start=start, end=end, word=text, probability=0.9, speaker=speaker)
+
+
+def segment(words: list[Word], start: float, end: float, text: str, **fields: Any) -> Segment:
+    return Segment(start=start, end=end, text=text, words=words, **fields)
+
+
+def prompted_chunk() -> SpeechPart:
+    """A chunk transcribed with the English filler prompt."""
+    row = SegmentRow(
+        start=0.0, end=1.0, text="Um.", avg_logprob=-0.2, no_speech_prob=0.0, compression_ratio=1.0
+    )
+    return SpeechPart(
+        start=0.0,
+        end=1.0,
+        duration_s=1.0,
+        language="en",
+        filler_prompt=True,
+        segments=[row],
+        voice=VoiceSignal(samples=16_000, clipped=0),
+    )
 
 
 # --- activity.regions -------------------------------------------------------------------------
@@ -94,7 +114,7 @@ def test_regions_whose_padding_overlaps_merge() -> None:
 
 
 def test_no_speech_gives_no_regions() -> None:
-    assert activity.regions(np.zeros(50), FRAME_S) == []
+    assert activity.regions(np.zeros(50), FRAME_S, min_silence_s=0.3) == []
 
 
 # --- activity.union, mean_over, shift ---------------------------------------------------------
@@ -124,7 +144,7 @@ def test_mean_over_averages_the_frames_of_the_span() -> None:
 
 
 def test_shift_offsets_and_rounds_spans() -> None:
-    assert activity.shift([(0.1234, 0.5), (1.0, 2.0004)], 10.0) == [[10.123, 10.5], [11.0, 12.0]]
+    assert activity.shift([(0.1234, 0.5), (1.0, 2.0004)], 10.0) == [(10.123, 10.5), (11.0, 12.0)]
 
 
 # --- speakers.cluster -------------------------------------------------------------------------
@@ -235,48 +255,43 @@ def test_speaker_at_takes_the_holding_turn_else_the_nearest() -> None:
 
 
 def test_segment_whose_words_change_speaker_is_split() -> None:
-    seg = {
-        "id": 7,
-        "start": 0.0,
-        "end": 4.2,
-        "text": " Hello there. Yes indeed.",
-        "words": [
+    seg = segment(
+        [
             word(0.1, 0.5, " Hello"),
             word(0.6, 1.0, " there."),
             word(3.2, 3.6, " Yes"),
             word(3.7, 4.0, " indeed."),
         ],
-    }
-    first, second = speakers.label_words([seg], TURNS)
-    assert (first["start"], first["end"], first["text"], first["speaker"]) == (
         0.0,
-        1.0,
-        "Hello there.",
-        "S1",
+        4.2,
+        " Hello there. Yes indeed.",
+        avg_logprob=-0.3,
     )
-    assert (second["start"], second["end"], second["text"], second["speaker"]) == (
+    first, second = speakers.label_words([seg], TURNS)
+    assert (first.start, first.end, first.text, first.speaker) == (0.0, 1.0, "Hello there.", "S1")
+    assert (second.start, second.end, second.text, second.speaker) == (
         3.2,
         4.2,
         "Yes indeed.",
         "S2",
     )
-    assert first["id"] == second["id"] == 7
-    assert [w["speaker"] for w in first["words"]] == ["S1", "S1"]
-    assert [w["speaker"] for w in second["words"]] == ["S2", "S2"]
+    assert first.avg_logprob == second.avg_logprob == -0.3  # the rest is carried to each piece
+    assert [w.speaker for w in first.words] == ["S1", "S1"]
+    assert [w.speaker for w in second.words] == ["S2", "S2"]
 
 
 def test_segment_of_one_speaker_keeps_its_text_and_times() -> None:
-    seg = {"start": 3.0, "end": 4.5, "text": " Yes.", "words": [word(3.1, 3.5, " Yes.")]}
+    seg = segment([word(3.1, 3.5, " Yes.")], 3.0, 4.5, " Yes.")
     (out,) = speakers.label_words([seg], TURNS)
-    assert (out["start"], out["end"], out["text"], out["speaker"]) == (3.0, 4.5, " Yes.", "S2")
-    assert out["words"][0]["speaker"] == "S2"
+    assert (out.start, out.end, out.text, out.speaker) == (3.0, 4.5, " Yes.", "S2")
+    assert out.words[0].speaker == "S2"
 
 
 def test_words_without_turns_are_the_first_speaker() -> None:
-    seg = {"start": 0.0, "end": 1.0, "text": " Hi.", "words": [word(0.0, 1.0, " Hi.")]}
+    seg = segment([word(0.0, 1.0, " Hi.")], 0.0, 1.0, " Hi.")
     (out,) = speakers.label_words([seg], [])
-    assert out["speaker"] == "S1"
-    assert out["words"][0]["speaker"] == "S1"
+    assert out.speaker == "S1"
+    assert out.words[0].speaker == "S1"
 
 
 def test_overlap_is_marked_exactly_for_words_whose_midpoint_is_inside_an_overlap() -> None:
@@ -288,13 +303,15 @@ def test_overlap_is_marked_exactly_for_words_whose_midpoint_is_inside_an_overlap
         word(4.0, 7.0, " e"),  # 5.5: inside the second
         word(6.9, 7.1, " f"),  # 7.0: after
     ]
-    segments = speakers.mark_overlaps([{"words": words}], [(1.0, 2.0), (5.0, 6.0)])
-    assert [w["overlap"] for w in segments[0]["words"]] == [False, True, True, False, True, False]
+    segments = speakers.mark_overlaps(
+        [segment(words, 0.4, 7.1, "a b c d e f")], [(1.0, 2.0), (5.0, 6.0)]
+    )
+    assert [w.overlap for w in segments[0].words] == [False, True, True, False, True, False]
 
 
 def test_no_overlaps_marks_no_word() -> None:
-    segments = speakers.mark_overlaps([{"words": [word(1.0, 2.0, " a")]}], [])
-    assert segments[0]["words"][0]["overlap"] is False
+    segments = speakers.mark_overlaps([segment([word(1.0, 2.0, " a")], 1.0, 2.0, "a")], [])
+    assert segments[0].words[0].overlap is False
 
 
 def test_talk_seconds_add_up_per_speaker() -> None:
@@ -330,7 +347,8 @@ def test_window_rows_shift_to_video_time_and_round() -> None:
     rows = speakers.window_rows(
         [(0.12345, 1.5)], np.array([[0.123456, -0.5]], dtype=np.float32), [0.87654], 60.0
     )
-    assert rows == [{"start": 60.123, "end": 61.5, "clarity": 0.877, "embedding": [0.1235, -0.5]}]
+    assert rows == [WindowRow(start=60.123, end=61.5, clarity=0.877, embedding=[0.1235, -0.5])]
+    assert SpeakerWindow.from_row(rows[0]).embedding.tolist() == pytest.approx([0.1235, -0.5])
 
 
 def test_window_rows_refuse_mismatched_lengths() -> None:
@@ -341,7 +359,7 @@ def test_window_rows_refuse_mismatched_lengths() -> None:
 # --- figures ----------------------------------------------------------------------------------
 
 
-def conversation() -> list[dict[str, Any]]:
+def conversation() -> list[Word]:
     """A speaks, B answers, A answers back."""
     return [
         word(0.5, 0.8, " Um,", "A"),
@@ -369,10 +387,10 @@ def test_response_delay_runs_from_the_other_speakers_last_word() -> None:
         word(1.9, 2.5, " c", "A"),
         word(3.0, 3.5, " d", "B"),
     ]
-    assert figures.response_delays(words, "A") == [{"after": "B", "at": 1.9, "delay_s": -0.1}]
+    assert figures.response_delays(words, "A") == [ResponseDelay(after="B", at=1.9, delay_s=-0.1)]
     assert figures.response_delays(words, "B") == [
-        {"after": "A", "at": 1.5, "delay_s": 0.5},
-        {"after": "A", "at": 3.0, "delay_s": 0.5},
+        ResponseDelay(after="A", at=1.5, delay_s=0.5),
+        ResponseDelay(after="A", at=3.0, delay_s=0.5),
     ]
 
 
@@ -386,16 +404,16 @@ def test_a_gap_while_another_speaker_talks_is_not_a_pause() -> None:
         conversation(), "A", chunks=[], language="en", min_pause=0.3, received_s=10.0
     )
     assert out is not None
-    assert out["pauses"]["count"] == 1
-    assert out["pauses"]["total_s"] == pytest.approx(0.6)
-    assert out["pauses"]["longest_s"] == pytest.approx(0.6)
+    assert out.pauses.count == 1
+    assert out.pauses.total_s == pytest.approx(0.6)
+    assert out.pauses.longest_s == pytest.approx(0.6)
     # Runs of 1.5 s and 0.4 s, less the 0.6 s pause.
-    assert out["words_per_minute"]["speaking_s"] == pytest.approx(1.3)
-    assert out["words_per_minute"]["words"] == 4
-    assert out["words_per_minute"]["speaking"] == pytest.approx(round(4 * 60 / 1.3, 1))
-    assert out["words_per_minute"]["overall"] == pytest.approx(24.0)
-    assert out["first_word_s"] == 0.5
-    assert out["confidence"] == pytest.approx(0.9)
+    assert out.words_per_minute.speaking_s == pytest.approx(1.3)
+    assert out.words_per_minute.words == 4
+    assert out.words_per_minute.speaking == pytest.approx(round(4 * 60 / 1.3, 1))
+    assert out.words_per_minute.overall == pytest.approx(24.0)
+    assert out.first_word_s == 0.5
+    assert out.confidence == pytest.approx(0.9)
 
 
 def test_everyones_figures_count_every_gap() -> None:
@@ -403,9 +421,9 @@ def test_everyones_figures_count_every_gap() -> None:
         conversation(), None, chunks=[], language="en", min_pause=0.3, received_s=10.0
     )
     assert out is not None
-    assert out["pauses"]["count"] == 3  # 0.6, 0.5 and 1.0 s
-    assert out["response_delays"] == []
-    assert out["response_delay_basis"] == "from_video_start"
+    assert out.pauses.count == 3  # 0.6, 0.5 and 1.0 s
+    assert out.response_delays == []
+    assert out.response_delay_basis == "from_video_start"
 
 
 def test_speaker_answering_someone_gets_the_median_delay_after_them() -> None:
@@ -413,19 +431,37 @@ def test_speaker_answering_someone_gets_the_median_delay_after_them() -> None:
     a = figures.speaker_figures(words, "A", chunks=[], language="en", min_pause=0.3, received_s=10)
     b = figures.speaker_figures(words, "B", chunks=[], language="en", min_pause=0.3, received_s=10)
     assert a is not None and b is not None
-    assert a["response_delay_basis"] == "median_after_other_speakers"
-    assert a["response_delay_s"] == pytest.approx(1.0)
-    assert b["response_delay_s"] == pytest.approx(0.5)
-    assert b["pauses"]["count"] == 0
+    assert a.response_delay_basis == "median_after_other_speakers"
+    assert a.response_delay_s == pytest.approx(1.0)
+    assert b.response_delay_s == pytest.approx(0.5)
+    assert b.pauses.count == 0
 
 
 def test_speaker_alone_is_timed_from_the_video_start() -> None:
     words = [word(1.25, 1.5, " Hello", "A"), word(1.6, 2.0, " world.", "A")]
     out = figures.speaker_figures(words, "A", chunks=[], language="en", min_pause=0.3, received_s=5)
     assert out is not None
-    assert out["response_delays"] == []
-    assert out["response_delay_basis"] == "from_video_start"
-    assert out["response_delay_s"] == pytest.approx(1.25)
+    assert out.response_delays == []
+    assert out.response_delay_basis == "from_video_start"
+    assert out.response_delay_s == pytest.approx(1.25)
+
+
+def test_speaker_alone_in_a_span_is_timed_from_the_spans_start() -> None:
+    words = [word(11.25, 11.5, " Hello", "A"), word(11.6, 12.0, " world.", "A")]
+    out = figures.speaker_figures(
+        words,
+        "A",
+        chunks=[],
+        language="en",
+        min_pause=0.3,
+        received_s=5,
+        since=10.0,
+        since_basis="from_question_start",
+    )
+    assert out is not None
+    assert out.response_delay_basis == "from_question_start"
+    assert out.response_delay_s == pytest.approx(1.25)
+    assert out.first_word_s == 11.25
 
 
 def test_speaker_without_words_has_no_figures() -> None:
@@ -441,21 +477,25 @@ def test_english_fillers_are_counted_per_speaker() -> None:
     b = figures.speaker_figures(words, "B", chunks=[], language="en", min_pause=0.3, received_s=10)
     assert a is not None and b is not None
     # "like" without a comma is ordinary speech.
-    assert a["fillers"]["count"] == 1
-    assert a["fillers"]["by_word"] == {"um": 1}
-    assert a["fillers"]["per_min"] == pytest.approx(round(60 / 1.3, 2))
-    assert a["fillers"]["method"] == "transcript"
-    assert b["fillers"]["by_word"] == {"uh": 1}
+    assert a.fillers.count == 1
+    assert a.fillers.by_word == {"um": 1}
+    assert a.fillers.per_min == pytest.approx(round(60 / 1.3, 2))
+    assert a.fillers.method == "transcript"
+    assert b.fillers.by_word == {"uh": 1}
 
 
 def test_filler_method_says_when_every_spoken_chunk_had_the_prompt() -> None:
-    chunks = [{"segments": [{"text": " Um."}], "filler_prompt": True, "language": "en"}]
     out = figures.speaker_figures(
-        conversation(), "A", chunks=chunks, language="en", min_pause=0.3, received_s=10.0
+        conversation(),
+        "A",
+        chunks=[prompted_chunk()],
+        language="en",
+        min_pause=0.3,
+        received_s=10.0,
     )
     assert out is not None
-    assert out["fillers"]["method"] == "whisper_filler_prompt"
-    assert out["fillers"]["count"] == 1
+    assert out.fillers.method == "whisper_filler_prompt"
+    assert out.fillers.count == 1
 
 
 def test_filled_pauses_and_lexical_fillers_are_counted_apart() -> None:
@@ -473,23 +513,25 @@ def test_filled_pauses_and_lexical_fillers_are_counted_apart() -> None:
         words, "A", chunks=[], language="en", min_pause=0.3, received_s=10.0
     )
     assert out is not None
-    fillers = out["fillers"]
-    assert fillers["count"] == 5
-    assert fillers["filled_pauses"]["count"] == 3
-    assert fillers["filled_pauses"]["by_word"] == {"um": 2, "uh": 1}
-    assert fillers["lexical"]["by_word"] == {"like": 1, "you know": 1}
-    assert fillers["filled_pauses"]["per_min"] == pytest.approx(round(3 * 60 / 2.4, 2))
-    assert fillers["lexical"]["per_min"] + fillers["filled_pauses"]["per_min"] == pytest.approx(
-        fillers["per_min"], abs=0.02
-    )
+    fillers = out.fillers
+    sounds, lexical = fillers.filled_pauses, fillers.lexical
+    assert sounds is not None and lexical is not None and fillers.per_min is not None
+    assert fillers.count == 5
+    assert sounds.count == 3
+    assert sounds.by_word == {"um": 2, "uh": 1}
+    assert lexical.by_word == {"like": 1, "you know": 1}
+    assert sounds.per_min == pytest.approx(round(3 * 60 / 2.4, 2))
+    assert lexical.per_min + sounds.per_min == pytest.approx(fillers.per_min, abs=0.02)
 
 
 def test_korean_hesitation_sounds_are_filled_pauses_and_words_are_lexical() -> None:
     found = count_fillers(["음,", "그러니까", "어어", "그,", "사람이", "뭐"], "ko")
-    out = fillers_figures(found, "ko", 60.0)
-    assert out["filled_pauses"]["by_word"] == {"음": 1, "어": 1}
-    assert out["lexical"]["by_word"] == {"그러니까": 1, "그": 1, "뭐": 1}
-    assert out["count"] == 5
+    out = fillers_figures(found, "ko", 60.0, "transcript")
+    assert out.filled_pauses is not None and out.lexical is not None
+    assert out.filled_pauses.by_word == {"음": 1, "어": 1}
+    assert out.lexical.by_word == {"그러니까": 1, "그": 1, "뭐": 1}
+    assert out.count == 5
+    assert out.method == "transcript"
 
 
 def test_fillers_of_an_unsupported_language_are_not_counted() -> None:
@@ -497,9 +539,11 @@ def test_fillers_of_an_unsupported_language_are_not_counted() -> None:
         conversation(), "A", chunks=[], language="fr", min_pause=0.3, received_s=10.0
     )
     assert out is not None
-    assert out["fillers"] == {
+    assert out.fillers.model_dump() == {
         "count": None,
-        "by_word": {},
         "per_min": None,
+        "by_word": {},
+        "filled_pauses": None,
+        "lexical": None,
         "method": "unsupported_language",
     }

@@ -6,6 +6,7 @@ build per-chunk data by hand and need no model.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from pydantic import ValidationError
 
 from tests.media_factory import make_speech_wav
 from video_analysis.analyzers.base import DecodedAudio, SummaryInput
@@ -22,7 +24,22 @@ from video_analysis.analyzers.speech import SpeechAnalyzer
 from video_analysis.analyzers.speech.fillers import count_fillers
 from video_analysis.errors import ModelNotAvailable
 from video_analysis.models import bundle
-from video_analysis.schemas import MediaInfo, SpeechSection, SplitManifest, VideoMetadata
+from video_analysis.schemas import (
+    MediaInfo,
+    QuestionSpan,
+    SpeechSection,
+    SplitManifest,
+    VideoMetadata,
+)
+from video_analysis.schemas.parts import (
+    PartData,
+    SegmentRow,
+    SpeechPart,
+    Track,
+    VoiceSignal,
+    WordRow,
+)
+from video_analysis.schemas.speech import FiguresFor, HallucinationsDropped
 from video_analysis.settings import Settings
 
 RATE = 16_000
@@ -99,15 +116,15 @@ def chunk(
 
 
 def summarize(
-    parts: list[dict[str, Any]],
+    parts: list[SpeechPart],
     duration: float | None = None,
     *,
     has_audio: bool = True,
     metadata: VideoMetadata | None = None,
     settings: Settings | None = None,
-) -> dict[str, Any]:
+) -> SpeechSection:
     if duration is None:
-        duration = sum(float(p["duration_s"]) for p in parts)
+        duration = sum(p.duration_s for p in parts)
     manifest = SplitManifest(
         video_id="vid-s",
         media=MediaInfo(duration_s=duration, has_audio=has_audio),
@@ -116,8 +133,18 @@ def summarize(
     sections = SpeechAnalyzer.summarize(
         SummaryInput(manifest=manifest, settings=settings or Settings(), audio=parts)
     )
-    SpeechSection.model_validate(sections["speech"])  # fits the result's typed section
-    return sections["speech"]
+    section = sections["speech"]
+    assert isinstance(section, SpeechSection)
+    # What the join publishes reads back into the same section.
+    assert SpeechSection.model_validate_json(section.model_dump_json()) == section
+    return section
+
+
+def speech_part(data: PartData) -> SpeechPart:
+    assert isinstance(data, SpeechPart)
+    # A part travels as JSON: what the join reads back is what the worker sent.
+    assert SpeechPart.model_validate_json(data.model_dump_json()) == data
+    return data
 
 
 def tokens(text: str) -> list[str]:
@@ -146,35 +173,35 @@ def synthetic_part(
     start: float,
     duration: float,
     language: str = "en",
-    **segment: Any,
-) -> dict[str, Any]:
+    avg_logprob: float = -0.2,
+    no_speech_prob: float = 0.01,
+    compression_ratio: float = 1.2,
+    track: Track | None = None,
+) -> SpeechPart:
     """One chunk's data as analyze_audio returns it, one segment holding ``words``."""
-    rows = [{"start": s, "end": e, "word": w, "probability": 0.9} for s, e, w in words]
-    seg: dict[str, Any] = {
-        "start": rows[0]["start"] if rows else start,
-        "end": rows[-1]["end"] if rows else start,
-        "text": "".join(w for _, _, w in words).strip(),
-        "avg_logprob": -0.2,
-        "no_speech_prob": 0.01,
-        "compression_ratio": 1.2,
-        "words": rows,
-        "flag": None,
-    }
-    seg.update(segment)
-    return {
-        "start": start,
-        "end": start + duration,
-        "duration_s": duration,
-        "language": language,
-        "language_probability": 1.0,
-        "language_source": "detected",
-        "filler_prompt": True,
-        "segments": [seg] if rows else [],
-        "speech_s": seg["end"] - seg["start"],
-        "pitch_f0": [],
-        "energy_db": [],
-        "voice": None,
-    }
+    rows = [WordRow(start=s, end=e, word=w, probability=0.9) for s, e, w in words]
+    seg = SegmentRow(
+        start=rows[0].start if rows else start,
+        end=rows[-1].end if rows else start,
+        text="".join(w for _, _, w in words).strip(),
+        avg_logprob=avg_logprob,
+        no_speech_prob=no_speech_prob,
+        compression_ratio=compression_ratio,
+        words=rows,
+    )
+    return SpeechPart(
+        start=start,
+        end=start + duration,
+        duration_s=duration,
+        language=language,
+        language_probability=1.0,
+        language_source="detected",
+        filler_prompt=True,
+        segments=[seg] if rows else [],
+        speech_s=seg.end - seg.start,
+        voice=VoiceSignal(samples=int(duration * RATE), clipped=0),
+        track=track,
+    )
 
 
 def timed(text: str, start: float = 0.0, step: float = 0.4) -> list[tuple[float, float, str]]:
@@ -189,101 +216,108 @@ def timed(text: str, start: float = 0.0, step: float = 0.4) -> list[tuple[float,
 
 
 @pytest.fixture(scope="module")
-def english(analyzer: SpeechAnalyzer, media: Path) -> tuple[dict[str, Any], NDArray[Any]]:
+def english(analyzer: SpeechAnalyzer, media: Path) -> tuple[SpeechSection, NDArray[Any]]:
     audio = np.concatenate([silence(2.0), speech(media, ANSWER, "en", "answer"), silence(1.0)])
-    part = analyzer.analyze_audio(chunk(audio))
+    part = speech_part(analyzer.analyze_audio(chunk(audio)))
     return summarize([part]), audio
 
 
 @needs_model
 def test_english_answer_is_transcribed_with_low_word_error_rate(
-    english: tuple[dict[str, Any], NDArray[Any]],
+    english: tuple[SpeechSection, NDArray[Any]],
 ) -> None:
     result, _ = english
-    error = wer(ANSWER, result["transcript"])
-    print(f"WER {error:.3f}: {result['transcript']!r}")
+    assert result.transcript is not None
+    error = wer(ANSWER, result.transcript)
+    print(f"WER {error:.3f}: {result.transcript!r}")
     assert error <= MAX_WER
-    assert result["language"] == "en"
-    assert result["language_source"] == "detected"
-    assert result["cannot_assess"] is None
-    assert 0.5 < result["confidence"] <= 1.0
-    assert result["coverage"] == pytest.approx(1.0, abs=0.01)
-    words = [w for s in result["segments"] for w in s["words"]]
-    assert all(a["start"] <= b["start"] for a, b in zip(words, words[1:], strict=False))
+    assert result.language == "en"
+    assert result.language_source == "detected"
+    assert result.cannot_assess is None
+    assert result.confidence is not None and 0.5 < result.confidence <= 1.0
+    assert result.coverage == pytest.approx(1.0, abs=0.01)
+    words = [w for s in result.segments for w in s.words]
+    assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
     assert all(
-        set(s) >= {"avg_logprob", "no_speech_prob", "compression_ratio"} for s in result["segments"]
+        None not in (s.avg_logprob, s.no_speech_prob, s.compression_ratio) for s in result.segments
     )
 
 
 @needs_model
 def test_words_per_minute_and_response_delay_match_the_audio(
-    english: tuple[dict[str, Any], NDArray[Any]],
+    english: tuple[SpeechSection, NDArray[Any]],
 ) -> None:
     result, audio = english
     first, last = voiced_span(audio)
     truth = len(tokens(ANSWER)) * 60 / (last - first)
-    wpm = result["words_per_minute"]
-    print(f"wpm {wpm} truth {truth:.1f}; delay {result['response_delay_s']} truth {first:.2f}")
+    wpm, pauses = result.words_per_minute, result.pauses
+    assert wpm is not None and pauses is not None
+    print(f"wpm {wpm} truth {truth:.1f}; delay {result.response_delay_s} truth {first:.2f}")
     # Speaking time leaves pauses out, so it is at least the overall span's rate.
-    assert truth * 0.85 <= wpm["speaking"] <= truth * 1.35
-    assert wpm["overall"] == pytest.approx(len(tokens(ANSWER)) * 60 / (audio.size / RATE), rel=0.15)
-    assert result["response_delay_s"] == pytest.approx(first, abs=0.3)
-    assert result["pauses"]["count"] >= 1  # the two full stops
-    assert result["pauses"]["longest_s"] < 2.0
+    assert truth * 0.85 <= wpm.speaking <= truth * 1.35
+    assert wpm.overall == pytest.approx(len(tokens(ANSWER)) * 60 / (audio.size / RATE), rel=0.15)
+    assert result.response_delay_s == pytest.approx(first, abs=0.3)
+    assert pauses.count >= 1  # the two full stops
+    assert pauses.longest_s < 2.0
 
 
 @needs_model
 def test_voice_figures_and_single_speaker(
-    english: tuple[dict[str, Any], NDArray[Any]],
+    english: tuple[SpeechSection, NDArray[Any]],
 ) -> None:
     result, _ = english
+    pitch, energy, quality = result.pitch, result.energy, result.voice_quality
+    assert pitch is not None and energy is not None and quality is not None
     # espeak-ng's default male voice sits around 100-130 Hz.
-    assert 80 < result["pitch"]["median_hz"] < 200
-    assert result["pitch"]["spread_semitones"] > 0
-    assert result["energy"]["mean_dbfs"] < 0
+    assert 80 < pitch.median_hz < 200
+    assert pitch.spread_semitones > 0
+    assert energy.mean_dbfs < 0
     # Digital silence around the speech: the SNR is very high.
-    assert result["voice_quality"]["snr_db"] > 30
-    assert result["voice_quality"]["clipping_ratio"] == 0
-    assert 0.3 < result["voice_quality"]["voiced_ratio"] <= 1
-    assert result["speakers"]["count"] == 1
-    assert result["speakers"]["candidate"] == "S1"
-    assert {s["speaker"] for s in result["segments"]} == {"S1"}
+    assert quality.snr_db is not None and quality.snr_db > 30
+    assert quality.clipping_ratio == 0
+    assert quality.voiced_ratio is not None and 0.3 < quality.voiced_ratio <= 1
+    assert result.speakers is not None
+    assert result.speakers.count == 1
+    assert result.speakers.candidate == "S1"
+    assert {s.speaker for s in result.segments} == {"S1"}
 
 
 @needs_model
 def test_silence_gets_cannot_assess_and_no_text(analyzer: SpeechAnalyzer) -> None:
     noise = np.random.default_rng(1).normal(0, 1e-4, 10 * RATE).astype(np.float32)
-    result = summarize([analyzer.analyze_audio(chunk(noise))])
-    assert result["cannot_assess"] == "no speech detected"
-    assert result["transcript"] == ""
-    assert result["segments"] == []
-    assert result["coverage"] == pytest.approx(1.0)
+    result = summarize([speech_part(analyzer.analyze_audio(chunk(noise)))])
+    assert result.cannot_assess == "no speech detected"
+    assert result.confidence == 0.0
+    assert result.transcript == ""
+    assert result.segments == []
+    assert result.coverage == pytest.approx(1.0)
 
 
 @needs_model
 def test_fillers_are_kept_by_the_filler_prompt(analyzer: SpeechAnalyzer, media: Path) -> None:
     text = "Um, I think my biggest strength is, uh, working with people."
-    part = analyzer.analyze_audio(chunk(speech(media, text, "en-us", "fillers")))
+    part = speech_part(analyzer.analyze_audio(chunk(speech(media, text, "en-us", "fillers"))))
     result = summarize([part])
-    fillers = result["fillers"]
-    print(result["transcript"], fillers)
-    assert fillers["method"] == "whisper_filler_prompt"
-    assert fillers["count"] >= 1
-    assert set(fillers["by_word"]) <= {"um", "uh"}
-    assert fillers["per_min"] > 0
+    fillers = result.fillers
+    print(result.transcript, fillers)
+    assert fillers is not None
+    assert fillers.method == "whisper_filler_prompt"
+    assert fillers.count is not None and fillers.count >= 1
+    assert set(fillers.by_word) <= {"um", "uh"}
+    assert fillers.per_min is not None and fillers.per_min > 0
 
 
 @needs_model
 def test_language_override_reaches_the_model(analyzer: SpeechAnalyzer, media: Path) -> None:
     audio = speech(media, "안녕하세요. 저는 소프트웨어 엔지니어입니다.", "ko", "korean")
-    part = analyzer.analyze_audio(chunk(audio, language="ko"))
-    assert part["language"] == "ko"
-    assert part["language_source"] == "metadata"
-    assert part["filler_prompt"] is True  # the Korean prompt was used
+    part = speech_part(analyzer.analyze_audio(chunk(audio, language="ko")))
+    assert part.language == "ko"
+    assert part.language_source == "metadata"
+    assert part.filler_prompt is True  # the Korean prompt was used
     result = summarize([part])
     # espeak-ng's Korean is hard to understand, so no words need survive; the language does.
-    assert result["language"] == "ko"
-    assert result["language_source"] == "metadata"
+    assert result.language == "ko"
+    assert result.language_source == "metadata"
 
 
 @needs_model
@@ -306,17 +340,19 @@ def test_two_alternating_voices_are_two_speakers(analyzer: SpeechAnalyzer, media
         first, last = voiced_span(audio)
         truth[voice] += last - first
         pieces += [audio, silence(0.8)]
-    part = analyzer.analyze_audio(chunk(np.concatenate(pieces)))
+    part = speech_part(analyzer.analyze_audio(chunk(np.concatenate(pieces))))
     result = summarize([part])
-    speakers = result["speakers"]
-    print(speakers, [(s["speaker"], s["text"]) for s in result["segments"]])
-    assert speakers["count"] == 2
-    by_first = {s["speaker"]: None for s in result["segments"]}  # order of appearance
+    speakers = result.speakers
+    assert speakers is not None
+    print(speakers, [(s.speaker, s.text) for s in result.segments])
+    assert speakers.count == 2
+    by_first = {s.speaker: None for s in result.segments}  # order of appearance
     interviewer, candidate = list(by_first)
+    assert interviewer is not None and candidate is not None
     total = sum(truth.values())
-    assert speakers["talk_ratio"][interviewer] == pytest.approx(truth["en-us"] / total, abs=0.15)
-    assert speakers["talk_ratio"][candidate] == pytest.approx(truth["en+f3"] / total, abs=0.15)
-    assert speakers["candidate"] == candidate
+    assert speakers.talk_ratio[interviewer] == pytest.approx(truth["en-us"] / total, abs=0.15)
+    assert speakers.talk_ratio[candidate] == pytest.approx(truth["en+f3"] / total, abs=0.15)
+    assert speakers.candidate == candidate
 
 
 @needs_model
@@ -350,30 +386,33 @@ def test_summary_counts_fillers_and_fluency_on_a_korean_transcript() -> None:
         "음, 저는 이제 개발자로 일하고 있습니다. 어... 약간 어려웠지만 잘 해냈습니다.", 1.5
     )
     result = summarize([synthetic_part(words, start=0.0, duration=10.0, language="ko")])
-    assert result["language"] == "ko"
-    assert result["fillers"]["by_word"] == {"음": 1, "이제": 1, "어": 1, "약간": 1}
-    assert result["fillers"]["count"] == 4
-    assert result["fillers"]["method"] == "whisper_filler_prompt"
-    assert result["response_delay_s"] == 1.5
+    fillers, wpm, pauses = result.fillers, result.words_per_minute, result.pauses
+    assert fillers is not None and wpm is not None and pauses is not None
+    assert result.language == "ko"
+    assert fillers.by_word == {"음": 1, "이제": 1, "어": 1, "약간": 1}
+    assert fillers.count == 4
+    assert fillers.method == "whisper_filler_prompt"
+    assert result.response_delay_s == 1.5
     n = len(words)
-    speaking = words[-1][1] - words[0][0] - result["pauses"]["total_s"]
-    assert result["words_per_minute"]["speaking"] == pytest.approx(n * 60 / speaking, rel=0.01)
-    assert (
-        result["words_per_minute"]["syllables_per_minute"] > result["words_per_minute"]["speaking"]
-    )
+    speaking = words[-1][1] - words[0][0] - pauses.total_s
+    assert wpm.speaking == pytest.approx(n * 60 / speaking, rel=0.01)
+    assert wpm.syllables_per_minute is not None
+    assert wpm.syllables_per_minute > wpm.speaking
 
 
 def test_pauses_are_gaps_of_at_least_0_3_s() -> None:
     words = [(0.0, 0.3, " I"), (0.4, 0.7, " think"), (1.5, 1.8, " that"), (4.0, 4.3, " works.")]
     result = summarize([synthetic_part(words, start=0.0, duration=5.0)])
-    pauses = result["pauses"]
+    pauses, wpm = result.pauses, result.words_per_minute
+    assert pauses is not None and wpm is not None
     # 0.1 s is articulation; 0.8 s and 2.2 s are pauses.
-    assert pauses["count"] == 2
-    assert pauses["longest_s"] == pytest.approx(2.2)
-    assert pauses["mean_s"] == pytest.approx(1.5)
-    assert pauses["long_count"] == 1
-    assert result["words_per_minute"]["speaking"] == pytest.approx(4 * 60 / (4.3 - 3.0), rel=0.01)
-    assert result["words_per_minute"]["overall"] == pytest.approx(4 * 60 / 5.0)
+    assert pauses.count == 2
+    assert pauses.longest_s == pytest.approx(2.2)
+    assert pauses.mean_s == pytest.approx(1.5)
+    assert pauses.long_count == 1
+    assert wpm.speaking == pytest.approx(4 * 60 / (4.3 - 3.0), rel=0.01)
+    assert wpm.overall == pytest.approx(4 * 60 / 5.0)
+    assert wpm.syllables_per_minute is None  # Korean only
 
 
 def test_words_repeated_at_a_chunk_edge_are_removed() -> None:
@@ -381,15 +420,15 @@ def test_words_repeated_at_a_chunk_edge_are_removed() -> None:
     # The next chunk starts 0.9 s early and hears "with people" again at the same time.
     second = synthetic_part(timed("with people and teams", 1.2), start=1.4, duration=3.0)
     result = summarize([second, first], duration=4.4)
-    assert result["transcript"] == "I enjoy working with people and teams"
-    words = [w["word"].strip() for s in result["segments"] for w in s["words"]]
+    assert result.transcript == "I enjoy working with people and teams"
+    words = [w.word.strip() for s in result.segments for w in s.words]
     assert words == ["I", "enjoy", "working", "with", "people", "and", "teams"]
-    assert result["words_per_minute"]["words"] == 7
+    assert result.words_per_minute is not None and result.words_per_minute.words == 7
 
 
 def test_a_part_delivered_twice_counts_once() -> None:
     part = synthetic_part(timed("hello there"), start=0.0, duration=2.0)
-    assert summarize([part, part])["transcript"] == "hello there"
+    assert summarize([part, part]).transcript == "hello there"
 
 
 def test_hallucinated_segments_are_dropped_and_counted() -> None:
@@ -405,11 +444,10 @@ def test_hallucinated_segments_are_dropped_and_counted() -> None:
         avg_logprob=-1.4,
     )
     result = summarize([real, loop, ghost])
-    assert result["transcript"] == "I led the team"
-    assert result["hallucinations_dropped"] == {
-        "count": 2,
-        "by_reason": {"repetition": 1, "silence": 1},
-    }
+    assert result.transcript == "I led the team"
+    assert result.hallucinations_dropped == HallucinationsDropped(
+        count=2, by_reason={"repetition": 1, "silence": 1}
+    )
 
 
 def test_the_deployments_compression_ratio_threshold_decides_what_is_a_loop() -> None:
@@ -418,8 +456,8 @@ def test_the_deployments_compression_ratio_threshold_decides_what_is_a_loop() ->
     )
     lenient = Settings(speech_max_compression_ratio=3.5)
 
-    assert summarize([loop])["transcript"] == ""
-    assert summarize([loop], settings=lenient)["transcript"] == "thank you thank you thank you"
+    assert summarize([loop]).transcript == ""
+    assert summarize([loop], settings=lenient).transcript == "thank you thank you thank you"
 
 
 def test_only_hallucinations_is_no_speech() -> None:
@@ -431,41 +469,138 @@ def test_only_hallucinations_is_no_speech() -> None:
         avg_logprob=-1.2,
     )
     result = summarize([ghost])
-    assert result["cannot_assess"] == "no speech detected"
-    assert result["transcript"] == ""
+    assert result.cannot_assess == "no speech detected"
+    assert result.confidence == 0.0
+    assert result.transcript == ""
 
 
 def test_video_without_audio_track_cannot_be_assessed() -> None:
     result = summarize([], duration=12.0, has_audio=False)
-    assert result["cannot_assess"] == "no audio track"
-    assert result["coverage"] == 0.0
+    assert result.cannot_assess == "no audio track"
+    assert result.coverage == 0.0
+    assert result.confidence == 0.0
+
+
+def test_a_section_that_cannot_judge_has_every_key_of_one_that_can() -> None:
+    questions = [QuestionSpan(question_id="q1", start=0.0, end=5.0)]
+    judged = summarize(
+        [synthetic_part(timed("hello there"), start=0.0, duration=5.0)],
+        metadata=VideoMetadata(questions=questions),
+    ).model_dump(mode="json")
+    silent = summarize(
+        [synthetic_part([], start=0.0, duration=5.0)], metadata=VideoMetadata(questions=questions)
+    ).model_dump(mode="json")
+    unheard = summarize(
+        [], duration=5.0, has_audio=False, metadata=VideoMetadata(questions=questions)
+    ).model_dump(mode="json")
+
+    assert judged["cannot_assess"] is None and judged["figures_for"] is not None
+    for section in (silent, unheard):
+        assert section["cannot_assess"] and section["confidence"] == 0.0
+        assert set(section) == set(judged)
+        assert section["words_per_minute"] is None and section["everyone"] is None
+        assert section["questions"] == [
+            {"question_id": "q1", "start": 0.0, "end": 5.0, "speaker": None, "figures": None}
+        ]
 
 
 def test_coverage_is_the_share_of_audio_received() -> None:
     part = synthetic_part(timed("hello there"), start=0.0, duration=15.0)
-    assert summarize([part], duration=30.0)["coverage"] == pytest.approx(0.5)
+    assert summarize([part], duration=30.0).coverage == pytest.approx(0.5)
 
 
 def test_candidate_speaker_comes_from_metadata() -> None:
     a = synthetic_part(timed("one two three four five six", 0.0), start=0.0, duration=3.0)
     result = summarize([a], metadata=VideoMetadata(candidate_speaker="S1"))
-    assert result["speakers"]["candidate"] == "S1"
-    assert result["speakers"]["candidate_source"] == "metadata"
-    assert result["speakers"]["count"] == 1
-    assert result["speakers"]["talk_ratio"] == {"S1": 1.0}
+    speakers = result.speakers
+    assert speakers is not None
+    assert speakers.candidate == "S1"
+    assert speakers.candidate_source == "metadata"
+    assert speakers.count == 1
+    assert speakers.talk_ratio == {"S1": 1.0}
+    assert speakers.per_speaker["S1"] is not None
+    assert speakers.per_speaker["S1"].words_per_minute == result.words_per_minute
+    assert result.figures_for == FiguresFor(speaker="S1", rule="metadata")
 
 
 def test_pitch_after_the_baseline_is_given_against_the_candidates_first_seconds() -> None:
-    part = synthetic_part(timed(" ".join(["word"] * 39), 1.0, step=1.0), start=0.0, duration=40.0)
     hop = 0.02
-    f0 = [200.0 if k * hop < 21.0 else 100.0 for k in range(int(40 / hop))]
-    part["track"] = {"start": 0.0, "hop_s": hop, "f0": f0, "db": [-20.0] * len(f0)}
+    f0: list[float | None] = [200.0 if k * hop < 21.0 else 100.0 for k in range(int(40 / hop))]
+    part = synthetic_part(
+        timed(" ".join(["word"] * 39), 1.0, step=1.0),
+        start=0.0,
+        duration=40.0,
+        track=Track(start=0.0, hop_s=hop, f0=f0, db=[-20.0] * len(f0)),
+    )
 
     result = summarize([part])
 
-    assert result["pitch_baseline"] == {
+    assert result.model_dump(mode="json")["pitch_baseline"] == {
         "window": [1.0, 21.0],
         "median_hz": 200.0,
         "rest_median_hz": 100.0,
         "change_semitones": -12.0,
     }
+
+
+def test_speech_figures_are_given_per_question() -> None:
+    # Question 1 (0-10 s): seven quick words, two of them fillers, no pause, from 1 s.
+    # Question 2 (10-20 s): four slow words with three 0.7 s pauses, from 12 s.
+    quick = synthetic_part(timed("Um, I think, uh, it works well", 1.0), start=0.0, duration=10.0)
+    slow = synthetic_part(timed("I led the team", 12.0, step=1.0), start=10.0, duration=10.0)
+    questions = [
+        QuestionSpan(question_id="q1", start=0.0, end=10.0),
+        QuestionSpan(question_id="q2", start=10.0, end=20.0),
+    ]
+
+    result = summarize([quick, slow], metadata=VideoMetadata(questions=questions))
+
+    first, second = result.questions
+    assert (first.question_id, first.start, first.end, first.speaker) == ("q1", 0.0, 10.0, "S1")
+    assert (second.question_id, second.start, second.end) == ("q2", 10.0, 20.0)
+    assert first.figures is not None and second.figures is not None
+    one, two = first.figures, second.figures
+    assert (one.words_per_minute.words, two.words_per_minute.words) == (7, 4)
+    # The overall rate is over the question's span, the speaking rate over the words' runs.
+    assert one.words_per_minute.overall == pytest.approx(7 * 60 / 10.0)
+    assert two.words_per_minute.overall == pytest.approx(4 * 60 / 10.0)
+    assert one.words_per_minute.speaking == pytest.approx(round(7 * 60 / 2.7, 1))
+    assert two.words_per_minute.speaking == pytest.approx(round(4 * 60 / (3.3 - 2.1), 1))
+    assert (one.fillers.count, one.fillers.by_word) == (2, {"um": 1, "uh": 1})
+    assert (two.fillers.count, two.fillers.by_word) == (0, {})
+    assert (one.pauses.count, two.pauses.count) == (0, 3)
+    assert two.pauses.total_s == pytest.approx(2.1)
+    # Nobody spoke before the candidate in either span: timed from the span's start.
+    assert (one.response_delay_s, two.response_delay_s) == (1.0, 2.0)
+    assert one.response_delay_basis == "from_question_start"
+    # Over the whole video the figures pool both questions.
+    assert result.words_per_minute is not None and result.words_per_minute.words == 11
+    assert result.fillers is not None and result.fillers.count == 2
+    assert result.pauses is not None and result.pauses.count == 4  # the 8.3 s gap too
+
+
+def test_a_question_the_candidate_said_nothing_in_has_no_figures() -> None:
+    part = synthetic_part(timed("hello there"), start=0.0, duration=10.0)
+    questions = [QuestionSpan(question_id="late", start=5.0, end=10.0)]
+    (late,) = summarize([part], metadata=VideoMetadata(questions=questions)).questions
+    assert late.question_id == "late" and late.figures is None
+
+
+def test_no_questions_in_the_metadata_gives_an_empty_list() -> None:
+    part = synthetic_part(timed("hello there"), start=0.0, duration=2.0)
+    assert summarize([part]).questions == []
+
+
+def test_a_speech_part_with_a_malformed_segment_is_refused() -> None:
+    good = synthetic_part(timed("hello there"), start=0.0, duration=2.0).model_dump(mode="json")
+    assert SpeechPart.model_validate(good).segments[0].text == "hello there"
+
+    missing = copy.deepcopy(good)
+    del missing["segments"][0]["avg_logprob"]
+    unknown = copy.deepcopy(good)
+    unknown["segments"][0]["speaker"] = "S1"
+    wrong = copy.deepcopy(good)
+    wrong["segments"][0]["words"][0]["probability"] = "high"
+    for bad in (missing, unknown, wrong):
+        with pytest.raises(ValidationError):
+            SpeechPart.model_validate(bad)

@@ -8,14 +8,14 @@ import pytest
 from pydantic import ValidationError
 
 from video_analysis import structure
-from video_analysis.schemas import QuestionSpan, TimelineRow, VideoMetadata
+from video_analysis.schemas import QuestionSpan, SpeechSection, TimelineRow, VideoMetadata
 
 
 def word(start: float, end: float, speaker: str, text: str = "word") -> dict[str, Any]:
-    return {"start": start, "end": end, "word": f" {text}", "speaker": speaker}
+    return {"start": start, "end": end, "word": f" {text}", "probability": 0.9, "speaker": speaker}
 
 
-def speech(words: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+def speech(words: list[dict[str, Any]], **fields: Any) -> SpeechSection:
     talk: dict[str, float] = {}
     for w in words:
         talk[w["speaker"]] = talk.get(w["speaker"], 0.0) + w["end"] - w["start"]
@@ -24,7 +24,11 @@ def speech(words: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "coverage": 1.0,
         "confidence": 0.9,
-        "segments": [{"words": words}] if words else [],
+        "segments": [
+            {"start": words[0]["start"], "end": words[-1]["end"], "text": "", "words": words}
+        ]
+        if words
+        else [],
         "turns": fields.pop("turns", []),
         "speakers": {
             "count": len(talk),
@@ -35,7 +39,7 @@ def speech(words: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
         "overlaps": {"regions": fields.pop("overlaps", [])},
     }
     base.update(fields)
-    return base
+    return SpeechSection.model_validate(base)
 
 
 # An interviewer (S2) asks twice; the candidate (S1) answers, once starting early.
@@ -169,11 +173,11 @@ def test_a_video_shorter_than_the_baseline_has_no_change() -> None:
 
 
 def test_without_words_structure_cannot_be_assessed() -> None:
-    section = structure.build(
-        {"coverage": 1.0, "cannot_assess": "no speech detected", "segments": []}, [], [], 20.0
-    )
+    speech = SpeechSection(coverage=1.0, confidence=0.0, cannot_assess="no speech detected")
+    section = structure.build(speech, [], [], 20.0)
 
     assert section.cannot_assess == "no speech to structure (no speech detected)"
+    assert section.confidence == 0.0
     assert section.answers == [] and section.baseline is None
 
 

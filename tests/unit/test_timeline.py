@@ -11,24 +11,23 @@ from typing import Any
 import pytest
 
 from tests.media_factory import FFMPEG, make_clip, make_speech_wav
+from tests.vision_fixtures import FPS, expression_scores
 from video_analysis import timeline
-from video_analysis.analyzers.face import LABELS
 from video_analysis.schemas import Segment
-
-FPS = 5.0
-
-
-def scores(label: str, p: float = 0.7) -> dict[str, float]:
-    rest = (1 - p) / (len(LABELS) - 1)
-    return {name: (p if name == label else rest) for name in LABELS}
+from video_analysis.schemas.parts import FaceFrame, Hand, PoseFrame
 
 
-def face_row(t: float, label: str | None) -> dict[str, Any]:
-    return {"t": t, "faces": 0 if label is None else 1, "scores": label and scores(label)}
+def face_row(t: float, label: str | None, p: float = 0.7) -> FaceFrame:
+    scores = None if label is None else expression_scores(label, p)
+    return FaceFrame(index=round(t * FPS), t=t, faces=0 if label is None else 1, scores=scores)
 
 
-def pose_row(t: float, **fields: Any) -> dict[str, Any]:
-    return {"t": t, "face": fields.pop("face", True), **fields}
+def pose_row(t: float, **fields: Any) -> PoseFrame:
+    return PoseFrame(index=round(t * FPS), t=t, face=fields.pop("face", True), **fields)
+
+
+def hand(x: float) -> Hand:
+    return Hand(x=x, y=0.5)
 
 
 def word(start: float, end: float, text: str, speaker: str | None = "S1") -> dict[str, Any]:
@@ -66,11 +65,7 @@ def test_without_face_rows_the_pose_role_says_whether_a_face_was_seen() -> None:
 
 
 def test_expression_is_the_top_label_of_the_seconds_mean_scores() -> None:
-    face = [
-        {"t": 0.0, "faces": 1, "scores": scores("happy", 0.9)},
-        {"t": 0.2, "faces": 1, "scores": scores("sad", 0.5)},
-        {"t": 0.4, "faces": 1, "scores": scores("sad", 0.5)},
-    ]
+    face = [face_row(0.0, "happy", 0.9), face_row(0.2, "sad", 0.5), face_row(0.4, "sad", 0.5)]
     (row,) = timeline.build(1.0, face, [], [])
 
     mean_happy = (0.9 + 2 * (0.5 / 6)) / 3
@@ -98,9 +93,9 @@ def test_eye_contact_is_the_majority_and_head_angles_the_mean() -> None:
 
 def test_hands_are_counted_only_in_frames_checked_for_them() -> None:
     pose = [
-        pose_row(0.0, body_checked=True, hands=[{"x": 0.1}, {"x": 0.9}]),
+        pose_row(0.0, body_checked=True, hands=[hand(0.1), hand(0.9)]),
         pose_row(0.2, body_checked=True, hands=[]),
-        pose_row(1.0, hands=[{"x": 0.5}]),  # not checked: Pose and Hands skipped this frame
+        pose_row(1.0, hands=[hand(0.5)]),  # not checked: Pose and Hands skipped this frame
     ]
     rows = timeline.build(2.0, [], pose, [])
 

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from video_analysis.schemas import (
     AnalysisResult,
@@ -15,6 +15,7 @@ from video_analysis.schemas import (
     GazeSection,
     GesturesSection,
     HeadPoseSection,
+    MediaQuality,
     PostureSection,
     ResultStatus,
     Section,
@@ -116,7 +117,7 @@ GESTURES: dict[str, Any] = {
 # What each summarize emits when it cannot judge (the keys the code sets on that path).
 FACE_CANNOT: dict[str, Any] = {
     "coverage": 0.0,
-    "confidence": None,
+    "confidence": 0.0,
     "cannot_assess": "a face was visible in 0% of the sampled frames; at least 30% is needed",
     "backend": "fer",
     "detector": "mediapipe-face-detection-short+full-range",
@@ -246,11 +247,13 @@ def test_cannot_assess_leaves_figures_null_and_lists_empty(
 ) -> None:
     section = model.model_validate(cannot)
     assert section.cannot_assess
+    assert section.confidence == 0.0
     dumped = section.model_dump()
     for key in real.keys() - cannot.keys():
         assert dumped[key] in (None, []), key
     # Sections no analyzer filled are built the same way by the join.
-    assert model.not_assessed("not enabled").model_dump()["cannot_assess"] == "not enabled"
+    empty = model.not_assessed("not enabled")
+    assert (empty.cannot_assess, empty.confidence) == ("not enabled", 0.0)
 
 
 def test_face_expression_without_figures_keeps_its_note() -> None:
@@ -298,3 +301,16 @@ def test_wrong_types_are_refused(
     target[last] = value
     with pytest.raises(ValidationError):
         model.model_validate(data)
+
+
+@pytest.mark.parametrize("model", [*(model for model, _, _ in CASES), MediaQuality])
+def test_every_field_has_a_description(model: type[BaseModel]) -> None:
+    schema = model.model_json_schema()
+    objects = {model.__name__: schema, **schema.get("$defs", {})}
+    undocumented = [
+        f"{name}.{field}"
+        for name, obj in objects.items()
+        for field, spec in obj.get("properties", {}).items()
+        if not spec.get("description")
+    ]
+    assert undocumented == []

@@ -1,22 +1,28 @@
 """The analyzer interface: what agents and the in-process pipeline call.
 
-An analyzer is pure: decoded frames or audio in, a JSON-able ``data`` dict out. It never
-touches Kafka or HTTP. ``summarize`` runs in the join over every part of one video and builds the
-video-wide section(s) from the per-part data, using timestamps, so that parts of one video can
-be analysed by different workers.
+An analyzer is pure: decoded frames or audio in, its typed per-part data out (a ``PartData``
+model of ``schemas.parts``, which travels as JSON). It never touches Kafka or HTTP.
+``summarize`` runs in the join over every part of one video and builds the video-wide typed
+section(s) from the per-part data, using timestamps, so that parts of one video can be analysed
+by different workers.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
 from ..schemas import ModelInfo, PartSource, SplitManifest
+from ..schemas.parts import PartData
 from ..settings import Settings
+
+FramesData = TypeVar("FramesData", bound=PartData)
+AudioData = TypeVar("AudioData", bound=PartData)
 
 
 @dataclass(frozen=True)
@@ -46,14 +52,14 @@ class DecodedAudio:
 
 
 @dataclass
-class SummaryInput:
+class SummaryInput(Generic[FramesData, AudioData]):
     """What the join hands to ``summarize``: the manifest, the settings (thresholds) and this
-    analyzer's parts' data."""
+    analyzer's parts' data, read back into its ``frames_data`` and ``audio_data`` models."""
 
     manifest: SplitManifest
     settings: Settings
-    frames: list[dict[str, Any]] = field(default_factory=list)  # data of each frame part
-    audio: list[dict[str, Any]] = field(default_factory=list)  # data of each audio part
+    frames: list[FramesData] = field(default_factory=list)  # data of each frame part
+    audio: list[AudioData] = field(default_factory=list)  # data of each audio part
 
 
 class Analyzer(ABC):
@@ -63,6 +69,9 @@ class Analyzer(ABC):
     sources: ClassVar[tuple[PartSource, ...]]
     #: Result sections this analyzer fills, named in ``missing`` when its parts do not arrive.
     sections: ClassVar[tuple[str, ...]]
+    #: The models of its per-part data, by source (None: it does not read that source).
+    frames_data: ClassVar[type[PartData] | None] = None
+    audio_data: ClassVar[type[PartData] | None] = None
 
     def load(self) -> None:  # noqa: B027 - analyzers without weights need no loading
         """Read weights from the model bundle. Heavy imports go here, not at module level."""
@@ -76,16 +85,24 @@ class Analyzer(ABC):
         """Every model behind this analyzer's parts, the main one (``model_info``) first."""
         return [self.model_info]
 
-    def analyze_frames(self, batch: DecodedFrames) -> dict[str, Any]:
+    def analyze_frames(self, batch: DecodedFrames) -> PartData:
         raise NotImplementedError(f"{self.name} does not analyse frames")
 
-    def analyze_audio(self, chunk: DecodedAudio) -> dict[str, Any]:
+    def analyze_audio(self, chunk: DecodedAudio) -> PartData:
         raise NotImplementedError(f"{self.name} does not analyse audio")
+
+    @classmethod
+    def part_data(cls, source: PartSource) -> type[PartData]:
+        """The model of this analyzer's data for parts of ``source``."""
+        model = cls.frames_data if source == PartSource.FRAMES else cls.audio_data
+        if model is None:
+            raise ValueError(f"{cls.name} does not analyse {source.value}")
+        return model
 
     @staticmethod
     @abstractmethod
-    def summarize(parts: SummaryInput) -> dict[str, dict[str, Any]]:
-        """Build result sections from all parts of one video: ``{section_path: fields}``.
+    def summarize(parts: SummaryInput[Any, Any]) -> dict[str, BaseModel]:
+        """Build result sections from all parts of one video: ``{section_path: section}``.
 
         ``section_path`` is a top-level section name (``"face"``) or a dotted path into one
         (``"media.quality"``). Parts may be missing (partial results); use timestamps, never

@@ -29,11 +29,13 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
 from ..errors import MissingExtra
 from ..models.bundle import model_info as bundle_model_info
 from ..models.bundle import model_path, record_loaded
-from ..schemas import ModelInfo, PartSource
+from ..schemas import Expression, ExpressionSecond, FaceSection, ModelInfo, PartSource
+from ..schemas.parts import FaceFrame, FacePart, PartData
 from ..settings import Settings, get_settings
 from . import timeseries as ts
 from .base import Analyzer, DecodedFrames, SummaryInput
@@ -68,6 +70,7 @@ class FaceAnalyzer(Analyzer):
     name: ClassVar[str] = "face"
     sources: ClassVar[tuple[PartSource, ...]] = (PartSource.FRAMES,)
     sections: ClassVar[tuple[str, ...]] = ("face",)
+    frames_data: ClassVar[type[PartData] | None] = FacePart
 
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings or get_settings()
@@ -140,39 +143,31 @@ class FaceAnalyzer(Analyzer):
                 self.model_info.name, load_time_s=time.monotonic() - started, device="cpu"
             )
 
-    def analyze_frames(self, batch: DecodedFrames) -> dict[str, Any]:
+    def analyze_frames(self, batch: DecodedFrames) -> FacePart:
         if self._model is None or self._detector is None:
             self.load()
         assert self._detector is not None
-        frames: list[dict[str, Any]] = []
+        rows: list[FaceFrame] = []
         crops: list[NDArray[np.float32]] = []
-        with_crop: list[dict[str, Any]] = []
+        with_crop: list[FaceFrame] = []
         for frame in batch.frames:
             height, width = frame.image.shape[:2]
             faces = self._detector.detect(cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB))
-            row: dict[str, Any] = {
-                "index": frame.index,
-                "t": round(frame.t, 4),
-                "faces": len(faces),
-                "box": None,
-                "detection_score": None,
-                "scores": None,
-                "roll_deg": None,
-            }
+            row = FaceFrame(index=frame.index, t=round(frame.t, 4), faces=len(faces))
             face = largest(faces)
             if face is not None:
                 x, y, w, h = face.box
-                row["box"] = [
+                row.box = [
                     round(x / width, 4),
                     round(y / height, 4),
                     round(w / width, 4),
                     round(h / height, 4),
                 ]
-                row["detection_score"] = None if face.score is None else round(face.score, 4)
-                row["roll_deg"] = round(face.roll_deg, 1)
+                row.detection_score = None if face.score is None else round(face.score, 4)
+                row.roll_deg = round(face.roll_deg, 1)
                 crops.append(self._crop(frame.image, face))
                 with_crop.append(row)
-            frames.append(row)
+            rows.append(row)
         if crops:
             # One call for every face of the batch: model.predict per frame is slow and leaks
             # memory in a long-running process (tensorflow/tensorflow#44711).
@@ -185,13 +180,13 @@ class FaceAnalyzer(Analyzer):
             for row, p in zip(with_crop, probs, strict=True):
                 p = np.clip(p, 0.0, None)
                 p = p / p.sum() if p.sum() > 0 else np.full(len(LABELS), 1 / len(LABELS))
-                row["scores"] = _by_label(p)
-        return {
-            "backend": self.backend,
-            "detector": self.detector_name,
-            "model": self.model_info.name,
-            "frames": frames,
-        }
+                row.scores = _by_label(p)
+        return FacePart(
+            backend=self.backend,
+            detector=self._detector.name,
+            model=self.model_info.name,
+            frames=rows,
+        )
 
     def _crop(self, image: NDArray[np.uint8], face: Face) -> NDArray[Any]:
         """The model's input for one face: a square, upright grayscale crop, scaled as the
@@ -223,44 +218,43 @@ class FaceAnalyzer(Analyzer):
         return result
 
     @staticmethod
-    def summarize(parts: SummaryInput) -> dict[str, dict[str, Any]]:
+    def summarize(parts: SummaryInput[FacePart, PartData]) -> dict[str, BaseModel]:
         min_coverage = parts.settings.face_min_coverage
-        frames = ts.unique_rows(parts.frames)
-        backends = Counter(str(p["backend"]) for p in parts.frames if p.get("backend"))
-        detectors = Counter(str(p["detector"]) for p in parts.frames if p.get("detector"))
+        frames = ts.unique_rows(row for part in parts.frames for row in part.frames)
+        backends = Counter(p.backend for p in parts.frames if p.backend)
+        detectors = Counter(p.detector for p in parts.frames if p.detector)
         analysed = len(frames)
         expected = max(int(parts.manifest.frames_sampled), analysed)
-        with_face = [f for f in frames if int(f.get("faces", 0)) > 0]
-        scored = [f for f in with_face if f.get("scores")]
-        multi = sum(1 for f in frames if int(f.get("faces", 0)) > 1)
+        with_face = [f for f in frames if f.faces > 0]
+        scored = [(f, f.scores) for f in with_face if f.scores]
+        multi = sum(1 for f in frames if f.faces > 1)
         coverage = len(with_face) / expected if expected else 0.0
 
-        face: dict[str, Any] = {
-            "coverage": round(coverage, 4),
-            "confidence": None,
-            "cannot_assess": None,
-            "backend": backends.most_common(1)[0][0] if backends else None,
-            "detector": detectors.most_common(1)[0][0] if detectors else None,
-            "multi_face_ratio": round(multi / expected, 4) if expected else 0.0,
-            "frames_expected": expected,
-            "frames_analysed": analysed,
-            "frames_with_face": len(with_face),
-            "min_coverage": min_coverage,
-            "expression": {"note": NOTE},
-        }
+        face = FaceSection(
+            coverage=round(coverage, 4),
+            backend=backends.most_common(1)[0][0] if backends else None,
+            detector=detectors.most_common(1)[0][0] if detectors else None,
+            multi_face_ratio=round(multi / expected, 4) if analysed else None,
+            frames_expected=expected,
+            frames_analysed=analysed,
+            frames_with_face=len(with_face),
+            min_coverage=min_coverage,
+            expression=Expression(note=NOTE),
+        )
         if not analysed:
-            face["cannot_assess"] = "no sampled frame was analysed"
-            return {"face": face}
-        if coverage < min_coverage or not scored:
-            face["cannot_assess"] = (
+            face.cannot_assess = "no sampled frame was analysed"
+        elif coverage < min_coverage or not scored:
+            face.cannot_assess = (
                 f"a face was visible in {coverage:.0%} of the sampled frames; "
                 f"at least {min_coverage:.0%} is needed to describe the expression"
             )
+        if face.cannot_assess:
+            face.confidence = 0.0
             return {"face": face}
 
         fps = ts.sample_fps(parts.manifest.sample_fps, frames)
-        scores = np.array([[float(f["scores"][label]) for label in LABELS] for f in scored])
-        times = [float(f["t"]) for f in scored]
+        scores = np.array([[s[label] for label in LABELS] for _, s in scored])
+        times = [f.t for f, _ in scored]
         top = [int(i) for i in scores.argmax(axis=1)]
         counts = np.bincount(top, minlength=len(LABELS)).astype(np.float64)
         mean_scores = scores.mean(axis=0)
@@ -270,21 +264,20 @@ class FaceAnalyzer(Analyzer):
         smoothed = _smooth(times, top, scores, _half_window(fps))
         changes = sum(1 for a, b in zip(smoothed, smoothed[1:], strict=False) if a != b)
         duration_s = analysed / fps if fps > 0 else (times[-1] - times[0])
-        changes_per_min = changes / (duration_s / 60) if duration_s > 0 else 0.0
 
-        face["confidence"] = round(float(scores.max(axis=1).mean()), 4)
-        detection = [float(f["detection_score"]) for f in scored if f.get("detection_score")]
-        face["detection_confidence"] = round(float(np.mean(detection)), 4) if detection else None
-        face["expression"] = {
-            "distribution": _by_label(distribution),
-            "mean_scores": _by_label(mean_scores),
-            "dominant": LABELS[dominant],
-            "changes": changes,
-            "changes_per_min": round(changes_per_min, 3),
-            "smoothing_window_s": round(2 * _half_window(fps), 3),
-            "timeline": _timeline(times, scores),
-            "note": NOTE,
-        }
+        face.confidence = round(float(scores.max(axis=1).mean()), 4)
+        detection = [f.detection_score for f, _ in scored if f.detection_score]
+        face.detection_confidence = round(float(np.mean(detection)), 4) if detection else None
+        face.expression = Expression(
+            distribution=_by_label(distribution),
+            mean_scores=_by_label(mean_scores),
+            dominant=LABELS[dominant],
+            changes=changes,
+            changes_per_min=round(changes / (duration_s / 60), 3) if duration_s > 0 else None,
+            smoothing_window_s=round(2 * _half_window(fps), 3),
+            timeline=_timeline(times, scores),
+            note=NOTE,
+        )
         return {"face": face}
 
 
@@ -377,17 +370,17 @@ def _by_label(values: NDArray[Any]) -> dict[str, float]:
     return {label: round(float(v), 4) for label, v in zip(LABELS, values, strict=True)}
 
 
-def _timeline(times: list[float], scores: NDArray[Any]) -> list[dict[str, Any]]:
+def _timeline(times: list[float], scores: NDArray[Any]) -> list[ExpressionSecond]:
     """One row per whole second that has faces: mean scores and their top label."""
     rows = []
     for second, positions in ts.by_second(times).items():
         mean = scores[positions].mean(axis=0)
         rows.append(
-            {
-                "t": float(second),
-                "dominant": LABELS[int(mean.argmax())],
-                "scores": _by_label(mean),
-                "frames": len(positions),
-            }
+            ExpressionSecond(
+                t=float(second),
+                dominant=LABELS[int(mean.argmax())],
+                scores=_by_label(mean),
+                frames=len(positions),
+            )
         )
     return rows

@@ -8,14 +8,17 @@ Laplacian, RMS in dBFS). Per-part output keeps every figure with its timestamp s
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
 from .. import __version__
-from ..schemas import ModelInfo, PartSource
+from ..schemas import MediaQuality, ModelInfo, PartSource
+from ..schemas.parts import PartData, QualityAudioPart, QualityFrame, QualityFramesPart
+from . import timeseries as ts
 from .base import Analyzer, DecodedAudio, DecodedFrames, SummaryInput
 
 # --- frames -------------------------------------------------------------------------------
@@ -94,13 +97,15 @@ class QualityAnalyzer(Analyzer):
     name: ClassVar[str] = "quality"
     sources: ClassVar[tuple[PartSource, ...]] = (PartSource.FRAMES, PartSource.AUDIO)
     sections: ClassVar[tuple[str, ...]] = ("media.quality",)
+    frames_data: ClassVar[type[PartData] | None] = QualityFramesPart
+    audio_data: ClassVar[type[PartData] | None] = QualityAudioPart
 
     @property
     def model_info(self) -> ModelInfo:
         return ModelInfo(analyzer=self.name, name="media-quality", version=__version__, sha256=None)
 
-    def analyze_frames(self, batch: DecodedFrames) -> dict[str, Any]:
-        frames: list[dict[str, Any]] = []
+    def analyze_frames(self, batch: DecodedFrames) -> QualityFramesPart:
+        frames: list[QualityFrame] = []
         previous: NDArray[Any] | None = None
         for frame in batch.frames:
             gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
@@ -109,19 +114,19 @@ class QualityAnalyzer(Analyzer):
             diff = None if previous is None else float(np.mean(np.abs(thumb - previous)))
             previous = thumb
             frames.append(
-                {
-                    "index": frame.index,
-                    "t": round(frame.t, 4),
-                    "brightness": round(brightness, 2),
-                    "contrast": round(contrast, 2),
-                    "blur": round(_laplacian_var(gray), 2),
-                    "black": brightness <= BLACK_MAX_LUMA and contrast <= BLACK_MAX_STD,
-                    "diff_prev": None if diff is None else round(diff, 4),
-                }
+                QualityFrame(
+                    index=frame.index,
+                    t=round(frame.t, 4),
+                    brightness=round(brightness, 2),
+                    contrast=round(contrast, 2),
+                    blur=round(_laplacian_var(gray), 2),
+                    black=brightness <= BLACK_MAX_LUMA and contrast <= BLACK_MAX_STD,
+                    diff_prev=None if diff is None else round(diff, 4),
+                )
             )
-        return {"frames": frames}
+        return QualityFramesPart(frames=frames)
 
-    def analyze_audio(self, chunk: DecodedAudio) -> dict[str, Any]:
+    def analyze_audio(self, chunk: DecodedAudio) -> QualityAudioPart:
         x = np.asarray(chunk.samples, dtype=np.float64).reshape(-1)
         x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
         rate = int(chunk.sample_rate)
@@ -138,29 +143,30 @@ class QualityAnalyzer(Analyzer):
             np.clip(np.round(window_db - DB_FLOOR), 0, HIST_BINS - 1).astype(np.int64),
             minlength=HIST_BINS,
         )
-        return {
-            "start": chunk.start,
-            "end": chunk.end,
-            "duration_s": round(x.size / rate, 4) if rate else 0.0,
-            "samples": int(x.size),
-            "rms_dbfs": round(to_dbfs(math.sqrt(float(np.mean(x * x)))) if x.size else DB_FLOOR, 2),
-            "peak_dbfs": round(to_dbfs(float(np.max(np.abs(x)))) if x.size else DB_FLOOR, 2),
-            "clipped_samples": int(np.count_nonzero(np.abs(x) >= CLIP_LEVEL)),
-            "windows": int(window_db.size),
-            "silent_windows": silent,
-            "noise_floor_dbfs": round(noise_floor, 2),
-            "speech_level_dbfs": round(speech_level, 2),
-            "window_db_hist": hist.tolist(),
-        }
+        return QualityAudioPart(
+            start=chunk.start,
+            end=chunk.end,
+            duration_s=round(x.size / rate, 4) if rate else 0.0,
+            samples=int(x.size),
+            rms_dbfs=round(to_dbfs(math.sqrt(float(np.mean(x * x)))) if x.size else DB_FLOOR, 2),
+            peak_dbfs=round(to_dbfs(float(np.max(np.abs(x)))) if x.size else DB_FLOOR, 2),
+            clipped_samples=int(np.count_nonzero(np.abs(x) >= CLIP_LEVEL)),
+            windows=int(window_db.size),
+            silent_windows=silent,
+            noise_floor_dbfs=round(noise_floor, 2),
+            speech_level_dbfs=round(speech_level, 2),
+            window_db_hist=hist.tolist(),
+        )
 
     @staticmethod
-    def summarize(parts: SummaryInput) -> dict[str, dict[str, Any]]:
-        quality: dict[str, Any] = {"verdicts": []}
-        verdicts: list[str] = quality["verdicts"]
-        quality.update(_summarize_frames(parts.frames, verdicts))
+    def summarize(
+        parts: SummaryInput[QualityFramesPart, QualityAudioPart],
+    ) -> dict[str, BaseModel]:
+        quality = MediaQuality()
+        _summarize_frames(parts.frames, quality)
         if not parts.manifest.media.has_audio:
-            verdicts.append("no_audio")
-        quality.update(_summarize_audio(parts.audio, verdicts))
+            quality.verdicts.append("no_audio")
+        _summarize_audio(parts.audio, quality)
         return {"media.quality": quality}
 
 
@@ -195,25 +201,21 @@ def _window_dbfs(x: NDArray[Any], window: int) -> NDArray[Any]:
     return floored
 
 
-def _summarize_frames(parts: list[dict[str, Any]], verdicts: list[str]) -> dict[str, Any]:
-    # Keyed by frame index (or time), so a part delivered twice counts once.
-    unique: dict[tuple[str, float], dict[str, Any]] = {}
-    for part in parts:
-        for frame in part.get("frames", []):
-            key = ("index", float(frame["index"])) if "index" in frame else ("t", float(frame["t"]))
-            unique[key] = frame
-    frames = sorted(unique.values(), key=lambda f: float(f["t"]))
+def _summarize_frames(parts: list[QualityFramesPart], quality: MediaQuality) -> None:
+    """Fill the picture figures of ``quality`` and add its picture verdicts."""
+    frames = ts.unique_rows(frame for part in parts for frame in part.frames)
     if not frames:
-        return {}
-    brightness = float(np.median([f["brightness"] for f in frames]))
-    contrast = float(np.median([f["contrast"] for f in frames]))
-    blur = float(np.median([f["blur"] for f in frames]))
-    black_ratio = sum(bool(f["black"]) for f in frames) / len(frames)
+        return
+    verdicts = quality.verdicts
+    brightness = float(np.median([f.brightness for f in frames]))
+    contrast = float(np.median([f.contrast for f in frames]))
+    blur = float(np.median([f.blur for f in frames]))
+    black_ratio = sum(f.black for f in frames) / len(frames)
     # Only frames with a predecessor in their batch can be compared; a batch's first is not.
-    diffs = [f["diff_prev"] for f in frames if f.get("diff_prev") is not None]
-    frozen_ratio = sum(d < FROZEN_MAX_DIFF for d in diffs) / len(diffs) if diffs else 0.0
+    diffs = [f.diff_prev for f in frames if f.diff_prev is not None]
+    frozen_ratio = sum(d < FROZEN_MAX_DIFF for d in diffs) / len(diffs) if diffs else None
 
-    lighting = "ok"
+    lighting: Literal["too_dark", "ok", "too_bright"] = "ok"
     if brightness < TOO_DARK_LUMA:
         lighting = "too_dark"
     elif brightness > TOO_BRIGHT_LUMA:
@@ -227,39 +229,36 @@ def _summarize_frames(parts: list[dict[str, Any]], verdicts: list[str]) -> dict[
         verdicts.append("blurry")
     if black_ratio > BLACK_FRAMES_RATIO:
         verdicts.append("black_frames")
-    if frozen_ratio > FROZEN_VIDEO_RATIO:
+    if frozen_ratio is not None and frozen_ratio > FROZEN_VIDEO_RATIO:
         verdicts.append("frozen_video")
-    return {
-        "brightness": round(brightness, 2),
-        "contrast": round(contrast, 2),
-        "blur": round(blur, 2),
-        "lighting": lighting,
-        "black_frame_ratio": round(black_ratio, 4),
-        "frozen_frame_ratio": round(frozen_ratio, 4),
-        "frames_measured": len(frames),
-    }
+    quality.brightness = round(brightness, 2)
+    quality.contrast = round(contrast, 2)
+    quality.blur = round(blur, 2)
+    quality.lighting = lighting
+    quality.black_frame_ratio = round(black_ratio, 4)
+    quality.frozen_frame_ratio = None if frozen_ratio is None else round(frozen_ratio, 4)
+    quality.frames_measured = len(frames)
 
 
-def _summarize_audio(parts: list[dict[str, Any]], verdicts: list[str]) -> dict[str, Any]:
-    unique: dict[float, dict[str, Any]] = {}
-    for part in parts:
-        if part.get("samples"):
-            unique[float(part.get("start", len(unique)))] = part
-    chunks = list(unique.values())
+def _summarize_audio(parts: list[QualityAudioPart], quality: MediaQuality) -> None:
+    """Fill the sound figures of ``quality`` and add its sound verdicts."""
+    # Keyed by start time, so a chunk delivered twice counts once.
+    chunks = list({part.start: part for part in parts if part.samples}.values())
     if not chunks:
-        return {}
-    durations = np.array([float(c["duration_s"]) for c in chunks])
+        return
+    verdicts = quality.verdicts
+    durations = np.array([c.duration_s for c in chunks])
     weights = durations if durations.sum() > 0 else np.ones(len(chunks))
     # Mean energy, not mean dB: a loud minute and a silent minute average to -3 dB, not -50.
-    energy = np.array([10 ** (float(c["rms_dbfs"]) / 10) for c in chunks])
+    energy = np.array([10 ** (c.rms_dbfs / 10) for c in chunks])
     level = to_dbfs(math.sqrt(float(np.sum(energy * weights) / np.sum(weights))))
-    peak = max(float(c["peak_dbfs"]) for c in chunks)
-    samples = sum(int(c["samples"]) for c in chunks)
-    clipping_ratio = sum(int(c["clipped_samples"]) for c in chunks) / samples
+    peak = max(c.peak_dbfs for c in chunks)
+    samples = sum(c.samples for c in chunks)
+    clipping_ratio = sum(c.clipped_samples for c in chunks) / samples
 
     hist = np.zeros(HIST_BINS, dtype=np.int64)
     for c in chunks:
-        hist += np.asarray(c.get("window_db_hist") or np.zeros(HIST_BINS), dtype=np.int64)
+        hist += np.asarray(c.window_db_hist or np.zeros(HIST_BINS), dtype=np.int64)
     windows = int(hist.sum())
     if windows:
         noise_floor = _hist_percentile(hist, NOISE_FLOOR_PERCENTILE)
@@ -270,11 +269,11 @@ def _summarize_audio(parts: list[dict[str, Any]], verdicts: list[str]) -> dict[s
         bins_db = DB_FLOOR + np.arange(HIST_BINS)
         silence_ratio = float(hist[bins_db < threshold].sum()) / windows
     else:
-        # Parts without a histogram (older data): combine the per-chunk figures instead.
-        noise_floor = float(np.average([c["noise_floor_dbfs"] for c in chunks], weights=weights))
-        speech_level = float(np.average([c["speech_level_dbfs"] for c in chunks], weights=weights))
-        total = sum(int(c.get("windows", 0)) for c in chunks)
-        silent = sum(int(c.get("silent_windows", 0)) for c in chunks)
+        # Parts with an empty histogram: combine the per-chunk figures instead.
+        noise_floor = float(np.average([c.noise_floor_dbfs for c in chunks], weights=weights))
+        speech_level = float(np.average([c.speech_level_dbfs for c in chunks], weights=weights))
+        total = sum(c.windows for c in chunks)
+        silent = sum(c.silent_windows for c in chunks)
         silence_ratio = silent / total if total else 1.0
     snr = speech_level - noise_floor
 
@@ -286,16 +285,14 @@ def _summarize_audio(parts: list[dict[str, Any]], verdicts: list[str]) -> dict[s
         verdicts.append("noisy_audio")
     if silence_ratio > MOSTLY_SILENT_RATIO:
         verdicts.append("mostly_silent")
-    return {
-        "audio_level_dbfs": round(level, 2),
-        "audio_peak_dbfs": round(peak, 2),
-        "clipping_ratio": round(clipping_ratio, 6),
-        "silence_ratio": round(silence_ratio, 4),
-        "noise_floor_dbfs": round(noise_floor, 2),
-        "speech_level_dbfs": round(speech_level, 2),
-        "snr_db": round(snr, 2),
-        "audio_seconds": round(float(durations.sum()), 3),
-    }
+    quality.audio_level_dbfs = round(level, 2)
+    quality.audio_peak_dbfs = round(peak, 2)
+    quality.clipping_ratio = round(clipping_ratio, 6)
+    quality.silence_ratio = round(silence_ratio, 4)
+    quality.noise_floor_dbfs = round(noise_floor, 2)
+    quality.speech_level_dbfs = round(speech_level, 2)
+    quality.snr_db = round(snr, 2)
+    quality.audio_seconds = round(float(durations.sum()), 3)
 
 
 def _hist_percentile(hist: NDArray[Any], percentile: float) -> float:

@@ -79,7 +79,7 @@ def run_analyzer(
         index=index,
         model=analyzer.model_info,
         models=analyzer.models,
-        data=data,
+        data=data.model_dump(mode="json"),
         elapsed_s=round(time.monotonic() - started, 4),
     )
     return part, None

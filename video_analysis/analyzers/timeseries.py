@@ -1,7 +1,7 @@
 """The per-frame rows of the vision analyzers as a time series over the whole video.
 
-A frame analyzer returns one row per sampled frame, each with its frame ``index`` and time
-``t``; the join hands ``summarize`` every part of a video, in any order and possibly twice
+A frame analyzer returns one row per sampled frame (a ``FrameRow``: its frame ``index`` and
+time ``t``); the join hands ``summarize`` every part of a video, in any order and possibly twice
 (at-least-once delivery). These helpers turn those parts into one sorted series and measure
 it: its sampling rate, its runs of consecutive frames, rates per minute and per second.
 """
@@ -11,38 +11,34 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 
-Row = dict[str, Any]
+from ..schemas.parts import FrameRow
+
+Row = TypeVar("Row", bound=FrameRow)
 
 # Frames more than 2.5 sampling intervals apart are not consecutive (a missing batch or
 # frames without the input): episodes and movements do not span such gaps.
 GAP_INTERVALS = 2.5
 
 
-def unique_rows(parts: Iterable[dict[str, Any]]) -> list[Row]:
-    """The ``frames`` rows of every part, once each, sorted by time.
-
-    Keyed by frame index (or time, for rows without one): a part delivered twice counts once.
-    """
-    unique: dict[tuple[str, float], Row] = {}
-    for part in parts:
-        for row in part.get("frames", []):
-            key = ("index", float(row["index"])) if "index" in row else ("t", float(row["t"]))
-            unique[key] = row
-    return sorted(unique.values(), key=lambda r: float(r["t"]))
+def unique_rows(rows: Iterable[Row]) -> list[Row]:
+    """``rows`` once each, sorted by time: keyed by frame index, so that a part delivered
+    twice counts once."""
+    unique = {row.index: row for row in rows}
+    return sorted(unique.values(), key=lambda r: r.t)
 
 
-def sample_fps(declared: float, rows: Sequence[Row], part_fps: Iterable[float] = ()) -> float:
+def sample_fps(declared: float, rows: Sequence[FrameRow], part_fps: Iterable[float] = ()) -> float:
     """Frames sampled per second: the manifest's figure, else the largest the parts give,
     else one over the median step between the rows' times (0.0 when none can be told)."""
     fps = float(declared or 0.0)
     if fps <= 0:
         fps = max((float(f or 0.0) for f in part_fps), default=0.0)
     if fps <= 0 and len(rows) > 1:
-        steps = np.diff([float(r["t"]) for r in rows])
+        steps = np.diff([r.t for r in rows])
         steps = steps[steps > 0]
         fps = 1.0 / float(np.median(steps)) if steps.size else 0.0
     return fps
@@ -57,18 +53,18 @@ def runs(rows: Sequence[Row], gap: float) -> list[list[Row]]:
     """Split time-sorted rows where consecutive ones are more than ``gap`` seconds apart."""
     split: list[list[Row]] = []
     for row in rows:
-        if split and float(row["t"]) - float(split[-1][-1]["t"]) <= gap:
+        if split and row.t - split[-1][-1].t <= gap:
             split[-1].append(row)
         else:
             split.append([row])
     return split
 
 
-def observed_s(rows: Sequence[Row], fps: float, gap: float) -> float:
+def observed_s(rows: Sequence[FrameRow], fps: float, gap: float) -> float:
     """Seconds of video the rows stand for: each frame for one sampling interval."""
     if fps > 0:
         return len(rows) / fps
-    return sum(float(run[-1]["t"]) - float(run[0]["t"]) for run in runs(rows, gap))
+    return sum(run[-1].t - run[0].t for run in runs(rows, gap))
 
 
 def per_min(count: int, seconds: float) -> float | None:

@@ -26,6 +26,14 @@ from .events import (
     VideoUploaded,
     part_key,
 )
+from .parts import (
+    FacePart,
+    PartData,
+    PosePart,
+    QualityAudioPart,
+    QualityFramesPart,
+    SpeechPart,
+)
 from .result import (
     AnalysisResult,
     MediaQuality,
@@ -68,6 +76,7 @@ __all__ = [
     "ErrorInfo",
     "Expression",
     "ExpressionSecond",
+    "FacePart",
     "FaceSection",
     "FaceTouchEpisode",
     "FrameBatch",
@@ -83,14 +92,19 @@ __all__ = [
     "ModelInfo",
     "ModelLoad",
     "Movement",
+    "PartData",
     "PartSource",
     "PartialResult",
+    "PosePart",
     "PostureSection",
+    "QualityAudioPart",
+    "QualityFramesPart",
     "ReliabilityNote",
     "ResultStatus",
     "Section",
     "Segment",
     "Speakers",
+    "SpeechPart",
     "SpeechSection",
     "SplitManifest",
     "Stats",
@@ -121,11 +135,26 @@ PUBLISHED: dict[str, type[BaseModel]] = {
 }
 
 
+#: The ``data`` of an ``analyzer-results`` message, by ``{analyzer}.{source}``.
+PART_DATA: dict[str, type[PartData]] = {
+    "face.frames": FacePart,
+    "pose.frames": PosePart,
+    "quality.frames": QualityFramesPart,
+    "quality.audio": QualityAudioPart,
+    "speech.audio": SpeechPart,
+}
+
+
 def write_json_schemas(out_dir: Path) -> list[Path]:
+    """The JSON Schema of every published message, and of each analyzer's part data."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, model in PUBLISHED.items():
-        path = out_dir / f"{name}.schema.json"
+    schemas: dict[str, type[BaseModel]] = {
+        **{f"{name}.schema.json": model for name, model in PUBLISHED.items()},
+        **{f"analyzer-results.data.{key}.schema.json": m for key, m in PART_DATA.items()},
+    }
+    for filename, model in schemas.items():
+        path = out_dir / filename
         path.write_text(json.dumps(model.model_json_schema(), indent=2) + "\n")
         written.append(path)
     return written

@@ -29,18 +29,20 @@ class ErrorInfo(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    analyzer: str
-    name: str
-    version: str
-    sha256: str | None = None
+    """A model that produced part of the result."""
+
+    analyzer: str = Field(description="The analyzer that ran it.")
+    name: str = Field(description="The model's name, e.g. whisper-base.")
+    version: str = Field(description="Its version.")
+    sha256: str | None = Field(None, description="Checksum of its weights, when it has any.")
 
 
 class QuestionSpan(BaseModel):
     """One question's part of the video: its question and the answer to it."""
 
-    question_id: str = Field(min_length=1)
+    question_id: str = Field(min_length=1, description="The platform's id of the question.")
     start: float = Field(ge=0, description="Seconds from the start of the video.")
-    end: float = Field(gt=0)
+    end: float = Field(gt=0, description="Seconds from the start of the video; after start.")
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> QuestionSpan:
@@ -54,9 +56,9 @@ class VideoMetadata(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    interview_id: str | None = None
-    question_id: str | None = None
-    applicant_id: str | None = None
+    interview_id: str | None = Field(None, description="The platform's interview id.")
+    question_id: str | None = Field(None, description="The question a one-answer video answers.")
+    applicant_id: str | None = Field(None, description="The platform's applicant id.")
     language: str | None = Field(None, description="Spoken language override, e.g. 'en', 'ko'.")
     candidate_speaker: str | None = Field(
         None, description="Which speaker is the candidate, when the platform knows."

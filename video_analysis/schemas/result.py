@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .events import SCHEMA_VERSION, ErrorInfo, ModelInfo, VideoMetadata, utcnow
 from .section import Section
-from .speech import SpeechSection
+from .speech import SpeakerFigures, SpeechSection
 from .vision import (
     BlinksSection,
     FaceSection,
@@ -35,47 +35,98 @@ class VideoState(StrEnum):
     FAILED = "failed"
 
 
+#: A finding of the quality analyzer about the recording.
+QualityVerdict = Literal[
+    "too_dark",
+    "too_bright",
+    "low_contrast",
+    "blurry",
+    "black_frames",
+    "frozen_video",
+    "no_audio",
+    "audio_too_quiet",
+    "audio_clipping",
+    "noisy_audio",
+    "mostly_silent",
+]
+
+
 class MediaQuality(BaseModel):
+    """Technical quality of the recording. Picture figures are null when no frame was
+    measured, sound figures when no audio was; ``verdicts`` names what is wrong."""
+
     model_config = ConfigDict(extra="allow")
 
-    verdicts: list[str] = Field(
+    verdicts: list[QualityVerdict] = Field(
         default_factory=list, description="Plain findings, e.g. too_dark, blurry, audio_clipping."
     )
-    brightness: float | None = Field(None, description="Mean luma 0..255.")
-    contrast: float | None = Field(None, description="Mean luma standard deviation.")
-    blur: float | None = Field(None, description="Median variance of the Laplacian.")
-    lighting: str | None = Field(None, description="too_dark, ok or too_bright.")
-    black_frame_ratio: float | None = None
-    frozen_frame_ratio: float | None = None
-    audio_level_dbfs: float | None = None
-    audio_peak_dbfs: float | None = None
-    clipping_ratio: float | None = None
-    silence_ratio: float | None = None
-    noise_floor_dbfs: float | None = None
-    snr_db: float | None = None
+    brightness: float | None = Field(None, description="Median luma of the frames, 0..255.")
+    contrast: float | None = Field(
+        None, description="Median standard deviation of luma within a frame."
+    )
+    blur: float | None = Field(
+        None, description="Median variance of the Laplacian at 640 px: low is blurred."
+    )
+    lighting: Literal["too_dark", "ok", "too_bright"] | None = Field(
+        None, description="too_dark, ok or too_bright."
+    )
+    black_frame_ratio: float | None = Field(
+        None, ge=0, le=1, description="Share of the frames that are (nearly) black."
+    )
+    frozen_frame_ratio: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Share of the frames that repeat the one before (null: no two consecutive "
+        "frames of a batch to compare).",
+    )
+    frames_measured: int | None = Field(None, ge=0, description="Frames the figures are over.")
+    audio_level_dbfs: float | None = Field(
+        None, description="RMS level of the audio, dBFS (mean energy over the chunks)."
+    )
+    audio_peak_dbfs: float | None = Field(None, description="Highest sample, dBFS.")
+    clipping_ratio: float | None = Field(
+        None, ge=0, le=1, description="Share of the samples at full scale."
+    )
+    silence_ratio: float | None = Field(
+        None, ge=0, le=1, description="Share of 20 ms windows below the silence threshold."
+    )
+    noise_floor_dbfs: float | None = Field(
+        None, description="Level of the quiet windows (10th percentile), dBFS."
+    )
+    speech_level_dbfs: float | None = Field(
+        None, description="Level of the loud windows (90th percentile), dBFS."
+    )
+    snr_db: float | None = Field(None, description="speech_level_dbfs - noise_floor_dbfs.")
+    audio_seconds: float | None = Field(None, ge=0, description="Seconds of audio measured.")
 
 
 class MediaSection(Section):
-    duration_s: float = 0.0
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
-    has_video: bool = False
-    has_audio: bool = False
-    container: str | None = None
-    video_codec: str | None = None
-    audio_codec: str | None = None
-    frames_sampled: int = 0
-    sample_fps: float = 0.0
-    quality: MediaQuality = Field(default_factory=MediaQuality)
+    """The recording itself: its format, what was sampled, and its technical quality.
+    ``coverage`` is the share of the expected parts that arrived."""
+
+    duration_s: float = Field(0.0, ge=0, description="Length of the video, seconds.")
+    width: int | None = Field(None, description="Frame width in pixels (null: no video).")
+    height: int | None = Field(None, description="Frame height in pixels.")
+    fps: float | None = Field(None, description="The video's own frame rate.")
+    has_video: bool = Field(False, description="The file has a video stream.")
+    has_audio: bool = Field(False, description="The file has an audio stream.")
+    container: str | None = Field(None, description="Container format, e.g. 'mov,mp4,m4a'.")
+    video_codec: str | None = Field(None, description="e.g. 'h264'.")
+    audio_codec: str | None = Field(None, description="e.g. 'aac'.")
+    frames_sampled: int = Field(0, ge=0, description="Frames sampled for the vision analyzers.")
+    sample_fps: float = Field(0.0, ge=0, description="Frames sampled per second of video.")
+    quality: MediaQuality = Field(
+        default_factory=MediaQuality, description="Lighting, blur, level and noise findings."
+    )
 
 
 class TimelineWord(BaseModel):
     """A word of the transcript in the timeline second that holds its midpoint."""
 
-    word: str
+    word: str = Field(description="The word as Whisper writes it.")
     start: float = Field(description="Seconds from the start of the video.")
-    end: float
+    end: float = Field(description="Seconds from the start of the video.")
     speaker: str | None = Field(None, description="Speaker label (S1, S2...), when known.")
 
 
@@ -89,13 +140,17 @@ class TimelineRow(BaseModel):
 
     t: float = Field(description="Start of the second, in seconds from the start of the video.")
     text: str = Field("", description="The words of this second, in order.")
-    words: list[TimelineWord] = Field(default_factory=list)
+    words: list[TimelineWord] = Field(
+        default_factory=list, description="The words whose midpoint lies in this second."
+    )
     speakers: list[str] = Field(default_factory=list, description="Who spoke in this second.")
     face_seen: bool | None = Field(None, description="A face in any frame sampled this second.")
     expression: str | None = Field(
         None, description="Dominant apparent facial expression (mean of this second's frames)."
     )
-    expression_score: float | None = Field(None, ge=0, le=1)
+    expression_score: float | None = Field(
+        None, ge=0, le=1, description="Mean score of the dominant expression in this second."
+    )
     eye_contact: bool | None = Field(
         None, description="Looking at the camera in most of this second's measured frames."
     )
@@ -109,10 +164,10 @@ class TimelineRow(BaseModel):
 class Answer(BaseModel):
     """A stretch of the candidate's speech that no other speaker's word interrupts."""
 
-    start: float
-    end: float
-    duration_s: float
-    words: int
+    start: float = Field(description="The answer's first word starts, seconds.")
+    end: float = Field(description="Its last word ends, seconds.")
+    duration_s: float = Field(ge=0, description="end - start, pauses included.")
+    words: int = Field(ge=0, description="Words in the answer.")
     question_id: str | None = Field(None, description="The question span holding its start.")
     after_speaker: str | None = Field(
         None, description="Who spoke just before (null: nobody, e.g. the video's start)."
@@ -127,24 +182,30 @@ class Answer(BaseModel):
 class Interruption(BaseModel):
     """Someone taking the floor while another was still speaking."""
 
-    at: float
-    by: str
-    of: str
-    overlap_s: float
+    at: float = Field(description="When the interrupting turn began, seconds.")
+    by: str = Field(description="The speaker who took the floor.")
+    of: str = Field(description="The speaker who was talking.")
+    overlap_s: float = Field(ge=0, description="Length of the overlap it began in.")
 
 
 class AnswerLengths(BaseModel):
-    mean_s: float
-    median_s: float
-    longest_s: float
+    """The candidate's answer lengths, seconds."""
+
+    mean_s: float = Field(description="Mean answer length.")
+    median_s: float = Field(description="Median answer length.")
+    longest_s: float = Field(description="Longest answer.")
 
 
 class VisionFigures(BaseModel):
     """What the camera saw over some seconds of the timeline (null where nothing measured)."""
 
     seconds: int = Field(description="Timeline rows counted.")
-    face_seen_ratio: float | None = None
-    eye_contact_ratio: float | None = None
+    face_seen_ratio: float | None = Field(
+        None, description="Share of the seconds with a sampled frame that showed a face."
+    )
+    eye_contact_ratio: float | None = Field(
+        None, description="Share of the seconds with a measured gaze that had eye contact."
+    )
     expression_distribution: dict[str, float] = Field(
         default_factory=dict, description="Share of seconds by dominant apparent expression."
     )
@@ -153,18 +214,25 @@ class VisionFigures(BaseModel):
 class QuestionFigures(BaseModel):
     """The speech and vision figures of one question's part of the video."""
 
-    question_id: str
-    start: float
-    end: float
-    candidate_words: int
-    candidate_talk_s: float
+    question_id: str = Field(description="The platform's id of the question.")
+    start: float = Field(description="Start of the question's span, seconds.")
+    end: float = Field(description="End of the question's span, seconds.")
+    candidate_words: int = Field(ge=0, description="The candidate's words in the span.")
+    candidate_talk_s: float = Field(
+        ge=0, description="The candidate's talk time in the span, long pauses left out."
+    )
     words_per_minute: float | None = Field(None, description="Over the candidate's talk time.")
     response_delay_s: float | None = Field(
         None,
         description="From the last word of someone else (or the span's start) to the "
         "candidate's first word in the span.",
     )
-    vision: VisionFigures
+    speech: SpeakerFigures | None = Field(
+        None,
+        description="The candidate's rate, pauses, fillers, pitch and energy over the span "
+        "(as speech.questions); null when they said no word there.",
+    )
+    vision: VisionFigures = Field(description="What the camera saw over the span.")
 
 
 class Baseline(BaseModel):
@@ -172,17 +240,21 @@ class Baseline(BaseModel):
     naturally serious face or a slow speaker is not read as a change."""
 
     window: tuple[float, float] = Field(description="The baseline seconds (start, end).")
-    words_per_minute: float | None = None
-    rest_words_per_minute: float | None = None
+    words_per_minute: float | None = Field(None, description="In the baseline seconds.")
+    rest_words_per_minute: float | None = Field(None, description="In the rest of the video.")
     words_per_minute_change: float | None = Field(None, description="Rest minus baseline.")
-    pitch_median_hz: float | None = None
-    rest_pitch_median_hz: float | None = None
+    pitch_median_hz: float | None = Field(None, description="In the baseline seconds.")
+    rest_pitch_median_hz: float | None = Field(None, description="In the rest of the video.")
     pitch_change_semitones: float | None = Field(None, description="Rest against baseline.")
-    eye_contact_ratio: float | None = None
-    rest_eye_contact_ratio: float | None = None
-    eye_contact_change: float | None = None
-    expression_distribution: dict[str, float] = Field(default_factory=dict)
-    rest_expression_distribution: dict[str, float] = Field(default_factory=dict)
+    eye_contact_ratio: float | None = Field(None, description="In the baseline seconds.")
+    rest_eye_contact_ratio: float | None = Field(None, description="In the rest of the video.")
+    eye_contact_change: float | None = Field(None, description="Rest minus baseline.")
+    expression_distribution: dict[str, float] = Field(
+        default_factory=dict, description="Share of baseline seconds by apparent expression."
+    )
+    rest_expression_distribution: dict[str, float] = Field(
+        default_factory=dict, description="The same over the rest of the video."
+    )
     expression_change: dict[str, float] = Field(
         default_factory=dict, description="Rest minus baseline share, by apparent expression."
     )
@@ -191,24 +263,36 @@ class Baseline(BaseModel):
 class StructureSection(Section):
     """The interview's shape: who spoke when, the candidate's answers, per question."""
 
-    candidate: str | None = None
-    candidate_source: str | None = None
-    speakers: int = 0
-    turn_count: int = 0
-    turns_by_speaker: dict[str, int] = Field(default_factory=dict)
+    candidate: str | None = Field(None, description="The candidate's speaker label.")
+    candidate_source: str | None = Field(
+        None, description="The rule that chose the candidate: metadata or most_talk."
+    )
+    speakers: int = Field(0, ge=0, description="Speakers found.")
+    turn_count: int = Field(0, ge=0, description="Speaker turns.")
+    turns_by_speaker: dict[str, int] = Field(
+        default_factory=dict, description="Turns of each speaker."
+    )
     talk_ratio: float | None = Field(None, description="The candidate's share of talk time.")
-    answers: list[Answer] = Field(default_factory=list)
-    answer_count: int = 0
-    answer_lengths: AnswerLengths | None = None
-    longest_monologue_s: float | None = None
+    answers: list[Answer] = Field(default_factory=list, description="The candidate's answers.")
+    answer_count: int = Field(0, ge=0, description="How many answers.")
+    answer_lengths: AnswerLengths | None = Field(None, description="Their lengths.")
+    longest_monologue_s: float | None = Field(
+        None, description="Longest stretch of the candidate's speech without a long pause."
+    )
     response_delays_s: list[float] = Field(
         default_factory=list, description="After each other speaker's turn the candidate answered."
     )
-    overlap_count: int = 0
-    overlap_s: float = 0.0
-    interruptions: list[Interruption] = Field(default_factory=list)
-    questions: list[QuestionFigures] = Field(default_factory=list)
-    baseline: Baseline | None = None
+    overlap_count: int = Field(0, ge=0, description="Stretches where two people spoke at once.")
+    overlap_s: float = Field(0.0, ge=0, description="Their total length, seconds.")
+    interruptions: list[Interruption] = Field(
+        default_factory=list, description="Turns taken while another was still speaking."
+    )
+    questions: list[QuestionFigures] = Field(
+        default_factory=list, description="Figures per question, when the upload gives them."
+    )
+    baseline: Baseline | None = Field(
+        None, description="The candidate's first VA_BASELINE_S seconds against the rest."
+    )
 
 
 class ReliabilityNote(BaseModel):
@@ -223,21 +307,31 @@ class AnalysisResult(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
-    video_id: str
-    status: ResultStatus
-    error: ErrorInfo | None = None
-    missing: list[str] = Field(default_factory=list)
-    metadata: VideoMetadata = Field(default_factory=VideoMetadata)
-    media: MediaSection = Field(default_factory=MediaSection)
-    face: FaceSection = Field(default_factory=FaceSection)
-    gaze: GazeSection = Field(default_factory=GazeSection)
-    head_pose: HeadPoseSection = Field(default_factory=HeadPoseSection)
-    blinks: BlinksSection = Field(default_factory=BlinksSection)
-    posture: PostureSection = Field(default_factory=PostureSection)
-    gestures: GesturesSection = Field(default_factory=GesturesSection)
-    speech: SpeechSection = Field(default_factory=SpeechSection)
-    structure: StructureSection = Field(default_factory=StructureSection)
+    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Contract version.")
+    video_id: str = Field(description="The upload's id.")
+    status: ResultStatus = Field(
+        description="complete; partial (some parts missing or failed); failed (no analysis)."
+    )
+    error: ErrorInfo | None = Field(None, description="Why the analysis failed, when it did.")
+    missing: list[str] = Field(
+        default_factory=list, description="Sections some of whose parts did not arrive."
+    )
+    metadata: VideoMetadata = Field(
+        default_factory=VideoMetadata, description="The upload's metadata, passed through."
+    )
+    media: MediaSection = Field(default_factory=MediaSection, description="The recording.")
+    face: FaceSection = Field(default_factory=FaceSection, description="Apparent expression.")
+    gaze: GazeSection = Field(default_factory=GazeSection, description="Eye contact.")
+    head_pose: HeadPoseSection = Field(default_factory=HeadPoseSection, description="Head.")
+    blinks: BlinksSection = Field(default_factory=BlinksSection, description="Blink rate.")
+    posture: PostureSection = Field(default_factory=PostureSection, description="Posture.")
+    gestures: GesturesSection = Field(default_factory=GesturesSection, description="Hands.")
+    speech: SpeechSection = Field(
+        default_factory=SpeechSection, description="Transcript, speakers, fluency and voice."
+    )
+    structure: StructureSection = Field(
+        default_factory=StructureSection, description="Turns, answers and per-question figures."
+    )
     reliability: list[ReliabilityNote] = Field(
         default_factory=list,
         description="Every section that could not be judged, or only on part of the video.",
@@ -245,9 +339,13 @@ class AnalysisResult(BaseModel):
     timeline: list[TimelineRow] = Field(
         default_factory=list, description="One row per second of the video, none skipped."
     )
-    models: list[ModelInfo] = Field(default_factory=list)
-    timings: dict[str, float] = Field(default_factory=dict)
-    created_at: datetime = Field(default_factory=utcnow)
+    models: list[ModelInfo] = Field(
+        default_factory=list, description="Every model that ran, with version and sha256."
+    )
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Seconds per stage: split, analyze.<analyzer>, total."
+    )
+    created_at: datetime = Field(default_factory=utcnow, description="When it was built (UTC).")
 
 
 class ModelLoad(BaseModel):

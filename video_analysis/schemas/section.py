@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,11 +13,18 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     coverage: float = Field(0.0, ge=0, le=1, description="Share of the input the section saw.")
-    confidence: float | None = Field(None, ge=0, le=1)
+    confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="How far the section's figures can be trusted, 0..1; 0.0 when it could "
+        "not judge (``cannot_assess`` set).",
+    )
     cannot_assess: str | None = Field(
         None, description="Null, or a short reason why the section could not be judged."
     )
 
     @classmethod
-    def not_assessed(cls, reason: str, **fields: Any) -> Section:
-        return cls(coverage=0.0, cannot_assess=reason, **fields)
+    def not_assessed(cls, reason: str, **fields: Any) -> Self:
+        """The section with no figures, and why: coverage and confidence 0."""
+        return cls(coverage=0.0, confidence=0.0, cannot_assess=reason, **fields)

@@ -1,27 +1,41 @@
-"""The ``speech`` section of the result: transcript with words, turns, overlaps and speakers.
+"""The ``speech`` section of the result: transcript with words, turns, overlaps and speakers,
+and the candidate's fluency and voice figures, over the video and per question.
 
 Contract v1 key paths are kept (see DESIGN.md); every model allows extra fields, so figures
-added later do not break older readers. Times are seconds from the start of the video.
+added later do not break older readers. Times are seconds from the start of the video. A
+figure that could not be measured is null; its key is there all the same.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .section import Section
 
+#: How a speaker's response delay was measured.
+ResponseDelayBasis = Literal[
+    "median_after_other_speakers", "from_video_start", "from_question_start"
+]
 
-class Word(BaseModel):
-    """One recognised word, with who said it and what the camera saw at its midpoint."""
+
+class SpeechModel(BaseModel):
+    """The base of the speech section's models: extra fields are kept, for newer writers."""
 
     model_config = ConfigDict(extra="allow")
 
-    start: float
-    end: float
+
+# --- transcript -------------------------------------------------------------------------------
+
+
+class Word(SpeechModel):
+    """One recognised word, with who said it and what the camera saw at its midpoint."""
+
+    start: float = Field(description="Start of the word, seconds.")
+    end: float = Field(description="End of the word, seconds.")
     word: str = Field(description="As Whisper writes it: leading space, punctuation attached.")
-    probability: float = Field(ge=0, le=1)
+    probability: float = Field(ge=0, le=1, description="Whisper's probability of the word.")
     speaker: str | None = Field(None, description="Speaker label (S1, S2...), when known.")
     overlap: bool = Field(False, description="Said while two people spoke at once.")
     expression: str | None = Field(
@@ -31,89 +45,327 @@ class Word(BaseModel):
     head_yaw: float | None = Field(None, description="Head yaw in that frame, degrees.")
 
 
-class Segment(BaseModel):
+class Segment(SpeechModel):
     """A stretch of transcript of one speaker (segments are split where the speaker changes)."""
 
-    model_config = ConfigDict(extra="allow")
+    start: float = Field(description="Start of the segment, seconds.")
+    end: float = Field(description="End of the segment, seconds.")
+    text: str = Field(description="The segment's text.")
+    speaker: str | None = Field(None, description="Speaker label of all its words, when known.")
+    words: list[Word] = Field(default_factory=list, description="Its words in time order.")
+    avg_logprob: float | None = Field(
+        None, description="Whisper's mean token log-probability over the whole decoded segment."
+    )
+    no_speech_prob: float | None = Field(
+        None, description="Whisper's probability that the decoded segment holds no speech."
+    )
+    compression_ratio: float | None = Field(
+        None, description="gzip compression ratio of the decoded text: high is a repetition loop."
+    )
 
-    start: float
-    end: float
-    text: str
-    speaker: str | None = None
-    words: list[Word] = Field(default_factory=list)
-    avg_logprob: float | None = None
-    no_speech_prob: float | None = None
-    compression_ratio: float | None = None
+
+class HallucinationsDropped(SpeechModel):
+    """Segments left out of the transcript as invented by the recogniser."""
+
+    count: int = Field(ge=0, description="Segments dropped.")
+    by_reason: dict[str, int] = Field(
+        description="Segments dropped by reason: repetition, silence, low_probability, no_words."
+    )
 
 
-class Turn(BaseModel):
+class Turn(SpeechModel):
     """A stretch of speech of one speaker."""
 
-    start: float
-    end: float
-    speaker: str
+    start: float = Field(description="Start of the turn, seconds.")
+    end: float = Field(description="End of the turn, seconds.")
+    speaker: str = Field(description="Speaker label (S1, S2...).")
 
 
-class OverlapRegion(BaseModel):
-    start: float
-    end: float
+class OverlapRegion(SpeechModel):
+    """A stretch where two people speak at once."""
+
+    start: float = Field(description="Start, seconds.")
+    end: float = Field(description="End, seconds.")
 
 
-class Overlaps(BaseModel):
+class Overlaps(SpeechModel):
     """Where two people speak at once: marked, not split between them."""
 
-    model_config = ConfigDict(extra="allow")
+    count: int = Field(0, ge=0, description="Stretches where two people speak at once.")
+    total_s: float = Field(0.0, ge=0, description="Their total length, seconds.")
+    regions: list[OverlapRegion] = Field(default_factory=list, description="The stretches.")
+    method: str | None = Field(None, description="How overlapping speech is found.")
+    cannot_assess: str | None = Field(
+        None, description="Null, or why overlapping speech could not be looked for."
+    )
 
-    count: int = 0
-    total_s: float = 0.0
-    regions: list[OverlapRegion] = Field(default_factory=list)
-    method: str | None = None
-    cannot_assess: str | None = None
+
+# --- one speaker's figures --------------------------------------------------------------------
 
 
-class Speakers(BaseModel):
+class WordsPerMinute(SpeechModel):
+    """Speaking rate, over speaking time and over the audio."""
+
+    speaking: float = Field(
+        ge=0, description="Words per minute of speaking time (runs of words, pauses left out)."
+    )
+    overall: float | None = Field(
+        None, ge=0, description="Words per minute of the audio received (or of the span)."
+    )
+    words: int = Field(ge=0, description="Words counted.")
+    speaking_s: float = Field(ge=0, description="Speaking time, seconds.")
+    syllables_per_minute: float | None = Field(
+        None,
+        ge=0,
+        description="Korean only: Hangul syllables per minute of speaking time (an eojeol "
+        "carries its particles, so syllables are the usual Korean rate); null otherwise.",
+    )
+
+
+class Pauses(SpeechModel):
+    """Silent gaps between a speaker's consecutive words (a gap while another speaks is not
+    a pause of theirs)."""
+
+    count: int = Field(ge=0, description="Pauses of at least min_pause_s.")
+    mean_s: float = Field(ge=0, description="Their mean length, seconds (0 without pauses).")
+    longest_s: float = Field(ge=0, description="The longest, seconds (0 without pauses).")
+    total_s: float = Field(ge=0, description="Their total length, seconds.")
+    long_count: int = Field(ge=0, description="Pauses of 2 s or more.")
+    per_min: float = Field(
+        ge=0, description="Pauses per minute, from the first to the last word of each run."
+    )
+    min_pause_s: float = Field(
+        gt=0, description="Shortest gap counted as a pause (VA_SPEECH_MIN_PAUSE_S)."
+    )
+
+
+class FillerCounts(SpeechModel):
+    """One kind of filler words: how many, how often and which."""
+
+    count: int = Field(ge=0, description="Fillers counted.")
+    per_min: float = Field(ge=0, description="Per minute of speaking time.")
+    by_word: dict[str, int] = Field(description="Count of each filler, most frequent first.")
+
+
+class Fillers(SpeechModel):
+    """Filler words: all of them, and hesitation sounds and filler words apart. Counts are
+    null where the language has no filler list."""
+
+    count: int | None = Field(None, ge=0, description="Fillers of either kind; null: not counted.")
+    per_min: float | None = Field(None, ge=0, description="Per minute of speaking time.")
+    by_word: dict[str, int] = Field(
+        default_factory=dict, description="Count of each filler, most frequent first."
+    )
+    filled_pauses: FillerCounts | None = Field(
+        None, description="Hesitation sounds: um, uh, er, 음, 어."
+    )
+    lexical: FillerCounts | None = Field(
+        None, description="Ordinary words used as fillers: 'like,', 'you know', 그, 뭐, 이제."
+    )
+    method: str = Field(
+        description="whisper_filler_prompt (every spoken chunk was transcribed with a prompt "
+        "that keeps fillers), transcript (counted on the plain transcript, where Whisper "
+        "tends to leave fillers out) or unsupported_language."
+    )
+
+
+class Pitch(SpeechModel):
+    """Pitch over the frames under the speaker's words."""
+
+    median_hz: float = Field(gt=0, description="Median pitch, Hz.")
+    mean_hz: float = Field(gt=0, description="Mean pitch, Hz.")
+    spread_semitones: float = Field(
+        ge=0, description="Standard deviation of pitch around its median, semitones."
+    )
+    range_hz: tuple[float, float] = Field(description="5th and 95th percentile of pitch, Hz.")
+    range_semitones: float = Field(ge=0, description="That range in semitones.")
+    frames: int = Field(ge=0, description="Voiced 20 ms frames measured.")
+    method: str = Field(description="How pitch is measured.")
+
+
+class Energy(SpeechModel):
+    """Level over the frames under the speaker's words (20 ms RMS)."""
+
+    mean_dbfs: float = Field(description="Mean power, dBFS.")
+    median_dbfs: float = Field(description="Median frame level, dBFS.")
+    std_db: float = Field(ge=0, description="Standard deviation of frame level, dB.")
+    dynamic_range_db: float = Field(ge=0, description="10th to 90th percentile of frame level, dB.")
+    frames: int = Field(ge=0, description="Frames measured.")
+
+
+class ResponseDelay(SpeechModel):
+    """A time the speaker took over from another speaker."""
+
+    after: str = Field(description="The speaker before them.")
+    at: float = Field(description="Start of their first word, seconds.")
+    delay_s: float = Field(
+        description="From the other's last word to their first; negative when they started "
+        "before it ended."
+    )
+
+
+class VoiceFigures(SpeechModel):
+    """Rate, pauses, fillers, pitch and energy of some words."""
+
+    words_per_minute: WordsPerMinute = Field(description="Speaking rate.")
+    pauses: Pauses = Field(description="Pauses between the words.")
+    fillers: Fillers = Field(description="Filler words.")
+    pitch: Pitch | None = Field(None, description="Pitch; null under 10 voiced frames.")
+    energy: Energy | None = Field(None, description="Level; null under 10 frames.")
+
+
+class SpeakerFigures(VoiceFigures):
+    """One speaker's fluency and voice figures, and how they take the floor."""
+
+    first_word_s: float = Field(description="Start of their first word, seconds.")
+    response_delays: list[ResponseDelay] = Field(
+        default_factory=list, description="Each time they took over from another speaker."
+    )
+    response_delay_s: float = Field(
+        description="The median of response_delays; without any, the time from the start "
+        "(of the video, or of the question) to their first word."
+    )
+    response_delay_basis: ResponseDelayBasis = Field(description="Which of the two it is.")
+    confidence: float = Field(
+        ge=0, le=1, description="Mean recognition probability of their words."
+    )
+
+
+# --- the speakers -----------------------------------------------------------------------------
+
+
+class Speakers(SpeechModel):
     """Who speaks how much, and who the candidate is."""
 
-    model_config = ConfigDict(extra="allow")
-
-    count: int = 0
-    talk_ratio: dict[str, float] = Field(default_factory=dict)
-    talk_s: dict[str, float] = Field(default_factory=dict)
-    candidate: str | None = None
+    count: int = Field(0, ge=0, description="Speakers found.")
+    talk_ratio: dict[str, float] = Field(
+        default_factory=dict, description="Each speaker's share of talk time."
+    )
+    talk_s: dict[str, float] = Field(
+        default_factory=dict, description="Each speaker's talk time, seconds."
+    )
+    candidate: str | None = Field(None, description="The candidate's speaker label.")
     candidate_source: str | None = Field(
         None, description="The rule that chose the candidate: metadata or most_talk."
     )
-    cannot_assess: str | None = None
-    method: str | None = None
-    per_speaker: dict[str, dict[str, Any] | None] = Field(
-        default_factory=dict, description="Every speaker's own fluency and voice figures."
+    cannot_assess: str | None = Field(
+        None, description="Null, or why speakers could not be told apart."
     )
+    method: str | None = Field(None, description="How speakers are told apart.")
+    per_speaker: dict[str, SpeakerFigures | None] = Field(
+        default_factory=dict,
+        description="Every speaker's own fluency and voice figures; null for a speaker "
+        "with no recognised word.",
+    )
+
+
+class FiguresFor(SpeechModel):
+    """Whose figures the section's fluency and voice fields are."""
+
+    speaker: str | None = Field(
+        description="The candidate's label; null when the figures are everyone's."
+    )
+    rule: str = Field(
+        description="Why: the rule that chose the candidate (metadata, most_talk), or "
+        "'everyone: the candidate said no word'."
+    )
+
+
+class VoiceQuality(SpeechModel):
+    """How well the recording carries the voice."""
+
+    snr_db: float | None = Field(
+        None, description="Signal to noise ratio, dB; null without speech or without silence."
+    )
+    clipping_ratio: float = Field(ge=0, le=1, description="Share of samples at full scale.")
+    voiced_ratio: float | None = Field(
+        None, ge=0, le=1, description="Share of speech frames with a pitch."
+    )
+    snr_method: str = Field(description="How snr_db is measured.")
+    not_measured: str = Field(description="Voice figures left out, and why.")
+
+
+class PitchBaseline(SpeechModel):
+    """The candidate's median pitch over their first seconds and over the rest."""
+
+    window: tuple[float, float] = Field(
+        description="The baseline seconds: from the candidate's first word, VA_BASELINE_S long."
+    )
+    median_hz: float | None = Field(
+        None, description="Median pitch in the baseline seconds, Hz; null under 10 voiced frames."
+    )
+    rest_median_hz: float | None = Field(
+        None, description="Median pitch over the rest of the video, Hz."
+    )
+    change_semitones: float | None = Field(None, description="Rest against baseline, semitones.")
+
+
+class QuestionSpeech(SpeechModel):
+    """The candidate's speech figures over one question's part of the video."""
+
+    question_id: str = Field(description="The platform's id of the question.")
+    start: float = Field(description="Start of the question's span, seconds.")
+    end: float = Field(description="End of the question's span, seconds.")
+    speaker: str | None = Field(None, description="The candidate's speaker label.")
+    figures: SpeakerFigures | None = Field(
+        None,
+        description="The candidate's figures over their words whose midpoint lies in the "
+        "span (rate over the span's length, response delay from the span's start when no "
+        "one spoke before them in it); null when they said no word there.",
+    )
+
+
+# --- the section ------------------------------------------------------------------------------
 
 
 class SpeechSection(Section):
     """Transcript, speakers and the candidate's fluency and voice figures."""
 
-    language: str | None = None
+    language: str | None = Field(None, description="The language spoken longest, e.g. 'en'.")
     language_source: str | None = Field(
         None, description="metadata, setting, detected or default: the rule that chose."
     )
-    transcript: str | None = None
-    segments: list[Segment] = Field(default_factory=list)
-    turns: list[Turn] = Field(default_factory=list)
-    overlaps: Overlaps | None = None
-    speakers: Speakers | None = None
-    figures_for: dict[str, Any] | None = Field(
+    transcript: str | None = Field(None, description="The whole transcript, every speaker.")
+    segments: list[Segment] = Field(
+        default_factory=list, description="The transcript in time order, split by speaker."
+    )
+    turns: list[Turn] = Field(default_factory=list, description="Who speaks when.")
+    overlaps: Overlaps | None = Field(None, description="Where two people speak at once.")
+    speakers: Speakers | None = Field(None, description="Who speaks how much; the candidate.")
+    figures_for: FiguresFor | None = Field(
         None, description="Whose figures the fluency and voice fields are, and why."
     )
-    words_per_minute: dict[str, Any] | None = None
-    pauses: dict[str, Any] | None = None
-    response_delay_s: float | None = None
-    fillers: dict[str, Any] | None = None
-    pitch: dict[str, Any] | None = None
-    energy: dict[str, Any] | None = None
-    voice_quality: dict[str, Any] | None = None
-    pitch_baseline: dict[str, Any] | None = Field(
+    words_per_minute: WordsPerMinute | None = Field(None, description="Speaking rate.")
+    pauses: Pauses | None = Field(None, description="Pauses between words.")
+    response_delay_s: float | None = Field(
+        None, description="The candidate's response delay (see response_delay_basis)."
+    )
+    fillers: Fillers | None = Field(None, description="Filler words.")
+    pitch: Pitch | None = Field(None, description="Pitch under the words.")
+    energy: Energy | None = Field(None, description="Level under the words.")
+    voice_quality: VoiceQuality | None = Field(
+        None, description="Signal to noise, clipping and voiced share over all speech."
+    )
+    pitch_baseline: PitchBaseline | None = Field(
         None,
         description="The candidate's median pitch over their first VA_BASELINE_S seconds "
         "and over the rest, and the change in semitones.",
+    )
+    hallucinations_dropped: HallucinationsDropped | None = Field(
+        None, description="Segments left out as invented by the recogniser."
+    )
+    audio_s: float | None = Field(None, ge=0, description="Seconds of audio received.")
+    response_delay_basis: ResponseDelayBasis | None = Field(
+        None, description="How response_delay_s was measured."
+    )
+    response_delays: list[ResponseDelay] | None = Field(
+        None, description="Each time the candidate took over from another speaker."
+    )
+    everyone: VoiceFigures | None = Field(
+        None, description="Rate, pauses, fillers, pitch and energy over every speaker's words."
+    )
+    questions: list[QuestionSpeech] = Field(
+        default_factory=list,
+        description="The candidate's figures per question, when the upload's metadata gives "
+        "question spans; empty otherwise.",
     )

@@ -2,11 +2,14 @@
 
 Contract v1 key paths are kept (see DESIGN.md); every model allows extra fields, so figures
 added later do not break older readers. A section that could not be judged (``cannot_assess``
-set) leaves its figures null, or absent, in which case they read as null here; lists are then
-empty. Times are seconds from the start of the video; left and right are the person's own.
+set) has confidence 0.0, its figures null and its lists empty; a figure that could not be
+measured is null, never 0. Times are seconds from the start of the video; left and right are
+the person's own.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,10 +21,10 @@ class Stats(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    mean: float
-    std: float
-    min: float
-    max: float
+    mean: float = Field(description="Mean over the measured frames.")
+    std: float = Field(description="Standard deviation over the measured frames.")
+    min: float = Field(description="Smallest value measured.")
+    max: float = Field(description="Largest value measured.")
 
 
 # --- face -----------------------------------------------------------------------------------
@@ -58,7 +61,9 @@ class Expression(BaseModel):
     changes: int | None = Field(
         None, ge=0, description="Changes of the smoothed (majority over the window) label."
     )
-    changes_per_min: float | None = None
+    changes_per_min: float | None = Field(
+        None, description="Changes per minute of analysed video (null when it cannot be timed)."
+    )
     smoothing_window_s: float | None = Field(
         None, description="Width of the majority window the changes are counted on."
     )
@@ -78,14 +83,16 @@ class FaceSection(Section):
     )
     frames_expected: int | None = Field(None, ge=0, description="Frames sampled from the video.")
     frames_analysed: int | None = Field(None, ge=0, description="Frames that reached the model.")
-    frames_with_face: int | None = Field(None, ge=0)
+    frames_with_face: int | None = Field(None, ge=0, description="Frames with a face found.")
     min_coverage: float | None = Field(
         None, description="Share of frames with a face needed to describe the expression."
     )
     detection_confidence: float | None = Field(
         None, ge=0, le=1, description="Mean face detector score over frames with a face."
     )
-    expression: Expression | None = None
+    expression: Expression | None = Field(
+        None, description="Apparent expression over the video; only its note when not judged."
+    )
 
 
 # --- gaze -----------------------------------------------------------------------------------
@@ -96,8 +103,8 @@ class AwayEpisode(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    start: float
-    end: float
+    start: float = Field(description="Seconds from the start of the video.")
+    end: float = Field(description="Seconds from the start of the video.")
     direction: str = Field(
         description="Where the person mostly looked: left, right, up or down (their own)."
     )
@@ -109,7 +116,9 @@ class GazeSection(Section):
     eye_contact_ratio: float | None = Field(
         None, ge=0, le=1, description="Share of measured frames looking at the camera."
     )
-    away_episodes: list[AwayEpisode] = Field(default_factory=list)
+    away_episodes: list[AwayEpisode] = Field(
+        default_factory=list, description="Looks away at least min_away_s long, in time order."
+    )
     min_away_s: float | None = Field(
         None, description="Shortest look away that counts as an episode."
     )
@@ -144,7 +153,7 @@ class BlinksSection(Section):
     """Blinks from the eyes' aspect ratio, where the sampled frame rate allows (>= 10 fps)."""
 
     per_min: float | None = Field(None, description="Blinks per minute of observed eyes.")
-    count: int | None = Field(None, ge=0)
+    count: int | None = Field(None, ge=0, description="Blinks counted.")
     sample_fps: float | None = Field(None, description="Frame rate the blinks were sought at.")
     ear_baseline: float | None = Field(
         None, description="Median eye aspect ratio, the reference for shut eyes."
@@ -159,12 +168,16 @@ class Lean(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    toward_camera_share: float = Field(ge=0, le=1)
-    away_share: float = Field(ge=0, le=1)
+    toward_camera_share: float = Field(
+        ge=0, le=1, description="Share of body frames with shoulders 10% wider than the median."
+    )
+    away_share: float = Field(
+        ge=0, le=1, description="Share of body frames with shoulders 10% narrower than the median."
+    )
     width_ratio_std: float = Field(
         description="Standard deviation of shoulder width over its median."
     )
-    basis: str | None = None
+    basis: str | None = Field(None, description="What the lean is measured from.")
 
 
 class Movement(BaseModel):
@@ -173,7 +186,9 @@ class Movement(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     mean_speed: float | None = Field(None, description="Shoulder widths per second.")
-    level: str | None = Field(None, description="still, moderate or restless.")
+    level: Literal["still", "moderate", "restless"] | None = Field(
+        None, description="The mean speed read as still, moderate or restless."
+    )
 
 
 class PostureSection(Section):
@@ -183,9 +198,11 @@ class PostureSection(Section):
     shoulder_tilt: Stats | None = Field(
         None, description="Degrees, > 0 when the person's left shoulder is lower."
     )
-    lean: Lean | None = None
-    movement: Movement | None = None
-    posture_changes: int | None = Field(None, ge=0)
+    lean: Lean | None = Field(None, description="Leaning towards or away from the camera.")
+    movement: Movement | None = Field(None, description="How much the torso moved.")
+    posture_changes: int | None = Field(
+        None, ge=0, description="Shifts, turns or leans away from the posture held before."
+    )
     posture_changes_per_min: float | None = Field(
         None, description="Per minute of observed shoulders (null when none could be timed)."
     )
@@ -199,8 +216,8 @@ class FaceTouchEpisode(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    start: float
-    end: float
+    start: float = Field(description="Seconds from the start of the video.")
+    end: float = Field(description="Seconds from the start of the video.")
 
 
 class GesturesSection(Section):
@@ -210,8 +227,14 @@ class GesturesSection(Section):
         None, ge=0, le=1, description="Share of frames checked for hands that show a hand."
     )
     hand_activity: float | None = Field(
-        None, description="Mean speed of the hands, in hand_activity_unit."
+        None,
+        description="Mean speed of the hands, in hand_activity_unit (null when no hand was "
+        "seen in two consecutive checked frames).",
     )
-    hand_activity_unit: str | None = None
-    face_touching_episodes: list[FaceTouchEpisode] = Field(default_factory=list)
-    face_touching_count: int | None = Field(None, ge=0)
+    hand_activity_unit: str | None = Field(None, description="The unit of hand_activity.")
+    face_touching_episodes: list[FaceTouchEpisode] = Field(
+        default_factory=list, description="Stretches with a hand on the face, in time order."
+    )
+    face_touching_count: int | None = Field(
+        None, ge=0, description="How many face-touching episodes."
+    )

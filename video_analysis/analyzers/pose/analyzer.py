@@ -42,10 +42,12 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
 from ...models.bundle import model_info as bundle_model_info
 from ...models.bundle import record_loaded
 from ...schemas import ModelInfo, PartSource
+from ...schemas.parts import Hand, PartData, PoseFrame, PosePart
 from ...settings import Settings, get_settings
 from .. import geometry as geo
 from .. import timeseries as ts
@@ -81,6 +83,7 @@ class PoseAnalyzer(Analyzer):
     name: ClassVar[str] = "pose"
     sources: ClassVar[tuple[PartSource, ...]] = (PartSource.FRAMES,)
     sections: ClassVar[tuple[str, ...]] = ("gaze", "head_pose", "blinks", "posture", "gestures")
+    frames_data: ClassVar[type[PartData] | None] = PosePart
 
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings or get_settings()
@@ -130,33 +133,33 @@ class PoseAnalyzer(Analyzer):
             return ModelInfo(analyzer=self.name, name=MODEL_NAME, version="unknown")
         return self._info
 
-    def analyze_frames(self, batch: DecodedFrames) -> dict[str, Any]:
+    def analyze_frames(self, batch: DecodedFrames) -> PosePart:
         if self._face_mesh is None:
             raise RuntimeError("PoseAnalyzer.load() must be called before analyze_frames()")
         body_fps = self._settings.pose_body_fps
-        rows: list[dict[str, Any]] = []
+        rows: list[PoseFrame] = []
         with self._lock:
             self._pose.reset()
             self._hands.reset()
             for frame in batch.frames:
                 rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
-                row: dict[str, Any] = {"index": frame.index, "t": round(float(frame.t), 4)}
+                row = PoseFrame(index=frame.index, t=round(float(frame.t), 4))
                 face_box = self._measure_face(rgb, row)
                 if _on_body_grid(float(frame.t), batch.sample_fps, body_fps):
                     self._measure_body(rgb, row, face_box)
                 rows.append(row)
-        return {"sample_fps": batch.sample_fps, "frames": rows}
+        return PosePart(sample_fps=batch.sample_fps, frames=rows)
 
-    def _measure_face(self, rgb: NDArray[Any], row: dict[str, Any]) -> FaceBox | None:
+    def _measure_face(self, rgb: NDArray[Any], row: PoseFrame) -> FaceBox | None:
         """Fill the row's face figures; return the face's box for the face-touch test."""
         assert self._detector is not None
         height, width = rgb.shape[:2]
         face = largest(self._detector.detect(rgb))
-        row["face"] = face is not None
+        row.face = face is not None
         if face is None:
             return None
         mesh = self._face_mesh_points(rgb, face)
-        row["landmarks"] = mesh is not None
+        row.landmarks = mesh is not None
         if mesh is None:
             x, y, w, h = face.box
             mx, my = w * FACE_BOX_MARGIN, h * FACE_BOX_MARGIN
@@ -167,10 +170,10 @@ class PoseAnalyzer(Analyzer):
             geo.eye_aspect_ratio(pts[list(geo.RIGHT_EYE_EAR)])
             + geo.eye_aspect_ratio(pts[list(geo.LEFT_EYE_EAR)])
         ) / 2
-        row["ear"] = round(ear, 4)
+        row.ear = round(ear, 4)
         if angles is not None:
             yaw, pitch, roll = angles
-            row.update(yaw=round(yaw, 2), pitch=round(pitch, 2), roll=round(roll, 2))
+            row.yaw, row.pitch, row.roll = round(yaw, 2), round(pitch, 2), round(roll, 2)
             if len(pts) > max(geo.LEFT_EYE_IRIS):
                 offsets = [
                     geo.iris_offset(*pts[list(eye)])
@@ -179,17 +182,15 @@ class PoseAnalyzer(Analyzer):
                 dx = float(np.mean([o[0] for o in offsets]))
                 dy = float(np.mean([o[1] for o in offsets]))
                 gaze_yaw, gaze_pitch = geo.gaze_angles(yaw, pitch, dx, dy)
-                row.update(gaze_yaw=round(gaze_yaw, 2), gaze_pitch=round(gaze_pitch, 2))
-                row["looking"] = gaze.looking_at_camera(gaze_yaw, gaze_pitch)
-                row["direction"] = (
-                    None if row["looking"] else gaze.gaze_direction(gaze_yaw, gaze_pitch)
-                )
+                row.gaze_yaw, row.gaze_pitch = round(gaze_yaw, 2), round(gaze_pitch, 2)
+                row.looking = gaze.looking_at_camera(gaze_yaw, gaze_pitch)
+                row.direction = None if row.looking else gaze.gaze_direction(gaze_yaw, gaze_pitch)
         x0, y0 = pts.min(axis=0)
         x1, y1 = pts.max(axis=0)
         mx, my = (x1 - x0) * FACE_BOX_MARGIN, (y1 - y0) * FACE_BOX_MARGIN
         scale = float(max(width, height))
         a, b = geo.FACE_WIDTH_LANDMARKS
-        row["face_width"] = round(float(np.linalg.norm(pts[a] - pts[b])) / scale, 5)
+        row.face_width = round(float(np.linalg.norm(pts[a] - pts[b])) / scale, 5)
         return (x0 - mx) / width, (y0 - my) / height, (x1 + mx) / width, (y1 + my) / height
 
     def _face_mesh_points(self, rgb: NDArray[Any], face: Face) -> NDArray[np.float64] | None:
@@ -206,16 +207,15 @@ class PoseAnalyzer(Analyzer):
             dtype=np.float64,
         )
 
-    def _measure_body(
-        self, rgb: NDArray[Any], row: dict[str, Any], face_box: FaceBox | None
-    ) -> None:
+    def _measure_body(self, rgb: NDArray[Any], row: PoseFrame, face_box: FaceBox | None) -> None:
+        """Fill the row's body and hand figures."""
         height, width = rgb.shape[:2]
         small = _shrink(rgb, BODY_MAX_SIDE)
         scale = float(max(width, height))
-        row["body_checked"] = True
+        row.body_checked = True
 
         pose = self._pose.process(small)
-        row["body"] = False
+        row.body = False
         if pose.pose_landmarks is not None:
             lm = pose.pose_landmarks.landmark
 
@@ -227,28 +227,26 @@ class PoseAnalyzer(Analyzer):
             left, right = point(geo.POSE_LEFT_SHOULDER), point(geo.POSE_RIGHT_SHOULDER)
             if left is not None and right is not None:
                 mid = (left + right) / 2
-                row.update(
-                    body=True,
-                    shoulder_tilt=round(geo.shoulder_tilt(left, right), 2),
-                    shoulder_width=round(float(np.linalg.norm(left - right)), 5),
-                    shoulder_mid=[round(float(mid[0]), 5), round(float(mid[1]), 5)],
-                    body_visibility=round(
-                        min(
-                            lm[geo.POSE_LEFT_SHOULDER].visibility,
-                            lm[geo.POSE_RIGHT_SHOULDER].visibility,
-                        ),
-                        3,
+                row.body = True
+                row.shoulder_tilt = round(geo.shoulder_tilt(left, right), 2)
+                row.shoulder_width = round(float(np.linalg.norm(left - right)), 5)
+                row.shoulder_mid = [round(float(mid[0]), 5), round(float(mid[1]), 5)]
+                row.body_visibility = round(
+                    min(
+                        lm[geo.POSE_LEFT_SHOULDER].visibility,
+                        lm[geo.POSE_RIGHT_SHOULDER].visibility,
                     ),
+                    3,
                 )
                 hip_l, hip_r = point(geo.POSE_LEFT_HIP), point(geo.POSE_RIGHT_HIP)
                 if hip_l is not None and hip_r is not None:
                     hip = (hip_l + hip_r) / 2
-                    row["hip_mid"] = [round(float(hip[0]), 5), round(float(hip[1]), 5)]
+                    row.hip_mid = [round(float(hip[0]), 5), round(float(hip[1]), 5)]
 
         hands = self._hands.process(small)
         found = hands.multi_hand_landmarks or []
         labels = hands.multi_handedness or []
-        centers: list[dict[str, Any]] = []
+        centers: list[Hand] = []
         touch = False
         for i, hand in enumerate(found):
             pts = np.array([(p.x, p.y) for p in hand.landmark], dtype=np.float64)
@@ -257,27 +255,25 @@ class PoseAnalyzer(Analyzer):
             c = pts.mean(axis=0) * np.array([width, height]) / scale
             label = labels[i].classification[0] if i < len(labels) else None
             centers.append(
-                {
-                    "x": round(float(c[0]), 5),
-                    "y": round(float(c[1]), 5),
-                    "label": None if label is None else str(label.label),
-                    "score": None if label is None else round(float(label.score), 3),
-                }
+                Hand(
+                    x=round(float(c[0]), 5),
+                    y=round(float(c[1]), 5),
+                    label=None if label is None else str(label.label),
+                    score=None if label is None else round(float(label.score), 3),
+                )
             )
-        row["hands"] = centers
-        row["face_touch"] = touch
+        row.hands = centers
+        row.face_touch = touch
 
     @staticmethod
-    def summarize(parts: SummaryInput) -> dict[str, dict[str, Any]]:
+    def summarize(parts: SummaryInput[PosePart, PartData]) -> dict[str, BaseModel]:
         settings = parts.settings
         min_coverage = settings.pose_min_coverage
-        rows = ts.unique_rows(parts.frames)
-        fps = ts.sample_fps(
-            parts.manifest.sample_fps, rows, (p.get("sample_fps") or 0.0 for p in parts.frames)
-        )
+        rows = ts.unique_rows(row for part in parts.frames for row in part.frames)
+        fps = ts.sample_fps(parts.manifest.sample_fps, rows, (p.sample_fps for p in parts.frames))
         expected = max(int(parts.manifest.frames_sampled or 0), len(rows))
         gap = ts.gap_s(fps)
-        face_rows = [r for r in rows if r.get("face")]
+        face_rows = [r for r in rows if r.face]
         face_cov = len(face_rows) / expected if expected else 0.0
         return {
             "gaze": gaze.summarize(

@@ -3,10 +3,10 @@ frame rate allows."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from ...schemas.parts import PoseFrame
+from ...schemas.vision import BlinksSection
 from .. import timeseries as ts
 
 # Blinks need at least 10 sampled frames a second: a blink lasts 100-400 ms.
@@ -18,40 +18,39 @@ BLINK_MAX_S = 0.5
 
 
 def summarize(
-    face_rows: list[ts.Row], coverage: float, min_coverage: float, fps: float, gap: float
-) -> dict[str, Any]:
-    rows = [r for r in face_rows if r.get("ear") is not None]
-    section: dict[str, Any] = {
-        "coverage": round(coverage, 4),
-        "confidence": round(coverage * min(1.0, fps / 30.0), 4),
-        "cannot_assess": ts.low_coverage("blinks", coverage, min_coverage, "a face"),
-        "per_min": None,
-        "count": None,
-        "sample_fps": round(fps, 3),
-    }
-    if section["cannot_assess"] is None and fps < BLINK_MIN_FPS:
-        section["cannot_assess"] = (
+    face_rows: list[PoseFrame], coverage: float, min_coverage: float, fps: float, gap: float
+) -> BlinksSection:
+    rows = [r for r in face_rows if r.ear is not None]
+    section = BlinksSection(
+        coverage=round(coverage, 4),
+        confidence=round(coverage * min(1.0, fps / 30.0), 4),
+        cannot_assess=ts.low_coverage("blinks", coverage, min_coverage, "a face"),
+        sample_fps=round(fps, 3) if fps > 0 else None,
+    )
+    if section.cannot_assess is None and fps < BLINK_MIN_FPS:
+        section.cannot_assess = (
             f"frames sampled at {fps:g} fps; blinks need at least {BLINK_MIN_FPS:g} fps"
         )
-    if section["cannot_assess"] or not rows:
-        section["cannot_assess"] = section["cannot_assess"] or "no eye could be measured"
-        section["confidence"] = 0.0
+    if section.cannot_assess or not rows:
+        section.cannot_assess = section.cannot_assess or "no eye could be measured"
+        section.confidence = 0.0
         return section
-    baseline = float(np.median([float(r["ear"]) for r in rows]))
+    baseline = float(np.median([r.ear for r in rows if r.ear is not None]))
     threshold = BLINK_EAR_RATIO * baseline
     interval = 1.0 / fps
     count = 0
     for run in ts.runs(rows, gap):
-        shut: list[ts.Row] = []
+        shut: list[PoseFrame] = []
         for row in [*run, None]:
-            if row is not None and float(row["ear"]) < threshold:
+            if row is not None and row.ear is not None and row.ear < threshold:
                 shut.append(row)
                 continue
             # A blink opens again inside the run; shut at the run's edge may be cut off.
             if shut and row is not None and shut[0] is not run[0]:
-                if float(shut[-1]["t"]) - float(shut[0]["t"]) + interval <= BLINK_MAX_S:
+                if shut[-1].t - shut[0].t + interval <= BLINK_MAX_S:
                     count += 1
             shut = []
-    seconds = ts.observed_s(rows, fps, gap)
-    section.update(count=count, per_min=ts.per_min(count, seconds), ear_baseline=round(baseline, 4))
+    section.count = count
+    section.per_min = ts.per_min(count, ts.observed_s(rows, fps, gap))
+    section.ear_baseline = round(baseline, 4)
     return section

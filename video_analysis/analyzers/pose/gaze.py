@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
+from ...schemas.parts import PoseFrame
+from ...schemas.vision import AwayEpisode, GazeSection
 from .. import timeseries as ts
 
 # "Looking at the camera": gaze within 15 degrees sideways and 20 up or down. A webcam sits
@@ -26,48 +27,44 @@ def gaze_direction(gaze_yaw: float, gaze_pitch: float) -> str:
 
 
 def summarize(
-    face_rows: list[ts.Row],
+    face_rows: list[PoseFrame],
     coverage: float,
     min_coverage: float,
     min_away_s: float,
     fps: float,
     gap: float,
-) -> dict[str, Any]:
-    rows = [r for r in face_rows if r.get("looking") is not None]
-    section: dict[str, Any] = {
-        "coverage": round(coverage, 4),
-        "confidence": round(0.8 * coverage, 4),
-        "cannot_assess": ts.low_coverage("gaze", coverage, min_coverage, "a face"),
-        "eye_contact_ratio": None,
-        "away_episodes": [],
-        "min_away_s": min_away_s,
-        "basis": "iris position in the eye plus head pose; left/right are the person's own",
-    }
-    if section["cannot_assess"] or not rows:
-        section["cannot_assess"] = section["cannot_assess"] or "no gaze could be measured"
-        section["confidence"] = 0.0
+) -> GazeSection:
+    rows = [r for r in face_rows if r.looking is not None]
+    section = GazeSection(
+        coverage=round(coverage, 4),
+        confidence=round(0.8 * coverage, 4),
+        cannot_assess=ts.low_coverage("gaze", coverage, min_coverage, "a face"),
+        min_away_s=min_away_s,
+        basis="iris position in the eye plus head pose; left/right are the person's own",
+    )
+    if section.cannot_assess or not rows:
+        section.cannot_assess = section.cannot_assess or "no gaze could be measured"
+        section.confidence = 0.0
         return section
-    section["eye_contact_ratio"] = round(sum(bool(r["looking"]) for r in rows) / len(rows), 4)
+    section.eye_contact_ratio = round(sum(bool(r.looking) for r in rows) / len(rows), 4)
     interval = 1.0 / fps if fps > 0 else 0.0
-    episodes: list[dict[str, Any]] = []
     for run in ts.runs(rows, gap):
-        current: list[ts.Row] = []
+        current: list[PoseFrame] = []
         for row in [*run, None]:
-            if row is not None and not row["looking"]:
+            if row is not None and not row.looking:
                 current.append(row)
                 continue
             if current:
-                start = float(current[0]["t"])
-                end = float(current[-1]["t"]) + interval
+                start = current[0].t
+                end = current[-1].t + interval
                 if end - start >= min_away_s:
-                    directions = Counter(str(r.get("direction")) for r in current)
-                    episodes.append(
-                        {
-                            "start": round(start, 3),
-                            "end": round(end, 3),
-                            "direction": directions.most_common(1)[0][0],
-                        }
+                    directions = Counter(str(r.direction) for r in current)
+                    section.away_episodes.append(
+                        AwayEpisode(
+                            start=round(start, 3),
+                            end=round(end, 3),
+                            direction=directions.most_common(1)[0][0],
+                        )
                     )
                 current = []
-    section["away_episodes"] = episodes
     return section

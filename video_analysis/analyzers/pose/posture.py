@@ -3,11 +3,14 @@ shoulders (and hips) MediaPipe Pose finds on the frames of the body grid."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 import numpy as np
 
+from ...schemas.parts import FrameRow, PoseFrame
+from ...schemas.vision import Lean, Movement, PostureSection
 from .. import timeseries as ts
+from .head_pose import stats
 
 # Posture: shoulder width 10% above or below its median over the video is leaning towards or
 # away from the camera.
@@ -24,80 +27,104 @@ MOVEMENT_STILL = 0.05
 MOVEMENT_RESTLESS = 0.15
 
 
-def summarize(rows: list[ts.Row], min_coverage: float, gap: float) -> dict[str, Any]:
-    checked = [r for r in rows if r.get("body_checked")]
-    body = [r for r in checked if r.get("body")]
-    coverage = len(body) / len(checked) if checked else 0.0
-    visibility = float(np.mean([float(r.get("body_visibility", 1.0)) for r in body])) if body else 0
-    section: dict[str, Any] = {
-        "coverage": round(coverage, 4),
-        "confidence": round(coverage * visibility, 4),
-        "cannot_assess": ts.low_coverage("posture", coverage, min_coverage, "shoulders"),
-        "convention": "shoulder_tilt in degrees, > 0 when the person's left shoulder is lower; "
+def summarize(rows: list[PoseFrame], min_coverage: float, gap: float) -> PostureSection:
+    checked = [r for r in rows if r.body_checked]
+    found = [s for r in checked if r.body and (s := _Shoulders.of(r)) is not None]
+    coverage = len(found) / len(checked) if checked else 0.0
+    visibility = float(np.mean([b.visibility for b in found])) if found else 0.0
+    section = PostureSection(
+        coverage=round(coverage, 4),
+        confidence=round(coverage * visibility, 4),
+        cannot_assess=ts.low_coverage("posture", coverage, min_coverage, "shoulders"),
+        convention="shoulder_tilt in degrees, > 0 when the person's left shoulder is lower; "
         "movement in shoulder widths per second",
-    }
-    if section["cannot_assess"]:
-        section["confidence"] = 0.0
+    )
+    if section.cannot_assess is None and not found:
+        section.cannot_assess = "no shoulders could be measured"
+    if section.cannot_assess:
+        section.confidence = 0.0
         return section
-    widths = np.array([float(r["shoulder_width"]) for r in body])
+    widths = np.array([b.width for b in found])
     median_width = float(np.median(widths))
     ratios = widths / median_width if median_width > 0 else np.ones_like(widths)
-    section["shoulder_tilt"] = ts.stats([float(r["shoulder_tilt"]) for r in body])
-    section["lean"] = {
-        "toward_camera_share": round(float(np.mean(ratios > 1 + LEAN_RATIO)), 4),
-        "away_share": round(float(np.mean(ratios < 1 - LEAN_RATIO)), 4),
-        "width_ratio_std": round(float(ratios.std()), 4),
-        "basis": "shoulder width against its median over the video",
-    }
+    section.shoulder_tilt = stats([b.tilt for b in found])
+    section.lean = Lean(
+        toward_camera_share=round(float(np.mean(ratios > 1 + LEAN_RATIO)), 4),
+        away_share=round(float(np.mean(ratios < 1 - LEAN_RATIO)), 4),
+        width_ratio_std=round(float(ratios.std()), 4),
+        basis="shoulder width against its median over the video",
+    )
     # Torso movement: shoulder (and hip) midpoint speed between consecutive body frames.
     speeds: list[float] = []
     body_gap = gap * 2  # body frames are picked on a coarser grid
-    runs = ts.runs(body, body_gap)
+    runs = ts.runs(found, body_gap)
     for run in runs:
         for a, b in zip(run, run[1:], strict=False):
-            dt = float(b["t"]) - float(a["t"])
-            width = (float(a["shoulder_width"]) + float(b["shoulder_width"])) / 2
+            dt = b.t - a.t
+            width = (a.width + b.width) / 2
             if dt <= 0 or width <= 0:
                 continue
-            step = float(np.linalg.norm(np.subtract(b["shoulder_mid"], a["shoulder_mid"])))
-            if a.get("hip_mid") and b.get("hip_mid"):
-                hip = float(np.linalg.norm(np.subtract(b["hip_mid"], a["hip_mid"])))
+            step = float(np.linalg.norm(np.subtract(b.mid, a.mid)))
+            if a.hip is not None and b.hip is not None:
+                hip = float(np.linalg.norm(np.subtract(b.hip, a.hip)))
                 step = (step + hip) / 2
             speeds.append(step / width / dt)
     movement = float(np.mean(speeds)) if speeds else None
-    level = None
-    if movement is not None:
-        level = (
-            "still"
-            if movement < MOVEMENT_STILL
-            else "restless"
-            if movement > MOVEMENT_RESTLESS
-            else "moderate"
-        )
-    section["movement"] = {
-        "mean_speed": None if movement is None else round(movement, 4),
-        "level": level,
-    }
+    section.movement = Movement(
+        mean_speed=None if movement is None else round(movement, 4),
+        level=None if movement is None else _level(movement),
+    )
     changes, seconds = _posture_changes(runs)
-    section["posture_changes"] = changes
-    section["posture_changes_per_min"] = ts.per_min(changes, seconds)
+    section.posture_changes = changes
+    section.posture_changes_per_min = ts.per_min(changes, seconds)
     return section
 
 
-def _posture_changes(runs: list[list[ts.Row]]) -> tuple[int, float]:
+class _Shoulders(FrameRow):
+    """A body frame's shoulder measures, all present (and its hips', when found)."""
+
+    tilt: float
+    width: float
+    mid: list[float]
+    hip: list[float] | None
+    visibility: float
+
+    @classmethod
+    def of(cls, row: PoseFrame) -> _Shoulders | None:
+        if row.shoulder_tilt is None or row.shoulder_width is None or row.shoulder_mid is None:
+            return None
+        visibility = 1.0 if row.body_visibility is None else row.body_visibility
+        return cls(
+            index=row.index,
+            t=row.t,
+            tilt=row.shoulder_tilt,
+            width=row.shoulder_width,
+            mid=row.shoulder_mid,
+            hip=row.hip_mid,
+            visibility=visibility,
+        )
+
+
+def _level(speed: float) -> Literal["still", "moderate", "restless"]:
+    if speed < MOVEMENT_STILL:
+        return "still"
+    return "restless" if speed > MOVEMENT_RESTLESS else "moderate"
+
+
+def _posture_changes(runs: list[list[_Shoulders]]) -> tuple[int, float]:
     changes = 0
     seconds = 0.0
     for run in runs:
-        seconds += float(run[-1]["t"]) - float(run[0]["t"])
-        times = np.array([float(r["t"]) for r in run])
+        seconds += run[-1].t - run[0].t
+        times = np.array([r.t for r in run])
         smooth = []
         for t in times:
             near = [r for r, u in zip(run, times, strict=True) if abs(u - t) <= POSTURE_SMOOTH_S]
             smooth.append(
                 (
-                    np.median([r["shoulder_mid"] for r in near], axis=0),
-                    float(np.median([float(r["shoulder_width"]) for r in near])),
-                    float(np.median([float(r["shoulder_tilt"]) for r in near])),
+                    np.median([r.mid for r in near], axis=0),
+                    float(np.median([r.width for r in near])),
+                    float(np.median([r.tilt for r in near])),
                 )
             )
         anchor = smooth[0]

@@ -23,11 +23,10 @@ SILERO_FRAME_S = SILERO_SAMPLES / SAMPLE_RATE  # 32 ms
 # Speech starts where the probability reaches 0.1 and ends where it falls under 0.05.
 REGION_ON = 0.1
 REGION_OFF = 0.05
-# Runs shorter than 0.25 s are clicks and breaths; gaps under 0.3 s do not end a region (the
-# pause threshold of the fluency figures); each region gets 0.1 s on each side, as Whisper's
-# own VAD pads its speech.
+# Runs shorter than 0.25 s are clicks and breaths; each region gets 0.1 s on each side, as
+# Whisper's own VAD pads its speech. Gaps shorter than a pause (the caller passes the
+# setting speech_min_pause_s) do not end a region.
 MIN_SPEECH_S = 0.25
-MIN_SILENCE_S = 0.3
 PAD_S = 0.1
 
 
@@ -45,8 +44,8 @@ def regions(
     *,
     on: float = REGION_ON,
     off: float = REGION_OFF,
+    min_silence_s: float,
     min_speech_s: float = MIN_SPEECH_S,
-    min_silence_s: float = MIN_SILENCE_S,
     pad_s: float = PAD_S,
     duration_s: float | None = None,
 ) -> list[tuple[float, float]]:
@@ -101,6 +100,6 @@ def union(*spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
-def shift(spans: Sequence[tuple[float, float]], offset: float) -> list[list[float]]:
+def shift(spans: Sequence[tuple[float, float]], offset: float) -> list[tuple[float, float]]:
     """Spans moved by ``offset`` seconds and rounded, as they travel in a part's data."""
-    return [[round(s + offset, 3), round(e + offset, 3)] for s, e in spans]
+    return [(round(s + offset, 3), round(e + offset, 3)) for s, e in spans]

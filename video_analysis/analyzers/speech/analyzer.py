@@ -4,7 +4,11 @@
 measures the voice, every time relative to the video start. ``summarize`` does the video-wide
 work over the parts of a video, whichever workers analysed them: it stitches segments in time
 order, removes words duplicated at chunk edges, drops flagged segments, and computes fluency,
-fillers, pitch, energy, voice quality and the speaker clustering.
+fillers, pitch, energy, voice quality and the speaker clustering, over the whole video and
+over each question the upload's metadata marks out.
+
+Parts are ``schemas.parts.SpeechPart`` models and the section a ``schemas.speech.SpeechSection``:
+no figure travels as an untyped dict.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import hashlib
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -21,11 +26,27 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
 from ...errors import MissingExtra, ModelNotAvailable
 from ...models.bundle import MODEL_SPECS, model_path, record_loaded
 from ...models.bundle import model_info as bundle_model_info
-from ...schemas import ModelInfo, PartSource
+from ...schemas import ModelInfo, PartSource, QuestionSpan
+from ...schemas.parts import PartData, SegmentRow, SpeechPart
+from ...schemas.parts import SpeakerWindow as WindowRow
+from ...schemas.speech import (
+    FiguresFor,
+    OverlapRegion,
+    Overlaps,
+    PitchBaseline,
+    QuestionSpeech,
+    SpeakerFigures,
+    Speakers,
+    SpeechSection,
+    Turn,
+    VoiceFigures,
+    Word,
+)
 from ...settings import Settings, get_settings
 from ..base import Analyzer, DecodedAudio, SummaryInput
 from ..speaker_embedding import SpeakerEmbedder
@@ -48,10 +69,22 @@ from .voice import SAMPLE_RATE
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class HeardSpeech:
+    """What the speaker path found in one chunk (times from the video start)."""
+
+    speech_regions: list[tuple[float, float]]
+    overlap_regions: list[tuple[float, float]]
+    speaker_windows: list[WindowRow]
+    #: Why there are no windows: the speaker model is not available in this process.
+    speaker_model: str | None
+
+
 class SpeechAnalyzer(Analyzer):
     name: ClassVar[str] = "speech"
     sources: ClassVar[tuple[PartSource, ...]] = (PartSource.AUDIO,)
     sections: ClassVar[tuple[str, ...]] = ("speech",)
+    audio_data: ClassVar[type[PartData] | None] = SpeechPart
 
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings or get_settings()
@@ -177,7 +210,7 @@ class SpeechAnalyzer(Analyzer):
 
     # --- per chunk --------------------------------------------------------------------------
 
-    def analyze_audio(self, chunk: DecodedAudio) -> dict[str, Any]:
+    def analyze_audio(self, chunk: DecodedAudio) -> SpeechPart:
         if self._model is None:
             self.load()
         librosa = self._librosa
@@ -187,34 +220,30 @@ class SpeechAnalyzer(Analyzer):
         if chunk.sample_rate != SAMPLE_RATE and x.size:
             x = librosa.resample(x, orig_sr=chunk.sample_rate, target_sr=SAMPLE_RATE)
         offset = float(chunk.start)
-        data: dict[str, Any] = {
-            "start": offset,
-            "end": float(chunk.end),
-            "duration_s": round(x.size / SAMPLE_RATE, 4),
-            "language": None,
-            "language_probability": None,
-            "language_source": None,
-            "language_scores": {},
-            "filler_prompt": False,
-            "segments": [],
-            "voice": voice.signal_figures(x),
-            "noise_db_hist": [],
-            "track": None,
-            "speech_s": 0.0,
-        }
+        duration_s = round(x.size / SAMPLE_RATE, 4)
+        signal = voice.signal_figures(x)
         started = time.monotonic()
         probabilities = activity.silero_probabilities(self._vad_model, x)
-        data.update(self._speaker_windows(x, offset, probabilities))
+        heard = self._speaker_windows(x, offset, probabilities)
         speakers_s = time.monotonic() - started
         started = time.monotonic()
         # Silence (or noise without speech) never reaches the decoder: it is where Whisper
         # invents text. Whisper's own voice detection decides, at its own threshold.
         if x.size == 0 or not (probabilities >= self._vad.VadOptions().threshold).any():
-            data["timing"] = {
-                "transcribe_s": round(time.monotonic() - started, 3),
-                "speakers_s": round(speakers_s, 3),
-            }
-            return data
+            return SpeechPart(
+                start=offset,
+                end=float(chunk.end),
+                duration_s=duration_s,
+                voice=signal,
+                speech_regions=heard.speech_regions,
+                overlap_regions=heard.overlap_regions,
+                speaker_windows=heard.speaker_windows,
+                speaker_model=heard.speaker_model,
+                timing={
+                    "transcribe_s": round(time.monotonic() - started, 3),
+                    "speakers_s": round(speakers_s, 3),
+                },
+            )
 
         choice = self._language(x, chunk.language)
         prompt = FILLER_PROMPTS.get(choice.language)
@@ -229,22 +258,23 @@ class SpeechAnalyzer(Analyzer):
         transcribe_s = time.monotonic() - started
 
         started = time.monotonic()
-        kept = [row for row in rows if row["flag"] is None]
+        kept = [row for row in rows if row.flag is None]
         rms_db = voice.rms_db(librosa, x)
         threshold = onset_threshold(rms_db)
         for row in kept:
             refine_first_word(row, offset, rms_db, threshold)
-        spans = [(s["start"] - offset, s["end"] - offset) for s in kept]
+        spans = [(row.start - offset, row.end - offset) for row in kept]
         speech_mask = voice.span_mask(spans, rms_db.size)
-        data["noise_db_hist"] = voice.db_hist(rms_db[~speech_mask])
+        track = None
         if kept:
             f0, voiced = voice.pitch_track(librosa, x, rms_db.size)
-            pitched = speech_mask & voiced
-            data["track"] = voice.track(offset, f0, voiced, rms_db)
-            data["voice"].update(
-                speech_frames=int(speech_mask.sum()), voiced_frames=int(pitched.sum())
-            )
-        data.update(
+            track = voice.track(offset, f0, voiced, rms_db)
+            signal.speech_frames = int(speech_mask.sum())
+            signal.voiced_frames = int((speech_mask & voiced).sum())
+        return SpeechPart(
+            start=offset,
+            end=float(chunk.end),
+            duration_s=duration_s,
             language=choice.language,
             language_probability=round(choice.probability, 4),
             language_source=choice.source,
@@ -252,14 +282,20 @@ class SpeechAnalyzer(Analyzer):
             filler_prompt=prompt is not None,
             beam_size=beam_used,
             segments=rows,
+            voice=signal,
+            noise_db_hist=voice.db_hist(rms_db[~speech_mask]),
+            track=track,
             speech_s=round(sum(end - start for start, end in spans), 3),
+            speech_regions=heard.speech_regions,
+            overlap_regions=heard.overlap_regions,
+            speaker_windows=heard.speaker_windows,
+            speaker_model=heard.speaker_model,
             timing={
                 "transcribe_s": round(transcribe_s, 3),
                 "features_s": round(time.monotonic() - started, 3),
                 "speakers_s": round(speakers_s, 3),
             },
         )
-        return data
 
     def _transcribe(
         self,
@@ -268,7 +304,7 @@ class SpeechAnalyzer(Analyzer):
         language: str,
         prompt: str | None,
         beam_size: int,
-    ) -> list[dict[str, Any]]:
+    ) -> list[SegmentRow]:
         """One decode of the chunk, as rows in video time.
 
         Temperature 0 only: faster-whisper's default fallback samples at random when a
@@ -295,7 +331,7 @@ class SpeechAnalyzer(Analyzer):
 
     def _speaker_windows(
         self, x: NDArray[np.float32], offset: float, probabilities: NDArray[np.float32]
-    ) -> dict[str, Any]:
+    ) -> HeardSpeech:
         """The chunk's speech regions, where two people speak at once, and its embedded
         windows (times from the video start), for the clustering in the join.
 
@@ -306,9 +342,14 @@ class SpeechAnalyzer(Analyzer):
         the higher of the two models' mean speech probability over it.
         """
         duration = x.size / SAMPLE_RATE
-        regions = activity.regions(probabilities, activity.SILERO_FRAME_S, duration_s=duration)
+        regions = activity.regions(
+            probabilities,
+            activity.SILERO_FRAME_S,
+            min_silence_s=self._settings.speech_min_pause_s,
+            duration_s=duration,
+        )
         overlaps: list[tuple[float, float]] = []
-        windows: list[dict[str, Any]] = []
+        windows: list[WindowRow] = []
         if self._embedder is not None and self._segmenter is not None and x.size:
             heard = self._segmenter.activity(x)
             regions = activity.union(regions, segmentation.speaker_regions(heard))
@@ -324,12 +365,12 @@ class SpeechAnalyzer(Analyzer):
                 ]
                 embeddings = self._embedder.embed(x, spans)
                 windows = speakers.window_rows(spans, embeddings, clarity, offset)
-        return {
-            "speech_regions": activity.shift(regions, offset),
-            "overlap_regions": activity.shift(overlaps, offset),
-            "speaker_windows": windows,
-            "speaker_model": None if self._embedder is not None else self._no_speakers,
-        }
+        return HeardSpeech(
+            speech_regions=activity.shift(regions, offset),
+            overlap_regions=activity.shift(overlaps, offset),
+            speaker_windows=windows,
+            speaker_model=None if self._embedder is not None else self._no_speakers,
+        )
 
     def _language(self, x: NDArray[np.float32], override: str | None) -> LanguageChoice:
         """The chunk's language: the upload's override, the configured one, or detected over
@@ -357,117 +398,123 @@ class SpeechAnalyzer(Analyzer):
     # --- per video --------------------------------------------------------------------------
 
     @staticmethod
-    def summarize(parts: SummaryInput) -> dict[str, dict[str, Any]]:
+    def summarize(parts: SummaryInput[PartData, SpeechPart]) -> dict[str, BaseModel]:
         settings = parts.settings
         manifest = parts.manifest
+        questions = manifest.metadata.questions
         chunks = unique_chunks(parts.audio)
         if not chunks:
             reason = "no audio track" if not manifest.media.has_audio else "no audio received"
-            return {"speech": {"coverage": 0.0, "confidence": None, "cannot_assess": reason}}
-        received_s = sum(float(c.get("duration_s", 0.0)) for c in chunks)
+            unheard = [_question(q, None, None) for q in questions]
+            return {"speech": SpeechSection.not_assessed(reason, questions=unheard)}
+        received_s = sum(c.duration_s for c in chunks)
         duration = float(manifest.media.duration_s or 0.0) or received_s
         coverage = min(1.0, received_s / duration) if duration > 0 else 0.0
 
         segments, dropped = stitch(chunks, settings.speech_max_compression_ratio)
-        words = [w for s in segments for w in s["words"]]
         language, language_source = video_language(chunks)
-        section: dict[str, Any] = {
-            "coverage": round(coverage, 4),
-            "language": language,
-            "language_source": language_source,
-            "hallucinations_dropped": dropped,
-            "audio_s": round(received_s, 3),
-        }
         turns, speaker_note = _turns(chunks, settings)
-        overlaps = activity.union(
-            [(float(a), float(b)) for c in chunks for a, b in c.get("overlap_regions") or []]
-        )
+        overlaps = activity.union([(a, b) for c in chunks for a, b in c.overlap_regions])
         segments = speakers.mark_overlaps(speakers.label_words(segments, turns), overlaps)
-        words = [w for s in segments for w in s["words"]]
+        words = [w for s in segments for w in s.words]
         talk = speakers.talk_seconds(turns) or _word_seconds(words)
         total = sum(talk.values()) or 1.0
         candidate, rule = _candidate(talk, manifest.metadata.candidate_speaker)
-        figures = {
-            name: speaker_figures(
-                words,
-                name,
+
+        def figures_of(
+            spoken: list[Word], speaker: str | None, span: QuestionSpan | None = None
+        ) -> SpeakerFigures | None:
+            """``speaker``'s figures over ``spoken``, over the video or a question's span."""
+            return speaker_figures(
+                spoken,
+                speaker,
                 chunks=chunks,
                 language=language,
                 min_pause=settings.speech_min_pause_s,
-                received_s=received_s,
+                received_s=received_s if span is None else span.end - span.start,
+                since=0.0 if span is None else span.start,
+                since_basis="from_video_start" if span is None else "from_question_start",
             )
-            for name in sorted(talk)
-        }
-        section["turns"] = [{"start": t.start, "end": t.end, "speaker": t.speaker} for t in turns]
-        section["pitch_baseline"] = (
-            _pitch_baseline(words, candidate, chunks, settings.baseline_s) if candidate else None
+
+        per_speaker = {name: figures_of(words, name) for name in sorted(talk)}
+        section = SpeechSection(
+            coverage=round(coverage, 4),
+            language=language,
+            language_source=language_source,
+            hallucinations_dropped=dropped,
+            audio_s=round(received_s, 3),
+            turns=[Turn(start=t.start, end=t.end, speaker=t.speaker) for t in turns],
+            pitch_baseline=_pitch_baseline(words, candidate, chunks, settings.baseline_s)
+            if candidate
+            else None,
+            # Where two people speak at once: marked, not split between them. Each turn still
+            # has one speaker (the voice that dominates its windows); words inside say
+            # ``overlap``.
+            overlaps=Overlaps(
+                count=len(overlaps),
+                total_s=round(sum(b - a for a, b in overlaps), 3),
+                regions=[OverlapRegion(start=round(a, 3), end=round(b, 3)) for a, b in overlaps],
+                method="pyannote segmentation-3.0: P(two speakers) >= 0.5",
+                cannot_assess=speaker_note,
+            ),
+            speakers=Speakers(
+                count=len(talk),
+                talk_ratio={name: round(talk[name] / total, 4) for name in sorted(talk)},
+                talk_s={name: round(talk[name], 3) for name in sorted(talk)},
+                candidate=candidate,
+                candidate_source=rule,
+                cannot_assess=speaker_note,
+                method="CAM++ speaker embeddings (3D-Speaker) of 1.5 s speech windows, "
+                "average-linkage cosine clustering over the whole video",
+                per_speaker=per_speaker,
+            ),
+            # The candidate's figures over each question's words, as over the whole video.
+            questions=[
+                _question(
+                    q,
+                    candidate,
+                    None if candidate is None else figures_of(_within(words, q), candidate, q),
+                )
+                for q in questions
+            ],
         )
-        # Where two people speak at once: marked, not split between them. Each turn still has
-        # one speaker (the voice that dominates its windows); words inside say ``overlap``.
-        section["overlaps"] = {
-            "count": len(overlaps),
-            "total_s": round(sum(b - a for a, b in overlaps), 3),
-            "regions": [{"start": round(a, 3), "end": round(b, 3)} for a, b in overlaps],
-            "method": "pyannote segmentation-3.0: P(two speakers) >= 0.5",
-            "cannot_assess": speaker_note,
-        }
-        section["speakers"] = {
-            "count": len(talk),
-            "talk_ratio": {name: round(talk[name] / total, 4) for name in sorted(talk)},
-            "talk_s": {name: round(talk[name], 3) for name in sorted(talk)},
-            "candidate": candidate,
-            "candidate_source": rule,
-            "cannot_assess": speaker_note,
-            "method": "CAM++ speaker embeddings (3D-Speaker) of 1.5 s speech windows, "
-            "average-linkage cosine clustering over the whole video",
-            "per_speaker": figures,
-        }
         if not words:
-            section.update(
-                confidence=None,
-                cannot_assess="no speech detected" if not turns else "no words recognised",
-                transcript="",
-                segments=[],
-                words_per_minute=None,
-                pauses=None,
-                response_delay_s=None,
-                fillers=None,
-            )
+            section.confidence = 0.0
+            section.cannot_assess = "no speech detected" if not turns else "no words recognised"
+            section.transcript = ""
             return {"speech": section}
 
-        everyone = speaker_figures(
-            words,
-            None,
-            chunks=chunks,
-            language=language,
-            min_pause=settings.speech_min_pause_s,
-            received_s=received_s,
-        )
+        everyone = figures_of(words, None)
         assert everyone is not None  # there are words
-        own = figures.get(candidate) if candidate is not None else None
+        own = per_speaker.get(candidate) if candidate is not None else None
         chosen = own if own is not None else everyone
-        spans = [(float(s["start"]), float(s["end"])) for s in segments]
-        section.update(
-            confidence=everyone["confidence"],
-            cannot_assess=None,
-            transcript=" ".join(s["text"] for s in segments).strip(),
-            segments=segments,
-            # The candidate's own figures: an interviewer's questions are not the answer.
-            figures_for={"speaker": candidate if own is not None else None, "rule": rule}
+        spans = [(s.start, s.end) for s in segments]
+        section.confidence = everyone.confidence
+        section.transcript = " ".join(s.text for s in segments).strip()
+        section.segments = segments
+        # The candidate's own figures: an interviewer's questions are not the answer.
+        section.figures_for = (
+            FiguresFor(speaker=candidate, rule=rule)
             if own is not None
-            else {"speaker": None, "rule": "everyone: the candidate said no word"},
-            words_per_minute=chosen["words_per_minute"],
-            pauses=chosen["pauses"],
-            response_delay_s=chosen["response_delay_s"],
-            response_delay_basis=chosen["response_delay_basis"],
-            response_delays=chosen["response_delays"],
-            fillers=chosen["fillers"],
-            pitch=chosen["pitch"],
-            energy=chosen["energy"],
-            everyone={
-                k: everyone[k] for k in ("words_per_minute", "pauses", "fillers", "pitch", "energy")
-            },
-            voice_quality=voice.voice_quality(chunks, voice.frames_within(chunks, spans, "db")),
+            else FiguresFor(speaker=None, rule="everyone: the candidate said no word")
+        )
+        section.words_per_minute = chosen.words_per_minute
+        section.pauses = chosen.pauses
+        section.response_delay_s = chosen.response_delay_s
+        section.response_delay_basis = chosen.response_delay_basis
+        section.response_delays = chosen.response_delays
+        section.fillers = chosen.fillers
+        section.pitch = chosen.pitch
+        section.energy = chosen.energy
+        section.everyone = VoiceFigures(
+            words_per_minute=everyone.words_per_minute,
+            pauses=everyone.pauses,
+            fillers=everyone.fillers,
+            pitch=everyone.pitch,
+            energy=everyone.energy,
+        )
+        section.voice_quality = voice.voice_quality(
+            chunks, voice.frames_within(chunks, spans, "db")
         )
         return {"speech": section}
 
@@ -480,15 +527,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _turns(
-    chunks: list[dict[str, Any]], settings: Settings
-) -> tuple[list[speakers.Turn], str | None]:
+def _turns(chunks: list[SpeechPart], settings: Settings) -> tuple[list[speakers.Turn], str | None]:
     """Speaker turns over the video, or none and why."""
-    windows = [
-        speakers.SpeakerWindow.from_data(w) for c in chunks for w in c.get("speaker_windows") or []
-    ]
-    regions = [(float(a), float(b)) for c in chunks for a, b in c.get("speech_regions") or []]
-    missing = next((c["speaker_model"] for c in chunks if c.get("speaker_model")), None)
+    windows = [speakers.SpeakerWindow.from_row(w) for c in chunks for w in c.speaker_windows]
+    regions = [region for c in chunks for region in c.speech_regions]
+    missing = next((c.speaker_model for c in chunks if c.speaker_model), None)
     if missing:
         return [], missing
     turns = speakers.diarize(
@@ -500,40 +543,58 @@ def _turns(
     return turns, None
 
 
-def _word_seconds(words: list[dict[str, Any]]) -> dict[str, float]:
+def _word_seconds(words: list[Word]) -> dict[str, float]:
     talk: dict[str, float] = {}
     for word in words:
-        name = str(word.get("speaker") or "S1")
-        talk[name] = talk.get(name, 0.0) + float(word["end"]) - float(word["start"])
+        name = word.speaker or "S1"
+        talk[name] = talk.get(name, 0.0) + word.end - word.start
     return talk
 
 
+def _mid(word: Word) -> float:
+    return (word.start + word.end) / 2
+
+
+def _within(words: list[Word], span: QuestionSpan) -> list[Word]:
+    """The words whose midpoint lies in the question's span."""
+    return [w for w in words if span.start <= _mid(w) < span.end]
+
+
+def _question(
+    span: QuestionSpan, speaker: str | None, figures: SpeakerFigures | None
+) -> QuestionSpeech:
+    return QuestionSpeech(
+        question_id=span.question_id,
+        start=span.start,
+        end=span.end,
+        speaker=speaker,
+        figures=figures,
+    )
+
+
 def _pitch_baseline(
-    words: list[dict[str, Any]], candidate: str, chunks: list[dict[str, Any]], seconds: float
-) -> dict[str, Any] | None:
+    words: list[Word], candidate: str, chunks: list[SpeechPart], seconds: float
+) -> PitchBaseline | None:
     """The candidate's median pitch over their first ``seconds`` from their first word, and
     over the rest of the video: a naturally low voice is not read as a change."""
-    own = [w for w in words if w.get("speaker") == candidate]
+    own = [w for w in words if w.speaker == candidate]
     if not own:
         return None
-    start = float(own[0]["start"])
+    start = own[0].start
     end = start + seconds
-    spans = [
-        (float(w["start"]), float(w["end"]), (float(w["start"]) + float(w["end"])) / 2) for w in own
-    ]
-    early = voice.frames_within(chunks, [(a, b) for a, b, mid in spans if mid < end], "f0")
-    late = voice.frames_within(chunks, [(a, b) for a, b, mid in spans if mid >= end], "f0")
+    early = voice.frames_within(chunks, [(w.start, w.end) for w in own if _mid(w) < end], "f0")
+    late = voice.frames_within(chunks, [(w.start, w.end) for w in own if _mid(w) >= end], "f0")
     # As pitch_of: fewer than 10 voiced frames (0.2 s) give no figure.
     base = float(np.median(early)) if early.size >= 10 else None
     rest = float(np.median(late)) if late.size >= 10 else None
-    return {
-        "window": [round(start, 3), round(end, 3)],
-        "median_hz": None if base is None else round(base, 1),
-        "rest_median_hz": None if rest is None else round(rest, 1),
-        "change_semitones": None
+    return PitchBaseline(
+        window=(round(start, 3), round(end, 3)),
+        median_hz=None if base is None else round(base, 1),
+        rest_median_hz=None if rest is None else round(rest, 1),
+        change_semitones=None
         if base is None or rest is None
         else round(12 * float(np.log2(rest / base)), 2),
-    }
+    )
 
 
 def _candidate(talk: dict[str, float], named: str | None) -> tuple[str | None, str]:

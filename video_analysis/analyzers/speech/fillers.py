@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
+from collections.abc import Sequence
 
+from ...schemas.parts import SpeechPart
+from ...schemas.speech import FillerCounts, Fillers
 from .transcript import norm
 
 FILLER_PROMPTS: dict[str, str] = {
@@ -40,7 +42,13 @@ _KO_DETERMINERS = frozenset({"그", "저"})
 
 def count_fillers(tokens: list[str], language: str | None) -> Counter[str]:
     """Filler words in a token list (words as Whisper writes them, punctuation attached)."""
-    found: Counter[str] = Counter()
+    return Counter(name for _start, _length, name in filler_spans(tokens, language))
+
+
+def filler_spans(tokens: Sequence[str], language: str | None) -> list[tuple[int, int, str]]:
+    """Where the fillers are in a token list: (first token, tokens, filler's name) each, in
+    order; "you know" spans two tokens. The report marks these; ``count_fillers`` counts them."""
+    found: list[tuple[int, int, str]] = []
     normed = [norm(t) for t in tokens]
     i = 0
     while i < len(tokens):
@@ -50,20 +58,20 @@ def count_fillers(tokens: list[str], language: str | None) -> Counter[str]:
             continue
         if language == "ko":
             if _KO_SOUNDS.match(word) or word in _KO_WORDS:
-                found[word if word in _KO_WORDS else word[0]] += 1
+                found.append((i, 1, word if word in _KO_WORDS else word[0]))
             elif word in _KO_DETERMINERS and _set_off(tokens[i]):
-                found[word] += 1
+                found.append((i, 1, word))
             i += 1
             continue
         if _EN_SOUNDS.match(word):
-            found[_en_sound(word)] += 1
+            found.append((i, 1, _en_sound(word)))
             i += 1
             continue
         for marker in _EN_MARKERS:
             k = len(marker)
             if tuple(normed[i : i + k]) == marker:
                 if (i > 0 and _set_off(tokens[i - 1])) or _set_off(tokens[i + k - 1]):
-                    found[" ".join(marker)] += 1
+                    found.append((i, k, " ".join(marker)))
                     i += k - 1
                     break
         i += 1
@@ -94,30 +102,39 @@ def is_filled_pause(filler: str, language: str | None) -> bool:
     return bool(_EN_SOUNDS.match(filler))
 
 
-def fillers_figures(found: Counter[str], language: str | None, speaking_s: float) -> dict[str, Any]:
+def fillers_figures(
+    found: Counter[str], language: str | None, speaking_s: float, method: str
+) -> Fillers:
     """The ``fillers`` of a speaker: every filler, and filled pauses and lexical fillers
-    apart, each with its count, rate per minute of speaking and count by word."""
+    apart, each with its count, rate per minute of speaking and count by word; ``method``
+    says how the transcript was made (``filler_method``)."""
 
-    def figures(counts: Counter[str]) -> dict[str, Any]:
+    def figures(counts: Counter[str]) -> FillerCounts:
         count = sum(counts.values())
-        return {
-            "count": count,
-            "per_min": round(count * 60 / speaking_s, 2) if speaking_s > 0 else 0.0,
-            "by_word": dict(counts.most_common()),
-        }
+        return FillerCounts(
+            count=count,
+            per_min=round(count * 60 / speaking_s, 2) if speaking_s > 0 else 0.0,
+            by_word=dict(counts.most_common()),
+        )
 
     sounds = Counter({w: n for w, n in found.items() if is_filled_pause(w, language)})
-    return {
-        **figures(found),
-        "filled_pauses": figures(sounds),
-        "lexical": figures(found - sounds),
-    }
+    every = figures(found)
+    return Fillers(
+        count=every.count,
+        per_min=every.per_min,
+        by_word=every.by_word,
+        filled_pauses=figures(sounds),
+        lexical=figures(found - sounds),
+        method=method,
+    )
 
 
-def filler_method(chunks: list[dict[str, Any]], language: str | None) -> str:
+def filler_method(chunks: Sequence[SpeechPart], language: str | None) -> str:
+    """How fillers of ``language`` are counted over ``chunks``: with Whisper's filler prompt
+    on every chunk with speech, on a plain transcript, or not at all."""
     if language not in FILLER_PROMPTS:
         return "unsupported_language"
-    spoken = [c for c in chunks if c.get("segments")]
-    if spoken and all(c.get("filler_prompt") for c in spoken):
+    spoken = [c for c in chunks if c.segments]
+    if spoken and all(c.filler_prompt for c in spoken):
         return "whisper_filler_prompt"
     return "transcript"

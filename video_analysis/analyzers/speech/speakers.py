@@ -24,12 +24,13 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ...errors import MissingExtra
+from ...schemas.parts import SpeakerWindow as WindowRow
+from ...schemas.speech import Segment, Word
 from ..speaker_embedding import MIN_WINDOW_S, plan_windows
 
 # A window whose mean speech probability is at least this is clear enough to found a speaker.
@@ -48,12 +49,13 @@ class SpeakerWindow:
     embedding: NDArray[np.float32]
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> SpeakerWindow:
+    def from_row(cls, row: WindowRow) -> SpeakerWindow:
+        """The window as a part's data carries it."""
         return cls(
-            start=float(data["start"]),
-            end=float(data["end"]),
-            clarity=float(data["clarity"]),
-            embedding=np.asarray(data["embedding"], dtype=np.float32),
+            start=row.start,
+            end=row.end,
+            clarity=row.clarity,
+            embedding=np.asarray(row.embedding, dtype=np.float32),
         )
 
 
@@ -88,15 +90,15 @@ def window_rows(
     embeddings: NDArray[np.float32],
     clarity: Sequence[float],
     offset: float,
-) -> list[dict[str, Any]]:
+) -> list[WindowRow]:
     """The windows as they travel in a part's data (times from the video start)."""
     return [
-        {
-            "start": round(start + offset, 3),
-            "end": round(end + offset, 3),
-            "clarity": round(float(c), 3),
-            "embedding": [round(float(v), EMBEDDING_DECIMALS) for v in vector],
-        }
+        WindowRow(
+            start=round(start + offset, 3),
+            end=round(end + offset, 3),
+            clarity=round(float(c), 3),
+            embedding=[round(float(v), EMBEDDING_DECIMALS) for v in vector],
+        )
         for (start, end), vector, c in zip(spans, embeddings, clarity, strict=True)
     ]
 
@@ -198,46 +200,47 @@ def speaker_at(turns: Sequence[Turn], t: float) -> str | None:
     return turns[j].speaker
 
 
-def label_words(segments: list[dict[str, Any]], turns: Sequence[Turn]) -> list[dict[str, Any]]:
+def label_words(segments: list[Segment], turns: Sequence[Turn]) -> list[Segment]:
     """Segments with every word's ``speaker`` (the turn at its midpoint), split where the
     speaker changes; each piece carries its ``speaker``."""
-    split: list[dict[str, Any]] = []
+    split: list[Segment] = []
     for seg in segments:
-        groups: list[tuple[str, list[dict[str, Any]]]] = []
-        for word in seg["words"]:
-            name = speaker_at(turns, (float(word["start"]) + float(word["end"])) / 2) or "S1"
-            word["speaker"] = name
+        groups: list[tuple[str, list[Word]]] = []
+        for word in seg.words:
+            name = speaker_at(turns, (word.start + word.end) / 2) or "S1"
+            word.speaker = name
             if groups and groups[-1][0] == name:
                 groups[-1][1].append(word)
             else:
                 groups.append((name, [word]))
         for g, (name, words) in enumerate(groups):
             split.append(
-                {
-                    **seg,
-                    "start": seg["start"] if g == 0 else words[0]["start"],
-                    "end": seg["end"] if g == len(groups) - 1 else words[-1]["end"],
-                    "text": "".join(w["word"] for w in words).strip()
-                    if len(groups) > 1
-                    else seg["text"],
-                    "speaker": name,
-                    "words": words,
-                }
+                seg.model_copy(
+                    update={
+                        "start": seg.start if g == 0 else words[0].start,
+                        "end": seg.end if g == len(groups) - 1 else words[-1].end,
+                        "text": "".join(w.word for w in words).strip()
+                        if len(groups) > 1
+                        else seg.text,
+                        "speaker": name,
+                        "words": words,
+                    }
+                )
             )
     return split
 
 
 def mark_overlaps(
-    segments: list[dict[str, Any]], overlaps: Sequence[tuple[float, float]]
-) -> list[dict[str, Any]]:
+    segments: list[Segment], overlaps: Sequence[tuple[float, float]]
+) -> list[Segment]:
     """Segments whose words say ``overlap``: whether their midpoint lies where two people
     speak at once (``overlaps``: sorted, disjoint (start, end) in video time)."""
     starts = [start for start, _ in overlaps]
     for seg in segments:
-        for word in seg["words"]:
-            t = (float(word["start"]) + float(word["end"])) / 2
+        for word in seg.words:
+            t = (word.start + word.end) / 2
             i = bisect.bisect_right(starts, t) - 1
-            word["overlap"] = i >= 0 and t < overlaps[i][1]
+            word.overlap = i >= 0 and t < overlaps[i][1]
     return segments
 
 

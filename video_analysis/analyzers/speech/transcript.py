@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ...schemas.parts import SegmentRow, SpeechPart, WordRow
+from ...schemas.speech import HallucinationsDropped, Segment, Word
 from .voice import HOP_S
 
 # --- hallucination rules (Whisper's own fallback thresholds, applied to drop, not retry) -----
@@ -54,27 +56,26 @@ def hallucination(
     return None
 
 
-def decode_failed(row: dict[str, Any], max_compression_ratio: float) -> bool:
+def decode_failed(row: SegmentRow, max_compression_ratio: float) -> bool:
     """Whisper's own test of a decode worth redoing (faster-whisper's thresholds): a
     repetition loop, or a low mean log-probability where the model does not think it heard
     silence."""
-    return float(row["compression_ratio"]) > max_compression_ratio or (
-        float(row["avg_logprob"]) < NO_SPEECH_LOGPROB
-        and float(row["no_speech_prob"]) <= NO_SPEECH_PROB
+    return row.compression_ratio > max_compression_ratio or (
+        row.avg_logprob < NO_SPEECH_LOGPROB and row.no_speech_prob <= NO_SPEECH_PROB
     )
 
 
 def better_decode(
-    first: list[dict[str, Any]], second: list[dict[str, Any]], max_compression_ratio: float
-) -> list[dict[str, Any]]:
+    first: list[SegmentRow], second: list[SegmentRow], max_compression_ratio: float
+) -> list[SegmentRow]:
     """Of two decodes of the same audio, the one with fewer failed segments; on a tie the one
     with the higher mean log-probability (weighted by segment length); else ``first``."""
 
-    def rank(rows: list[dict[str, Any]]) -> tuple[int, float]:
+    def rank(rows: list[SegmentRow]) -> tuple[int, float]:
         failed = sum(decode_failed(row, max_compression_ratio) for row in rows)
-        seconds = sum(max(0.0, row["end"] - row["start"]) for row in rows)
+        seconds = sum(max(0.0, row.end - row.start) for row in rows)
         logprob = (
-            sum(row["avg_logprob"] * max(0.0, row["end"] - row["start"]) for row in rows) / seconds
+            sum(row.avg_logprob * max(0.0, row.end - row.start) for row in rows) / seconds
             if seconds
             else 0.0
         )
@@ -83,35 +84,40 @@ def better_decode(
     return second if rank(second) > rank(first) else first
 
 
-def segment_row(seg: Any, offset: float, max_compression_ratio: float) -> dict[str, Any]:
+def segment_row(seg: Any, offset: float, max_compression_ratio: float) -> SegmentRow:
     """A faster-whisper segment as a row, times from the video start, flagged or not."""
-    words: list[dict[str, Any]] = [
-        {
-            "start": round(float(w.start) + offset, 3),
-            "end": round(float(w.end) + offset, 3),
-            "word": str(w.word),
-            "probability": round(float(w.probability), 4),
-        }
+    words = [
+        WordRow(
+            start=round(float(w.start) + offset, 3),
+            end=round(float(w.end) + offset, 3),
+            word=str(w.word),
+            probability=round(float(w.probability), 4),
+        )
         for w in (seg.words or [])
         if str(w.word).strip()
     ]
-    row: dict[str, Any] = {
-        "start": round(float(seg.start) + offset, 3),
-        "end": round(float(seg.end) + offset, 3),
-        "text": str(seg.text).strip(),
-        "avg_logprob": round(float(seg.avg_logprob), 4),
-        "no_speech_prob": round(float(seg.no_speech_prob), 4),
-        "compression_ratio": round(float(seg.compression_ratio), 4),
-        "words": words,
-    }
-    row["flag"] = hallucination(
-        compression_ratio=row["compression_ratio"],
-        no_speech_prob=row["no_speech_prob"],
-        avg_logprob=row["avg_logprob"],
-        word_probabilities=[w["probability"] for w in words],
+    row = SegmentRow(
+        start=round(float(seg.start) + offset, 3),
+        end=round(float(seg.end) + offset, 3),
+        text=str(seg.text).strip(),
+        avg_logprob=round(float(seg.avg_logprob), 4),
+        no_speech_prob=round(float(seg.no_speech_prob), 4),
+        compression_ratio=round(float(seg.compression_ratio), 4),
+        words=words,
+    )
+    row.flag = flag_of(row, max_compression_ratio)
+    return row
+
+
+def flag_of(row: SegmentRow, max_compression_ratio: float) -> str | None:
+    """Why the row looks invented (see ``hallucination``), or None."""
+    return hallucination(
+        compression_ratio=row.compression_ratio,
+        no_speech_prob=row.no_speech_prob,
+        avg_logprob=row.avg_logprob,
+        word_probabilities=[w.probability for w in row.words],
         max_compression_ratio=max_compression_ratio,
     )
-    return row
 
 
 def onset_threshold(rms_db: NDArray[Any]) -> float:
@@ -123,109 +129,113 @@ def onset_threshold(rms_db: NDArray[Any]) -> float:
 
 
 def refine_first_word(
-    row: dict[str, Any], offset: float, rms_db: NDArray[Any], threshold: float
+    row: SegmentRow, offset: float, rms_db: NDArray[Any], threshold: float
 ) -> None:
     """Whisper puts a word after silence up to ~0.4 s early; move its start to where the
     level first rises, when that is inside the word."""
-    if not row["words"]:
+    if not row.words:
         return
-    word = row["words"][0]
-    a = max(0, int((word["start"] - offset) / HOP_S))
-    b = min(rms_db.size, int(math.ceil((word["end"] - offset) / HOP_S)))
+    word = row.words[0]
+    a = max(0, int((word.start - offset) / HOP_S))
+    b = min(rms_db.size, int(math.ceil((word.end - offset) / HOP_S)))
     loud = np.flatnonzero(rms_db[a:b] >= threshold)
     if loud.size:
         onset = round(offset + (a + int(loud[0])) * HOP_S, 3)
-        if word["start"] < onset < word["end"]:
-            word["start"] = onset
-            row["start"] = max(row["start"], onset)
+        if word.start < onset < word.end:
+            word.start = onset
+            row.start = max(row.start, onset)
 
 
 # --- per video --------------------------------------------------------------------------------
 
 
-def unique_chunks(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # Keyed by start time, so a part delivered twice counts once.
-    unique: dict[float, dict[str, Any]] = {}
-    for part in parts:
-        if "start" in part:
-            unique[float(part["start"])] = part
+def unique_chunks(parts: list[SpeechPart]) -> list[SpeechPart]:
+    """The parts in time order, each once: keyed by start time, so a part delivered twice
+    counts once."""
+    unique = {part.start: part for part in parts}
     return [unique[k] for k in sorted(unique)]
 
 
 def stitch(
-    chunks: list[dict[str, Any]], max_compression_ratio: float
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    chunks: list[SpeechPart], max_compression_ratio: float
+) -> tuple[list[Segment], HallucinationsDropped]:
     """Kept segments of every chunk in time order, words repeated across a chunk edge removed;
     and what was dropped as hallucinated. Segments are flagged again with this deployment's
     thresholds: the chunk may have been analysed by a worker with other settings."""
     reasons: Counter[str] = Counter()
-    segments: list[dict[str, Any]] = []
+    segments: list[Segment] = []
     for chunk in chunks:
-        own: list[dict[str, Any]] = []
-        for seg in chunk.get("segments", []):
-            flag = hallucination(
-                compression_ratio=float(seg["compression_ratio"]),
-                no_speech_prob=float(seg["no_speech_prob"]),
-                avg_logprob=float(seg["avg_logprob"]),
-                word_probabilities=[float(w["probability"]) for w in seg["words"]],
-                max_compression_ratio=max_compression_ratio,
-            )
+        own: list[Segment] = []
+        for row in chunk.segments:
+            flag = flag_of(row, max_compression_ratio)
             if flag is not None:
                 reasons[flag] += 1
                 continue
-            own.append({**seg, "words": [dict(w) for w in seg["words"]]})
-        own.sort(key=lambda s: float(s["start"]))
+            own.append(segment_of(row))
+        own.sort(key=lambda s: s.start)
         if segments and own:
             drop_edge_duplicates(segments, own)
-        segments.extend(s for s in own if s["words"])
-    for seg in segments:
-        seg.pop("flag", None)
-    segments.sort(key=lambda s: float(s["start"]))
-    return segments, {"count": sum(reasons.values()), "by_reason": dict(reasons)}
+        segments.extend(s for s in own if s.words)
+    segments.sort(key=lambda s: s.start)
+    return segments, HallucinationsDropped(count=sum(reasons.values()), by_reason=dict(reasons))
 
 
-def drop_edge_duplicates(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
+def segment_of(row: SegmentRow) -> Segment:
+    """A kept row of a part as a segment of the result (its own copy of the words)."""
+    return Segment(
+        start=row.start,
+        end=row.end,
+        text=row.text,
+        avg_logprob=row.avg_logprob,
+        no_speech_prob=row.no_speech_prob,
+        compression_ratio=row.compression_ratio,
+        words=[
+            Word(start=w.start, end=w.end, word=w.word, probability=w.probability)
+            for w in row.words
+        ],
+    )
+
+
+def drop_edge_duplicates(before: list[Segment], after: list[Segment]) -> None:
     """Remove from ``after``'s head the words that repeat ``before``'s tail at the same time
     (overlapping chunks, or a word whose timestamps spill over the cut)."""
-    tail = [w for s in before for w in s["words"]][-8:]
-    head = [w for s in after for w in s["words"]][:8]
+    tail = [w for s in before for w in s.words][-8:]
+    head = [w for s in after for w in s.words][:8]
     if not tail or not head:
         return
     drop = 0
     for k in range(min(len(tail), len(head)), 0, -1):
-        same = [norm(a["word"]) for a in tail[-k:]] == [norm(b["word"]) for b in head[:k]]
+        same = [norm(a.word) for a in tail[-k:]] == [norm(b.word) for b in head[:k]]
         # Same words and the repeat starts while (or just after) the first copy was spoken.
-        if same and float(head[0]["start"]) < float(tail[-k]["end"]) + 0.5:
+        if same and head[0].start < tail[-k].end + 0.5:
             drop = k
             break
     if not drop:
         # A single word spilling over the cut: its copy starts before the last word ended.
-        if norm(head[0]["word"]) == norm(tail[-1]["word"]) and float(head[0]["start"]) < float(
-            tail[-1]["end"]
-        ):
+        if norm(head[0].word) == norm(tail[-1].word) and head[0].start < tail[-1].end:
             drop = 1
         else:
             return
     for seg in after:
-        while drop and seg["words"]:
-            seg["words"].pop(0)
+        while drop and seg.words:
+            seg.words.pop(0)
             drop -= 1
-        if seg["words"]:
-            seg["start"] = seg["words"][0]["start"]
-            seg["text"] = "".join(w["word"] for w in seg["words"]).strip()
+        if seg.words:
+            seg.start = seg.words[0].start
+            seg.text = "".join(w.word for w in seg.words).strip()
         if not drop:
             break
 
 
-def video_language(chunks: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+def video_language(chunks: list[SpeechPart]) -> tuple[str | None, str | None]:
     """The language spoken longest over the chunks (each chunk is detected on its own)."""
     weight: defaultdict[str, float] = defaultdict(float)
     sources: dict[str, str] = {}
     for chunk in chunks:
-        language = chunk.get("language")
+        language = chunk.language
         if language:
-            weight[language] += float(chunk.get("speech_s", 0.0)) or 1e-3
-            sources.setdefault(language, str(chunk.get("language_source")))
+            weight[language] += chunk.speech_s or 1e-3
+            sources.setdefault(language, str(chunk.language_source))
     if not weight:
         return (None, None)
     language = max(weight, key=lambda lang: weight[lang])

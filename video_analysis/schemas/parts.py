@@ -1,0 +1,241 @@
+"""What each analyzer sends for one batch of frames or one chunk of audio (``PartialResult.data``).
+
+An analyzer returns one of these models; it travels as JSON on ``analyzer-results`` and the join
+reads it back into the same model before ``summarize``, so a part that does not match its
+analyzer's model is an error of that part, not a crash of the join. Times are seconds from the
+start of the video; image coordinates are shares of the frame (0..1) unless a field says
+otherwise. Models forbid unknown keys: a field added here is added on both ends at once.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PartData(BaseModel):
+    """The base of every analyzer's per-part data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FrameRow(BaseModel):
+    """One sampled frame: where it sits in the video."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=0, description="Frame number in the sampled series of the video.")
+    t: float = Field(ge=0, description="Seconds from the start of the video.")
+
+
+# --- face -----------------------------------------------------------------------------------
+
+
+class FaceFrame(FrameRow):
+    faces: int = Field(ge=0, description="Faces found in the frame.")
+    box: list[float] | None = Field(
+        None,
+        min_length=4,
+        max_length=4,
+        description="The largest face: x, y, width, height as shares of the frame's size.",
+    )
+    detection_score: float | None = Field(None, description="The face detector's score.")
+    scores: dict[str, float] | None = Field(
+        None, description="Apparent expression scores of the largest face (sum 1)."
+    )
+    roll_deg: float | None = Field(
+        None, description="The face's tilt in the image plane, degrees; it is turned upright."
+    )
+
+
+class FacePart(PartData):
+    backend: str = Field(description="The expression model family, e.g. 'fer'.")
+    detector: str = Field(description="The face detector used.")
+    model: str = Field(description="The expression model's name.")
+    frames: list[FaceFrame] = Field(default_factory=list, description="One row per frame.")
+
+
+# --- pose: head, gaze, blinks, body and hands -------------------------------------------------
+
+
+class Hand(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    x: float = Field(description="Centre of the hand's landmarks, share of the frame's long side.")
+    y: float = Field(description="The same, vertically.")
+    label: str | None = Field(None, description="MediaPipe's handedness label.")
+    score: float | None = Field(None, description="MediaPipe's score for that label.")
+
+
+class PoseFrame(FrameRow):
+    """One frame's face and, on the body grid, body and hand measures; null where not found."""
+
+    face: bool | None = Field(None, description="A face was detected.")
+    landmarks: bool | None = Field(None, description="Face Mesh placed its landmarks.")
+    ear: float | None = Field(None, description="Mean eye aspect ratio of both eyes.")
+    yaw: float | None = Field(None, description="Head yaw, degrees, the person's own left +.")
+    pitch: float | None = Field(None, description="Head pitch, degrees, up +.")
+    roll: float | None = Field(None, description="Head roll, degrees.")
+    gaze_yaw: float | None = Field(None, description="Gaze yaw, degrees.")
+    gaze_pitch: float | None = Field(None, description="Gaze pitch, degrees.")
+    looking: bool | None = Field(None, description="Looking at the camera.")
+    direction: str | None = Field(None, description="Where the person looks when not at it.")
+    face_width: float | None = Field(
+        None, description="Face width, share of the frame's long side (distance to camera)."
+    )
+    body_checked: bool | None = Field(None, description="Body and hands were looked for.")
+    body: bool | None = Field(None, description="Both shoulders were found.")
+    shoulder_tilt: float | None = Field(None, description="Degrees.")
+    shoulder_width: float | None = Field(None, description="Share of the frame's long side.")
+    shoulder_mid: list[float] | None = Field(
+        None, min_length=2, max_length=2, description="Midpoint of the shoulders, x and y."
+    )
+    body_visibility: float | None = Field(
+        None, description="The lower of the two shoulders' visibility scores."
+    )
+    hip_mid: list[float] | None = Field(
+        None, min_length=2, max_length=2, description="Midpoint of the hips, when both are seen."
+    )
+    hands: list[Hand] | None = Field(None, description="Hands found, on the body grid.")
+    face_touch: bool | None = Field(None, description="A hand lies over the face.")
+
+
+class PosePart(PartData):
+    sample_fps: float = Field(ge=0, description="Frames sampled per second of video.")
+    frames: list[PoseFrame] = Field(default_factory=list, description="One row per frame.")
+
+
+# --- media quality ----------------------------------------------------------------------------
+
+
+class QualityFrame(FrameRow):
+    brightness: float = Field(description="Mean luma, 0..255.")
+    contrast: float = Field(description="Standard deviation of luma.")
+    blur: float = Field(description="Variance of the Laplacian: low is blurred.")
+    black: bool = Field(description="The frame is (nearly) black.")
+    diff_prev: float | None = Field(
+        None, description="Mean absolute difference to the previous frame of the batch."
+    )
+
+
+class QualityFramesPart(PartData):
+    frames: list[QualityFrame] = Field(default_factory=list, description="One row per frame.")
+
+
+class QualityAudioPart(PartData):
+    start: float = Field(ge=0, description="Start of the chunk, seconds.")
+    end: float = Field(ge=0, description="End of the chunk, seconds.")
+    duration_s: float = Field(ge=0, description="Seconds of samples in the chunk.")
+    samples: int = Field(ge=0, description="Samples in the chunk.")
+    rms_dbfs: float = Field(description="RMS level of the chunk, dBFS.")
+    peak_dbfs: float = Field(description="Peak level, dBFS.")
+    clipped_samples: int = Field(ge=0, description="Samples at full scale.")
+    windows: int = Field(ge=0, description="Level windows measured.")
+    silent_windows: int = Field(ge=0, description="Of those, windows under the silence level.")
+    noise_floor_dbfs: float = Field(description="Level of the quiet windows (a low percentile).")
+    speech_level_dbfs: float = Field(description="Level of the loud windows (a high percentile).")
+    window_db_hist: list[int] = Field(description="Windows per 1 dB level bin from the floor.")
+
+
+# --- speech -----------------------------------------------------------------------------------
+
+
+class WordRow(BaseModel):
+    """One recognised word of a segment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(description="Start of the word, seconds.")
+    end: float = Field(description="End of the word, seconds.")
+    word: str = Field(description="As Whisper writes it: leading space, punctuation attached.")
+    probability: float = Field(ge=0, le=1, description="Whisper's probability of the word.")
+
+
+class SegmentRow(BaseModel):
+    """One faster-whisper segment of the chunk, flagged when it looks invented."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(description="Start of the segment, seconds.")
+    end: float = Field(description="End of the segment, seconds.")
+    text: str = Field(description="The segment's text.")
+    avg_logprob: float = Field(description="Whisper's mean token log-probability.")
+    no_speech_prob: float = Field(description="Whisper's probability of no speech.")
+    compression_ratio: float = Field(description="gzip compression ratio of the text.")
+    words: list[WordRow] = Field(default_factory=list, description="Its words in time order.")
+    flag: str | None = Field(None, description="Why the segment is left out, if it is.")
+
+
+class VoiceSignal(BaseModel):
+    """Sample counts of the chunk, for the clipping and voiced shares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    samples: int = Field(ge=0, description="Samples of the chunk at 16 kHz.")
+    clipped: int = Field(ge=0, description="Samples at full scale.")
+    speech_frames: int = Field(0, ge=0, description="20 ms frames inside kept segments.")
+    voiced_frames: int = Field(0, ge=0, description="Of those, frames with a pitch.")
+
+
+class Track(BaseModel):
+    """Pitch (null where unvoiced) and level of the chunk on a fixed grid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(description="Time of the first frame.")
+    hop_s: float = Field(gt=0, description="Seconds between frames.")
+    f0: list[float | None] = Field(description="Pitch in Hz per frame.")
+    db: list[float] = Field(description="Level in dBFS per frame.")
+
+
+class SpeakerWindow(BaseModel):
+    """A window of speech and its speaker embedding, clustered over the video in the join."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(description="Start of the window, seconds.")
+    end: float = Field(description="End of the window, seconds.")
+    clarity: float = Field(ge=0, le=1, description="Mean speech probability over the window.")
+    embedding: list[float] = Field(description="The window's CAM++ speaker embedding.")
+
+
+class SpeechPart(PartData):
+    """One audio chunk's transcript, voice track and speaker windows."""
+
+    start: float = Field(ge=0, description="Start of the chunk, seconds.")
+    end: float = Field(ge=0, description="End of the chunk, seconds.")
+    duration_s: float = Field(ge=0, description="Seconds of audio analysed.")
+    language: str | None = Field(None, description="The chunk's language; null without speech.")
+    language_probability: float | None = Field(
+        None, description="Its share of probability among the candidate languages."
+    )
+    language_source: str | None = Field(None, description="metadata, setting, detected or default.")
+    language_scores: dict[str, float] = Field(
+        default_factory=dict, description="The best detected candidates' shares."
+    )
+    filler_prompt: bool = Field(False, description="Whisper was prompted to keep fillers.")
+    beam_size: int | None = Field(None, description="Beam size of the decode kept.")
+    segments: list[SegmentRow] = Field(
+        default_factory=list, description="Every decoded segment, flagged ones included."
+    )
+    voice: VoiceSignal = Field(description="Sample and frame counts of the chunk.")
+    noise_db_hist: list[int] = Field(
+        default_factory=list,
+        description="Frames outside speech per 1 dB level bin from -100 dBFS.",
+    )
+    track: Track | None = Field(None, description="Pitch and level; null without kept speech.")
+    speech_s: float = Field(0.0, ge=0, description="Seconds inside kept segments.")
+    speech_regions: list[tuple[float, float]] = Field(
+        default_factory=list, description="Where speech is heard, (start, end) seconds."
+    )
+    overlap_regions: list[tuple[float, float]] = Field(
+        default_factory=list, description="Where two people speak at once, (start, end) seconds."
+    )
+    speaker_windows: list[SpeakerWindow] = Field(
+        default_factory=list, description="Embedded windows of speech."
+    )
+    speaker_model: str | None = Field(
+        None, description="Why there are no speaker windows when the model was unavailable."
+    )
+    timing: dict[str, float] = Field(
+        default_factory=dict, description="Seconds spent per stage of the analysis."
+    )
