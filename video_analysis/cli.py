@@ -51,7 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", type=Path)
     _add_video_options(p)
     p.add_argument("--out", type=Path, help="also write the JSON to this file")
+    p.add_argument("--report", type=Path, help="also write the HTML report to this file")
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("report", help="write the HTML report of a result")
+    p.add_argument("source", help="a result JSON file, or the id of a video whose result is stored")
+    p.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("submit", help="submit a file through Kafka")
     p.add_argument("path", type=Path)
@@ -146,7 +152,52 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
         metadata=_metadata(args),
         progress=_progress_printer() if sys.stderr.isatty() else None,
     )
+    if args.report is not None:
+        _write_report(result, args.report)
     return _print_result(result, args.out)
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from pydantic import ValidationError
+
+    from .schemas import AnalysisResult
+
+    source = Path(args.source)
+    try:
+        if source.is_file():
+            result = AnalysisResult.model_validate_json(source.read_bytes())
+        else:
+            result = asyncio.run(_stored_result(settings, args.source))
+    except ValidationError as exc:
+        sys.stderr.write(f"error: {args.source} is not an analysis result: {exc.errors()[0]}\n")
+        return 2
+    except LookupError as exc:
+        sys.stderr.write(f"error: {exc.args[0]}\n")
+        return 2
+    _write_report(result, args.out)
+    sys.stdout.write(f"{args.out}\n")
+    return 0
+
+
+async def _stored_result(settings: Settings, video_id: str) -> Any:
+    from .store import create_result_store
+
+    store = create_result_store(settings)
+    await store.start()
+    try:
+        result = await store.get_result(video_id)
+    finally:
+        await store.close()
+    if result is None:
+        raise LookupError(f"{video_id} is neither a result file nor the id of a stored result")
+    return result
+
+
+def _write_report(result: Any, out: Path) -> None:
+    from .report import render
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(result), encoding="utf-8")
 
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,65 +1,143 @@
-"""A real face and speech through the whole pipeline with every analyzer worker running."""
+"""A real face and speech through the whole pipeline with every analyzer worker running, uploaded
+over HTTP as a user would; then its report page in a real browser."""
 
 from __future__ import annotations
 
-import uuid
+import asyncio
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.test_pipeline_e2e import stored_rows
 from tests.media_factory import make_clip
+from tests.stack import Stack, wait_for_results
+from video_analysis.streams.topics import ANALYSIS_RESULTS
 
 pytestmark = pytest.mark.e2e
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Where the browser test leaves its screenshot (CI keeps the folder as an artifact).
+ARTIFACTS = Path(os.environ.get("VA_TEST_ARTIFACTS", "test-artifacts"))
 
-def test_face_and_speech_clip_gets_every_section(
-    broker: str, mysql_database: str, tmp_path: Path
-) -> None:
+
+@dataclass
+class Run:
+    stack: Stack
+    video_id: str
+    result: dict[str, Any]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.stack.api_port}{path}"
+
+
+@pytest.fixture(scope="module")
+def run(
+    broker: str, mysql_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Run]:
     from tests.e2e.conftest import make_stack
 
+    root = tmp_path_factory.mktemp("vision")
     deployment = make_stack(
         broker,
-        tmp_path,
+        root,
         mysql_database,
         VA_FRAME_ANALYZERS="quality,face,pose",
         VA_AUDIO_ANALYZERS="quality,speech",
     )
-    clip = make_clip(
-        tmp_path / "face.mp4", duration=6.0, size=(640, 360), audio="speech", face=True
-    )
+    clip = make_clip(root / "face.mp4", duration=6.0, size=(640, 360), audio="speech", face=True)
     for role in ("splitter", "quality", "face", "pose", "speech", "join"):
         deployment.start_worker(role)
+    deployment.start_api()
     try:
-        video_id = f"vision-{uuid.uuid4().hex[:8]}"
-        deployment.submit(clip, video_id)
-        result = deployment.results({video_id}, 400)[video_id]
-        assert result["status"] == "complete", result.get("missing_parts")
-        face = result["face"]
-        assert face["cannot_assess"] is None
-        assert face["coverage"] >= 0.9
-        distribution = face["expression"]["distribution"]
-        assert set(distribution) == {
-            "angry",
-            "disgust",
-            "fear",
-            "happy",
-            "sad",
-            "surprise",
-            "neutral",
-        }
-        assert sum(distribution.values()) == pytest.approx(1.0, abs=0.01)
-        assert face["expression"]["timeline"]
-        assert result["gaze"]["cannot_assess"] is None
-        assert 0.0 <= result["gaze"]["eye_contact_ratio"] <= 1.0
-        assert result["head_pose"]["coverage"] >= 0.9
-        speech = result["speech"]
-        assert speech["cannot_assess"] is None
-        assert speech["language"] == "en"
-        # make_clip's speech: "Thank you for the question. In my last role I led a small team..."
-        assert "question" in speech["transcript"].lower()
-        assert speech["segments"] and speech["segments"][0]["words"]
-        assert {m["analyzer"] for m in result["models"]} == {"quality", "face", "pose", "speech"}
-        assert stored_rows(deployment, video_id)[0][0] == "complete"
+        with clip.open("rb") as fh:
+            answer = httpx.post(
+                f"http://127.0.0.1:{deployment.api_port}/analyze-video",
+                files={"file": ("face.mp4", fh, "video/mp4")},
+                data={"interview_id": "iv-1"},
+                timeout=60,
+            )
+        assert answer.status_code == 202, answer.text
+        video_id = answer.json()["video_id"]
+        topic = deployment.topic(ANALYSIS_RESULTS)
+        results = asyncio.run(wait_for_results(broker, topic, {video_id}, 400, deployment))
+        yield Run(deployment, video_id, results[video_id])
     finally:
         deployment.stop()
+
+
+def test_face_and_speech_clip_gets_every_section(run: Run) -> None:
+    result = run.result
+    assert result["status"] == "complete", result.get("missing_parts")
+    face = result["face"]
+    assert face["cannot_assess"] is None
+    assert face["coverage"] >= 0.9
+    distribution = face["expression"]["distribution"]
+    assert set(distribution) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert sum(distribution.values()) == pytest.approx(1.0, abs=0.01)
+    assert face["expression"]["timeline"]
+    assert result["gaze"]["cannot_assess"] is None
+    assert 0.0 <= result["gaze"]["eye_contact_ratio"] <= 1.0
+    assert result["head_pose"]["coverage"] >= 0.9
+    speech = result["speech"]
+    assert speech["cannot_assess"] is None
+    assert speech["language"] == "en"
+    # make_clip's speech: "Thank you for the question. In my last role I led a small team..."
+    assert "question" in speech["transcript"].lower()
+    assert speech["segments"] and speech["segments"][0]["words"]
+    assert {m["analyzer"] for m in result["models"]} == {"quality", "face", "pose", "speech"}
+    assert stored_rows(run.stack, run.video_id)[0][0] == "complete"
+
+
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (scripts/ensure-services installs it; CI runs it)",
+)
+def test_the_report_page_renders_in_a_real_browser(run: Run) -> None:
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            page.on("request", lambda r: requests.append(r.url))
+            response = page.goto(run.url(f"/videos/{run.video_id}/report"))
+            assert response is not None and response.status == 200
+            page.wait_for_load_state("networkidle")
+
+            chart = page.locator("#timeline-chart svg")
+            box = chart.bounding_box()
+            turns = page.locator("#transcript .turn").count()
+            transcript = page.locator("#transcript").inner_text().lower()
+            figures = page.locator("#key-figures tbody tr").count()
+            lines = page.locator("#timeline-chart svg path").count()
+            # A turn's time puts the marker on the timeline.
+            page.locator("#transcript a.at").first.click()
+            marker = page.locator("#marker").bounding_box()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / "report-browser.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+
+    assert problems == []
+    # Self-contained: the page itself is the only thing the browser fetched.
+    assert requests == [run.url(f"/videos/{run.video_id}/report")]
+    assert box is not None and box["width"] > 900 and box["height"] > 400
+    assert lines > 20  # axes, bars and the series were drawn
+    assert turns >= 1
+    assert "question" in transcript
+    assert figures >= 10
+    assert marker is not None and box["x"] <= marker["x"] <= box["x"] + box["width"]
+    assert shot.stat().st_size > 20_000

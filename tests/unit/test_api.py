@@ -330,6 +330,26 @@ def test_stored_result_is_returned(client: TestClient) -> None:
     assert response.json()["status"] == "complete"
 
 
+def test_report_is_the_page_of_the_stored_result_and_409_while_processing(
+    client: TestClient, clip: Path
+) -> None:
+    from video_analysis.schemas import AnalysisResult, ResultStatus
+
+    results = client.app.state.components.results  # type: ignore[attr-defined]
+    result = AnalysisResult(video_id="done", status=ResultStatus.COMPLETE)
+    client.portal.call(results.save_result, result)  # type: ignore[union-attr]
+    assert upload(client, clip, video_id="busy")[0] == 202
+
+    page = client.get("/videos/done/report")
+    busy = client.get("/videos/busy/report")
+    unknown = client.get("/videos/nobody/report")
+
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "Interview report" in page.text and "done" in page.text
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "not_ready"
+    assert unknown.status_code == 404
+
+
 def test_readiness(client: TestClient, publisher: FakePublisher) -> None:
     ready = client.get("/health/ready")
     assert ready.status_code == 200, ready.json()

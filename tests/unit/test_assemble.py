@@ -200,3 +200,16 @@ def test_a_section_that_cannot_be_judged_has_confidence_zero() -> None:
     for name in ("face", "gaze", "head_pose", "blinks", "posture", "gestures", "speech"):
         section = getattr(result, name)
         assert section.cannot_assess and section.confidence == 0.0 and section.coverage == 0.0
+
+
+def test_reliability_names_a_section_judged_on_part_of_the_video_but_not_a_rounding() -> None:
+    from video_analysis.assemble import reliability
+    from video_analysis.schemas import SpeechSection
+    from video_analysis.schemas.vision import GazeSection
+
+    result = AnalysisResult(video_id="v1", status="complete")
+    result.speech = SpeechSection(coverage=0.998, confidence=0.9)  # the last chunk's rounding
+    result.gaze = GazeSection(coverage=0.6, confidence=0.5)
+    sections = {note.section for note in reliability(result, set(), [])}
+
+    assert "gaze" in sections and "speech" not in sections

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -285,6 +285,27 @@ def create_app(
             raise UnknownVideo(f"no video with id {video_id!r}")
         # Known but not finished (or its result not stored yet): poll again later.
         return JSONResponse(status.model_dump(mode="json"), status_code=202)
+
+    @app.get("/videos/{video_id}/report", response_class=HTMLResponse)
+    async def video_report(video_id: str) -> HTMLResponse:
+        """The interview's report: one self-contained HTML page (no network needed)."""
+        if not _valid_id(video_id):
+            raise UnknownVideo(f"no video with id {video_id!r}")
+        result = await components.results.get_result(video_id)
+        if result is None:
+            status = await components.status.get_status(video_id)
+            if status is None:
+                raise UnknownVideo(f"no video with id {video_id!r}")
+            raise ApiError(
+                f"video {video_id!r} is {status.state.value}: its report is ready when the "
+                "analysis is done",
+                code="not_ready",
+                http_status=409,
+            )
+        from ..report import render  # matplotlib and the templates: loaded on first use
+
+        page = await asyncio.to_thread(render, result)
+        return HTMLResponse(page)
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:

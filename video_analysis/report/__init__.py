@@ -1,0 +1,13 @@
+"""The report of one interview: a self-contained HTML page (no network, works from a file).
+
+``render(result)`` gives the page the API serves at ``/videos/{id}/report`` and the CLI writes
+with ``report`` and ``analyze --report``: key figures with their coverage and what could not be
+judged, a timeline chart (server-side SVG), the transcript by speaker turn, the figures per
+question and the models that produced it.
+"""
+
+from __future__ import annotations
+
+from .render import render
+
+__all__ = ["render"]

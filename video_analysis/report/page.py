@@ -1,0 +1,284 @@
+"""What the report page shows, taken from a result: key figures with their coverage, the
+transcript by speaker turn with fillers and long pauses marked, and the figures per question.
+
+Pure: a result in, plain dataclasses out, for the template. Nothing here scores or ranks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..analyzers.speech.fillers import filler_spans
+from ..analyzers.speech.fluency import LONG_PAUSE_S
+from ..schemas import AnalysisResult, Section, Word
+from ..schemas.result import QuestionFigures
+from ..schemas.speech import QuestionSpeech
+
+
+@dataclass(frozen=True)
+class KeyFigure:
+    name: str
+    value: str
+    section: str
+    coverage: float | None
+    confidence: float | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    start: float
+    filler: bool = False
+    pause_before_s: float | None = None  # a long pause just before this word
+
+
+@dataclass
+class TurnView:
+    speaker: str
+    start: float
+    end: float
+    candidate: bool
+    tokens: list[Token] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QuestionRow:
+    """One figure across the questions, for a side-by-side table."""
+
+    name: str
+    values: list[str]
+
+
+def clock(seconds: float) -> str:
+    """m:ss (h:mm:ss past an hour)."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def key_figures(result: AnalysisResult) -> list[KeyFigure]:
+    """The figures a reader looks for first, each with the coverage of its section."""
+    speech, face, gaze = result.speech, result.face, result.gaze
+    figures: list[KeyFigure] = []
+
+    def add(
+        name: str, value: str | None, section: str, owner: Section, note: str | None = ""
+    ) -> None:
+        """A figure; one that was not measured says why, where its section says."""
+        figures.append(
+            KeyFigure(
+                name=name,
+                value=value if value is not None else "not judged",
+                section=section,
+                coverage=owner.coverage,
+                confidence=owner.confidence,
+                note=(note or "") if value is not None else (owner.cannot_assess or ""),
+            )
+        )
+
+    whose = "the candidate" if speech.figures_for and speech.figures_for.speaker else "everyone"
+    wpm = speech.words_per_minute
+    add(
+        "Speaking rate",
+        None if wpm is None else f"{wpm.speaking:.0f} words/min",
+        "speech",
+        speech,
+        f"{whose}, over speaking time",
+    )
+    pauses = speech.pauses
+    add(
+        "Pauses",
+        None if pauses is None else f"{pauses.count} ({pauses.long_count} of 2 s or more)",
+        "speech",
+        speech,
+        None if pauses is None else f"{pauses.per_min:.1f} per minute",
+    )
+    fillers = speech.fillers
+    add(
+        "Filler words",
+        None
+        if fillers is None or fillers.count is None
+        else f"{fillers.count} ({fillers.per_min:.1f}/min)",
+        "speech",
+        speech,
+        "" if fillers is None else _fillers_note(fillers.by_word),
+    )
+    add(
+        "Response delay",
+        None if speech.response_delay_s is None else f"{speech.response_delay_s:.1f} s",
+        "speech",
+        speech,
+        (speech.response_delay_basis or "").replace("_", " "),
+    )
+    pitch = speech.pitch
+    add(
+        "Pitch (median)",
+        None if pitch is None else f"{pitch.median_hz:.0f} Hz",
+        "speech",
+        speech,
+        None if pitch is None else f"spread {pitch.spread_semitones:.1f} semitones",
+    )
+    structure = result.structure
+    add(
+        "Talk share",
+        None if structure.talk_ratio is None else f"{structure.talk_ratio:.0%}",
+        "structure",
+        structure,
+        f"{structure.speakers} speaker(s), {structure.answer_count} answer(s)",
+    )
+    expression = face.expression
+    add(
+        "Apparent expression (most frames)",
+        None if expression is None or expression.dominant is None else expression.dominant,
+        "face",
+        face,
+        "what the face shows, not what the person feels",
+    )
+    add(
+        "Eye contact",
+        None if gaze.eye_contact_ratio is None else f"{gaze.eye_contact_ratio:.0%} of frames",
+        "gaze",
+        gaze,
+        f"{len(gaze.away_episodes)} look(s) away",
+    )
+    yaw = result.head_pose.yaw
+    add(
+        "Head yaw",
+        None if yaw is None else f"mean {yaw.mean:+.0f}°, spread {yaw.std:.0f}°",
+        "head_pose",
+        result.head_pose,
+    )
+    blinks = result.blinks
+    add(
+        "Blinks",
+        None if blinks.per_min is None else f"{blinks.per_min:.0f}/min",
+        "blinks",
+        blinks,
+    )
+    gestures = result.gestures
+    add(
+        "Hands visible",
+        None
+        if gestures.hands_visible_ratio is None
+        else f"{gestures.hands_visible_ratio:.0%} of checked frames",
+        "gestures",
+        gestures,
+    )
+    return figures
+
+
+def _fillers_note(by_word: dict[str, int]) -> str:
+    return ", ".join(f"{word} ×{n}" for word, n in list(by_word.items())[:5])
+
+
+def turns(result: AnalysisResult) -> list[TurnView]:
+    """The transcript as speaker turns: consecutive segments of one speaker together, each
+    word marked when it is (part of) a filler or follows a long pause of that speaker."""
+    speech = result.speech
+    candidate = speech.speakers.candidate if speech.speakers is not None else None
+    views: list[TurnView] = []
+    last_end: float | None = None  # of the current turn's last word
+    for segment in speech.segments:
+        speaker = segment.speaker or "?"
+        if not views or views[-1].speaker != speaker:
+            views.append(TurnView(speaker, segment.start, segment.end, speaker == candidate))
+            last_end = None
+        view = views[-1]
+        view.end = max(view.end, segment.end)
+        if not segment.words:
+            view.tokens.append(Token(text=segment.text.strip(), start=segment.start))
+            continue
+        fillers = _filler_positions(segment.words, speech.language)
+        for k, word in enumerate(segment.words):
+            gap = None if last_end is None else word.start - last_end
+            view.tokens.append(
+                Token(
+                    text=word.word.strip(),
+                    start=word.start,
+                    filler=k in fillers,
+                    pause_before_s=round(gap, 1)
+                    if gap is not None and gap >= LONG_PAUSE_S
+                    else None,
+                )
+            )
+            last_end = word.end
+    return views
+
+
+def _filler_positions(words: Sequence[Word], language: str | None) -> set[int]:
+    spans = filler_spans([w.word for w in words], language)
+    return {k for start, length, _name in spans for k in range(start, start + length)}
+
+
+def long_pauses(result: AnalysisResult) -> list[tuple[float, float]]:
+    """The candidate's silent gaps of ``LONG_PAUSE_S`` or more inside their own speech."""
+    speech = result.speech
+    candidate = speech.speakers.candidate if speech.speakers is not None else None
+    words = [w for s in speech.segments for w in s.words]
+    gaps = []
+    for before, word in zip(words, words[1:], strict=False):
+        own = before.speaker == word.speaker and (candidate is None or word.speaker == candidate)
+        if own and word.start - before.end >= LONG_PAUSE_S:
+            gaps.append((before.end, word.start))
+    return gaps
+
+
+def question_rows(result: AnalysisResult) -> tuple[list[str], list[QuestionRow]]:
+    """The per-question figures side by side: the question ids, then one row per figure."""
+    structure = result.structure.questions
+    speech = {q.question_id: q for q in result.speech.questions}
+    if not structure:
+        return [], []
+    ids = [q.question_id for q in structure]
+
+    def row(name: str, value: Callable[[QuestionFigures, QuestionSpeech | None], str]) -> None:
+        rows.append(QuestionRow(name, [value(q, speech.get(q.question_id)) for q in structure]))
+
+    rows: list[QuestionRow] = []
+    row("Span", lambda q, _s: f"{clock(q.start)}–{clock(q.end)}")
+    row("Candidate's words", lambda q, _s: str(q.candidate_words))
+    row("Talk time", lambda q, _s: f"{q.candidate_talk_s:.1f} s")
+    row("Speaking rate", lambda q, _s: _num(q.words_per_minute, "{:.0f} words/min"))
+    row("Response delay", lambda q, _s: _num(q.response_delay_s, "{:.1f} s"))
+    row(
+        "Pauses",
+        lambda _q, s: "–" if s is None or s.figures is None else str(s.figures.pauses.count),
+    )
+    row(
+        "Filler words",
+        lambda _q, s: (
+            "–"
+            if s is None or s.figures is None or s.figures.fillers.count is None
+            else str(s.figures.fillers.count)
+        ),
+    )
+    row(
+        "Pitch (median)",
+        lambda _q, s: (
+            "–"
+            if s is None or s.figures is None or s.figures.pitch is None
+            else f"{s.figures.pitch.median_hz:.0f} Hz"
+        ),
+    )
+    row("Face seen", lambda q, _s: _num(q.vision.face_seen_ratio, "{:.0%}"))
+    row("Eye contact", lambda q, _s: _num(q.vision.eye_contact_ratio, "{:.0%}"))
+    row(
+        "Apparent expression",
+        lambda q, _s: (
+            ", ".join(
+                f"{label} {share:.0%}"
+                for label, share in sorted(
+                    q.vision.expression_distribution.items(), key=lambda kv: -kv[1]
+                )[:2]
+            )
+            or "–"
+        ),
+    )
+    return ids, rows
+
+
+def _num(value: float | None, template: str) -> str:
+    return "–" if value is None else template.format(value)
