@@ -219,16 +219,64 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     event = VideoUploaded(
         video_id=video_id, uri=str(source), filename=args.path.name, metadata=_metadata(args)
     )
-    bar = _progress_printer()
-    result = asyncio.run(
-        submit(settings, event, wait=args.wait, timeout_s=args.timeout, on_progress=bar)
-    )
+    view = LiveProgress(video_id) if args.wait else None
+    try:
+        result = asyncio.run(
+            submit(settings, event, wait=args.wait, timeout_s=args.timeout, on_progress=view)
+        )
+        if view is not None and result is not None:
+            view.finished(result.status.value)
+    finally:
+        if view is not None:
+            view.close()
     if result is None:
         sys.stdout.write(json.dumps({"video_id": video_id, "status": "queued"}) + "\n")
         return 0
-    bar(result.status.value, 1.0)
-    sys.stderr.write("\n")
     return _print_result(result)
+
+
+class LiveProgress:
+    """``submit --wait`` on stderr: a progress bar with the stage at work, and the transcript
+    line by line as audio chunks are transcribed (before the result is in)."""
+
+    def __init__(self, video_id: str) -> None:
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self._bar = tqdm(
+            total=100, desc=video_id[:12], unit="%", file=sys.stderr, leave=True, dynamic_ncols=True
+        )
+        self._printed: set[tuple[float, str]] = set()
+
+    def __call__(self, status: Any) -> None:
+        for segment in status.transcript:
+            key = (segment.start, segment.text)
+            if key not in self._printed:
+                self._printed.add(key)
+                self._tqdm.write(f"[{_clock(segment.start)}] {segment.text}", file=sys.stderr)
+        self._bar.set_postfix_str(f"{status.state.value} {_stage_at_work(status.stages)}".strip())
+        self._bar.n = round(status.progress * 100)
+        self._bar.refresh()
+
+    def finished(self, state: str) -> None:
+        self._bar.set_postfix_str(state)
+        self._bar.n = 100
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _stage_at_work(stages: dict[str, float]) -> str:
+    """The first stage not yet done, with its share: ``analyze.speech 40%``."""
+    for name, share in stages.items():
+        if share < 1.0:
+            return f"{name} {share:.0%}"
+    return ""
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
 def _progress_printer() -> Any:

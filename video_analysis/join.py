@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from .analyzers.speech.transcript import stitch, unique_chunks
 from .schemas import JoinDeadline, PartialResult, SplitManifest
+from .schemas.parts import SpeechPart
+from .schemas.result import PartialSegment
 
 
 class JoinState(BaseModel):
@@ -27,6 +30,9 @@ class JoinState(BaseModel):
     finalized: bool = False
     status: str | None = Field(None, description="The final result's status.")
     finalized_at: float | None = None
+    transcript: list[PartialSegment] = Field(
+        default_factory=list, description="The transcript so far, from the speech parts in."
+    )
 
     def progress(self) -> float:
         """Share of the expected parts received (0 before the manifest)."""
@@ -36,6 +42,27 @@ class JoinState(BaseModel):
         if not expected:
             return 1.0
         return round(len(expected & set(self.received)) / len(expected), 4)
+
+    def stages(self) -> dict[str, float]:
+        """Share done per stage: ``split`` (1 once the manifest is in), ``analyze.<name>`` (its
+        parts received) and ``join`` (1 once the result is out); empty before the manifest,
+        when no count is known."""
+        if self.manifest is None:
+            return {}
+        expected = self.manifest.expected_parts()
+        received = set(self.received)
+        names = sorted({key.split(":", 1)[0] for key in expected})
+        shares = {"split": 1.0}
+        for name in names:
+            own = {key for key in expected if key.startswith(f"{name}:")}
+            shares[f"analyze.{name}"] = round(len(own & received) / len(own), 4)
+        shares["join"] = 0.0
+        return shares
+
+    def final_stages(self) -> dict[str, float]:
+        """The stages once the result is out: the join done, the analyzers as far as they got
+        (a partial result lacks some of their parts)."""
+        return {**self.stages(), "join": 1.0}
 
 
 class Action(StrEnum):
@@ -103,3 +130,21 @@ def overdue(state: JoinState, now: float, deadline_s: float) -> bool:
         return now - state.manifest_at >= deadline_s
     first = state.first_seen if state.first_seen is not None else now
     return now - first >= 2 * deadline_s
+
+
+def partial_transcript(
+    parts: list[PartialResult], max_compression_ratio: float
+) -> list[PartialSegment]:
+    """The transcript of the speech parts received so far, in time order, as the final result
+    will have it (the same stitching and hallucination filter), without speakers yet. A part
+    whose data does not fit is left out here; the result reports it."""
+    chunks = []
+    for part in parts:
+        if part.analyzer != "speech" or part.error is not None:
+            continue
+        try:
+            chunks.append(SpeechPart.model_validate(part.data))
+        except ValidationError:
+            continue
+    segments, _dropped = stitch(unique_chunks(chunks), max_compression_ratio)
+    return [PartialSegment(start=s.start, end=s.end, text=s.text) for s in segments]

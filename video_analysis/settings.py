@@ -193,6 +193,9 @@ class Settings(BaseSettings):
     api_port: int = Field(8002, description="API port.")
     max_upload_bytes: int = Field(2 * 1024**3, ge=1024, description="Largest accepted upload.")
     public_base_url: str = Field("", description="Prefix of status URLs in API answers.")
+    events_poll_s: float = Field(
+        0.5, gt=0, le=10, description="How often GET /videos/{id}/events reads the status."
+    )
 
     # Dev
     dev_broker_port: int = Field(9092, description="Port of the embedded broker in `dev`.")

@@ -256,7 +256,7 @@ def test_submit_wait_prints_result_and_exit_code(stack: Stack, tmp_path: Path) -
     result = json.loads(done.stdout)
     assert result["status"] == "complete"
     assert result["media"]["duration_s"] == pytest.approx(3.0, abs=0.2)
-    assert "100.0%" in done.stderr  # the progress bar reached the end
+    assert "100%" in done.stderr and "complete" in done.stderr  # the bar reached the end
     # The file was copied under the upload root for the workers to read.
     assert (stack.upload_root / result["video_id"] / "short.mp4").is_file()
     done = subprocess.run(

@@ -4,8 +4,10 @@ over HTTP as a user would; then its report page in a real browser."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,8 @@ class Run:
     stack: Stack
     video_id: str
     result: dict[str, Any]
+    #: (seconds after the upload, event name, payload) of GET /videos/{id}/events
+    events: list[tuple[float, str, dict[str, Any]]]
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.stack.api_port}{path}"
@@ -55,6 +59,7 @@ def run(
         deployment.start_worker(role)
     deployment.start_api()
     try:
+        uploaded = time.monotonic()
         with clip.open("rb") as fh:
             answer = httpx.post(
                 f"http://127.0.0.1:{deployment.api_port}/analyze-video",
@@ -64,11 +69,44 @@ def run(
             )
         assert answer.status_code == 202, answer.text
         video_id = answer.json()["video_id"]
+        events = follow_events(
+            f"http://127.0.0.1:{deployment.api_port}/videos/{video_id}/events", uploaded
+        )
         topic = deployment.topic(ANALYSIS_RESULTS)
         results = asyncio.run(wait_for_results(broker, topic, {video_id}, 400, deployment))
-        yield Run(deployment, video_id, results[video_id])
+        yield Run(deployment, video_id, results[video_id], events)
     finally:
         deployment.stop()
+
+
+def follow_events(url: str, since: float) -> list[tuple[float, str, dict[str, Any]]]:
+    """The server-sent events of one video until its final one, as a client sees them."""
+    events: list[tuple[float, str, dict[str, Any]]] = []
+    name = ""
+    with httpx.stream("GET", url, timeout=httpx.Timeout(10.0, read=400.0)) as response:
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((time.monotonic() - since, name, json.loads(line[6:])))
+                if name == "final":
+                    break
+    return events
+
+
+def test_progress_and_the_transcript_arrive_live_before_the_result(run: Run) -> None:
+    names = [name for _, name, _ in run.events]
+    assert names[-1] == "final" and run.events[-1][2]["state"] == "complete"
+    assert run.events[-1][2]["stages"]["join"] == 1.0
+    # The transcript formed before the final event, in order, and says what was said.
+    spoken = [(t, data) for t, name, data in run.events if name == "transcript"]
+    assert spoken and names.index("transcript") < names.index("final")
+    text = " ".join(s["text"] for _, data in spoken for s in data["segments"]).lower()
+    assert "question" in text
+    stages = [data["stages"] for _, name, data in run.events if name == "status"]
+    assert any("analyze.speech" in s for s in stages)
+    print(f"first partial words {spoken[0][0]:.1f} s after the upload began")
 
 
 def test_face_and_speech_clip_gets_every_section(run: Run) -> None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from video_analysis.join import Action, JoinState, apply, finalized, overdue
+from video_analysis.join import (
+    Action,
+    JoinState,
+    apply,
+    finalized,
+    overdue,
+    partial_transcript,
+)
 from video_analysis.schemas import (
     AnalyzerPlan,
     ErrorInfo,
@@ -13,6 +20,7 @@ from video_analysis.schemas import (
     PartSource,
     SplitManifest,
 )
+from video_analysis.schemas.parts import SegmentRow, SpeechPart, VoiceSignal, WordRow
 
 DEADLINE_S = 600.0
 MODEL = ModelInfo(analyzer="quality", name="media-quality", version="0.1.0")
@@ -129,3 +137,83 @@ def test_the_timer_asks_for_videos_past_their_deadline() -> None:
     assert not overdue(without, DEADLINE_S, DEADLINE_S)
     assert overdue(without, 2 * DEADLINE_S, DEADLINE_S)
     assert not overdue(finalized(with_manifest, "partial", 1.0), 10 * DEADLINE_S, DEADLINE_S)
+
+
+# --- what the status shows while parts come in ------------------------------------------------
+
+
+def test_stages_say_how_far_each_analyzer_is_and_are_empty_before_the_manifest() -> None:
+    plan = AnalyzerPlan(frames=["quality", "face"], audio=["speech"])
+    video = manifest(frame_batches=2, audio_chunks=2, analyzers=plan)
+    state = apply(None, part(PartSource.FRAMES, 0), 1000.0, DEADLINE_S).state
+    assert state.stages() == {}
+
+    for item in (video, *(speech(k, []) for k in range(1))):
+        state = apply(state, item, 1001.0, DEADLINE_S).state
+
+    assert state.stages() == {
+        "split": 1.0,
+        "analyze.face": 0.0,
+        "analyze.quality": 0.5,
+        "analyze.speech": 0.5,
+        "join": 0.0,
+    }
+    assert state.final_stages()["join"] == 1.0
+    assert state.final_stages()["analyze.face"] == 0.0
+
+
+def speech(index: int, words: list[tuple[float, float, str]], **row: object) -> PartialResult:
+    """A speech part of chunk ``index`` (10 s each) whose one segment holds ``words``."""
+    segments = []
+    if words:
+        fields: dict[str, object] = {
+            "avg_logprob": -0.2,
+            "no_speech_prob": 0.01,
+            "compression_ratio": 1.2,
+            **row,
+        }
+        segments = [
+            SegmentRow(
+                start=words[0][0],
+                end=words[-1][1],
+                text="".join(w for _, _, w in words).strip(),
+                words=[WordRow(start=a, end=b, word=w, probability=0.9) for a, b, w in words],
+                **fields,  # type: ignore[arg-type]
+            )
+        ]
+    data = SpeechPart(
+        start=index * 10.0,
+        end=index * 10.0 + 10.0,
+        duration_s=10.0,
+        segments=segments,
+        voice=VoiceSignal(samples=160_000, clipped=0),
+    )
+    return PartialResult(
+        video_id="v1",
+        analyzer="speech",
+        source=PartSource.AUDIO,
+        index=index,
+        model=ModelInfo(analyzer="speech", name="whisper-base", version="1"),
+        data=data.model_dump(mode="json"),
+    )
+
+
+def test_the_partial_transcript_is_in_time_order_whatever_order_chunks_come_in() -> None:
+    second = speech(1, [(11.0, 11.4, " and"), (11.5, 12.0, " then")])
+    first = speech(0, [(1.0, 1.4, " Hello"), (1.5, 2.0, " there.")])
+
+    only_second = partial_transcript([second], 2.4)
+    both = partial_transcript([second, first, second], 2.4)
+
+    assert [s.text for s in only_second] == ["and then"]
+    assert [(s.start, s.text) for s in both] == [(1.0, "Hello there."), (11.0, "and then")]
+
+
+def test_the_partial_transcript_leaves_out_what_the_result_will_drop() -> None:
+    invented = speech(0, [(1.0, 1.4, " thanks"), (1.5, 2.0, " thanks")], compression_ratio=9.0)
+    failed = speech(1, [(11.0, 11.4, " lost")]).model_copy(
+        update={"error": ErrorInfo(code="internal_error", message="boom")}
+    )
+    odd = speech(2, [(21.0, 21.4, " odd")]).model_copy(update={"data": {"segments": 3}})
+
+    assert partial_transcript([invented, failed, odd], 2.4) == []

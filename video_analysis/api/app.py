@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -53,6 +53,7 @@ from ..store import (
     create_result_store,
     create_status_store,
 )
+from .events import status_events
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +286,25 @@ def create_app(
             raise UnknownVideo(f"no video with id {video_id!r}")
         # Known but not finished (or its result not stored yet): poll again later.
         return JSONResponse(status.model_dump(mode="json"), status_code=202)
+
+    @app.get("/videos/{video_id}/events")
+    async def video_events(video_id: str, request: Request) -> StreamingResponse:
+        """Server-sent events: the state now, then progress per stage and the transcript as
+        it forms, until the video is final (see ``api/events.py``)."""
+        first = await components.status.get_status(video_id) if _valid_id(video_id) else None
+        if first is None:
+            raise UnknownVideo(f"no video with id {video_id!r}")
+        events = status_events(
+            lambda: components.status.get_status(video_id),
+            first,
+            poll_s=settings.events_poll_s,
+            disconnected=request.is_disconnected,
+        )
+        return StreamingResponse(
+            events,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     @app.get("/videos/{video_id}/report", response_class=HTMLResponse)
     async def video_report(video_id: str) -> HTMLResponse:

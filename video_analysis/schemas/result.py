@@ -358,11 +358,29 @@ class ModelLoad(BaseModel):
     reported_at: datetime = Field(default_factory=utcnow)
 
 
+class PartialSegment(BaseModel):
+    """A stretch of the transcript as it forms, before speakers are known."""
+
+    start: float = Field(description="Seconds from the start of the video.")
+    end: float = Field(description="Seconds from the start of the video.")
+    text: str = Field(description="What was said.")
+
+
 class VideoStatus(BaseModel):
     """What ``GET /videos/{id}`` answers and what Redis caches."""
 
-    video_id: str
-    state: VideoState
+    video_id: str = Field(description="The upload's id.")
+    state: VideoState = Field(description="queued, processing, complete, partial or failed.")
     progress: float = Field(0.0, ge=0, le=1, description="Share of expected parts received.")
-    error: ErrorInfo | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    stages: dict[str, float] = Field(
+        default_factory=dict,
+        description="Share done per stage: split, analyze.<analyzer> (its parts received) "
+        "and join; empty until the video has been split.",
+    )
+    transcript: list[PartialSegment] = Field(
+        default_factory=list,
+        description="The transcript so far, in time order, growing as each audio chunk is "
+        "transcribed; the final result's segments replace it (with speakers).",
+    )
+    error: ErrorInfo | None = Field(None, description="Why the video failed, when it did.")
+    updated_at: datetime = Field(default_factory=utcnow, description="When this was written.")

@@ -389,8 +389,14 @@ def _add_join(wiring: Wiring) -> None:
         store = await services.results()
         await store.save_result(result)
         progress = 1.0 if result.status != "failed" else state.progress()
+        stages = state.final_stages()
         await services.set_status(
-            video_id, VideoState(result.status.value), progress=progress, error=result.error
+            video_id,
+            VideoState(result.status.value),
+            progress=progress,
+            stages=stages,
+            transcript=state.transcript,
+            error=result.error,
         )
         await wiring.publish(ANALYSIS_RESULTS, video_id, result)
         # Marked only after the result is out: a crash before this line re-emits the same
@@ -406,9 +412,14 @@ def _add_join(wiring: Wiring) -> None:
             result.missing,
         )
 
-    def load_parts(video_id: str, state: JoinState) -> list[PartialResult]:
+    def load_parts(
+        video_id: str, state: JoinState, analyzer: str | None = None
+    ) -> list[PartialResult]:
+        """The parts received for ``video_id`` (only ``analyzer``'s, when given)."""
         parts = []
         for key in state.received:
+            if analyzer is not None and not key.startswith(f"{analyzer}:"):
+                continue
             raw_part = parts_table.get(_part_table_key(video_id, key))
             if raw_part is not None:
                 parts.append(PartialResult.model_validate(raw_part))
@@ -442,9 +453,17 @@ def _add_join(wiring: Wiring) -> None:
                 log.debug("late %s for finalized video_id=%s ignored", item.kind, video_id)
                 continue
             state = step.state
-            if step.new_part is not None:
-                key = _part_table_key(video_id, step.new_part.part_key)
-                parts_table[key] = step.new_part.model_dump(mode="json")
+            new_part = step.new_part
+            if new_part is not None:
+                key = _part_table_key(video_id, new_part.part_key)
+                parts_table[key] = new_part.model_dump(mode="json")
+                if new_part.analyzer == "speech" and new_part.error is None:
+                    # The transcript as it forms: shown in the status before the result.
+                    transcript = join.partial_transcript(
+                        load_parts(video_id, state, "speech"),
+                        settings.speech_max_compression_ratio,
+                    )
+                    state = state.model_copy(update={"transcript": transcript})
             if step.action == join.Action.BUILD:
                 assert state.manifest is not None
                 result = build_result(
@@ -460,9 +479,13 @@ def _add_join(wiring: Wiring) -> None:
                 await finalize(video_id, state, failed_result(video_id, error))
                 continue
             state_table[video_id] = state.model_dump(mode="json")
-            if state.manifest is not None and isinstance(item, PartialResult):
+            if isinstance(item, SplitManifest) or new_part is not None:
                 await services.set_status(
-                    video_id, VideoState.PROCESSING, progress=state.progress()
+                    video_id,
+                    VideoState.PROCESSING,
+                    progress=state.progress(),
+                    stages=state.stages(),
+                    transcript=state.transcript,
                 )
 
     @app.timer(interval=settings.join_check_interval_s)  # type: ignore[untyped-decorator]

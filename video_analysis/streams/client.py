@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from ..schemas import AnalysisResult, VideoState, VideoUploaded
+from ..schemas import AnalysisResult, VideoState, VideoStatus, VideoUploaded
 from ..settings import Settings
 from .admin import ensure_topics
 from .publisher import EventPublisher
@@ -17,7 +17,8 @@ from .topics import ANALYSIS_RESULTS
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[str, float], None]
+#: Called with each new status of the video while ``submit`` waits.
+ProgressCallback = Callable[[VideoStatus], None]
 
 
 class ResultWaiter:
@@ -103,19 +104,22 @@ async def submit(
 
 
 async def _watch_progress(settings: Settings, video_id: str, on_progress: ProgressCallback) -> None:
-    """Poll the status store for the progress bar; progress is cosmetic, so errors are ignored."""
+    """Poll the status store for the progress display; progress is cosmetic, so errors are
+    ignored (the result still comes)."""
     from ..store import create_status_store
 
     store = create_status_store(settings)
     try:
         await store.start()
+        last: VideoStatus | None = None
         while True:
             status = await store.get_status(video_id)
-            if status is not None:
-                on_progress(status.state.value, status.progress)
+            if status is not None and status != last:
+                on_progress(status)
+                last = status
                 if status.state not in (VideoState.QUEUED, VideoState.PROCESSING):
                     return
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(settings.events_poll_s)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001
