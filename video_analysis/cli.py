@@ -242,6 +242,9 @@ class LiveProgress:
     def __init__(self, video_id: str) -> None:
         from tqdm import tqdm
 
+        from .report.page import clock
+
+        self._clock = clock
         self._tqdm = tqdm
         self._bar = tqdm(
             total=100, desc=video_id[:12], unit="%", file=sys.stderr, leave=True, dynamic_ncols=True
@@ -253,7 +256,7 @@ class LiveProgress:
             key = (segment.start, segment.text)
             if key not in self._printed:
                 self._printed.add(key)
-                self._tqdm.write(f"[{_clock(segment.start)}] {segment.text}", file=sys.stderr)
+                self._tqdm.write(f"[{self._clock(segment.start)}] {segment.text}", file=sys.stderr)
         self._bar.set_postfix_str(f"{status.state.value} {_stage_at_work(status.stages)}".strip())
         self._bar.n = round(status.progress * 100)
         self._bar.refresh()
@@ -273,10 +276,6 @@ def _stage_at_work(stages: dict[str, float]) -> str:
         if share < 1.0:
             return f"{name} {share:.0%}"
     return ""
-
-
-def _clock(seconds: float) -> str:
-    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
 def _progress_printer() -> Any:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..analyzers.pose.gaze import EYE_CONTACT_MAX_YAW  # the band on the head yaw panel
 from ..schemas import AnalysisResult
 
 #: Colour-blind-safe palette (Okabe and Ito), with a hatch and a line style per series.
@@ -22,7 +23,6 @@ COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 HATCHES = ("", "///", "xxx", "\\\\\\", "---", "|||", "+++", "//\\\\")
 LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 2)), (0, (8, 2)))
 PAUSE_COLOUR = "#999999"
-EYE_CONTACT_MAX_YAW = 15.0  # the gaze section's band, drawn on the head yaw panel
 
 WIDTH_IN = 11.0
 HEIGHT_IN = 6.4
