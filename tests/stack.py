@@ -130,8 +130,15 @@ class Stack:
         path = self.root / f"{name}.log"
         return path.read_text(errors="replace")[-6000:] if path.exists() else ""
 
-    def logs(self) -> str:
-        return "\n".join(f"----- {p.name}\n{self.log(p.stem)}" for p in self.root.glob("*.log"))
+    def logs(self, lines: int = 30) -> str:
+        """The last ``lines`` of every process's log, the most recently written first.
+
+        Short on purpose: CI shows a failure's message whole only when it is small.
+        """
+        paths = sorted(self.root.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return "\n".join(
+            f"----- {p.name}\n" + "\n".join(self.log(p.stem).splitlines()[-lines:]) for p in paths
+        )
 
 
 def upload_event(video_id: str, uri: str) -> dict[str, Any]:
