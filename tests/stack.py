@@ -102,7 +102,11 @@ class Stack:
     def submit(self, source: Path, video_id: str, *, uri_prefix: str = "") -> None:
         """Place ``source`` and publish its ``VideoUploaded`` event as the platform would."""
         path = self.place(source, video_id)
-        event = upload_event(video_id, f"{uri_prefix}{path}")
+        self.publish_upload(video_id, f"{uri_prefix}{path}")
+
+    def publish_upload(self, video_id: str, uri: str) -> None:
+        """Publish a ``VideoUploaded`` event naming ``uri`` (a path, s3:// or https://)."""
+        event = upload_event(video_id, uri)
         asyncio.run(publish(self.bootstrap, self.topic("video-uploaded"), video_id, event))
 
     def results(self, video_ids: set[str], timeout_s: float) -> dict[str, dict[str, Any]]:

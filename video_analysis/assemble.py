@@ -166,6 +166,15 @@ def reliability(
                     section=name, reason=f"judged on {section.coverage:.0%} of the video"
                 )
             )
+    media = result.media
+    if media.truncated and media.analysed_s is not None:
+        notes.append(
+            ReliabilityNote(
+                section="media",
+                reason=f"the file ends at {media.analysed_s:.1f} s of a declared "
+                f"{media.duration_s:.1f} s (probably cut off): only that part was analysed",
+            )
+        )
     speech = result.speech
     for part, figures in (("speakers", speech.speakers), ("overlaps", speech.overlaps)):
         if figures is not None and figures.cannot_assess and not speech.cannot_assess:
@@ -225,6 +234,9 @@ def _fill_media(result: AnalysisResult, manifest: SplitManifest) -> None:
     result.media.audio_codec = media.audio_codec
     result.media.frames_sampled = manifest.frames_sampled
     result.media.sample_fps = manifest.sample_fps
+    result.media.rotation = media.rotation
+    result.media.analysed_s = manifest.analysed_s
+    result.media.truncated = manifest.truncated
 
 
 def _media_coverage(manifest: SplitManifest, received: dict[str, PartialResult]) -> float:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
-    from .schemas import ErrorInfo
+    from .schemas import ErrorInfo, MediaInfo
 
 
 class VideoAnalysisError(Exception):
@@ -32,9 +32,11 @@ class VideoAnalysisError(Exception):
 
 
 class MediaError(VideoAnalysisError):
-    """The file cannot be analysed as a video."""
+    """The file cannot be analysed as a video. ``media`` is what the probe saw, when it could
+    read that much (a failed result then still describes the file)."""
 
     code = "unreadable_media"
+    media: MediaInfo | None = None
 
 
 class UnreadableMedia(MediaError):
@@ -47,6 +49,10 @@ class NoVideoStream(MediaError):
 
 class TooLong(MediaError):
     code = "too_long"
+
+
+class FrameTooLarge(MediaError):
+    code = "frame_too_large"
 
 
 class UnsupportedMediaType(MediaError):

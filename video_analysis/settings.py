@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .languages import language_code
+
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "password", "secret", "example"}
 
 WorkerRole = Literal["splitter", "quality", "face", "pose", "speech", "join", "all"]
@@ -56,7 +58,18 @@ class Settings(BaseSettings):
     jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of sampled frames.")
     frames_per_batch: int = Field(25, ge=1, description="Most frames in one frame batch.")
     audio_chunk_max_s: float = Field(30.0, gt=1, description="Longest audio chunk in seconds.")
+    audio_first_chunk_s: float = Field(
+        8.0,
+        gt=1,
+        description="Longest first audio chunk in seconds: shorter than the rest, so the first "
+        "words of the transcript show sooner.",
+    )
     max_duration_s: float = Field(3600.0, gt=0, description="Longer videos fail with too_long.")
+    max_resolution_px: int = Field(
+        4096,
+        ge=64,
+        description="Longest side of a video in pixels; larger videos fail with frame_too_large.",
+    )
 
     # Analyzers and join
     frame_analyzers: Annotated[list[str], NoDecode] = Field(
@@ -188,6 +201,37 @@ class Settings(BaseSettings):
     )
     status_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="How long status stays in Redis.")
 
+    # Where videos are: the upload store, and what events may point at
+    upload_store: str = Field(
+        "",
+        description="s3://bucket[/prefix] to keep uploads in object storage; unset = the upload "
+        "root on disk (which every worker must then share).",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="Endpoint of an S3-compatible store (MinIO: http://minio:9000)."
+    )
+    s3_region: str = Field("us-east-1", description="Region of the object store.")
+    s3_access_key_id: str | None = Field(
+        None, description="Object store key id; unset = boto3's own chain (env, IAM role)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(None, description="Object store secret key.")
+    source_buckets: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Buckets an event's s3:// URI may name besides the upload store's "
+        "(comma list).",
+    )
+    source_timeout_s: float = Field(
+        60.0, gt=0, description="Connect and read timeout for downloading a video."
+    )
+    source_allow_http: bool = Field(
+        False, description="Also read plain http:// URLs (https:// only when false)."
+    )
+    source_allow_private_hosts: bool = Field(
+        False,
+        description="Also read URLs on private, loopback or link-local addresses (the "
+        "service's own network); keep false in production.",
+    )
+
     # API
     api_host: str = Field("0.0.0.0", description="API bind address.")
     api_port: int = Field(8002, description="API port.")
@@ -201,7 +245,9 @@ class Settings(BaseSettings):
     dev_broker_port: int = Field(9092, description="Port of the embedded broker in `dev`.")
     dev_web_port_base: int = Field(6066, description="First Faust web port used by `dev` workers.")
 
-    @field_validator("frame_analyzers", "audio_analyzers", "speech_languages", mode="before")
+    @field_validator(
+        "frame_analyzers", "audio_analyzers", "speech_languages", "source_buckets", mode="before"
+    )
     @classmethod
     def _split_csv(cls, value: object) -> object:
         # "quality,face" or a JSON list, both from the environment.
@@ -214,12 +260,12 @@ class Settings(BaseSettings):
     @field_validator("speech_language", "speech_default_language", mode="after")
     @classmethod
     def _language_code(cls, value: str | None) -> str | None:
-        return value.strip().lower() if value else value
+        return language_code(value) if value else value
 
     @field_validator("speech_languages", mode="after")
     @classmethod
     def _language_codes(cls, value: list[str]) -> list[str]:
-        return [code.strip().lower() for code in value]
+        return [language_code(code) for code in value]
 
     @model_validator(mode="after")
     def _default_language_is_allowed(self) -> Settings:

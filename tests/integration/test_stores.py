@@ -229,6 +229,16 @@ async def test_status_round_trip(status_store: StatusStore) -> None:
     assert await status_store.get_status("s1") is None
 
 
+async def test_only_one_of_concurrent_claims_wins(status_store: StatusStore) -> None:
+    claims = [VideoStatus(video_id="c1", state=VideoState.QUEUED) for _ in range(5)]
+    won = await asyncio.gather(*(status_store.claim(status) for status in claims))
+    assert sorted(won) == [False, False, False, False, True]
+    assert (await status_store.get_status("c1")) == claims[won.index(True)]
+    # Once deleted (a refused upload), the id can be claimed again.
+    await status_store.delete_status("c1")
+    assert await status_store.claim(claims[0])
+
+
 async def test_progress_updates_overwrite(status_store: StatusStore) -> None:
     await status_store.set_status(VideoStatus(video_id="s2", state=VideoState.QUEUED))
     await status_store.set_status(

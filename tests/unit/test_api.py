@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -243,7 +244,9 @@ def test_declared_content_length_over_the_limit_is_rejected_early(
     assert response.json()["error"]["code"] == "upload_too_large"
 
 
-@pytest.mark.parametrize("video_id", ["../etc", "has space", "-leading-dash", "x" * 200])
+@pytest.mark.parametrize(
+    "video_id", ["../etc", "has space", "-leading-dash", "x" * 200, "trailing-newline\n"]
+)
 def test_bad_video_id_is_422(
     client: TestClient, clip: Path, settings: Settings, video_id: str
 ) -> None:
@@ -251,13 +254,91 @@ def test_bad_video_id_is_422(
     assert code == 422
     assert body["error"]["code"] == "invalid_video_id"
     assert stored_files(settings) == []
+    assert client.get(f"/videos/{video_id.strip()}").status_code in (404, 422)
 
 
-@pytest.mark.parametrize("metadata", ["{not json", "[1, 2]", '{"interview_id": 5}'])
+@pytest.mark.parametrize(
+    "metadata", ["{not json", "[1, 2]", '{"interview_id": 5}', '{"language": "zz"}']
+)
 def test_bad_metadata_is_422(client: TestClient, clip: Path, metadata: str) -> None:
     code, body = upload(client, clip, metadata=metadata)
     assert code == 422
     assert body["error"]["code"] == "invalid_metadata"
+
+
+def test_unknown_language_is_422_and_a_known_one_is_normalised(
+    client: TestClient, publisher: FakePublisher, clip: Path
+) -> None:
+    code, body = upload(client, clip, video_id="zz", language="zz")
+    assert (code, body["error"]["code"]) == (422, "invalid_metadata")
+    assert "'zz'" in body["error"]["message"] and "'ko'" in body["error"]["message"]
+    assert upload(client, clip, video_id="ko", language=" KO ")[0] == 202
+    assert publisher.events[-1].metadata.language == "ko"
+
+
+def test_empty_file_is_422_unreadable_media(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    code, body = upload(client, empty, video_id="empty")
+    assert (code, body["error"]["code"]) == (422, "unreadable_media")
+    assert "empty" in body["error"]["message"]
+    assert stored_files(settings) == []
+    assert client.get("/videos/empty").status_code == 404
+
+
+def test_very_long_file_name_is_a_clear_422(client: TestClient, clip: Path) -> None:
+    code, body = upload(client, clip, name="a" * 5000 + ".mp4", video_id="longname")
+    assert (code, body["error"]["code"]) == (422, "invalid_request")
+    assert "Maximum header size exceeded" in body["error"]["message"]
+
+
+def test_too_long_or_too_large_video_is_refused_at_upload_time(
+    settings: Settings, publisher: FakePublisher, clip: Path
+) -> None:
+    settings.max_duration_s = 1.0
+    with make_client(settings, publisher) as client:
+        code, body = upload(client, clip, video_id="long")
+        assert (code, body["error"]["code"]) == (422, "too_long")
+        assert "2 s long; the limit is 1 s" in body["error"]["message"]
+        settings.max_duration_s = 60.0
+        settings.max_resolution_px = 128  # the clip is 160x120
+        code, body = upload(client, clip, video_id="large")
+        assert (code, body["error"]["code"]) == (422, "frame_too_large")
+        assert "160x120" in body["error"]["message"]
+        # Refused before anything was published, stored or marked queued.
+        assert publisher.events == []
+        assert stored_files(settings) == []
+        for video_id in ("long", "large"):
+            assert client.get(f"/videos/{video_id}").status_code == 404
+
+
+def test_concurrent_uploads_with_one_id_accept_exactly_one(
+    client: TestClient, publisher: FakePublisher, settings: Settings, clip: Path
+) -> None:
+    import httpx
+
+    content = clip.read_bytes()
+
+    async def five_at_once() -> list[int]:
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+            answers = await asyncio.gather(
+                *(
+                    http.post(
+                        "/analyze-video",
+                        files={"file": ("a.mp4", content, "video/mp4")},
+                        data={"video_id": "same"},
+                    )
+                    for _ in range(5)
+                )
+            )
+        return sorted(answer.status_code for answer in answers)
+
+    assert client.portal.call(five_at_once) == [202, 409, 409, 409, 409]  # type: ignore[union-attr]
+    assert [event.video_id for event in publisher.events] == ["same"]
+    assert len(stored_files(settings)) == 1
 
 
 def test_missing_file_field_is_422(client: TestClient) -> None:

@@ -143,6 +143,34 @@ def test_manifest_with_error_gives_failed_result() -> None:
     assert result.media.cannot_assess and result.face.cannot_assess
 
 
+def test_a_truncated_file_says_how_much_was_analysed() -> None:
+    parts = [frame_part(0, 120), frame_part(1, 130), audio_part()]
+    whole = build_result(manifest(analysed_s=4.0), parts)
+    assert (whole.media.analysed_s, whole.media.truncated) == (4.0, False)
+    assert not [n for n in whole.reliability if n.section == "media"]
+
+    cut = build_result(manifest(analysed_s=1.8, truncated=True), parts)
+    assert (cut.media.analysed_s, cut.media.truncated) == (1.8, True)
+    notes = [n.reason for n in cut.reliability if n.section == "media"]
+    assert notes == [
+        "the file ends at 1.8 s of a declared 4.0 s (probably cut off): only that part was analysed"
+    ]
+
+
+def test_rotation_is_reported_in_media() -> None:
+    rotated = MediaInfo(duration_s=4.0, width=240, height=320, rotation=90, has_video=True)
+    result = build_result(manifest(media=rotated), [frame_part(0, 1), frame_part(1, 1)])
+    assert (result.media.rotation, result.media.width, result.media.height) == (90, 240, 320)
+
+
+def test_a_video_refused_for_its_length_still_describes_the_file() -> None:
+    error = ErrorInfo(code="too_long", message="the video is 7200 s long; the limit is 3600 s")
+    probed = MediaInfo(duration_s=7200.0, width=1280, height=720, fps=30, has_video=True)
+    result = build_result(manifest(error=error, media=probed, frame_batches=0), [])
+    assert result.status == "failed"
+    assert (result.media.duration_s, result.media.width, result.media.fps) == (7200, 1280, 30)
+
+
 def test_video_without_audio_is_complete_and_says_no_audio() -> None:
     media = MediaInfo(
         duration_s=4.0, width=320, height=240, fps=25, has_video=True, has_audio=False

@@ -248,3 +248,20 @@ def test_language_codes_are_stripped_and_lower_cased() -> None:
 def test_any_default_is_allowed_when_every_language_is() -> None:
     settings = Settings(speech_languages=[], speech_default_language="ja")
     assert settings.speech_default_language == "ja"
+
+
+def test_the_known_languages_are_whispers() -> None:
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    from video_analysis.languages import WHISPER_LANGUAGES
+
+    assert WHISPER_LANGUAGES == tuple(_LANGUAGE_CODES)
+
+
+@pytest.mark.parametrize("field", ["speech_language", "speech_default_language"])
+def test_a_setting_naming_an_unknown_language_is_refused(field: str) -> None:
+    with pytest.raises(ValidationError, match="unknown language 'zz'"):
+        Settings(**{field: "zz"})  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="unknown language 'xx'"):
+        Settings(speech_languages="en,xx")  # type: ignore[arg-type]
+    assert Settings(**{field: " KO", "speech_languages": ["en", "ko"]}).model_dump()[field] == "ko"  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from tests.media_factory import (
     make_text_as_mp4,
     make_truncated,
 )
-from video_analysis.errors import NoVideoStream, TooLong, UnreadableMedia
+from video_analysis.errors import FrameTooLarge, NoVideoStream, TooLong, UnreadableMedia
 from video_analysis.media.codec import decode_audio_chunk, decode_jpeg
 from video_analysis.media.probe import probe, sniff_container
 from video_analysis.media.splitter import SplitSummary, split_video
@@ -129,6 +129,19 @@ def test_audio_is_cut_at_quiet_points(speech_clip: Path) -> None:
         assert chunk.end - chunk.start >= SMALL.audio_chunk_max_s * 2 / 3 - 0.02
 
 
+def test_the_first_audio_chunk_is_shorter_so_words_show_sooner(speech_clip: Path) -> None:
+    settings = Settings(audio_chunk_max_s=4.0, audio_first_chunk_s=1.5)
+    _, chunks, _ = run_split(speech_clip, settings)
+    first, rest = chunks[0], chunks[1:]
+    assert 1.5 * 2 / 3 - 0.02 <= first.end - first.start <= 1.5 + 1e-6
+    # Then chunks are as long as the usual limit allows: 6 s of audio in two or three chunks.
+    assert 1 <= len(rest) <= 2
+    assert rest[0].end - rest[0].start > 1.5 + 1e-6
+    assert all(c.end - c.start <= 4.0 + 1e-6 for c in rest)
+    assert rest[0].start == pytest.approx(first.end, abs=1e-3)
+    assert chunks[-1].end == pytest.approx(6.0, abs=0.1)
+
+
 def test_noise_that_does_not_compress_is_split_to_fit(media: Path) -> None:
     clip = make_clip(media / "noise.mkv", duration=3.0, audio="noise", acodec="pcm_s16le")
     settings = Settings(max_message_bytes=64_000, audio_chunk_max_s=3.0)
@@ -181,12 +194,31 @@ def test_truncated_file_keeps_what_decoded(
     assert [f.index for f in frames] == list(range(len(frames)))
     assert summary.audio_chunks == len(chunks) >= 1
     assert any("vid-1" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    # The result can say how much was analysed: up to the last frame that decoded.
+    assert summary.truncated
+    assert summary.analysed_s == pytest.approx(frames[-1].t, abs=0.3)
+    assert summary.analysed_s < summary.media.duration_s - 1.0
+
+
+def test_a_whole_file_is_analysed_to_its_end(speech_clip: Path) -> None:
+    _, _, summary = run_split(speech_clip)
+    assert not summary.truncated
+    assert summary.analysed_s == pytest.approx(6.0, abs=0.05)
 
 
 def test_too_long_video_is_refused(speech_clip: Path) -> None:
     with pytest.raises(TooLong) as info:
         run_split(speech_clip, Settings(max_duration_s=2.0))
     assert info.value.code == "too_long"
+    # What the probe saw travels with the error, so the failed result describes the file.
+    assert info.value.media is not None and info.value.media.duration_s == pytest.approx(6.0, 0.05)
+
+
+def test_video_over_the_resolution_limit_is_refused_before_decoding(speech_clip: Path) -> None:
+    with pytest.raises(FrameTooLarge) as info:
+        run_split(speech_clip, Settings(max_resolution_px=200))
+    assert info.value.code == "frame_too_large"
+    assert "320x240" in info.value.message
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,18 +35,19 @@ from starlette.types import Message, Receive
 from .. import __version__
 from ..errors import (
     MediaError,
-    NoVideoStream,
     UnknownVideo,
     UnreadableMedia,
     UnsupportedMediaType,
     UploadTooLarge,
     VideoAnalysisError,
 )
+from ..media.limits import check_media_limits
 from ..schemas import MediaInfo, VideoMetadata, VideoState, VideoStatus, VideoUploaded
-from ..schemas.events import VIDEO_ID_PATTERN
+from ..schemas.events import VIDEO_ID_PATTERN, valid_video_id
 from ..settings import Settings, get_settings
 from ..store import (
     ResultStore,
+    Sources,
     StatusStore,
     UploadStorage,
     create_result_store,
@@ -69,7 +69,6 @@ READY_TIMEOUT_S = 2.0
 MODEL_REPORT_MAX_AGE_S = 60.0
 PUBLISH_TIMEOUT_S = 20.0
 METADATA_FIELDS = ("interview_id", "question_id", "applicant_id", "language")
-_VIDEO_ID_RE = re.compile(VIDEO_ID_PATTERN)
 
 
 class Publisher(Protocol):
@@ -103,6 +102,7 @@ class Components:
     results: ResultStore
     status: StatusStore
     uploads: UploadStorage
+    sources: Sources
 
 
 class Metrics:
@@ -159,6 +159,7 @@ def create_app(
         results=result_store,
         status=status_store,
         uploads=UploadStorage(settings.upload_root),
+        sources=Sources(settings),
     )
     metrics = Metrics()
 
@@ -168,6 +169,8 @@ def create_app(
         # stores and the publisher reconnect on their next use. The publisher starts in the
         # background because connecting to a broker that is down can take indefinitely long.
         background: list[asyncio.Task[None]] = []
+        if components.sources.upload_prefix is not None:
+            background.append(asyncio.create_task(_ensure_upload_bucket(components.sources)))
         for component in owned:
             if component is publisher:
                 background.append(asyncio.create_task(_start(component)))
@@ -222,6 +225,10 @@ def create_app(
             "results": components.results.ping,
             "status": components.status.ping,
         }
+        upload_store = components.sources.upload_prefix
+        if upload_store is not None:
+            bucket = upload_store.bucket
+            checks["uploads"] = lambda: asyncio.to_thread(components.sources.objects.ping, bucket)
         outcomes = await asyncio.gather(*(_check(ping) for ping in checks.values()))
         report = dict(zip(checks, outcomes, strict=True))
         failed = {name: out["error"] for name, out in report.items() if not out["ok"]}
@@ -357,58 +364,79 @@ async def _accept_upload(request: Request, c: Components) -> UploadAccepted:
     )
     try:
         form = await limited.form(max_files=1, max_fields=16, max_part_size=MAX_FIELD_BYTES)
-    except MultiPartException as exc:
+    except (MultiPartException, StarletteHTTPException) as exc:
+        # Starlette answers a malformed body (a 5000-character file name, a missing boundary)
+        # with a bare 400; say what is wrong, as for every other invalid request.
+        why = exc.message if isinstance(exc, MultiPartException) else str(exc.detail)
+        root: BaseException = exc
+        while (inner := root.__cause__ or root.__context__) is not None:
+            root = inner  # the parser's own reason, e.g. a header line too long
+        if root is not exc and str(root) not in why:
+            why = f"{why.rstrip('.')}: {root}"
         raise ApiError(
-            f"invalid multipart body: {exc.message}", code="invalid_request", http_status=422
+            f"invalid multipart body: {why}", code="invalid_request", http_status=422
         ) from exc
+    claimed = False
+    stored: Path | None = None
+    kept: str | None = None
     try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ApiError("the form has no 'file' field", code="missing_file", http_status=422)
-        fields = {key: value for key, value in form.items() if isinstance(value, str)}
-        video_id = fields.get("video_id") or uuid.uuid4().hex
-        if not _valid_id(video_id):
-            raise ApiError(
-                f"video_id must match {VIDEO_ID_PATTERN}", code="invalid_video_id", http_status=422
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise ApiError("the form has no 'file' field", code="missing_file", http_status=422)
+            fields = {key: value for key, value in form.items() if isinstance(value, str)}
+            video_id = fields.get("video_id") or uuid.uuid4().hex
+            if not _valid_id(video_id):
+                raise ApiError(
+                    f"video_id must match {VIDEO_ID_PATTERN}",
+                    code="invalid_video_id",
+                    http_status=422,
+                )
+            metadata = _metadata(fields)
+            filename = upload.filename or "upload"
+            suffix = Path(filename).suffix.lower()
+            if suffix not in VIDEO_EXTENSIONS:
+                raise UnsupportedMediaType(
+                    f"{filename!r} is not a video file; accepted extensions: "
+                    + ", ".join(sorted(VIDEO_EXTENSIONS))
+                )
+            head = await upload.read(SNIFF_BYTES)
+            await upload.seek(0)
+            if not head:
+                raise UnreadableMedia(f"{filename!r} is empty")
+            container = _sniff(head)
+            if container is None:
+                raise UnsupportedMediaType(
+                    f"{filename!r} is not a video container (mp4, mov, matroska/webm, avi, mpegts)"
+                )
+            # Check and write in one atomic step: of concurrent uploads with one id, one wins.
+            claimed = await c.status.claim(VideoStatus(video_id=video_id, state=VideoState.QUEUED))
+            if not claimed:
+                raise ApiError(
+                    f"video {video_id!r} was already submitted",
+                    code="duplicate_video_id",
+                    http_status=409,
+                )
+            stored = await c.uploads.save_stream(
+                video_id, filename, _read_chunks(upload), settings.max_upload_bytes
             )
-        metadata = _metadata(fields)
-        filename = upload.filename or "upload"
-        suffix = Path(filename).suffix.lower()
-        if suffix not in VIDEO_EXTENSIONS:
-            raise UnsupportedMediaType(
-                f"{filename!r} is not a video file; accepted extensions: "
-                + ", ".join(sorted(VIDEO_EXTENSIONS))
-            )
-        head = await upload.read(SNIFF_BYTES)
-        await upload.seek(0)
-        container = _sniff(head)
-        if container is None:
-            raise UnsupportedMediaType(
-                f"{filename!r} is not a video container (mp4, mov, matroska/webm, avi, mpegts)"
-            )
-        if await c.status.get_status(video_id) is not None:
-            raise ApiError(
-                f"video {video_id!r} was already submitted",
-                code="duplicate_video_id",
-                http_status=409,
-            )
-        stored = await c.uploads.save_stream(
-            video_id, filename, _read_chunks(upload), settings.max_upload_bytes
-        )
-    finally:
-        await form.close()
-
-    try:
+        finally:
+            await form.close()
         info = await _probe(stored, video_id)
-        if not info.has_video:
-            raise NoVideoStream(f"{filename!r} has no video stream")
-        await c.status.set_status(VideoStatus(video_id=video_id, state=VideoState.QUEUED))
-        event = VideoUploaded(
-            video_id=video_id, uri=str(stored), filename=filename, metadata=metadata
-        )
+        check_media_limits(info, settings)
+        # Into object storage when one is configured, so that workers anywhere can read it.
+        kept = await asyncio.to_thread(c.sources.keep_upload, video_id, stored)
+        event = VideoUploaded(video_id=video_id, uri=kept, filename=filename, metadata=metadata)
         await _publish(c, event)
     except BaseException:
-        c.uploads.discard(stored)
+        # A refused upload leaves nothing behind: no file, and no status, so that the client
+        # may retry with the same video_id.
+        if stored is not None:
+            c.uploads.discard(stored)
+        if kept is not None:
+            await _forget_upload(c, kept)
+        if claimed:
+            await _forget_status(c, video_id)
         raise
     log.info("accepted upload for video %s (%s, %s)", video_id, container, filename)
     base = settings.public_base_url.rstrip("/")
@@ -492,17 +520,36 @@ async def _publish(c: Components, event: VideoUploaded) -> None:
         await asyncio.wait_for(c.publisher.publish_upload(event), timeout=PUBLISH_TIMEOUT_S)
     except Exception as exc:
         log.error("publishing video %s failed: %s", event.video_id, exc, exc_info=True)
-        # Leave no 'queued' status behind: nothing will ever process it, and the client may
-        # retry with the same video_id.
-        try:
-            await c.status.delete_status(event.video_id)
-        except Exception as cleanup_exc:
-            log.error("could not clear status of video %s: %s", event.video_id, cleanup_exc)
         raise ApiError(
             "the message broker is unavailable; retry later",
             code="broker_unavailable",
             http_status=503,
         ) from exc
+
+
+async def _ensure_upload_bucket(sources: Sources) -> None:
+    """Create the upload store's bucket on a fresh object store (MinIO in compose)."""
+    assert sources.upload_prefix is not None
+    try:
+        await asyncio.to_thread(sources.objects.ensure_bucket, sources.upload_prefix.bucket)
+    except Exception as exc:  # readiness reports the store while it is unreachable
+        log.error("upload bucket %s unavailable: %s", sources.upload_prefix.bucket, exc)
+
+
+async def _forget_upload(c: Components, uri: str) -> None:
+    """Remove an upload already copied to the object store when its event could not go out."""
+    try:
+        await asyncio.to_thread(c.sources.remove, uri)
+    except Exception as exc:
+        log.error("could not remove refused upload %s: %s", uri, exc)
+
+
+async def _forget_status(c: Components, video_id: str) -> None:
+    """Remove the 'queued' status of an upload that was refused after its id was claimed."""
+    try:
+        await c.status.delete_status(video_id)
+    except Exception as exc:
+        log.error("could not clear status of video %s: %s", video_id, exc)
 
 
 async def _start(component: Any) -> None:
@@ -523,7 +570,7 @@ async def _check(ping: Callable[[], Awaitable[None]]) -> dict[str, Any]:
 
 
 def _valid_id(video_id: str) -> bool:
-    return bool(_VIDEO_ID_RE.match(video_id))
+    return valid_video_id(video_id)
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -20,10 +20,11 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import NoVideoStream, TooLong, UnreadableMedia
+from ..errors import FrameTooLarge, TooLong, UnreadableMedia
 from ..schemas import AudioChunk, FrameBatch, FrameImage, MediaInfo
 from ..settings import Settings
 from .codec import encode_flac, encode_jpeg
+from .limits import check_media_limits
 from .probe import first_video_stream, open_media, probe
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ class SplitSummary:
     audio_chunks: int = 0
     frames_sampled: int = 0
     sample_fps: float = 0.0
+    #: Seconds of video that decoded (less than the declared duration for a truncated file).
+    analysed_s: float = 0.0
+    truncated: bool = False
 
 
 @dataclass
@@ -78,19 +82,13 @@ def split_video(
     ``language`` (the upload's spoken-language override) travels on every audio chunk, since
     chunks are analysed before the join has the upload's metadata.
 
-    Raises ``UnreadableMedia``, ``NoVideoStream`` or ``TooLong`` (before yielding anything
-    when the probe can tell; ``UnreadableMedia`` after some audio chunks only when no video
-    frame could be decoded at all).
+    Raises ``UnreadableMedia``, ``NoVideoStream``, ``TooLong`` or ``FrameTooLarge`` (before
+    yielding anything when the probe can tell; ``UnreadableMedia`` after some audio chunks only
+    when no video frame could be decoded at all).
     """
     path = Path(path)
     media = probe(path)
-    if not media.has_video:
-        raise NoVideoStream("the file has no video stream (audio-only files are not analysed)")
-    if media.duration_s > settings.max_duration_s:
-        raise TooLong(
-            f"the video is {media.duration_s:.0f} s long; the limit is "
-            f"{settings.max_duration_s:.0f} s"
-        )
+    check_media_limits(media, settings)
     summary = SplitSummary(media=media, sample_fps=float(settings.frame_rate))
     state = _State()
     packer = _FramePacker(video_id, settings, summary)
@@ -139,7 +137,11 @@ def split_video(
             logger.warning("video_id=%s: the audio stream decoded to nothing", video_id)
             summary.media.has_audio = False
     declared = media.duration_s
+    summary.analysed_s = round(state.last_t + 1 / (media.fps or settings.frame_rate), 3)
+    if declared > 0:
+        summary.analysed_s = min(summary.analysed_s, declared)
     if declared > 0 and state.last_t < declared - max(TRUNCATION_SLACK_S, 2 / (media.fps or 1)):
+        summary.truncated = True
         logger.warning(
             "video_id=%s: video frames end at %.1f s of a declared %.1f s; the file is "
             "probably truncated, kept what decoded",
@@ -219,6 +221,12 @@ def _on_video_frame(
     else:
         t_abs = float(frame.time)
     state.video_frames += 1
+    if max(frame.width, frame.height) > settings.max_resolution_px:
+        # The probe saw the first frame; a stream may change size later.
+        raise FrameTooLarge(
+            f"a frame of {frame.width}x{frame.height} pixels is over the limit of "
+            f"{settings.max_resolution_px} pixels on the longest side"
+        )
     if state.video_t0 is None:
         state.video_t0 = t_abs
     t = max(0.0, t_abs - state.video_t0)
@@ -372,7 +380,11 @@ class _Resampler:
 
 
 class _AudioChunker:
-    """Buffers 16 kHz samples and cuts chunks at the quietest point near the length limit."""
+    """Buffers 16 kHz samples and cuts chunks at the quietest point near the length limit.
+
+    The first chunk has a shorter limit (``audio_first_chunk_s``): the speech worker starts on
+    it while the rest is still being decoded, so the first words reach the status sooner.
+    """
 
     def __init__(
         self, video_id: str, settings: Settings, summary: SplitSummary, language: str | None
@@ -382,6 +394,9 @@ class _AudioChunker:
         self.summary = summary
         self.language = language
         self.max_samples = int(settings.audio_chunk_max_s * AUDIO_RATE)
+        self.first_max_samples = min(
+            self.max_samples, int(settings.audio_first_chunk_s * AUDIO_RATE)
+        )
         self.offset = 0.0  # seconds from the video start to the first audio sample
         self.pending: list[NDArray[Any]] = []
         self.pending_samples = 0
@@ -393,17 +408,22 @@ class _AudioChunker:
         if self.summary.audio_chunks == 0:
             self.offset = offset
 
+    @property
+    def limit(self) -> int:
+        """The most samples the next chunk may hold."""
+        return self.first_max_samples if self.summary.audio_chunks == 0 else self.max_samples
+
     def push(self, samples: NDArray[Any]) -> Generator[AudioChunk, None, None]:
         if samples.size == 0:
             return
         self.pending.append(samples)
         self.pending_samples += samples.size
         self.total_samples += samples.size
-        if self.pending_samples < self.max_samples:
+        if self.pending_samples < self.limit:
             return
         buffer = np.concatenate(self.pending)
-        while buffer.size >= self.max_samples:
-            cut = _quiet_cut(buffer, self.max_samples)
+        while buffer.size >= self.limit:
+            cut = _quiet_cut(buffer, self.limit)
             yield from self._emit(buffer[:cut])
             buffer = buffer[cut:]
         self.pending = [buffer] if buffer.size else []

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..languages import language_code
 
 SCHEMA_VERSION: Literal[1] = 1
 VIDEO_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+_VIDEO_ID_RE = re.compile(VIDEO_ID_PATTERN)
+
+
+def valid_video_id(value: str) -> bool:
+    """Whether ``value`` is a whole video id. ``fullmatch``, not ``match``: Python's ``$`` also
+    matches before a final newline, which the event model (Rust regex) then rejects."""
+    return _VIDEO_ID_RE.fullmatch(value) is not None
 
 
 def utcnow() -> datetime:
@@ -59,7 +69,9 @@ class VideoMetadata(BaseModel):
     interview_id: str | None = Field(None, description="The platform's interview id.")
     question_id: str | None = Field(None, description="The question a one-answer video answers.")
     applicant_id: str | None = Field(None, description="The platform's applicant id.")
-    language: str | None = Field(None, description="Spoken language override, e.g. 'en', 'ko'.")
+    language: str | None = Field(
+        None, description="Spoken language override, a code Whisper knows, e.g. 'en', 'ko'."
+    )
     candidate_speaker: str | None = Field(
         None, description="Which speaker is the candidate, when the platform knows."
     )
@@ -69,12 +81,22 @@ class VideoMetadata(BaseModel):
         "platform knows; figures are then also given per question.",
     )
 
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str | None) -> str | None:
+        # Unknown here, it would fail every speech part later as an internal error.
+        return language_code(value) if value else None
+
 
 class VideoUploaded(Message):
     """Published on ``video-uploaded`` by the platform or the HTTP shim."""
 
     video_id: str = Field(pattern=VIDEO_ID_PATTERN)
-    uri: str = Field(min_length=1, description="Local path under the upload root, or file:// URI.")
+    uri: str = Field(
+        min_length=1,
+        description="Where the video is: s3://bucket/key (the upload store's bucket or one of "
+        "VA_SOURCE_BUCKETS), an https:// URL, or a path (or file:// URI) under the upload root.",
+    )
     filename: str | None = None
     metadata: VideoMetadata = Field(default_factory=VideoMetadata)
     submitted_at: datetime = Field(default_factory=utcnow)
@@ -153,6 +175,8 @@ class SplitManifest(Message):
     audio_chunks: int = Field(0, ge=0)
     frames_sampled: int = Field(0, ge=0)
     sample_fps: float = 0.0
+    analysed_s: float | None = Field(None, ge=0, description="Seconds of video that decoded.")
+    truncated: bool = Field(False, description="The video ends before its declared duration.")
     analyzers: AnalyzerPlan = Field(default_factory=AnalyzerPlan)
     error: ErrorInfo | None = None
     split_s: float = 0.0

@@ -116,6 +116,25 @@ class MediaSection(Section):
     audio_codec: str | None = Field(None, description="e.g. 'aac'.")
     frames_sampled: int = Field(0, ge=0, description="Frames sampled for the vision analyzers.")
     sample_fps: float = Field(0.0, ge=0, description="Frames sampled per second of video.")
+    rotation: int = Field(
+        0,
+        ge=0,
+        lt=360,
+        description="The file's display rotation, degrees counter-clockwise (a phone held "
+        "upright: 90 or 270); frames were turned upright before analysis, and width and "
+        "height are as displayed.",
+    )
+    analysed_s: float | None = Field(
+        None,
+        ge=0,
+        description="Seconds of the video that decoded and were analysed; less than "
+        "duration_s when the file is truncated (null: it was not split).",
+    )
+    truncated: bool = Field(
+        False,
+        description="The video ends well before its declared duration (a cut-off upload); "
+        "only analysed_s seconds were analysed, and reliability says so.",
+    )
     quality: MediaQuality = Field(
         default_factory=MediaQuality, description="Lighting, blur, level and noise findings."
     )

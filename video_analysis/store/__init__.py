@@ -13,6 +13,7 @@ from .results import (
     create_result_store,
     embedded_db_path,
 )
+from .sources import ObjectStore, Sources, SourceUnavailable
 from .status import (
     TERMINAL_STATES,
     EmbeddedStatusStore,
@@ -25,10 +26,13 @@ from .uploads import UploadStorage, sanitize_filename
 __all__ = [
     "TERMINAL_STATES",
     "EmbeddedStatusStore",
+    "ObjectStore",
     "MySQLResultStore",
     "RedisStatusStore",
     "ResultStore",
     "SQLiteResultStore",
+    "SourceUnavailable",
+    "Sources",
     "StatusStore",
     "StoreUnavailable",
     "UploadStorage",

@@ -34,6 +34,7 @@ class StatusStore(Protocol):
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
     async def set_status(self, status: VideoStatus) -> None: ...
+    async def claim(self, status: VideoStatus) -> bool: ...
     async def get_status(self, video_id: str) -> VideoStatus | None: ...
     async def delete_status(self, video_id: str) -> None: ...
     async def report_model_loads(self, loads: list[ModelLoad]) -> None: ...
@@ -138,6 +139,15 @@ class RedisStatusStore:
         if not written:
             _log_ignored(status)
 
+    async def claim(self, status: VideoStatus) -> bool:
+        """Write ``status`` only if the video has none yet; whether it was written."""
+        written = await self._call(
+            self._client.set(
+                self.key(status.video_id), status.model_dump_json(), ex=self.ttl_s, nx=True
+            )
+        )
+        return bool(written)
+
     async def get_status(self, video_id: str) -> VideoStatus | None:
         raw = await self._call(self._client.get(self.key(video_id)))
         return None if raw is None else VideoStatus.model_validate_json(raw)
@@ -223,6 +233,28 @@ class EmbeddedStatusStore(SQLiteStore):
             raise StoreUnavailable(f"status store unavailable: {exc}") from exc
         if not written:
             _log_ignored(status)
+
+    async def claim(self, status: VideoStatus) -> bool:
+        """Write ``status`` only if the video has none yet; whether it was written."""
+        conn = await self._connection()
+        try:
+            cursor = await conn.execute(
+                f"""INSERT INTO {STATUS_TABLE} (video_id, state, terminal, updated_at, status)
+                VALUES (?, ?, ?, ?, ?) ON CONFLICT(video_id) DO NOTHING""",
+                (
+                    status.video_id,
+                    status.state.value,
+                    int(status.state in TERMINAL_STATES),
+                    status.updated_at.isoformat(),
+                    status.model_dump_json(),
+                ),
+            )
+            written = cursor.rowcount
+            await cursor.close()
+            await conn.commit()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"status store unavailable: {exc}") from exc
+        return written == 1
 
     async def get_status(self, video_id: str) -> VideoStatus | None:
         conn = await self._connection()

@@ -18,11 +18,10 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from ..errors import SourceNotAllowed, SourceNotFound, UploadTooLarge, VideoAnalysisError
-from ..schemas.events import VIDEO_ID_PATTERN
+from ..schemas.events import valid_video_id
 
 log = logging.getLogger(__name__)
 
-_VIDEO_ID = re.compile(VIDEO_ID_PATTERN)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_FILENAME_CHARS = 120
 
@@ -55,7 +54,7 @@ class UploadStorage:
         Raises ``UploadTooLarge`` (and leaves nothing behind) once more than ``max_bytes``
         arrive; any other failure also removes the partial file.
         """
-        if not _VIDEO_ID.match(video_id):
+        if not valid_video_id(video_id):
             raise VideoAnalysisError(f"invalid video_id {video_id!r}", code="invalid_video_id")
         folder = self.root / video_id
         target = folder / sanitize_filename(filename)

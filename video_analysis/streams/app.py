@@ -40,6 +40,7 @@ from ..schemas import (
     ErrorInfo,
     FrameBatch,
     JoinDeadline,
+    MediaInfo,
     ModelLoad,
     PartialResult,
     PartSource,
@@ -49,7 +50,7 @@ from ..schemas import (
     VideoUploaded,
 )
 from ..settings import Settings
-from ..store import UploadStorage, create_result_store, create_status_store
+from ..store import Sources, create_result_store, create_status_store
 from ..store.results import ResultStore
 from ..store.status import StatusStore
 from .admin import JOIN_TABLE, PARTS_TABLE
@@ -198,7 +199,7 @@ def create_app(settings: Settings, role: str) -> faust.App:
 
 def _add_splitter(wiring: Wiring) -> None:
     app, settings, services = wiring.app, wiring.settings, wiring.services
-    storage = UploadStorage(settings.upload_root)
+    sources = Sources(settings)
     plan = AnalyzerPlan(frames=list(settings.frame_analyzers), audio=list(settings.audio_analyzers))
 
     async def publish_manifest(manifest: SplitManifest) -> None:
@@ -220,15 +221,19 @@ def _add_splitter(wiring: Wiring) -> None:
             started = time.monotonic()
             try:
                 await services.set_status(video_id, VideoState.PROCESSING, progress=0.0)
-                path = storage.resolve(upload.uri)
-                summary = await _split_and_publish(wiring, path, video_id, upload.metadata.language)
+                summary = await _split_and_publish(
+                    wiring, sources, upload.uri, video_id, upload.metadata.language
+                )
             except Exception as exc:  # noqa: BLE001 - every failure becomes a failed result
                 record = await wiring.reject("splitter", message, video_id, exc)
+                # What the probe saw (a too-long or too-large video) still describes the file.
+                media = getattr(exc, "media", None) or MediaInfo()
                 await publish_manifest(
                     SplitManifest(
                         video_id=video_id,
                         uri=upload.uri,
                         metadata=upload.metadata,
+                        media=media,
                         error=record.error,
                         submitted_at=upload.submitted_at,
                     )
@@ -243,6 +248,8 @@ def _add_splitter(wiring: Wiring) -> None:
                 audio_chunks=summary.audio_chunks,
                 frames_sampled=summary.frames_sampled,
                 sample_fps=summary.sample_fps,
+                analysed_s=summary.analysed_s,
+                truncated=summary.truncated,
                 analyzers=plan,
                 split_s=time.monotonic() - started,
                 submitted_at=upload.submitted_at,
@@ -258,20 +265,24 @@ def _add_splitter(wiring: Wiring) -> None:
             )
 
 
-async def _split_and_publish(wiring: Wiring, path: Any, video_id: str, language: str | None) -> Any:
-    """Decode in a thread and publish each batch as it is ready; wait for every ack."""
+async def _split_and_publish(
+    wiring: Wiring, sources: Sources, uri: str, video_id: str, language: str | None
+) -> Any:
+    """Fetch and decode in a thread and publish each batch as it is ready; wait for every ack.
+    A downloaded copy (s3://, https://) is removed when the split is done."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4)
 
     def produce() -> Any:
         try:
-            generator = split_video(path, video_id, wiring.settings, language=language)
-            while True:
-                try:
-                    item = next(generator)
-                except StopIteration as stop:
-                    return stop.value
-                asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+            with sources.local_copy(uri) as path:
+                generator = split_video(path, video_id, wiring.settings, language=language)
+                while True:
+                    try:
+                        item = next(generator)
+                    except StopIteration as stop:
+                        return stop.value
+                    asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
         finally:
             asyncio.run_coroutine_threadsafe(queue.put(_DONE), loop).result()
 

@@ -1,0 +1,337 @@
+"""Where a video comes from: a path under the upload root, an object in S3, or an HTTPS URL.
+
+``Sources.local_copy(uri)`` gives the splitter a local file for any of them. An object or a URL
+is streamed to a temporary file under ``data_dir/downloads`` with the upload's size limit (the
+duration and resolution limits are the splitter's probe) and removed when the split is done.
+
+S3 goes through boto3: the reference client, which speaks to any S3-compatible store (MinIO,
+Ceph, R2, moto) with an endpoint URL, signs requests itself and streams bodies, and whose sync
+calls suit the splitter's threads. HTTPS goes through httpx, already used by the API and CLI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urljoin, urlsplit
+
+from ..errors import SourceNotAllowed, SourceNotFound, UploadTooLarge, VideoAnalysisError
+from ..settings import Settings
+from .uploads import UploadStorage, sanitize_filename
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1024 * 1024
+MAX_REDIRECTS = 3
+
+
+class SourceUnavailable(VideoAnalysisError):
+    """The store or server holding the video did not answer; the upload itself may be fine."""
+
+    code = "source_unavailable"
+    http_status = 503
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    bucket: str
+    key: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def parse_s3_uri(uri: str) -> ObjectRef:
+    parts = urlsplit(uri.strip())
+    key = parts.path.lstrip("/")
+    if parts.scheme != "s3" or not parts.netloc or not key:
+        raise SourceNotAllowed(f"not an s3://bucket/key URI: {uri!r}")
+    return ObjectRef(parts.netloc, key)
+
+
+class ObjectStore:
+    """One S3-compatible bucket namespace, configured from settings (endpoint, region, keys)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import boto3
+        from botocore.config import Config
+
+        secret = settings.s3_secret_access_key
+        self._client: Any = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint_url or None,
+            region_name=settings.s3_region,
+            aws_access_key_id=settings.s3_access_key_id or None,
+            aws_secret_access_key=secret.get_secret_value() if secret else None,
+            config=Config(
+                connect_timeout=settings.source_timeout_s,
+                read_timeout=settings.source_timeout_s,
+                retries={"max_attempts": 3, "mode": "standard"},
+                s3={"addressing_style": "path"} if settings.s3_endpoint_url else None,
+            ),
+        )
+
+    def put_file(self, path: Path, ref: ObjectRef) -> None:
+        """Upload ``path`` (multipart for large files)."""
+        with _errors(ref.uri):
+            self._client.upload_file(str(path), ref.bucket, ref.key)
+
+    def size(self, ref: ObjectRef) -> int:
+        with _errors(ref.uri):
+            head = self._client.head_object(Bucket=ref.bucket, Key=ref.key)
+        return int(head["ContentLength"])
+
+    def download(self, ref: ObjectRef, out: BinaryIO, max_bytes: int) -> int:
+        """Stream the object into ``out``; ``UploadTooLarge`` past ``max_bytes``."""
+        with _errors(ref.uri):
+            body = self._client.get_object(Bucket=ref.bucket, Key=ref.key)["Body"]
+            try:
+                return _copy_limited(iter(lambda: body.read(CHUNK_BYTES), b""), out, max_bytes)
+            finally:
+                body.close()
+
+    def delete(self, ref: ObjectRef) -> None:
+        with _errors(ref.uri):
+            self._client.delete_object(Bucket=ref.bucket, Key=ref.key)
+
+    def exists(self, ref: ObjectRef) -> bool:
+        try:
+            self.size(ref)
+        except SourceNotFound:
+            return False
+        return True
+
+    def ensure_bucket(self, bucket: str) -> bool:
+        """Create ``bucket`` when it does not exist yet; whether it was created."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.ping(bucket)
+            return False
+        except SourceNotFound:
+            pass
+        with _errors(f"s3://{bucket}"):
+            try:
+                self._client.create_bucket(Bucket=bucket)
+            except ClientError as exc:  # created meanwhile by another process
+                if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                    raise
+                return False
+        log.info("created bucket %s", bucket)
+        return True
+
+    def ping(self, bucket: str) -> None:
+        with _errors(f"s3://{bucket}"):
+            self._client.head_bucket(Bucket=bucket)
+
+
+@contextmanager
+def _errors(what: str) -> Iterator[None]:
+    """botocore's errors as ours: a missing object is the user's, anything else the store's."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound"):
+            raise SourceNotFound(f"no such object: {what}") from exc
+        if code in ("403", "AccessDenied", "AllAccessDisabled"):
+            raise SourceNotAllowed(f"access to {what} is denied") from exc
+        raise SourceUnavailable(f"object store error for {what}: {code or exc}") from exc
+    except BotoCoreError as exc:
+        raise SourceUnavailable(f"object store unreachable for {what}: {exc}") from exc
+
+
+def _copy_limited(chunks: Iterator[bytes], out: BinaryIO, max_bytes: int) -> int:
+    written = 0
+    for chunk in chunks:
+        written += len(chunk)
+        if written > max_bytes:
+            raise UploadTooLarge(f"the video is over the limit of {max_bytes} bytes")
+        out.write(chunk)
+    return written
+
+
+class Sources:
+    """Local files for the URIs of ``VideoUploaded`` events, and where uploads are kept."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.uploads = UploadStorage(settings.upload_root)
+        self.downloads = Path(settings.data_dir).expanduser().resolve() / "downloads"
+        self._objects: ObjectStore | None = None
+        store = settings.upload_store.strip()
+        self.upload_prefix: ObjectRef | None = None
+        if store:
+            parts = urlsplit(store)
+            if parts.scheme != "s3" or not parts.netloc:
+                raise ValueError(f"VA_UPLOAD_STORE must be s3://bucket[/prefix], not {store!r}")
+            self.upload_prefix = ObjectRef(parts.netloc, parts.path.strip("/"))
+
+    @property
+    def objects(self) -> ObjectStore:
+        if self._objects is None:
+            self._objects = ObjectStore(self.settings)
+        return self._objects
+
+    # ------------------------------------------------------------------ where uploads go
+
+    def keep_upload(self, video_id: str, local: Path) -> str:
+        """The URI the event names for a stored upload: the local file itself, or an object
+        it was copied to (the local copy is then removed)."""
+        if self.upload_prefix is None:
+            return str(local)
+        prefix = self.upload_prefix
+        key = "/".join(p for p in (prefix.key, video_id, sanitize_filename(local.name)) if p)
+        ref = ObjectRef(prefix.bucket, key)
+        self.objects.put_file(local, ref)
+        self.uploads.discard(local)
+        log.info("stored upload for video %s as %s", video_id, ref.uri)
+        return ref.uri
+
+    def remove(self, uri: str) -> bool:
+        """Delete a kept upload (local or an object in the upload store); whether it was there."""
+        if uri.startswith("s3://"):
+            ref = parse_s3_uri(uri)
+            self._check_bucket(ref)
+            if not self.objects.exists(ref):
+                return False
+            self.objects.delete(ref)
+            return True
+        if uri.startswith(("https://", "http://")):
+            return False  # the platform's own copy: not ours to delete
+        try:
+            path = self.uploads.resolve(uri)
+        except SourceNotFound:
+            return False
+        self.uploads.discard(path)
+        return True
+
+    # ------------------------------------------------------------------ reading a source
+
+    @contextmanager
+    def local_copy(self, uri: str) -> Iterator[Path]:
+        """A local file holding the video ``uri`` names, for as long as the block runs."""
+        scheme = urlsplit(uri.strip()).scheme.lower()
+        if scheme == "s3":
+            ref = parse_s3_uri(uri)
+            self._check_bucket(ref)
+            with self._download(ref.key.rsplit("/", 1)[-1]) as (path, out):
+                size = self.objects.size(ref)
+                if size > self.settings.max_upload_bytes:
+                    raise UploadTooLarge(
+                        f"{ref.uri} is {size} bytes; the limit is "
+                        f"{self.settings.max_upload_bytes} bytes"
+                    )
+                written = self.objects.download(ref, out, self.settings.max_upload_bytes)
+                log.info("downloaded %s (%d bytes)", ref.uri, written)
+                out.close()
+                yield path
+        elif scheme in ("https", "http"):
+            name = urlsplit(uri).path.rsplit("/", 1)[-1]
+            with self._download(name) as (path, out):
+                written = self._fetch_url(uri.strip(), out)
+                log.info("downloaded %s (%d bytes)", _redacted(uri), written)
+                out.close()
+                yield path
+        else:
+            yield self.uploads.resolve(uri)
+
+    @contextmanager
+    def _download(self, name: str) -> Iterator[tuple[Path, BinaryIO]]:
+        folder = self.downloads / uuid.uuid4().hex
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / sanitize_filename(name or "video")
+        try:
+            with path.open("wb") as out:
+                yield path, out
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _check_bucket(self, ref: ObjectRef) -> None:
+        allowed = set(self.settings.source_buckets)
+        if self.upload_prefix is not None:
+            allowed.add(self.upload_prefix.bucket)
+        if ref.bucket not in allowed:
+            raise SourceNotAllowed(
+                f"bucket {ref.bucket!r} is not one this service reads (VA_SOURCE_BUCKETS)"
+            )
+
+    def _fetch_url(self, url: str, out: BinaryIO) -> int:
+        """Stream ``url`` into ``out``: HTTPS only (HTTP when allowed), public hosts only
+        (unless allowed), at most ``MAX_REDIRECTS`` redirects, each checked the same way."""
+        import httpx
+
+        settings = self.settings
+        timeout = httpx.Timeout(settings.source_timeout_s)
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                self._check_url(url)
+                try:
+                    with client.stream("GET", url) as response:
+                        if response.is_redirect:
+                            location = response.headers.get("location", "")
+                            url = urljoin(url, location)
+                            continue
+                        if response.status_code in (401, 403):
+                            raise SourceNotAllowed(
+                                f"{_redacted(url)} answered {response.status_code}"
+                            )
+                        if response.status_code in (404, 410):
+                            raise SourceNotFound(
+                                f"{_redacted(url)} answered {response.status_code}"
+                            )
+                        if response.status_code != 200:
+                            raise SourceUnavailable(
+                                f"{_redacted(url)} answered {response.status_code}"
+                            )
+                        declared = response.headers.get("content-length", "")
+                        if declared.isdigit() and int(declared) > settings.max_upload_bytes:
+                            raise UploadTooLarge(
+                                f"{_redacted(url)} is {declared} bytes; the limit is "
+                                f"{settings.max_upload_bytes} bytes"
+                            )
+                        return _copy_limited(
+                            response.iter_bytes(CHUNK_BYTES), out, settings.max_upload_bytes
+                        )
+                except httpx.TimeoutException as exc:
+                    raise SourceUnavailable(f"{_redacted(url)} timed out: {exc}") from exc
+                except httpx.HTTPError as exc:
+                    raise SourceUnavailable(f"{_redacted(url)} failed: {exc}") from exc
+        raise SourceNotAllowed(f"more than {MAX_REDIRECTS} redirects from {_redacted(url)}")
+
+    def _check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme != "https" and not (scheme == "http" and self.settings.source_allow_http):
+            raise SourceNotAllowed(f"only https:// URLs are read, not {_redacted(url)}")
+        host = parts.hostname
+        if not host:
+            raise SourceNotAllowed(f"no host in {_redacted(url)}")
+        if self.settings.source_allow_private_hosts:
+            return
+        try:
+            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+        except OSError as exc:
+            raise SourceNotFound(f"cannot resolve {host!r}: {exc}") from exc
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if not address.is_global:
+                # The service's own network (metadata endpoints, databases) is not a source.
+                raise SourceNotAllowed(f"{host!r} resolves to a non-public address ({address})")
+
+
+def _redacted(url: str) -> str:
+    """The URL without its query (presigned URLs carry credentials there)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
