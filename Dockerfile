@@ -35,7 +35,8 @@ COPY --from=build /opt/video-analysis/models /opt/video-analysis/models
 ENV PATH=/opt/venv/bin:$PATH \
     VA_MODELS_DIR=/opt/video-analysis/models \
     VA_UPLOAD_ROOT=/data/uploads \
-    VA_DATA_DIR=/data/var
+    VA_DATA_DIR=/data/var \
+    VA_API_HOST=0.0.0.0
 # The upload and state folders exist and belong to the service user, so named volumes mounted
 # on them start with that owner. The weights stay root-owned: read-only for the service.
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app \

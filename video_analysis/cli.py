@@ -99,6 +99,17 @@ def _parser() -> argparse.ArgumentParser:
     m = msub.add_parser("status", help="show each model's state as JSON")
     m.set_defaults(func=cmd_models_status)
 
+    p = sub.add_parser("keys", help="make API keys")
+    ksub = p.add_subparsers(dest="keys_command", required=True)
+    k = ksub.add_parser("create", help="print a new key once, and the VA_API_KEYS entry to add")
+    k.add_argument("name", help="who the key is for, e.g. platform, dashboard")
+    k.add_argument(
+        "--scopes",
+        default="submit,read",
+        help="comma list of submit, read, delete, admin (default: submit,read)",
+    )
+    k.set_defaults(func=cmd_keys_create)
+
     p = sub.add_parser("schemas", help="write the JSON Schema of every message type")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_schemas)
@@ -334,6 +345,16 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     broker = start_broker(port, log_path=settings.data_dir / "broker.log")
     children.append(("broker", broker))
+    if not settings.api_keys:
+        # The API is never open, not even on a laptop: a key for this run, shown once.
+        from .auth import SCOPES, new_key
+
+        key, entry = new_key("dev", SCOPES)
+        env["VA_API_KEYS"] = entry.entry
+        sys.stderr.write(
+            f"video-analysis dev: API key for this run (all scopes): {key}\n"
+            f"  e.g. curl -H 'X-API-Key: {key}' http://127.0.0.1:{settings.api_port}/videos/ID\n"
+        )
     exe = [sys.executable, "-m", "video_analysis"]
     roles = [r for r in WORKER_ROLES if r != "all"]
     for offset, role in enumerate(roles):
@@ -406,6 +427,22 @@ def cmd_models_status(args: argparse.Namespace, settings: Settings) -> int:
     statuses = status(settings)
     sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in statuses], indent=2) + "\n")
     return 0 if all(s.present for s in statuses) else 1
+
+
+def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    from .auth import new_key
+
+    scopes = [scope.strip() for scope in args.scopes.split(",") if scope.strip()]
+    try:
+        key, entry = new_key(args.name, scopes)
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    sys.stdout.write(
+        f"key (shown once; give it to {args.name}): {key}\n"
+        f"add to VA_API_KEYS (comma-separated): {entry.entry}\n"
+    )
+    return 0
 
 
 def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:

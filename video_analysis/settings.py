@@ -233,7 +233,19 @@ class Settings(BaseSettings):
     )
 
     # API
-    api_host: str = Field("0.0.0.0", description="API bind address.")
+    api_host: str = Field(
+        "127.0.0.1",
+        description="API bind address; the container image sets 0.0.0.0 (published by compose).",
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Keys the API accepts, as name:scope+scope:sha256hex entries (comma list; "
+        "`video-analysis keys create` makes one). Scopes: submit, read, delete, admin. Empty = "
+        "the API is open, which production refuses.",
+    )
+    api_docs: bool | None = Field(
+        None, description="Serve /docs and /openapi.json; unset = on except in production."
+    )
     api_port: int = Field(8002, description="API port.")
     max_upload_bytes: int = Field(2 * 1024**3, ge=1024, description="Largest accepted upload.")
     public_base_url: str = Field("", description="Prefix of status URLs in API answers.")
@@ -246,7 +258,12 @@ class Settings(BaseSettings):
     dev_web_port_base: int = Field(6066, description="First Faust web port used by `dev` workers.")
 
     @field_validator(
-        "frame_analyzers", "audio_analyzers", "speech_languages", "source_buckets", mode="before"
+        "frame_analyzers",
+        "audio_analyzers",
+        "speech_languages",
+        "source_buckets",
+        "api_keys",
+        mode="before",
     )
     @classmethod
     def _split_csv(cls, value: object) -> object:
@@ -276,6 +293,17 @@ class Settings(BaseSettings):
                 f"speech_languages ({','.join(languages)})"
             )
         return self
+
+    @field_validator("api_keys", mode="after")
+    @classmethod
+    def _valid_api_keys(cls, value: list[str]) -> list[str]:
+        from .auth import parse_entry
+
+        return [parse_entry(entry).entry for entry in value]
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.environment != "production"
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

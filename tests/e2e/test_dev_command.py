@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,10 @@ from tests.media_factory import make_clip
 from video_analysis.streams.embedded import free_port
 
 pytestmark = pytest.mark.e2e
+
+
+def read_log(tmp_path: Path) -> str:
+    return (tmp_path / "dev.log").read_text(errors="replace")
 
 
 def test_dev_serves_an_upload_end_to_end_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -46,28 +51,33 @@ def test_dev_serves_an_upload_end_to_end_and_stops_on_ctrl_c(tmp_path: Path) -> 
                 pass
             assert time.monotonic() < deadline, (tmp_path / "dev.log").read_text()[-4000:]
             time.sleep(1)
+        # dev makes a key for the run and prints it; without it the API answers 401.
+        found = re.search(r"API key for this run \(all scopes\): (va_\S+)", read_log(tmp_path))
+        assert found, read_log(tmp_path)
+        assert httpx.get(f"{base}/videos/any", timeout=5).status_code == 401
+        http = httpx.Client(headers={"X-API-Key": found.group(1)}, timeout=60)
         clip = make_clip(tmp_path / "answer.mp4", duration=4.0, audio="speech", face=True)
         with clip.open("rb") as fh:
-            answer = httpx.post(
-                f"{base}/analyze-video", files={"file": ("answer.mp4", fh)}, timeout=60
-            )
+            answer = http.post(f"{base}/analyze-video", files={"file": ("answer.mp4", fh)})
         assert answer.status_code == 202, answer.text
         video_id = answer.json()["video_id"]
         deadline = time.monotonic() + 300
-        while (status := httpx.get(f"{base}/videos/{video_id}", timeout=10).json())[
-            "state"
-        ] not in ("complete", "partial", "failed"):
+        while (status := http.get(f"{base}/videos/{video_id}").json())["state"] not in (
+            "complete",
+            "partial",
+            "failed",
+        ):
             assert time.monotonic() < deadline, (tmp_path / "dev.log").read_text()[-4000:]
             time.sleep(1)
         assert status["state"] == "complete"
-        result = httpx.get(f"{base}/videos/{video_id}/result", timeout=10).json()
+        result = http.get(f"{base}/videos/{video_id}/result").json()
         for section in ("face", "gaze", "head_pose", "speech"):
             assert result[section]["cannot_assess"] is None, (section, result[section])
         assert (tmp_path / "var" / "results.sqlite3").is_file()  # the embedded store
         # The API loads no model; /models/status shows what the workers report holding.
         deadline = time.monotonic() + 60
         while True:
-            models = {m["name"]: m for m in httpx.get(f"{base}/models/status").json()["models"]}
+            models = {m["name"]: m for m in http.get(f"{base}/models/status").json()["models"]}
             held = {name for name, m in models.items() if m["workers"]}
             if {"fer-emotion", "mediapipe", "whisper-base"} <= held:
                 break

@@ -490,3 +490,106 @@ def test_models_status_shows_what_workers_report_loaded(client: TestClient) -> N
     assert after["whisper-base"]["workers"] == ["speech@host:42"]
     assert after["whisper-base"]["load_time_s"] == 0.9
     assert after["fer-emotion"]["loaded"] is False
+
+
+# ------------------------------------------------------------------------------ API keys
+
+
+def keyed(settings: Settings, *specs: tuple[str, str]) -> tuple[Settings, dict[str, str]]:
+    """``settings`` with one key per (name, scopes); the keys themselves by name."""
+    from video_analysis.auth import new_key
+
+    made = {name: new_key(name, scopes.split("+")) for name, scopes in specs}
+    entries = ",".join(entry.entry for _, entry in made.values())
+    updated = Settings(**{**settings.model_dump(), "api_keys": entries})
+    return updated, {name: key for name, (key, _) in made.items()}
+
+
+def test_every_route_but_health_needs_a_key_with_its_scope(
+    settings: Settings, publisher: FakePublisher, clip: Path
+) -> None:
+    settings, key = keyed(settings, ("platform", "submit+read"), ("viewer", "read"))
+    with make_client(settings, publisher) as client:
+        for path in ("/", "/health", "/health/ready"):
+            assert client.get(path).status_code in (200, 503), path
+        missing = client.get("/videos/v1")
+        assert missing.status_code == 401
+        assert missing.json()["error"]["code"] == "unauthorized"
+        assert missing.headers["www-authenticate"] == "Bearer"
+        assert client.get("/videos/v1", headers={"X-API-Key": "va_wrong"}).status_code == 401
+
+        viewer = {"X-API-Key": key["viewer"]}
+        with clip.open("rb") as fh:
+            refused = client.post(
+                "/analyze-video", files={"file": ("a.mp4", fh, "video/mp4")}, headers=viewer
+            )
+        assert refused.status_code == 403
+        assert "'submit'" in refused.json()["error"]["message"]
+        assert publisher.events == []
+
+        bearer = {"Authorization": f"Bearer {key['platform']}"}
+        with clip.open("rb") as fh:
+            accepted = client.post(
+                "/analyze-video",
+                files={"file": ("a.mp4", fh, "video/mp4")},
+                data={"video_id": "v1"},
+                headers=bearer,
+            )
+        assert accepted.status_code == 202
+        for path in ("/videos/v1", "/videos/v1/result", "/models/status"):
+            assert client.get(path, headers=viewer).status_code in (200, 202), path
+        assert client.get("/metrics", headers=viewer).status_code == 403  # admin only
+
+
+def test_model_status_shows_paths_hosts_and_pids_to_admin_keys_only(
+    settings: Settings, publisher: FakePublisher
+) -> None:
+    from video_analysis.schemas import ModelLoad
+
+    settings, key = keyed(settings, ("viewer", "read"), ("ops", "read+admin"))
+    with make_client(settings, publisher) as client:
+        app_status = client.app.state.components.status  # type: ignore[attr-defined]
+        load = ModelLoad(name="whisper-base", worker="speech@host-7:42", load_time_s=0.9)
+        client.portal.call(app_status.report_model_loads, [load])  # type: ignore[union-attr]
+        seen = {}
+        for name in ("viewer", "ops"):
+            answer = client.get("/models/status", headers={"X-API-Key": key[name]})
+            seen[name] = {m["name"]: m for m in answer.json()["models"]}
+    assert seen["viewer"]["whisper-base"]["loaded"] is True
+    assert seen["viewer"]["whisper-base"]["workers"] == []
+    assert all(m["path"] is None for m in seen["viewer"].values())
+    assert str(settings.models_dir) not in json.dumps(seen["viewer"])
+    assert seen["ops"]["whisper-base"]["workers"] == ["speech@host-7:42"]
+
+
+def test_docs_follow_the_setting_and_are_off_in_production(
+    settings: Settings, publisher: FakePublisher
+) -> None:
+    with make_client(settings, publisher) as client:
+        assert client.get("/openapi.json").status_code == 200
+    settings.api_docs = False
+    with make_client(settings, publisher) as client:
+        assert client.get("/openapi.json").status_code == 404
+        assert client.get("/docs").status_code == 404
+    production, _ = keyed(settings, ("platform", "submit"))
+    production = Settings(**{**production.model_dump(), "environment": "production"})
+    production.api_docs = None
+    assert production.docs_enabled is False
+
+
+def test_a_production_api_without_keys_refuses_to_start(settings: Settings) -> None:
+    production = Settings(**{**settings.model_dump(), "environment": "production"})
+    with pytest.raises(ValueError, match="VA_API_KEYS"):
+        create_app(production, publisher=FakePublisher())
+
+
+def test_a_malformed_key_entry_is_refused_with_the_reason() -> None:
+    from pydantic import ValidationError
+
+    for entry, why in [
+        ("platform:submit", "name:scope"),
+        ("platform:upload:" + "a" * 64, "scopes must be"),
+        ("platform:submit:nothex", "SHA-256"),
+    ]:
+        with pytest.raises(ValidationError, match=why):
+            Settings(api_keys=entry)  # type: ignore[arg-type]

@@ -101,3 +101,24 @@ def test_question_spans_reach_the_results_structure(
     # No speech analyzer in this deployment: the structure says why it has no figures.
     assert result["structure"]["cannot_assess"].startswith("no speech to structure")
     assert [row["t"] for row in result["timeline"]] == [0.0, 1.0]
+
+
+def test_keys_create_prints_a_key_once_and_the_entry_that_accepts_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from video_analysis.auth import KeyRing
+    from video_analysis.settings import Settings
+
+    assert main(["keys", "create", "platform", "--scopes", "submit,read"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    key = lines[0].rsplit(" ", 1)[-1]
+    entry = lines[1].rsplit(" ", 1)[-1]
+    assert key.startswith("va_") and key not in entry
+    ring = KeyRing(Settings(api_keys=entry).api_keys)  # type: ignore[arg-type]
+    found = ring.identify(key)
+    assert found is not None and found.name == "platform"
+    assert found.scopes == {"submit", "read"}
+    assert ring.identify(key + "x") is None
+
+    assert main(["keys", "create", "platform", "--scopes", "everything"]) == 2
+    assert "scopes must be some of" in capsys.readouterr().err

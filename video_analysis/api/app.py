@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from prometheus_client import (
@@ -33,6 +33,7 @@ from starlette.formparsers import MultiPartException
 from starlette.types import Message, Receive
 
 from .. import __version__
+from ..auth import ApiKey, Forbidden, KeyRing, Unauthorized, presented_key
 from ..errors import (
     MediaError,
     UnknownVideo,
@@ -143,6 +144,14 @@ def create_app(
 ) -> FastAPI:
     """Build the app; components not injected are built from settings and owned by the app."""
     settings = settings or get_settings()
+    keys = KeyRing(settings.api_keys)
+    if keys.open:
+        if settings.environment == "production":
+            raise ValueError(
+                "VA_API_KEYS is empty: the production API needs keys "
+                "(video-analysis keys create NAME --scopes submit,read)"
+            )
+        log.warning("VA_API_KEYS is empty: the API is open to anyone who can reach it")
     owned: list[Any] = []
     if publisher is None:
         publisher = _default_publisher(settings)
@@ -188,7 +197,37 @@ def create_app(
                 except Exception as exc:
                     log.warning("closing %s failed: %s", type(component).__name__, exc)
 
-    app = FastAPI(title="video-analysis", version=__version__, lifespan=lifespan)
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="video-analysis",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+
+    def allow(scope: str) -> Callable[..., Awaitable[ApiKey | None]]:
+        """A dependency: the caller's key must carry ``scope`` (anyone, when keys are off)."""
+
+        async def check(
+            x_api_key: str | None = Header(None, include_in_schema=False),
+            authorization: str | None = Header(None, include_in_schema=False),
+        ) -> ApiKey | None:
+            if keys.open:
+                return None
+            key = keys.identify(presented_key(x_api_key, authorization))
+            if key is None:
+                raise Unauthorized("send a valid API key as X-API-Key or Authorization: Bearer")
+            if scope not in key.scopes:
+                raise Forbidden(f"the key {key.name!r} does not have the {scope!r} scope")
+            return key
+
+        return check
+
+    def is_admin(key: ApiKey | None) -> bool:
+        return keys.open or (key is not None and "admin" in key.scopes)
+
     app.state.components = components
     app.state.metrics = metrics
     _install_error_handlers(app)
@@ -240,7 +279,9 @@ def create_app(
         )
 
     @app.get("/models/status")
-    async def models_status() -> dict[str, list[Any]]:
+    async def models_status(
+        key: ApiKey | None = Depends(allow("read")),  # noqa: B008 - FastAPI's idiom
+    ) -> dict[str, list[Any]]:
         from ..models import bundle
 
         items = await asyncio.to_thread(bundle.status, settings)
@@ -251,12 +292,15 @@ def create_app(
             log.warning("worker model reports unavailable: %s", exc)
         else:
             items = bundle.with_worker_loads(items, loads)
-        return {
-            "models": [
-                item.model_dump(mode="json") if isinstance(item, BaseModel) else item
-                for item in items
-            ]
-        }
+        shown = [item.model_dump(mode="json") for item in items]
+        if not is_admin(key):
+            # Paths, host names and PIDs describe the server: for operators only.
+            for item in shown:
+                item["path"] = None
+                item["workers"] = []
+                if item.get("error"):
+                    item["error"] = "not available (details for admin keys)"
+        return {"models": shown}
 
     @app.post(
         "/analyze-video",
@@ -265,7 +309,10 @@ def create_app(
         openapi_extra=_UPLOAD_OPENAPI,
         responses={409: {}, 413: {}, 415: {}, 422: {}, 503: {}},
     )
-    async def analyze_video(request: Request) -> JSONResponse:
+    async def analyze_video(
+        request: Request,
+        key: ApiKey | None = Depends(allow("submit")),  # noqa: B008
+    ) -> JSONResponse:
         try:
             accepted = await _accept_upload(request, components)
         except VideoAnalysisError as exc:
@@ -275,14 +322,20 @@ def create_app(
         return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
 
     @app.get("/videos/{video_id}", response_model=VideoStatus)
-    async def video_status(video_id: str) -> VideoStatus:
+    async def video_status(
+        video_id: str,
+        key: ApiKey | None = Depends(allow("read")),  # noqa: B008
+    ) -> VideoStatus:
         status = await components.status.get_status(video_id) if _valid_id(video_id) else None
         if status is None:
             raise UnknownVideo(f"no video with id {video_id!r}")
         return status
 
     @app.get("/videos/{video_id}/result")
-    async def video_result(video_id: str) -> JSONResponse:
+    async def video_result(
+        video_id: str,
+        key: ApiKey | None = Depends(allow("read")),  # noqa: B008
+    ) -> JSONResponse:
         if not _valid_id(video_id):
             raise UnknownVideo(f"no video with id {video_id!r}")
         result = await components.results.get_result(video_id)
@@ -295,7 +348,11 @@ def create_app(
         return JSONResponse(status.model_dump(mode="json"), status_code=202)
 
     @app.get("/videos/{video_id}/events")
-    async def video_events(video_id: str, request: Request) -> StreamingResponse:
+    async def video_events(
+        video_id: str,
+        request: Request,
+        key: ApiKey | None = Depends(allow("read")),  # noqa: B008
+    ) -> StreamingResponse:
         """Server-sent events: the state now, then progress per stage and the transcript as
         it forms, until the video is final (see ``api/events.py``)."""
         first = await components.status.get_status(video_id) if _valid_id(video_id) else None
@@ -314,7 +371,10 @@ def create_app(
         )
 
     @app.get("/videos/{video_id}/report", response_class=HTMLResponse)
-    async def video_report(video_id: str) -> HTMLResponse:
+    async def video_report(
+        video_id: str,
+        key: ApiKey | None = Depends(allow("read")),  # noqa: B008
+    ) -> HTMLResponse:
         """The interview's report: one self-contained HTML page (no network needed)."""
         if not _valid_id(video_id):
             raise UnknownVideo(f"no video with id {video_id!r}")
@@ -335,7 +395,9 @@ def create_app(
         return HTMLResponse(page)
 
     @app.get("/metrics")
-    async def prometheus_metrics() -> Response:
+    async def prometheus_metrics(
+        key: ApiKey | None = Depends(allow("admin")),  # noqa: B008
+    ) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
@@ -586,7 +648,10 @@ def _first_error(exc: ValidationError) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VideoAnalysisError)
     async def _domain_error(request: Request, exc: VideoAnalysisError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        return JSONResponse(
+            error_body(exc.code, exc.message), status_code=exc.http_status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
