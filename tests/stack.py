@@ -212,15 +212,16 @@ async def _stop(consumer: AIOKafkaConsumer) -> None:
         pass
 
 
-async def read_all(bootstrap: str, topic: str) -> list[tuple[str, dict[str, Any]]]:
-    """Every message on ``topic`` from the beginning, as (key, JSON value)."""
+async def read_all(bootstrap: str, topic: str) -> list[tuple[str, Any]]:
+    """Every message on ``topic`` from the beginning, as (key, JSON value); a tombstone's
+    value is None."""
     consumer = await _assigned_consumer(bootstrap, topic)
     if consumer is None:
         return []
     try:
         tps = list(consumer.assignment())
         ends = await consumer.end_offsets(tps)
-        out: list[tuple[str, dict[str, Any]]] = []
+        out: list[tuple[str, Any]] = []
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             positions = [await consumer.position(tp) for tp in tps]
@@ -229,7 +230,8 @@ async def read_all(bootstrap: str, topic: str) -> list[tuple[str, dict[str, Any]
             batches = await consumer.getmany(timeout_ms=500)
             for messages in batches.values():
                 for m in messages:
-                    out.append((m.key.decode() if m.key else "", json.loads(m.value)))
+                    value = None if m.value is None else json.loads(m.value)
+                    out.append((m.key.decode() if m.key else "", value))
         return out
     finally:
         await _stop(consumer)
@@ -251,7 +253,7 @@ async def wait_for_results(
                 for messages in batches.values():
                     for m in messages:
                         key = m.key.decode() if m.key else ""
-                        if key in video_ids:
+                        if key in video_ids and m.value is not None:
                             found[key] = json.loads(m.value)
             else:
                 await asyncio.sleep(1.0)

@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     m = msub.add_parser("status", help="show each model's state as JSON")
     m.set_defaults(func=cmd_models_status)
 
+    p = sub.add_parser(
+        "delete", help="erase a video: its upload, result and status; tell the join and consumers"
+    )
+    p.add_argument("video_id")
+    p.set_defaults(func=cmd_delete)
+
     p = sub.add_parser("keys", help="make API keys")
     ksub = p.add_subparsers(dest="keys_command", required=True)
     k = ksub.add_parser("create", help="print a new key once, and the VA_API_KEYS entry to add")
@@ -427,6 +433,45 @@ def cmd_models_status(args: argparse.Namespace, settings: Settings) -> int:
     statuses = status(settings)
     sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in statuses], indent=2) + "\n")
     return 0 if all(s.present for s in statuses) else 1
+
+
+def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
+    from .errors import UnknownVideo
+    from .schemas.events import valid_video_id
+
+    if not valid_video_id(args.video_id):
+        sys.stderr.write(f"error: {args.video_id!r} is not a video id\n")
+        return 2
+    try:
+        deleted = asyncio.run(_delete(settings, args.video_id))
+    except UnknownVideo as exc:
+        sys.stderr.write(f"error: {exc.message}\n")
+        return 1
+    sys.stdout.write(deleted.model_dump_json(indent=2) + "\n")
+    return 0
+
+
+async def _delete(settings: Settings, video_id: str) -> Any:
+    from .deletion import delete_video
+    from .store import Sources, create_result_store, create_status_store
+    from .streams.publisher import EventPublisher
+
+    results, status = create_result_store(settings), create_status_store(settings)
+    publisher = EventPublisher(settings)
+    await results.start()
+    await status.start()
+    try:
+        return await delete_video(
+            video_id,
+            results=results,
+            status=status,
+            sources=Sources(settings),
+            publisher=publisher,
+        )
+    finally:
+        await publisher.close()
+        await status.close()
+        await results.close()
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:

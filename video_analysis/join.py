@@ -15,7 +15,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, ValidationError
 
 from .analyzers.speech.transcript import stitch, unique_chunks
-from .schemas import JoinDeadline, PartialResult, SplitManifest
+from .schemas import JoinDeadline, JoinDelete, PartialResult, SplitManifest
 from .schemas.parts import SpeechPart
 from .schemas.result import PartialSegment
 
@@ -70,6 +70,7 @@ class Action(StrEnum):
     WAIT = "wait"  # keep the state; more parts to come
     BUILD = "build"  # build the result from the manifest and the parts received
     SPLIT_INCOMPLETE = "split_incomplete"  # parts came, the manifest never did
+    DELETE = "delete"  # the video was deleted: drop its parts, keep only a marker
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Step:
 
 def apply(
     state: JoinState | None,
-    item: SplitManifest | PartialResult | JoinDeadline,
+    item: SplitManifest | PartialResult | JoinDeadline | JoinDelete,
     now: float,
     deadline_s: float,
 ) -> Step:
@@ -94,6 +95,11 @@ def apply(
     fails the video. Parts delivered twice count once; anything after the result is ignored.
     """
     current = state or JoinState()
+    if isinstance(item, JoinDelete):
+        # Also after the result: the result is deleted too. Only a marker without any of the
+        # video's data stays, so that its late parts are ignored.
+        deleted = JoinState(first_seen=current.first_seen or now, finalized=True, status="deleted")
+        return Step(deleted.model_copy(update={"finalized_at": now}), Action.DELETE)
     if current.finalized:
         return Step(current, Action.IGNORE)
     new = current.model_copy(deep=True)

@@ -220,6 +220,15 @@ class Settings(BaseSettings):
         description="Buckets an event's s3:// URI may name besides the upload store's "
         "(comma list).",
     )
+    retention_days: float | None = Field(
+        None,
+        gt=0,
+        description="Delete the uploads kept by this service this many days after their "
+        "analysis finished (results stay until deleted); unset = keep them.",
+    )
+    retention_check_interval_s: float = Field(
+        3600.0, gt=0, description="How often the splitter looks for uploads past retention."
+    )
     source_timeout_s: float = Field(
         60.0, gt=0, description="Connect and read timeout for downloading a video."
     )

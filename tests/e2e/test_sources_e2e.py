@@ -3,6 +3,7 @@ object the platform stored itself; the workers read both from a real S3 API serv
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_pipeline_e2e import RESULT_TIMEOUT_S, assert_complete
+from tests.e2e.test_pipeline_e2e import RESULT_TIMEOUT_S, assert_complete, stored_rows
 from tests.media_factory import make_clip
 from tests.s3 import S3_ENV, object_keys, s3_client, s3_server
-from tests.stack import Stack
+from tests.stack import Stack, read_all
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +50,7 @@ def test_videos_in_object_storage_are_analysed_and_their_copies_removed(
         deployment.start_worker(role)
     deployment.start_api()
     api = f"http://127.0.0.1:{deployment.api_port}"
+    results_topic = deployment.topic("analysis-results")
     try:
         # 1. Over HTTP: the API keeps the upload in the bucket, not on its own disk.
         uploaded = f"up-{uuid.uuid4().hex[:8]}"
@@ -83,5 +85,26 @@ def test_videos_in_object_storage_are_analysed_and_their_copies_removed(
         downloads = Path(deployment.env["VA_DATA_DIR"]) / "downloads"
         assert [p for p in downloads.rglob("*") if p.is_file()] == []
         assert "interviews/7/answer.mp4" in object_keys(s3, "platform")
+
+        # 4. Erase the uploaded one: object, stored result and status go; the join is told and
+        #    consumers get a tombstone for the video's key on analysis-results.
+        erased = httpx.delete(f"{api}/videos/{uploaded}", timeout=30)
+        assert erased.status_code == 200, erased.text
+        assert erased.json()["uploads_removed"] == 1 and erased.json()["result_removed"]
+        assert object_keys(s3, BUCKET) == []
+        assert stored_rows(deployment, uploaded) == []
+        assert httpx.get(f"{api}/videos/{uploaded}", timeout=10).json()["state"] == "deleted"
+        assert httpx.get(f"{api}/videos/{uploaded}/result", timeout=10).status_code == 410
+        deadline = time.monotonic() + 30
+        while True:
+            messages = [v for k, v in asyncio.run(read_all(broker, results_topic)) if k == uploaded]
+            if messages and messages[-1] is None and "deleted video_id=" in deployment.log("join"):
+                break
+            assert time.monotonic() < deadline, (messages, deployment.logs())
+            time.sleep(1)
+        # The join dropped its state and did not bring anything back.
+        assert stored_rows(deployment, uploaded) == []
+        assert httpx.get(f"{api}/videos/{uploaded}", timeout=10).json()["state"] == "deleted"
+        assert stored_rows(deployment, published)  # the other video is untouched
     finally:
         deployment.stop()

@@ -199,3 +199,67 @@ def test_url_errors_and_limits(tmp_path: Path, web: str) -> None:
         with Sources(url_settings(tmp_path)).local_copy(web + "/slow"):
             pass
     assert downloads_left(small) == []
+
+
+# ---------------------------------------------------------------------------- retention
+
+
+async def test_retention_removes_uploads_of_videos_finished_long_ago(
+    tmp_path: Path, endpoint: str
+) -> None:
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from video_analysis.retention import expire_uploads
+    from video_analysis.schemas import AnalysisResult, ResultStatus, VideoState, VideoStatus
+    from video_analysis.store import EmbeddedStatusStore, SQLiteResultStore
+
+    settings = s3_settings(tmp_path, endpoint, upload_store=f"s3://{BUCKET}/kept")
+    sources = Sources(settings)
+    db = tmp_path / "results.sqlite3"
+    status, results = EmbeddedStatusStore(db), SQLiteResultStore(db)
+    await status.start()
+    await results.start()
+    now = datetime.now(UTC)
+    long_ago = now - timedelta(days=40)
+    try:
+        # On disk: finished long ago, finished yesterday, still processing, never heard of.
+        for video_id in ("old-done", "new-done", "old-running", "old-unknown"):
+            folder = settings.upload_root / video_id
+            folder.mkdir(parents=True)
+            (folder / "a.mp4").write_bytes(VIDEO)
+            os.utime(folder, (long_ago.timestamp(), long_ago.timestamp()))
+        await status.set_status(
+            VideoStatus(video_id="old-done", state=VideoState.COMPLETE, updated_at=long_ago)
+        )
+        await status.set_status(
+            VideoStatus(video_id="new-done", state=VideoState.COMPLETE, updated_at=now)
+        )
+        await status.set_status(
+            VideoStatus(video_id="old-running", state=VideoState.PROCESSING, updated_at=long_ago)
+        )
+        # In the bucket: a video whose status expired but whose result is old.
+        s3_client(endpoint).put_object(Bucket=BUCKET, Key="kept/old-result/a.mp4", Body=VIDEO)
+        old_result = AnalysisResult(
+            video_id="old-result", status=ResultStatus.COMPLETE, created_at=long_ago
+        )
+        await results.save_result(old_result)
+
+        # Objects written just now are not past retention yet ...
+        removed = await expire_uploads(30, sources=sources, status=status, results=results, now=now)
+        assert sorted(removed) == ["old-done", "old-unknown"]
+        assert sorted(p.name for p in settings.upload_root.iterdir()) == [
+            "new-done",
+            "old-running",
+        ]
+        # ... and are, 31 days on.
+        later = now + timedelta(days=31)
+        removed = await expire_uploads(
+            30, sources=sources, status=status, results=results, now=later
+        )
+        assert "old-result" in removed and "old-running" not in removed
+        assert [k for k in object_keys(endpoint, BUCKET) if k.startswith("kept/")] == []
+        assert await results.get_result("old-result") is not None  # results stay
+    finally:
+        await status.close()
+        await results.close()

@@ -142,6 +142,13 @@ async def test_result_round_trip(result_store: ResultStore) -> None:
     await result_store.ping()
 
 
+async def test_a_deleted_result_is_gone(result_store: ResultStore) -> None:
+    await result_store.save_result(_result("vid-d", ResultStatus.COMPLETE))
+    assert await result_store.delete_result("vid-d") is True
+    assert await result_store.get_result("vid-d") is None
+    assert await result_store.delete_result("vid-d") is False
+
+
 async def test_redelivered_result_overwrites_without_duplicates(
     result_store: ResultStore,
 ) -> None:
@@ -237,6 +244,16 @@ async def test_only_one_of_concurrent_claims_wins(status_store: StatusStore) -> 
     # Once deleted (a refused upload), the id can be claimed again.
     await status_store.delete_status("c1")
     assert await status_store.claim(claims[0])
+
+
+async def test_a_deleted_video_stays_deleted(status_store: StatusStore) -> None:
+    await status_store.set_status(VideoStatus(video_id="d1", state=VideoState.PROCESSING))
+    await status_store.set_status(VideoStatus(video_id="d1", state=VideoState.DELETED))
+    for late in (VideoState.PROCESSING, VideoState.COMPLETE, VideoState.FAILED):
+        await status_store.set_status(VideoStatus(video_id="d1", state=late))
+    stored = await status_store.get_status("d1")
+    assert stored is not None and stored.state == VideoState.DELETED
+    assert not await status_store.claim(VideoStatus(video_id="d1", state=VideoState.QUEUED))
 
 
 async def test_progress_updates_overwrite(status_store: StatusStore) -> None:

@@ -25,6 +25,7 @@ class FakePublisher:
 
     def __init__(self) -> None:
         self.events: list[VideoUploaded] = []
+        self.deleted: list[str] = []
         self.fail = False
 
     async def start(self) -> None:
@@ -37,6 +38,11 @@ class FakePublisher:
         if self.fail:
             raise ConnectionError("broker down")
         self.events.append(event)
+
+    async def publish_deletion(self, video_id: str) -> None:
+        if self.fail:
+            raise ConnectionError("broker down")
+        self.deleted.append(video_id)
 
     async def ping(self) -> None:
         if self.fail:
@@ -593,3 +599,72 @@ def test_a_malformed_key_entry_is_refused_with_the_reason() -> None:
     ]:
         with pytest.raises(ValidationError, match=why):
             Settings(api_keys=entry)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------ deletion
+
+
+def test_delete_erases_upload_result_and_status_and_tells_the_join(
+    client: TestClient, publisher: FakePublisher, settings: Settings, clip: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from video_analysis.schemas import AnalysisResult, ResultStatus
+
+    assert upload(client, clip, video_id="gone", applicant_id="ap-1")[0] == 202
+    components = client.app.state.components  # type: ignore[attr-defined]
+    result = AnalysisResult(
+        video_id="gone", status=ResultStatus.COMPLETE, created_at=datetime.now(UTC)
+    )
+    client.portal.call(components.results.save_result, result)  # type: ignore[union-attr]
+    assert stored_files(settings) and client.get("/videos/gone/result").status_code == 200
+
+    answer = client.delete("/videos/gone")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "video_id": "gone",
+        "state": "deleted",
+        "uploads_removed": 1,
+        "result_removed": True,
+        "join_notified": True,
+    }
+    assert publisher.deleted == ["gone"]
+    assert stored_files(settings) == []
+    assert not (settings.upload_root / "gone").exists()
+    stored = client.portal.call(components.results.get_result, "gone")  # type: ignore[union-attr]
+    assert stored is None
+    assert client.get("/videos/gone").json()["state"] == "deleted"
+    for path in ("/videos/gone/result", "/videos/gone/report"):
+        gone = client.get(path)
+        assert (gone.status_code, gone.json()["error"]["code"]) == (410, "deleted"), path
+    # The id stays taken; a worker's late update cannot bring the video back.
+    assert upload(client, clip, video_id="gone")[0] == 409
+    late = VideoStatus(video_id="gone", state=VideoState.COMPLETE, progress=1.0)
+    client.portal.call(components.status.set_status, late)  # type: ignore[union-attr]
+    assert client.get("/videos/gone").json()["state"] == "deleted"
+    # Deleting again is harmless; an unknown video is a 404.
+    assert client.delete("/videos/gone").status_code == 200
+    assert client.delete("/videos/never").status_code == 404
+
+
+def test_delete_needs_the_delete_scope_and_reports_a_broker_outage(
+    settings: Settings, publisher: FakePublisher, clip: Path
+) -> None:
+    settings, key = keyed(settings, ("platform", "submit+read"), ("privacy", "delete"))
+    with make_client(settings, publisher) as client:
+        with clip.open("rb") as fh:
+            client.post(
+                "/analyze-video",
+                files={"file": ("a.mp4", fh, "video/mp4")},
+                data={"video_id": "v9"},
+                headers={"X-API-Key": key["platform"]},
+            )
+        refused = client.delete("/videos/v9", headers={"X-API-Key": key["platform"]})
+        assert refused.status_code == 403
+        publisher.fail = True
+        down = client.delete("/videos/v9", headers={"X-API-Key": key["privacy"]})
+        assert (down.status_code, down.json()["error"]["code"]) == (503, "deletion_incomplete")
+        assert stored_files(settings) == []  # what could be removed locally is gone
+        publisher.fail = False
+        done = client.delete("/videos/v9", headers={"X-API-Key": key["privacy"]})
+        assert done.status_code == 200 and publisher.deleted == ["v9"]

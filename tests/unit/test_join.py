@@ -14,6 +14,7 @@ from video_analysis.schemas import (
     AnalyzerPlan,
     ErrorInfo,
     JoinDeadline,
+    JoinDelete,
     MediaInfo,
     ModelInfo,
     PartialResult,
@@ -112,6 +113,21 @@ def test_messages_after_the_result_are_ignored() -> None:
         step = apply(done, item, 10.0, DEADLINE_S)
         assert step.action == Action.IGNORE and step.state == done and step.new_part is None
     assert done.received == [] and done.status == "complete"
+
+
+def test_a_deleted_video_keeps_nothing_but_a_marker_and_ignores_what_comes_later() -> None:
+    midway = apply(apply(None, manifest(), 0.0, DEADLINE_S).state, PARTS[0], 1.0, DEADLINE_S)
+    deleted = apply(midway.state, JoinDelete(video_id="v1"), 2.0, DEADLINE_S)
+    assert deleted.action == Action.DELETE
+    marker = deleted.state
+    assert marker.finalized and marker.status == "deleted"
+    assert marker.manifest is None and marker.received == [] and marker.transcript == []
+    for item in (PARTS[1], PARTS[2], manifest(), JoinDeadline(video_id="v1")):
+        assert apply(marker, item, 3.0, DEADLINE_S).action == Action.IGNORE
+    assert not overdue(marker, 10 * DEADLINE_S, DEADLINE_S)
+    # A result already out is deleted too: the delete is not ignored after finalisation.
+    done = finalized(midway.state, "complete", 5.0)
+    assert apply(done, JoinDelete(video_id="v1"), 6.0, DEADLINE_S).action == Action.DELETE
 
 
 def test_the_state_survives_its_json_form_as_the_table_keeps_it() -> None:

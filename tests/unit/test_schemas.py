@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from video_analysis.analyzers.registry import ANALYZERS, analyzer_class
 from video_analysis.cli import main
 from video_analysis.schemas import (
+    JOIN_CONTROL,
     PART_DATA,
     PUBLISHED,
     AnalysisResult,
@@ -117,6 +118,7 @@ def test_schemas_command_writes_a_json_schema_per_topic(tmp_path: Path) -> None:
     assert written == sorted(
         [f"{name}.schema.json" for name in PUBLISHED]
         + [f"analyzer-results.data.{key}.schema.json" for key in PART_DATA]
+        + [f"{name}.schema.json" for name in JOIN_CONTROL]
     )
     result_schema = json.loads((tmp_path / "analysis-results.schema.json").read_text())
     for key in ("video_id", "status", "error", "missing", "media", "face", "speech", "models"):

@@ -34,6 +34,7 @@ from starlette.types import Message, Receive
 
 from .. import __version__
 from ..auth import ApiKey, Forbidden, KeyRing, Unauthorized, presented_key
+from ..deletion import Deleted, delete_video
 from ..errors import (
     MediaError,
     UnknownVideo,
@@ -78,6 +79,7 @@ class Publisher(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...
     async def publish_upload(self, event: VideoUploaded) -> None: ...
+    async def publish_deletion(self, video_id: str) -> None: ...
     async def ping(self) -> None: ...
 
 
@@ -344,6 +346,7 @@ def create_app(
         status = await components.status.get_status(video_id)
         if status is None:
             raise UnknownVideo(f"no video with id {video_id!r}")
+        _refuse_deleted(status)
         # Known but not finished (or its result not stored yet): poll again later.
         return JSONResponse(status.model_dump(mode="json"), status_code=202)
 
@@ -383,6 +386,7 @@ def create_app(
             status = await components.status.get_status(video_id)
             if status is None:
                 raise UnknownVideo(f"no video with id {video_id!r}")
+            _refuse_deleted(status)
             raise ApiError(
                 f"video {video_id!r} is {status.state.value}: its report is ready when the "
                 "analysis is done",
@@ -393,6 +397,34 @@ def create_app(
 
         page = await asyncio.to_thread(render, result)
         return HTMLResponse(page)
+
+    @app.delete("/videos/{video_id}", response_model=Deleted)
+    async def delete_video_route(
+        video_id: str,
+        key: ApiKey | None = Depends(allow("delete")),  # noqa: B008
+    ) -> Deleted:
+        """Erase the video: its upload, result and status (which becomes ``deleted``); the
+        join drops its state and ``analysis-results`` gets a tombstone for the video's key."""
+        if not _valid_id(video_id):
+            raise UnknownVideo(f"no video with id {video_id!r}")
+        try:
+            return await delete_video(
+                video_id,
+                results=components.results,
+                status=components.status,
+                sources=components.sources,
+                publisher=components.publisher,
+            )
+        except VideoAnalysisError:
+            raise
+        except Exception as exc:
+            log.error("deleting video %s failed: %s", video_id, exc, exc_info=True)
+            raise ApiError(
+                "the deletion could not be finished (a store or the broker is down); the "
+                "local data is removed as far as it could be: retry",
+                code="deletion_incomplete",
+                http_status=503,
+            ) from exc
 
     @app.get("/metrics")
     async def prometheus_metrics(
@@ -629,6 +661,11 @@ async def _check(ping: Callable[[], Awaitable[None]]) -> dict[str, Any]:
     except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     return {"ok": True}
+
+
+def _refuse_deleted(status: VideoStatus) -> None:
+    if status.state == VideoState.DELETED:
+        raise ApiError(f"video {status.video_id!r} was deleted", code="deleted", http_status=410)
 
 
 def _valid_id(video_id: str) -> bool:

@@ -23,7 +23,9 @@ from ..schemas import VideoState, VideoStatus
 from ..schemas.result import PartialSegment
 from ..store import StoreUnavailable
 
-FINAL_STATES = frozenset({VideoState.COMPLETE, VideoState.PARTIAL, VideoState.FAILED})
+FINAL_STATES = frozenset(
+    {VideoState.COMPLETE, VideoState.PARTIAL, VideoState.FAILED, VideoState.DELETED}
+)
 
 
 def sse(event: str, data: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from .events import (
     FrameBatch,
     FrameImage,
     JoinDeadline,
+    JoinDelete,
     MediaInfo,
     ModelInfo,
     PartialResult,
@@ -85,6 +86,7 @@ __all__ = [
     "GesturesSection",
     "HeadPoseSection",
     "JoinDeadline",
+    "JoinDelete",
     "Lean",
     "MediaInfo",
     "MediaQuality",
@@ -135,6 +137,13 @@ PUBLISHED: dict[str, type[BaseModel]] = {
 }
 
 
+#: Control messages the join reads from ``analyzer-results`` besides the parts (by ``kind``).
+JOIN_CONTROL: dict[str, type[BaseModel]] = {
+    "analyzer-results.join-deadline": JoinDeadline,
+    "analyzer-results.join-delete": JoinDelete,
+}
+
+
 #: The ``data`` of an ``analyzer-results`` message, by ``{analyzer}.{source}``.
 PART_DATA: dict[str, type[PartData]] = {
     "face.frames": FacePart,
@@ -151,6 +160,7 @@ def write_json_schemas(out_dir: Path) -> list[Path]:
     written = []
     schemas: dict[str, type[BaseModel]] = {
         **{f"{name}.schema.json": model for name, model in PUBLISHED.items()},
+        **{f"{name}.schema.json": model for name, model in JOIN_CONTROL.items()},
         **{f"analyzer-results.data.{key}.schema.json": m for key, m in PART_DATA.items()},
     }
     for filename, model in schemas.items():

@@ -236,6 +236,14 @@ class JoinDeadline(Message):
     video_id: str
 
 
+class JoinDelete(Message):
+    """Sent to the join (on ``analyzer-results``, keyed by the video) when a video is deleted:
+    the join drops what it holds of the video, and ignores its later parts."""
+
+    kind: Literal["delete"] = "delete"
+    video_id: str
+
+
 class DeadLetter(Message):
     """Published on ``video-analysis-dlq``: a message that could not be processed, and why."""
 

@@ -33,6 +33,8 @@ class VideoState(StrEnum):
     COMPLETE = "complete"
     PARTIAL = "partial"
     FAILED = "failed"
+    #: Erased on request (DELETE /videos/{id}); the id stays taken, nothing else is kept.
+    DELETED = "deleted"
 
 
 #: A finding of the quality analyzer about the recording.

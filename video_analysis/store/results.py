@@ -35,6 +35,7 @@ class ResultStore(Protocol):
     async def ping(self) -> None: ...
     async def save_result(self, result: AnalysisResult) -> None: ...
     async def get_result(self, video_id: str) -> AnalysisResult | None: ...
+    async def delete_result(self, video_id: str) -> bool: ...
 
 
 def embedded_db_path(settings: Settings) -> Path:
@@ -121,6 +122,20 @@ class SQLiteResultStore(SQLiteStore):
         if row is None:
             return None
         return AnalysisResult.model_validate_json(row[0])
+
+    async def delete_result(self, video_id: str) -> bool:
+        """Remove the video's result; whether there was one."""
+        conn = await self._connection()
+        try:
+            cursor = await conn.execute(
+                f"DELETE FROM {RESULTS_TABLE} WHERE video_id = ?", (video_id,)
+            )
+            deleted = cursor.rowcount
+            await cursor.close()
+            await conn.commit()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"result store unavailable: {exc}") from exc
+        return deleted > 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,14 +248,15 @@ class MySQLResultStore:
                 raise StoreUnavailable(f"result database unreachable: {exc}") from exc
         return self._pool
 
-    async def _run(self, sql: str, args: tuple[Any, ...]) -> Any:
+    async def _run(self, sql: str, args: tuple[Any, ...], *, rowcount: bool = False) -> Any:
+        """The first row of ``sql``'s answer (or, with ``rowcount``, how many rows it changed)."""
         import aiomysql
 
         pool = await self._get_pool()
         try:
             async with pool.acquire() as conn, conn.cursor() as cur:
                 await cur.execute(sql, args)
-                return await cur.fetchone()
+                return cur.rowcount if rowcount else await cur.fetchone()
         except (aiomysql.OperationalError, aiomysql.InterfaceError, OSError) as exc:
             raise StoreUnavailable(f"result database unavailable: {exc}") from exc
 
@@ -278,6 +294,13 @@ class MySQLResultStore:
         if row is None:
             return None
         return AnalysisResult.model_validate_json(row[0])
+
+    async def delete_result(self, video_id: str) -> bool:
+        """Remove the video's result; whether there was one."""
+        deleted = await self._run(
+            f"DELETE FROM {RESULTS_TABLE} WHERE video_id = %s", (video_id,), rowcount=True
+        )
+        return bool(deleted)
 
 
 def create_result_store(settings: Settings) -> ResultStore:

@@ -19,11 +19,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import SourceNotAllowed, SourceNotFound, UploadTooLarge, VideoAnalysisError
+from ..schemas.events import valid_video_id
 from ..settings import Settings
 from .uploads import UploadStorage, sanitize_filename
 
@@ -102,6 +104,26 @@ class ObjectStore:
     def delete(self, ref: ObjectRef) -> None:
         with _errors(ref.uri):
             self._client.delete_object(Bucket=ref.bucket, Key=ref.key)
+
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """(key, last modified) of every object under ``prefix``."""
+        with _errors(f"s3://{bucket}/{prefix}"):
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"], item["LastModified"]
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        """Delete every object under ``prefix``; how many there were."""
+        removed = 0
+        with _errors(f"s3://{bucket}/{prefix}"):
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    self._client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+                    removed += len(keys)
+        return removed
 
     def exists(self, ref: ObjectRef) -> bool:
         try:
@@ -198,6 +220,36 @@ class Sources:
         self.uploads.discard(local)
         log.info("stored upload for video %s as %s", video_id, ref.uri)
         return ref.uri
+
+    def kept_uploads(self) -> list[tuple[str, datetime]]:
+        """Every video with an upload kept here, and when its upload was last written."""
+        found: dict[str, datetime] = {}
+        root = self.uploads.root
+        if root.is_dir():
+            for folder in root.iterdir():
+                if folder.is_dir() and valid_video_id(folder.name):
+                    found[folder.name] = datetime.fromtimestamp(folder.stat().st_mtime, UTC)
+        if self.upload_prefix is not None:
+            prefix = self.upload_prefix.key + "/" if self.upload_prefix.key else ""
+            for key, modified in self.objects.list_objects(self.upload_prefix.bucket, prefix):
+                video_id = key[len(prefix) :].split("/", 1)[0]
+                if valid_video_id(video_id):
+                    found[video_id] = max(modified, found.get(video_id, modified))
+        return sorted(found.items())
+
+    def remove_video(self, video_id: str) -> int:
+        """Delete every upload kept for ``video_id`` (its folder under the upload root, its
+        objects in the upload store); how many files and objects there were. Videos the
+        platform keeps itself (its own bucket, a URL) are the platform's to delete."""
+        removed = 0
+        folder = self.uploads.root / video_id
+        if folder.resolve().is_relative_to(self.uploads.root) and folder.is_dir():
+            removed += sum(1 for p in folder.rglob("*") if p.is_file())
+            shutil.rmtree(folder)
+        if self.upload_prefix is not None:
+            prefix = "/".join(p for p in (self.upload_prefix.key, video_id) if p) + "/"
+            removed += self.objects.delete_prefix(self.upload_prefix.bucket, prefix)
+        return removed
 
     def remove(self, uri: str) -> bool:
         """Delete a kept upload (local or an object in the upload store); whether it was there."""

@@ -2,7 +2,8 @@
 
 Redis when ``settings.redis_url`` is set, else a table in the embedded SQLite file that the API
 and the workers share. Either way a terminal state (complete, partial, failed) is never
-overwritten by a late non-terminal update: the check and the write are one atomic step.
+overwritten by a late non-terminal update, and ``deleted`` by nothing: the check and the write
+are one atomic step.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .sqlite import SQLiteStore
 log = logging.getLogger(__name__)
 
 TERMINAL_STATES: frozenset[VideoState] = frozenset(
-    {VideoState.COMPLETE, VideoState.PARTIAL, VideoState.FAILED}
+    {VideoState.COMPLETE, VideoState.PARTIAL, VideoState.FAILED, VideoState.DELETED}
 )
 STATUS_TABLE = "video_status"
 MODEL_LOADS_TABLE = "model_loads"
@@ -59,7 +60,7 @@ def _log_ignored(status: VideoStatus) -> None:
 # Redis
 
 # KEYS[1] = status key; ARGV = new JSON, new state, TTL seconds, terminal states...
-# Returns 1 when written, 0 when a terminal state was kept.
+# Returns 1 when written, 0 when a terminal state was kept. A deleted video stays deleted.
 _SET_STATUS_LUA = """
 local current = redis.call('GET', KEYS[1])
 local new_terminal = false
@@ -67,14 +68,15 @@ local current_terminal = false
 for i = 4, #ARGV do
   if ARGV[i] == ARGV[2] then new_terminal = true end
 end
-if current and not new_terminal then
+if current then
   local ok, doc = pcall(cjson.decode, current)
   if ok and type(doc) == 'table' then
+    if doc['state'] == 'deleted' then return 0 end
     for i = 4, #ARGV do
       if doc['state'] == ARGV[i] then current_terminal = true end
     end
   end
-  if current_terminal then return 0 end
+  if current_terminal and not new_terminal then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
 return 1
@@ -217,7 +219,8 @@ class EmbeddedStatusStore(SQLiteStore):
                     terminal = excluded.terminal,
                     updated_at = excluded.updated_at,
                     status = excluded.status
-                WHERE {STATUS_TABLE}.terminal = 0 OR excluded.terminal = 1""",
+                WHERE {STATUS_TABLE}.state != 'deleted'
+                    AND ({STATUS_TABLE}.terminal = 0 OR excluded.terminal = 1)""",
                 (
                     status.video_id,
                     status.state.value,

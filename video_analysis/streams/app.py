@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import faust
@@ -32,6 +33,7 @@ from ..join import JoinState
 from ..media.codec import decode_part
 from ..media.splitter import split_video
 from ..models.bundle import loaded_here
+from ..retention import expire_uploads
 from ..schemas import (
     AnalysisResult,
     AnalyzerPlan,
@@ -40,6 +42,7 @@ from ..schemas import (
     ErrorInfo,
     FrameBatch,
     JoinDeadline,
+    JoinDelete,
     MediaInfo,
     ModelLoad,
     PartialResult,
@@ -204,6 +207,22 @@ def _add_splitter(wiring: Wiring) -> None:
 
     async def publish_manifest(manifest: SplitManifest) -> None:
         await wiring.publish(VIDEO_MANIFESTS, manifest.video_id, manifest)
+
+    if settings.retention_days is not None:
+        retention_days = settings.retention_days
+
+        @app.timer(interval=settings.retention_check_interval_s)  # type: ignore[untyped-decorator]
+        async def expire() -> None:
+            try:
+                await expire_uploads(
+                    retention_days,
+                    sources=sources,
+                    status=await services.status(),
+                    results=await services.results(),
+                    now=datetime.now(UTC),
+                )
+            except Exception as exc:  # noqa: BLE001 - tried again at the next interval
+                log.warning("retention check failed: %s", exc)
 
     @app.agent(wiring.topics[VIDEO_UPLOADED], name="splitter")
     async def splitter(stream: StreamT[Any]) -> None:
@@ -423,6 +442,20 @@ def _add_join(wiring: Wiring) -> None:
             result.missing,
         )
 
+    async def forget(video_id: str, before: JoinState | None, marker: JoinState) -> None:
+        """A deleted video: its parts, result and status go; a tombstone on the results topic
+        tells consumers to drop theirs. (The API did the same; this covers a result the join
+        was finishing meanwhile.)"""
+        if before is not None:
+            for key in before.received:
+                parts_table.pop(_part_table_key(video_id, key), None)
+        state_table[video_id] = marker.model_dump(mode="json")
+        await (await services.results()).delete_result(video_id)
+        await services.set_status(video_id, VideoState.DELETED)
+        fut = await wiring.topics[ANALYSIS_RESULTS].send(key=video_id.encode(), value=None)
+        await fut
+        log.info("deleted video_id=%s: its parts, result and status", video_id)
+
     def load_parts(
         video_id: str, state: JoinState, analyzer: str | None = None
     ) -> list[PartialResult]:
@@ -436,68 +469,79 @@ def _add_join(wiring: Wiring) -> None:
                 parts.append(PartialResult.model_validate(raw_part))
         return parts
 
+    async def handle(message: Any) -> None:
+        """One message of the join's input: a manifest, a part, a deadline or a delete."""
+        video_id = _key(message)
+        try:
+            payload = json.loads(_value(message))
+            kind = payload.get("kind") if isinstance(payload, dict) else None
+            item: SplitManifest | PartialResult | JoinDeadline | JoinDelete
+            if kind == "manifest":
+                item = SplitManifest.model_validate(payload)
+            elif kind == "partial":
+                item = PartialResult.model_validate(payload)
+            elif kind == "deadline":
+                item = JoinDeadline.model_validate(payload)
+            elif kind == "delete":
+                item = JoinDelete.model_validate(payload)
+            else:
+                raise VideoAnalysisError(f"unknown message kind {kind!r}", code="invalid_event")
+        except Exception as exc:  # noqa: BLE001 - malformed input goes to the DLQ
+            await wiring.reject("join", message, video_id or None, exc)
+            return
+        video_id = item.video_id
+        stored = state_table.get(video_id)
+        before = JoinState.model_validate(stored) if stored else None
+        step = join.apply(before, item, time.time(), settings.join_deadline_s)
+        if step.action == join.Action.IGNORE:
+            log.debug("late %s for finalized video_id=%s ignored", item.kind, video_id)
+            return
+        if step.action == join.Action.DELETE:
+            await forget(video_id, before, step.state)
+            return
+        state = step.state
+        new_part = step.new_part
+        if new_part is not None:
+            key = _part_table_key(video_id, new_part.part_key)
+            parts_table[key] = new_part.model_dump(mode="json")
+            if new_part.analyzer == "speech" and new_part.error is None:
+                # The transcript as it forms: shown in the status before the result.
+                transcript = join.partial_transcript(
+                    load_parts(video_id, state, "speech"),
+                    settings.speech_max_compression_ratio,
+                )
+                state = state.model_copy(update={"transcript": transcript})
+        if step.action == join.Action.BUILD:
+            assert state.manifest is not None
+            result = build_result(state.manifest, load_parts(video_id, state), settings=settings)
+            await finalize(video_id, state, result)
+            return
+        if step.action == join.Action.SPLIT_INCOMPLETE:
+            error = ErrorInfo(
+                code="split_incomplete",
+                message="parts arrived but the splitter never finished this video",
+            )
+            await finalize(video_id, state, failed_result(video_id, error))
+            return
+        state_table[video_id] = state.model_dump(mode="json")
+        if isinstance(item, SplitManifest) or new_part is not None:
+            await services.set_status(
+                video_id,
+                VideoState.PROCESSING,
+                progress=state.progress(),
+                stages=state.stages(),
+                transcript=state.transcript,
+            )
+
     @app.agent(join_topic, name="join")
     async def join_agent(stream: StreamT[Any]) -> None:
         async for event in stream.events():
-            message = event.message
-            video_id = _key(message)
-            try:
-                payload = json.loads(_value(message))
-                kind = payload.get("kind") if isinstance(payload, dict) else None
-                item: SplitManifest | PartialResult | JoinDeadline
-                if kind == "manifest":
-                    item = SplitManifest.model_validate(payload)
-                elif kind == "partial":
-                    item = PartialResult.model_validate(payload)
-                elif kind == "deadline":
-                    item = JoinDeadline.model_validate(payload)
-                else:
-                    raise VideoAnalysisError(f"unknown message kind {kind!r}", code="invalid_event")
-            except Exception as exc:  # noqa: BLE001 - malformed input goes to the DLQ
-                await wiring.reject("join", message, video_id or None, exc)
-                continue
-            video_id = item.video_id
-            stored = state_table.get(video_id)
-            before = JoinState.model_validate(stored) if stored else None
-            step = join.apply(before, item, time.time(), settings.join_deadline_s)
-            if step.action == join.Action.IGNORE:
-                log.debug("late %s for finalized video_id=%s ignored", item.kind, video_id)
-                continue
-            state = step.state
-            new_part = step.new_part
-            if new_part is not None:
-                key = _part_table_key(video_id, new_part.part_key)
-                parts_table[key] = new_part.model_dump(mode="json")
-                if new_part.analyzer == "speech" and new_part.error is None:
-                    # The transcript as it forms: shown in the status before the result.
-                    transcript = join.partial_transcript(
-                        load_parts(video_id, state, "speech"),
-                        settings.speech_max_compression_ratio,
-                    )
-                    state = state.model_copy(update={"transcript": transcript})
-            if step.action == join.Action.BUILD:
-                assert state.manifest is not None
-                result = build_result(
-                    state.manifest, load_parts(video_id, state), settings=settings
-                )
-                await finalize(video_id, state, result)
-                continue
-            if step.action == join.Action.SPLIT_INCOMPLETE:
-                error = ErrorInfo(
-                    code="split_incomplete",
-                    message="parts arrived but the splitter never finished this video",
-                )
-                await finalize(video_id, state, failed_result(video_id, error))
-                continue
-            state_table[video_id] = state.model_dump(mode="json")
-            if isinstance(item, SplitManifest) or new_part is not None:
-                await services.set_status(
-                    video_id,
-                    VideoState.PROCESSING,
-                    progress=state.progress(),
-                    stages=state.stages(),
-                    transcript=state.transcript,
-                )
+            await handle(event.message)
+            # The tables' changelog records wait in Faust's producer buffer, which Faust's
+            # commit does not always drain (it stops waiting after 0.1 s): a worker killed
+            # then had its offsets committed and the records lost, so a part was never counted
+            # after the restart. Drained here, before the message counts as processed.
+            await _drain_changelog(app)
 
     @app.timer(interval=settings.join_check_interval_s)  # type: ignore[untyped-decorator]
     async def check_deadlines() -> None:
@@ -512,6 +556,27 @@ def _add_join(wiring: Wiring) -> None:
                     key=video_id.encode(),
                     value=JoinDeadline(video_id=video_id).model_dump_json().encode(),
                 )
+
+
+#: How long the join waits for its changelog records to leave the buffer before it says so.
+DRAIN_WARN_S = 30.0
+
+
+async def _drain_changelog(app: faust.App) -> None:
+    """Wait until every record the tables wrote has been handed to the Kafka client, whose own
+    flush (in Faust's commit) then waits for the broker's acknowledgement."""
+    buffer = app.producer.buffer
+    started = time.monotonic()
+    warned = started
+    while buffer.size:
+        await asyncio.sleep(0.001)
+        if time.monotonic() - warned > DRAIN_WARN_S:
+            warned = time.monotonic()
+            log.warning(
+                "%d changelog records still unsent after %.0f s; is the broker reachable?",
+                buffer.size,
+                warned - started,
+            )
 
 
 def _part_table_key(video_id: str, part_key: str) -> str:

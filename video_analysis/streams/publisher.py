@@ -7,10 +7,10 @@ import logging
 
 from aiokafka import AIOKafkaProducer
 
-from ..schemas import VideoUploaded
+from ..schemas import JoinDelete, VideoUploaded
 from ..settings import Settings
 from .admin import ensure_topics
-from .topics import VIDEO_UPLOADED
+from .topics import ANALYSIS_RESULTS, ANALYZER_RESULTS, VIDEO_UPLOADED
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,18 @@ class EventPublisher:
             key=event.video_id.encode(),
         )
         log.info("published upload event video_id=%s uri=%s", event.video_id, event.uri)
+
+    async def publish_deletion(self, video_id: str) -> None:
+        """Tell the join to drop the video, and the results' consumers with a tombstone."""
+        producer = await self._connect()
+        key = video_id.encode()
+        await producer.send_and_wait(
+            self._settings.topic(ANALYZER_RESULTS),
+            value=JoinDelete(video_id=video_id).model_dump_json().encode(),
+            key=key,
+        )
+        await producer.send_and_wait(self._settings.topic(ANALYSIS_RESULTS), value=None, key=key)
+        log.info("published deletion of video_id=%s", video_id)
 
     async def ping(self) -> None:
         producer = await self._connect()
