@@ -317,6 +317,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from .streams.app import create_app
     from .streams.embedded import free_port
 
+    if args.role in ("face", "pose") and settings.vision_worker_nice:
+        os.nice(settings.vision_worker_nice)
     asyncio.run(ensure_topics(settings))
     app = create_app(settings, args.role)
     Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)

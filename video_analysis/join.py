@@ -15,7 +15,15 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, ValidationError
 
 from .analyzers.speech.transcript import stitch, unique_chunks
-from .schemas import JoinDeadline, JoinDelete, PartialResult, SplitManifest
+from .schemas import (
+    JoinDeadline,
+    JoinDelete,
+    PartialResult,
+    PartSource,
+    SplitManifest,
+    TranscriptPreview,
+    part_key,
+)
 from .schemas.parts import SpeechPart
 from .schemas.result import PartialSegment
 
@@ -33,6 +41,18 @@ class JoinState(BaseModel):
     transcript: list[PartialSegment] = Field(
         default_factory=list, description="The transcript so far, from the speech parts in."
     )
+    previews: dict[str, list[PartialSegment]] = Field(
+        default_factory=dict,
+        description="Words of chunks transcribed whose speech part is not in yet, by chunk.",
+    )
+
+    def live_transcript(self) -> list[PartialSegment]:
+        """What the status shows: the speech parts' transcript, and the preview words of the
+        chunks whose part is still on its way, in time order."""
+        if not self.previews:
+            return self.transcript
+        previewed = [segment for words in self.previews.values() for segment in words]
+        return sorted([*self.transcript, *previewed], key=lambda s: (s.start, s.end))
 
     def progress(self) -> float:
         """Share of the expected parts received (0 before the manifest)."""
@@ -112,6 +132,8 @@ def apply(
     elif isinstance(item, PartialResult) and item.part_key not in new.received:
         new.received.append(item.part_key)
         new_part = item
+        if item.analyzer == "speech":
+            new.previews.pop(str(item.index), None)
     if new.manifest is not None:
         if new.manifest.error is not None or new.manifest.expected_parts() <= set(new.received):
             return Step(new, Action.BUILD, new_part)
@@ -121,6 +143,20 @@ def apply(
     elif isinstance(item, JoinDeadline) and now - new.first_seen >= 2 * deadline_s:
         return Step(new, Action.SPLIT_INCOMPLETE, new_part)
     return Step(new, Action.WAIT, new_part)
+
+
+def add_preview(state: JoinState | None, item: TranscriptPreview, now: float) -> JoinState | None:
+    """The state with a chunk's preview words; None when they are no news (the video is
+    final, or the chunk's speech part is already in)."""
+    current = state or JoinState()
+    speech_part = part_key("speech", PartSource.AUDIO, item.chunk_index)
+    if current.finalized or speech_part in current.received:
+        return None
+    new = current.model_copy(deep=True)
+    if new.first_seen is None:
+        new.first_seen = now
+    new.previews[str(item.chunk_index)] = list(item.segments)
+    return new
 
 
 def finalized(state: JoinState, status: str, now: float) -> JoinState:

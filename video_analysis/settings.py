@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         ["quality", "speech"], description="Analyzers run on audio chunks (comma list)."
     )
     worker_threads: int = Field(2, ge=1, description="Threads for CPU-bound analysis per worker.")
+    vision_worker_nice: int = Field(
+        5,
+        ge=0,
+        le=19,
+        description="Niceness of the face and pose workers: on a machine they share, the "
+        "speech, join and API come first, so the transcript shows sooner; 0 = no change.",
+    )
     face_min_coverage: float = Field(
         0.3,
         ge=0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from video_analysis.join import (
     Action,
     JoinState,
+    add_preview,
     apply,
     finalized,
     overdue,
@@ -18,8 +19,10 @@ from video_analysis.schemas import (
     MediaInfo,
     ModelInfo,
     PartialResult,
+    PartialSegment,
     PartSource,
     SplitManifest,
+    TranscriptPreview,
 )
 from video_analysis.schemas.parts import SegmentRow, SpeechPart, VoiceSignal, WordRow
 
@@ -233,3 +236,31 @@ def test_the_partial_transcript_leaves_out_what_the_result_will_drop() -> None:
     odd = speech(2, [(21.0, 21.4, " odd")]).model_copy(update={"data": {"segments": 3}})
 
     assert partial_transcript([invented, failed, odd], 2.4) == []
+
+
+def test_previewed_words_show_until_their_part_is_in() -> None:
+    words = [PartialSegment(start=8.5, end=10.0, text="Later words.")]
+    early = [PartialSegment(start=0.5, end=2.0, text="First words.")]
+    audio = [manifest(audio_chunks=2, analyzers=AnalyzerPlan(frames=[], audio=["speech"]))]
+    state = apply(None, audio[0], 0.0, DEADLINE_S).state
+    # Chunk 1's words arrive first (out of order); then chunk 0's.
+    state = add_preview(state, TranscriptPreview(video_id="v1", chunk_index=1, segments=words), 1)
+    assert state is not None
+    state = add_preview(state, TranscriptPreview(video_id="v1", chunk_index=0, segments=early), 2)
+    assert state is not None
+    assert [s.text for s in state.live_transcript()] == ["First words.", "Later words."]
+    # Chunk 0's part arrives: its preview gives way to the part's transcript.
+    part0 = PartialResult(
+        video_id="v1", analyzer="speech", source=PartSource.AUDIO, index=0, model=MODEL
+    )
+    after = apply(state, part0, 3.0, DEADLINE_S)
+    assert list(after.state.previews) == ["1"]
+    later = after.state.model_copy(
+        update={"transcript": [PartialSegment(start=0.5, end=2.0, text="First words!")]}
+    )
+    assert [s.text for s in later.live_transcript()] == ["First words!", "Later words."]
+    # A preview after its part, or after the result, is no news.
+    late = TranscriptPreview(video_id="v1", chunk_index=0, segments=early)
+    assert add_preview(later, late, 4.0) is None
+    assert add_preview(finalized(later, "complete", 5.0), late, 6.0) is None
+    assert add_preview(None, late, 7.0) is not None  # before the manifest: kept

@@ -604,3 +604,19 @@ def test_a_speech_part_with_a_malformed_segment_is_refused() -> None:
     for bad in (missing, unknown, wrong):
         with pytest.raises(ValidationError):
             SpeechPart.model_validate(bad)
+
+
+@needs_model
+def test_the_words_are_previewed_before_the_rest_of_the_part(
+    analyzer: SpeechAnalyzer, media: Path
+) -> None:
+    from video_analysis.schemas import PartialSegment
+
+    previews: list[list[PartialSegment]] = []
+    audio = speech(media, "I led a small team and we shipped in three months.", "en-us", "p")
+    part = speech_part(analyzer.analyze_audio(chunk(audio), on_words=previews.append))
+    assert len(previews) == 1
+    kept = [row for row in part.segments if row.flag is None]
+    assert [s.text for s in previews[0]] == [row.text.strip() for row in kept]
+    assert [(s.start, s.end) for s in previews[0]] == [(row.start, row.end) for row in kept]
+    assert "team" in " ".join(s.text for s in previews[0]).lower()

@@ -10,6 +10,7 @@ by different workers.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -17,12 +18,15 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from ..schemas import ModelInfo, PartSource, SplitManifest
+from ..schemas import ModelInfo, PartialSegment, PartSource, SplitManifest
 from ..schemas.parts import PartData
 from ..settings import Settings
 
 FramesData = TypeVar("FramesData", bound=PartData)
 AudioData = TypeVar("AudioData", bound=PartData)
+
+#: Called by a transcribing analyzer with a chunk's segments before its other work is done.
+WordsHook = Callable[[list[PartialSegment]], None]
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,9 @@ class Analyzer(ABC):
     def analyze_frames(self, batch: DecodedFrames) -> PartData:
         raise NotImplementedError(f"{self.name} does not analyse frames")
 
-    def analyze_audio(self, chunk: DecodedAudio) -> PartData:
+    def analyze_audio(self, chunk: DecodedAudio, *, on_words: WordsHook | None = None) -> PartData:
+        """The part's data. An analyzer that transcribes calls ``on_words`` with the chunk's
+        segments as soon as it has them, before the rest of its work (a preview)."""
         raise NotImplementedError(f"{self.name} does not analyse audio")
 
     @classmethod

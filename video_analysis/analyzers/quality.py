@@ -19,7 +19,7 @@ from .. import __version__
 from ..schemas import MediaQuality, ModelInfo, PartSource
 from ..schemas.parts import PartData, QualityAudioPart, QualityFrame, QualityFramesPart
 from . import timeseries as ts
-from .base import Analyzer, DecodedAudio, DecodedFrames, SummaryInput
+from .base import Analyzer, DecodedAudio, DecodedFrames, SummaryInput, WordsHook
 
 # --- frames -------------------------------------------------------------------------------
 # Blur is measured at a fixed size, so that it does not depend on the sampled resolution.
@@ -126,7 +126,9 @@ class QualityAnalyzer(Analyzer):
             )
         return QualityFramesPart(frames=frames)
 
-    def analyze_audio(self, chunk: DecodedAudio) -> QualityAudioPart:
+    def analyze_audio(
+        self, chunk: DecodedAudio, *, on_words: WordsHook | None = None
+    ) -> QualityAudioPart:
         x = np.asarray(chunk.samples, dtype=np.float64).reshape(-1)
         x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
         rate = int(chunk.sample_rate)

@@ -7,7 +7,7 @@ import time
 
 from ..errors import error_info
 from ..schemas import AudioChunk, ErrorInfo, FrameBatch, ModelInfo, PartialResult, PartSource
-from .base import Analyzer, DecodedAudio, DecodedFrames
+from .base import Analyzer, DecodedAudio, DecodedFrames, WordsHook
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def run_analyzer(
     decoded: DecodedFrames | DecodedAudio,
     *,
     video_id: str,
+    on_words: WordsHook | None = None,
 ) -> tuple[PartialResult, Exception | None]:
     """One analyzer on one part. A crash becomes a part with ``error`` (and is returned, so
     the caller can dead-letter it) instead of stopping the other parts of the video."""
@@ -59,7 +60,7 @@ def run_analyzer(
         if isinstance(decoded, DecodedFrames):
             data = analyzer.analyze_frames(decoded)
         else:
-            data = analyzer.analyze_audio(decoded)
+            data = analyzer.analyze_audio(decoded, on_words=on_words)
     except Exception as exc:  # noqa: BLE001 - reported on the part and to the caller
         elapsed_s = round(time.monotonic() - started, 4)
         part = failed_part(

@@ -40,11 +40,13 @@ from .result import (
     MediaQuality,
     MediaSection,
     ModelLoad,
+    PartialSegment,
     ReliabilityNote,
     ResultStatus,
     StructureSection,
     TimelineRow,
     TimelineWord,
+    TranscriptPreview,
     VideoState,
     VideoStatus,
 )
@@ -93,6 +95,8 @@ __all__ = [
     "MediaSection",
     "ModelInfo",
     "ModelLoad",
+    "PartialSegment",
+    "TranscriptPreview",
     "Movement",
     "PartData",
     "PartSource",
@@ -141,6 +145,7 @@ PUBLISHED: dict[str, type[BaseModel]] = {
 JOIN_CONTROL: dict[str, type[BaseModel]] = {
     "analyzer-results.join-deadline": JoinDeadline,
     "analyzer-results.join-delete": JoinDelete,
+    "analyzer-results.transcript-preview": TranscriptPreview,
 }
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .events import SCHEMA_VERSION, ErrorInfo, ModelInfo, VideoMetadata, utcnow
+from .events import SCHEMA_VERSION, ErrorInfo, Message, ModelInfo, VideoMetadata, utcnow
 from .section import Section
 from .speech import SpeakerFigures, SpeechSection
 from .vision import (
@@ -385,6 +385,16 @@ class PartialSegment(BaseModel):
     start: float = Field(description="Seconds from the start of the video.")
     end: float = Field(description="Seconds from the start of the video.")
     text: str = Field(description="What was said.")
+
+
+class TranscriptPreview(Message):
+    """Published on ``analyzer-results`` by the speech worker as soon as a chunk is transcribed,
+    before its part (pitch, speakers...) is done: the status shows the words sooner."""
+
+    kind: Literal["preview"] = "preview"
+    video_id: str
+    chunk_index: int = Field(ge=0, description="The audio chunk the words are from.")
+    segments: list[PartialSegment] = Field(description="The chunk's segments, in time order.")
 
 
 class VideoStatus(BaseModel):

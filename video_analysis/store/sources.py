@@ -25,13 +25,15 @@ from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import SourceNotAllowed, SourceNotFound, UploadTooLarge, VideoAnalysisError
-from ..schemas.events import valid_video_id
+from ..schemas.events import VideoUploaded, valid_video_id
 from ..settings import Settings
 from .uploads import UploadStorage, sanitize_filename
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1024 * 1024
+#: The upload's ``VideoUploaded`` event, kept beside the video for ``reconcile``.
+EVENT_FILE = "event.json"
 MAX_REDIRECTS = 3
 
 
@@ -87,6 +89,14 @@ class ObjectStore:
         with _errors(ref.uri):
             self._client.upload_file(str(path), ref.bucket, ref.key)
 
+    def put_bytes(self, body: bytes, ref: ObjectRef) -> None:
+        with _errors(ref.uri):
+            self._client.put_object(Bucket=ref.bucket, Key=ref.key, Body=body)
+
+    def get_bytes(self, ref: ObjectRef) -> bytes:
+        with _errors(ref.uri):
+            return bytes(self._client.get_object(Bucket=ref.bucket, Key=ref.key)["Body"].read())
+
     def size(self, ref: ObjectRef) -> int:
         with _errors(ref.uri):
             head = self._client.head_object(Bucket=ref.bucket, Key=ref.key)
@@ -113,16 +123,17 @@ class ObjectStore:
                 for item in page.get("Contents", []):
                     yield item["Key"], item["LastModified"]
 
-    def delete_prefix(self, bucket: str, prefix: str) -> int:
-        """Delete every object under ``prefix``; how many there were."""
-        removed = 0
+    def delete_prefix(self, bucket: str, prefix: str) -> list[str]:
+        """Delete every object under ``prefix``; their keys."""
+        removed: list[str] = []
         with _errors(f"s3://{bucket}/{prefix}"):
             paginator = self._client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                keys = [item["Key"] for item in page.get("Contents", [])]
                 if keys:
-                    self._client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
-                    removed += len(keys)
+                    objects = [{"Key": key} for key in keys]
+                    self._client.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+                    removed.extend(keys)
         return removed
 
     def exists(self, ref: ObjectRef) -> bool:
@@ -237,6 +248,46 @@ class Sources:
                     found[video_id] = max(modified, found.get(video_id, modified))
         return sorted(found.items())
 
+    def keep_event(self, event: VideoUploaded) -> None:
+        """Keep the upload's event beside it, so that a restart can publish it again."""
+        body = event.model_dump_json().encode()
+        if self.upload_prefix is None:
+            path = self.uploads.root / event.video_id / EVENT_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+            return
+        key = "/".join(p for p in (self.upload_prefix.key, event.video_id, EVENT_FILE) if p)
+        self.objects.put_bytes(body, ObjectRef(self.upload_prefix.bucket, key))
+
+    def kept_event(self, video_id: str) -> VideoUploaded | None:
+        """The event kept with ``video_id``'s upload, when both are still here."""
+        if self.upload_prefix is None:
+            path = self.uploads.root / video_id / EVENT_FILE
+            body = path.read_bytes() if path.is_file() else None
+        else:
+            key = "/".join(p for p in (self.upload_prefix.key, video_id, EVENT_FILE) if p)
+            try:
+                body = self.objects.get_bytes(ObjectRef(self.upload_prefix.bucket, key))
+            except SourceNotFound:
+                body = None
+        if body is None:
+            return None
+        event = VideoUploaded.model_validate_json(body)
+        return event if self.still_there(event.uri) else None
+
+    def still_there(self, uri: str) -> bool:
+        """Whether the video ``uri`` names can still be read (a URL is assumed to be)."""
+        try:
+            if uri.startswith("s3://"):
+                ref = parse_s3_uri(uri)
+                self._check_bucket(ref)
+                self.objects.size(ref)
+            elif not uri.startswith(("https://", "http://")):
+                self.uploads.resolve(uri)
+        except (SourceNotFound, SourceNotAllowed):
+            return False
+        return True
+
     def remove_video(self, video_id: str) -> int:
         """Delete every upload kept for ``video_id`` (its folder under the upload root, its
         objects in the upload store); how many files and objects there were. Videos the
@@ -244,11 +295,12 @@ class Sources:
         removed = 0
         folder = self.uploads.root / video_id
         if folder.resolve().is_relative_to(self.uploads.root) and folder.is_dir():
-            removed += sum(1 for p in folder.rglob("*") if p.is_file())
+            removed += sum(1 for p in folder.rglob("*") if p.is_file() and p.name != EVENT_FILE)
             shutil.rmtree(folder)
         if self.upload_prefix is not None:
             prefix = "/".join(p for p in (self.upload_prefix.key, video_id) if p) + "/"
-            removed += self.objects.delete_prefix(self.upload_prefix.bucket, prefix)
+            keys = self.objects.delete_prefix(self.upload_prefix.bucket, prefix)
+            removed += sum(1 for key in keys if not key.endswith("/" + EVENT_FILE))
         return removed
 
     def remove(self, uri: str) -> bool:

@@ -38,6 +38,7 @@ class StatusStore(Protocol):
     async def claim(self, status: VideoStatus) -> bool: ...
     async def get_status(self, video_id: str) -> VideoStatus | None: ...
     async def delete_status(self, video_id: str) -> None: ...
+    async def in_flight(self) -> list[VideoStatus]: ...
     async def report_model_loads(self, loads: list[ModelLoad]) -> None: ...
     async def model_loads(self, max_age_s: float) -> list[ModelLoad]: ...
 
@@ -157,6 +158,18 @@ class RedisStatusStore:
     async def delete_status(self, video_id: str) -> None:
         await self._call(self._client.delete(self.key(video_id)))
 
+    async def in_flight(self) -> list[VideoStatus]:
+        """Every video still queued or processing (a SCAN over this prefix's status keys)."""
+        found = []
+        pattern = f"{self.prefix}video:*:status"
+        async for key in self._client.scan_iter(match=pattern, count=500):
+            raw = await self._call(self._client.get(key))
+            if raw is not None:
+                status = VideoStatus.model_validate_json(raw)
+                if status.state not in TERMINAL_STATES:
+                    found.append(status)
+        return found
+
     def _loads_key(self) -> str:
         return f"{self.prefix}models:loaded"
 
@@ -269,6 +282,18 @@ class EmbeddedStatusStore(SQLiteStore):
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"status store unavailable: {exc}") from exc
         return None if row is None else VideoStatus.model_validate_json(row[0])
+
+    async def in_flight(self) -> list[VideoStatus]:
+        """Every video still queued or processing."""
+        conn = await self._connection()
+        try:
+            async with conn.execute(
+                f"SELECT status FROM {STATUS_TABLE} WHERE terminal = 0"
+            ) as cursor:
+                rows = await cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"status store unavailable: {exc}") from exc
+        return [VideoStatus.model_validate_json(row[0]) for row in rows]
 
     async def delete_status(self, video_id: str) -> None:
         conn = await self._connection()

@@ -24,7 +24,7 @@ from faust.types import StreamT
 from pydantic import BaseModel, ValidationError
 
 from .. import join
-from ..analyzers.base import Analyzer
+from ..analyzers.base import Analyzer, WordsHook
 from ..analyzers.registry import get_analyzer, validate_plan
 from ..analyzers.runner import failed_part, run_analyzer
 from ..assemble import build_result, failed_result
@@ -46,8 +46,10 @@ from ..schemas import (
     MediaInfo,
     ModelLoad,
     PartialResult,
+    PartialSegment,
     PartSource,
     SplitManifest,
+    TranscriptPreview,
     VideoState,
     VideoStatus,
     VideoUploaded,
@@ -368,9 +370,11 @@ def _add_analyzer_agent(
 
     model = FrameBatch if source is PartSource.FRAMES else AudioChunk
 
-    @app.agent(
-        topics[topic_name], name=f"analyze-{source.value}", concurrency=settings.worker_threads
-    )
+    # Speech runs one chunk at a time: CTranslate2 already spreads one chunk over the cores,
+    # and in order the first chunk's words are out before the second chunk starts.
+    concurrency = 1 if "speech" in names else settings.worker_threads
+
+    @app.agent(topics[topic_name], name=f"analyze-{source.value}", concurrency=concurrency)
     async def analyze(stream: StreamT[Any]) -> None:
         async for event in stream.events():
             message = event.message
@@ -391,12 +395,39 @@ def _add_analyzer_agent(
                         batch, video_id=batch.video_id, analyzer=name, error=record.error
                     )
                 else:
+                    hook = None
+                    if name == "speech" and isinstance(batch, AudioChunk):
+                        hook = _preview_hook(wiring, batch.video_id, batch.chunk_index)
                     part, failure = await services.run(
-                        functools.partial(run_analyzer, analyzer, decoded, video_id=batch.video_id)
+                        functools.partial(
+                            run_analyzer, analyzer, decoded, video_id=batch.video_id, on_words=hook
+                        )
                     )
                     if failure is not None:
                         await wiring.reject(f"analyze-{name}", message, video_id, failure)
                 await wiring.publish(ANALYZER_RESULTS, batch.video_id, part)
+
+
+def _preview_hook(wiring: Wiring, video_id: str, chunk_index: int) -> WordsHook:
+    """Publishes a chunk's words from the analyzer's thread, while it goes on with the rest."""
+    loop = asyncio.get_running_loop()
+
+    def send(segments: list[PartialSegment]) -> None:
+        if not segments:
+            return
+        preview = TranscriptPreview(video_id=video_id, chunk_index=chunk_index, segments=segments)
+        sent = asyncio.run_coroutine_threadsafe(
+            wiring.publish(ANALYZER_RESULTS, video_id, preview), loop
+        )
+        # Only a preview: the part carries the same words, so a lost one is just logged.
+        sent.add_done_callback(lambda done: _log_lost_preview(done, video_id))
+
+    return send
+
+
+def _log_lost_preview(done: Any, video_id: str) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("preview of video_id=%s lost: %s", video_id, done.exception())
 
 
 # --------------------------------------------------------------------------- join
@@ -425,10 +456,11 @@ def _add_join(wiring: Wiring) -> None:
             VideoState(result.status.value),
             progress=progress,
             stages=stages,
-            transcript=state.transcript,
+            transcript=state.live_transcript(),
             error=result.error,
         )
         await wiring.publish(ANALYSIS_RESULTS, video_id, result)
+        status_written.pop(video_id, None)
         # Marked only after the result is out: a crash before this line re-emits the same
         # result on replay (consumers dedupe by video_id) rather than losing it.
         for key in state.received:
@@ -442,6 +474,8 @@ def _add_join(wiring: Wiring) -> None:
             result.missing,
         )
 
+    status_written: dict[str, float] = {}
+
     async def forget(video_id: str, before: JoinState | None, marker: JoinState) -> None:
         """A deleted video: its parts, result and status go; a tombstone on the results topic
         tells consumers to drop theirs. (The API did the same; this covers a result the join
@@ -450,6 +484,7 @@ def _add_join(wiring: Wiring) -> None:
             for key in before.received:
                 parts_table.pop(_part_table_key(video_id, key), None)
         state_table[video_id] = marker.model_dump(mode="json")
+        status_written.pop(video_id, None)
         await (await services.results()).delete_result(video_id)
         await services.set_status(video_id, VideoState.DELETED)
         fut = await wiring.topics[ANALYSIS_RESULTS].send(key=video_id.encode(), value=None)
@@ -475,7 +510,7 @@ def _add_join(wiring: Wiring) -> None:
         try:
             payload = json.loads(_value(message))
             kind = payload.get("kind") if isinstance(payload, dict) else None
-            item: SplitManifest | PartialResult | JoinDeadline | JoinDelete
+            item: SplitManifest | PartialResult | JoinDeadline | JoinDelete | TranscriptPreview
             if kind == "manifest":
                 item = SplitManifest.model_validate(payload)
             elif kind == "partial":
@@ -484,6 +519,8 @@ def _add_join(wiring: Wiring) -> None:
                 item = JoinDeadline.model_validate(payload)
             elif kind == "delete":
                 item = JoinDelete.model_validate(payload)
+            elif kind == "preview":
+                item = TranscriptPreview.model_validate(payload)
             else:
                 raise VideoAnalysisError(f"unknown message kind {kind!r}", code="invalid_event")
         except Exception as exc:  # noqa: BLE001 - malformed input goes to the DLQ
@@ -492,6 +529,18 @@ def _add_join(wiring: Wiring) -> None:
         video_id = item.video_id
         stored = state_table.get(video_id)
         before = JoinState.model_validate(stored) if stored else None
+        if isinstance(item, TranscriptPreview):
+            previewed = join.add_preview(before, item, time.time())
+            if previewed is not None:
+                state_table[video_id] = previewed.model_dump(mode="json")
+                await services.set_status(
+                    video_id,
+                    VideoState.PROCESSING,
+                    progress=previewed.progress(),
+                    stages=previewed.stages(),
+                    transcript=previewed.live_transcript(),
+                )
+            return
         step = join.apply(before, item, time.time(), settings.join_deadline_s)
         if step.action == join.Action.IGNORE:
             log.debug("late %s for finalized video_id=%s ignored", item.kind, video_id)
@@ -524,13 +573,22 @@ def _add_join(wiring: Wiring) -> None:
             await finalize(video_id, state, failed_result(video_id, error))
             return
         state_table[video_id] = state.model_dump(mode="json")
-        if isinstance(item, SplitManifest) or new_part is not None:
+        # Progress is written at most every STATUS_INTERVAL_S per video (readers poll about
+        # that often); the manifest and new words at once.
+        now = time.monotonic()
+        news = isinstance(item, SplitManifest) or (
+            new_part is not None and new_part.analyzer == "speech"
+        )
+        if news or (
+            new_part is not None and now - status_written.get(video_id, 0.0) >= STATUS_INTERVAL_S
+        ):
+            status_written[video_id] = now
             await services.set_status(
                 video_id,
                 VideoState.PROCESSING,
                 progress=state.progress(),
                 stages=state.stages(),
-                transcript=state.transcript,
+                transcript=state.live_transcript(),
             )
 
     @app.agent(join_topic, name="join")
@@ -558,6 +616,8 @@ def _add_join(wiring: Wiring) -> None:
                 )
 
 
+#: Least time between two progress writes of one video's status by the join.
+STATUS_INTERVAL_S = 0.5
 #: How long the join waits for its changelog records to leave the buffer before it says so.
 DRAIN_WARN_S = 30.0
 

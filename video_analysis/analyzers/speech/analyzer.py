@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from ...errors import MissingExtra, ModelNotAvailable
 from ...models.bundle import MODEL_SPECS, model_path, record_loaded
 from ...models.bundle import model_info as bundle_model_info
-from ...schemas import ModelInfo, PartSource, QuestionSpan
+from ...schemas import ModelInfo, PartialSegment, PartSource, QuestionSpan
 from ...schemas.parts import PartData, SegmentRow, SpeechPart
 from ...schemas.parts import SpeakerWindow as WindowRow
 from ...schemas.speech import (
@@ -48,7 +48,7 @@ from ...schemas.speech import (
     Word,
 )
 from ...settings import Settings, get_settings
-from ..base import Analyzer, DecodedAudio, SummaryInput
+from ..base import Analyzer, DecodedAudio, SummaryInput, WordsHook
 from ..speaker_embedding import SpeakerEmbedder
 from . import activity, segmentation, speakers, voice
 from .figures import speaker_figures
@@ -210,7 +210,9 @@ class SpeechAnalyzer(Analyzer):
 
     # --- per chunk --------------------------------------------------------------------------
 
-    def analyze_audio(self, chunk: DecodedAudio) -> SpeechPart:
+    def analyze_audio(
+        self, chunk: DecodedAudio, *, on_words: WordsHook | None = None
+    ) -> SpeechPart:
         if self._model is None:
             self.load()
         librosa = self._librosa
@@ -256,6 +258,15 @@ class SpeechAnalyzer(Analyzer):
             if better_decode(rows, again, max_ratio) is again:
                 rows, beam_used = again, fallback
         transcribe_s = time.monotonic() - started
+        if on_words is not None:
+            # The words are what people wait for; pitch and the rest follow in the part.
+            on_words(
+                [
+                    PartialSegment(start=row.start, end=row.end, text=row.text.strip())
+                    for row in rows
+                    if row.flag is None and row.text.strip()
+                ]
+            )
 
         started = time.monotonic()
         kept = [row for row in rows if row.flag is None]
