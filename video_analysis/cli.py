@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -345,14 +346,12 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
-    from .streams.embedded import start_broker
+    from .streams.embedded import port_open, start_broker
+    from .supervise import Supervisor
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     port = settings.dev_broker_port
     env = {**os.environ, "VA_BROKER_URL": f"kafka://127.0.0.1:{port}"}
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    broker = start_broker(port, log_path=settings.data_dir / "broker.log")
-    children.append(("broker", broker))
     if not settings.api_keys:
         # The API is never open, not even on a laptop: a key for this run, shown once.
         from .auth import SCOPES, new_key
@@ -363,20 +362,55 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
             f"video-analysis dev: API key for this run (all scopes): {key}\n"
             f"  e.g. curl -H 'X-API-Key: {key}' http://127.0.0.1:{settings.api_port}/videos/ID\n"
         )
+    dev_settings = settings.model_copy(update={"broker_url": env["VA_BROKER_URL"]})
+
+    def say(text: str) -> None:
+        sys.stderr.write(f"video-analysis dev: {text}\n")
+        sys.stderr.flush()
+
+    def broker_up() -> bool:
+        deadline = time.monotonic() + 30
+        while not port_open("127.0.0.1", port):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    def catch_up() -> None:
+        """The embedded broker starts empty: publish again (or fail) what was in flight."""
+        try:
+            done = asyncio.run(_reconcile(dev_settings))
+        except Exception as exc:  # noqa: BLE001 - dev goes on; the videos stay as they were
+            say(f"could not reconcile videos in flight: {exc}")
+            return
+        if done.republished or done.failed:
+            say(
+                f"videos in flight when the broker's topics were lost: "
+                f"{len(done.republished)} published again, {len(done.failed)} failed as "
+                "interrupted (their upload is gone)"
+            )
+
+    supervisor = Supervisor(say)
+    supervisor.add("broker", lambda: start_broker(port, log_path=settings.data_dir / "broker.log"))
+    if not broker_up():
+        say("the embedded broker did not start; see broker.log")
+        supervisor.stop(last=set())
+        return 1
+    catch_up()
     exe = [sys.executable, "-m", "video_analysis"]
     roles = [r for r in WORKER_ROLES if r != "all"]
+
+    def launcher(command: list[str]) -> Callable[[], subprocess.Popen[bytes]]:
+        return lambda: subprocess.Popen(command, env=env)
+
     for offset, role in enumerate(roles):
         web_port = str(settings.dev_web_port_base + offset)
-        children.append(
-            (
-                role,
-                subprocess.Popen([*exe, "worker", "--role", role, "--web-port", web_port], env=env),
-            )
-        )
-    children.append(("api", subprocess.Popen([*exe, "api"], env=env)))
-    sys.stderr.write(
-        f"video-analysis dev: broker 127.0.0.1:{port}, workers {', '.join(roles)}, "
-        f"API http://127.0.0.1:{settings.api_port} — Ctrl-C stops all\n"
+        supervisor.add(role, launcher([*exe, "worker", "--role", role, "--web-port", web_port]))
+    supervisor.add("api", launcher([*exe, "api"]))
+    say(
+        f"broker 127.0.0.1:{port}, workers {', '.join(roles)}, "
+        f"API http://127.0.0.1:{settings.api_port} — a role that exits is restarted; "
+        "Ctrl-C stops all"
     )
     stopping = {"flag": False}
 
@@ -385,33 +419,39 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    code = 0
     while not stopping["flag"]:
-        for name, child in children:
-            if child.poll() is not None:
-                sys.stderr.write(
-                    f"video-analysis dev: {name} exited ({child.returncode}); stopping\n"
-                )
-                stopping["flag"], code = True, 1
-                break
+        died = supervisor.poll()
+        if any(child.name == "broker" for child in died):
+            # Its topics were in memory: start it again now, and every worker with it (their
+            # groups and topics start afresh), then publish again what was in flight.
+            say("the broker's topics are gone with it: restarting it and every worker")
+            supervisor.restart_now({"broker"})
+            if broker_up():
+                supervisor.restart_now(set(roles))
+                catch_up()
         time.sleep(0.5)
     # Workers and API together first (they flush and leave their groups), the broker last.
-    _stop_all([child for name, child in children if name != "broker"])
-    _stop_all([broker])
-    return code
+    supervisor.stop(last={"broker"})
+    return 0
 
 
-def _stop_all(processes: list[subprocess.Popen[bytes]], timeout_s: float = 20.0) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+async def _reconcile(settings: Settings) -> Any:
+    from .reconcile import reconcile
+    from .store import Sources, create_result_store, create_status_store
+    from .streams.publisher import EventPublisher
+
+    results, status = create_result_store(settings), create_status_store(settings)
+    publisher = EventPublisher(settings)
+    await results.start()
+    await status.start()
+    try:
+        return await reconcile(
+            status=status, results=results, sources=Sources(settings), publisher=publisher
+        )
+    finally:
+        await publisher.close()
+        await status.close()
+        await results.close()
 
 
 def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:

@@ -110,3 +110,111 @@ def _command_lines() -> list[str]:
             except OSError:
                 continue
     return lines
+
+
+def _children_with(marker: str) -> list[int]:
+    """PIDs of processes whose command line holds ``marker`` (NUL-separated arguments)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_dev_restarts_a_killed_role_and_catches_up_on_what_a_stop_left_in_flight(
+    tmp_path: Path,
+) -> None:
+    api_port = free_port()
+    web_base = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VA_")},
+        "VA_DEV_BROKER_PORT": str(free_port()),
+        "VA_API_PORT": str(api_port),
+        "VA_DEV_WEB_PORT_BASE": str(web_base),
+        "VA_DATA_DIR": str(tmp_path / "var"),
+        "VA_UPLOAD_ROOT": str(tmp_path / "var" / "uploads"),
+        "VA_MODELS_DIR": str(Path("var/models").resolve()),
+        "VA_TOPIC_PARTITIONS": "2",
+    }
+    base = f"http://127.0.0.1:{api_port}"
+
+    def start(name: str) -> tuple[subprocess.Popen[bytes], httpx.Client]:
+        log = (tmp_path / f"{name}.log").open("wb")
+        dev = subprocess.Popen(
+            [sys.executable, "-m", "video_analysis", "dev"], env=env, stdout=log, stderr=log
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            text = (tmp_path / f"{name}.log").read_text(errors="replace")
+            assert dev.poll() is None and time.monotonic() < deadline, text[-4000:]
+            found = re.search(r"API key for this run \(all scopes\): (va_\S+)", text)
+            try:
+                if found and httpx.get(f"{base}/health/ready", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        return dev, httpx.Client(headers={"X-API-Key": found.group(1)}, timeout=60)
+
+    def stop(dev: subprocess.Popen[bytes]) -> None:
+        dev.send_signal(signal.SIGINT)
+        try:
+            dev.wait(timeout=60)
+        finally:
+            if dev.poll() is None:
+                dev.kill()
+
+    def state(http: httpx.Client, video_id: str) -> str:
+        return str(http.get(f"{base}/videos/{video_id}").json()["state"])
+
+    clip = make_clip(tmp_path / "answer.mp4", duration=12.0, audio="speech", face=True)
+    dev, http = start("first")
+    try:
+        # 1. A worker killed: dev starts it again and the stack goes on.
+        [face] = _children_with(f"--role{chr(0)}face{chr(0)}")
+        os.kill(face, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while "face restarted" not in (tmp_path / "first.log").read_text(errors="replace"):
+            assert time.monotonic() < deadline and dev.poll() is None
+            time.sleep(0.5)
+        # 2. dev stopped while a video is in flight: the broker's topics go with it.
+        with clip.open("rb") as fh:
+            answer = http.post(f"{base}/analyze-video", files={"file": ("answer.mp4", fh)})
+        assert answer.status_code == 202, answer.text
+        video_id = answer.json()["video_id"]
+        deadline = time.monotonic() + 60
+        while state(http, video_id) != "processing":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        stop(dev)
+    assert state_after_stop(tmp_path, video_id) in ("queued", "processing")
+
+    # 3. dev again: the video is published again from its kept upload and completes.
+    dev, http = start("second")
+    try:
+        deadline = time.monotonic() + 300
+        while (current := state(http, video_id)) not in ("complete", "partial", "failed"):
+            assert time.monotonic() < deadline, (tmp_path / "second.log").read_text()[-4000:]
+            time.sleep(1)
+        assert current == "complete"
+        assert "1 published again" in (tmp_path / "second.log").read_text(errors="replace")
+        result = http.get(f"{base}/videos/{video_id}/result").json()
+        assert result["media"]["duration_s"] == pytest.approx(12.0, abs=0.3)
+    finally:
+        stop(dev)
+
+
+def state_after_stop(tmp_path: Path, video_id: str) -> str:
+    """The video's status in the embedded store, read while nothing runs."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "var" / "results.sqlite3") as db:
+        row = db.execute(
+            "SELECT state FROM video_status WHERE video_id = ?", (video_id,)
+        ).fetchone()
+    return str(row[0]) if row else ""

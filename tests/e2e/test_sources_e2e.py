@@ -62,7 +62,10 @@ def test_videos_in_object_storage_are_analysed_and_their_copies_removed(
                 timeout=60,
             )
         assert answer.status_code == 202, answer.text
-        assert object_keys(s3, BUCKET) == [f"uploads/{uploaded}/answer.mp4"]
+        assert object_keys(s3, BUCKET) == [
+            f"uploads/{uploaded}/answer.mp4",
+            f"uploads/{uploaded}/event.json",  # kept for a restart that lost the topics
+        ]
         assert [p for p in deployment.upload_root.rglob("*") if p.is_file()] == []
         ready = httpx.get(f"{api}/health/ready", timeout=10).json()
         assert ready["checks"]["uploads"] == {"ok": True}

@@ -69,9 +69,29 @@ def test_an_upload_is_kept_in_the_bucket_and_read_back_then_removed(
         assert path.is_relative_to(Path(settings.data_dir).resolve() / "downloads")
     assert downloads_left(settings) == []  # the downloaded copy is removed after use
 
-    assert sources.remove(uri) is True
+    assert sources.remove_video("vid-1") == 1
     assert "uploads/vid-1/answer.mp4" not in object_keys(endpoint, BUCKET)
-    assert sources.remove(uri) is False
+    assert sources.remove_video("vid-1") == 0
+
+
+def test_the_event_is_kept_beside_the_upload_while_the_upload_is_there(
+    tmp_path: Path, endpoint: str
+) -> None:
+    from video_analysis.schemas import VideoMetadata, VideoUploaded
+
+    for store in ("", f"s3://{BUCKET}/events"):  # on disk, and in the bucket
+        settings = s3_settings(tmp_path / (store and "s3" or "disk"), endpoint, upload_store=store)
+        sources = Sources(settings)
+        local = settings.upload_root / "vid-e" / "answer.mp4"
+        local.parent.mkdir(parents=True)
+        local.write_bytes(VIDEO)
+        uri = sources.keep_upload("vid-e", local)
+        event = VideoUploaded(video_id="vid-e", uri=uri, metadata=VideoMetadata(language="ko"))
+        sources.keep_event(event)
+        assert sources.kept_event("vid-e") == event
+        assert sources.kept_event("other") is None
+        assert sources.remove_video("vid-e") == 1  # the video; the event goes with it
+        assert sources.kept_event("vid-e") is None
 
 
 def test_only_the_upload_bucket_and_the_listed_buckets_are_read(

@@ -344,7 +344,8 @@ def test_concurrent_uploads_with_one_id_accept_exactly_one(
 
     assert client.portal.call(five_at_once) == [202, 409, 409, 409, 409]  # type: ignore[union-attr]
     assert [event.video_id for event in publisher.events] == ["same"]
-    assert len(stored_files(settings)) == 1
+    # The one upload, and its event kept beside it for a restart.
+    assert sorted(p.name for p in stored_files(settings)) == ["a.mp4", "event.json"]
 
 
 def test_missing_file_field_is_422(client: TestClient) -> None:

@@ -521,6 +521,8 @@ async def _accept_upload(request: Request, c: Components) -> UploadAccepted:
         # Into object storage when one is configured, so that workers anywhere can read it.
         kept = await asyncio.to_thread(c.sources.keep_upload, video_id, stored)
         event = VideoUploaded(video_id=video_id, uri=kept, filename=filename, metadata=metadata)
+        # Kept beside the upload: a restart that lost the broker's topics publishes it again.
+        await asyncio.to_thread(c.sources.keep_event, event)
         await _publish(c, event)
     except BaseException:
         # A refused upload leaves nothing behind: no file, and no status, so that the client
@@ -528,7 +530,7 @@ async def _accept_upload(request: Request, c: Components) -> UploadAccepted:
         if stored is not None:
             c.uploads.discard(stored)
         if kept is not None:
-            await _forget_upload(c, kept)
+            await _forget_upload(c, video_id)
         if claimed:
             await _forget_status(c, video_id)
         raise
@@ -630,12 +632,12 @@ async def _ensure_upload_bucket(sources: Sources) -> None:
         log.error("upload bucket %s unavailable: %s", sources.upload_prefix.bucket, exc)
 
 
-async def _forget_upload(c: Components, uri: str) -> None:
-    """Remove an upload already copied to the object store when its event could not go out."""
+async def _forget_upload(c: Components, video_id: str) -> None:
+    """Remove an upload already kept (and its event) when its event could not go out."""
     try:
-        await asyncio.to_thread(c.sources.remove, uri)
+        await asyncio.to_thread(c.sources.remove_video, video_id)
     except Exception as exc:
-        log.error("could not remove refused upload %s: %s", uri, exc)
+        log.error("could not remove the refused upload of video %s: %s", video_id, exc)
 
 
 async def _forget_status(c: Components, video_id: str) -> None:

@@ -303,24 +303,6 @@ class Sources:
             removed += sum(1 for key in keys if not key.endswith("/" + EVENT_FILE))
         return removed
 
-    def remove(self, uri: str) -> bool:
-        """Delete a kept upload (local or an object in the upload store); whether it was there."""
-        if uri.startswith("s3://"):
-            ref = parse_s3_uri(uri)
-            self._check_bucket(ref)
-            if not self.objects.exists(ref):
-                return False
-            self.objects.delete(ref)
-            return True
-        if uri.startswith(("https://", "http://")):
-            return False  # the platform's own copy: not ours to delete
-        try:
-            path = self.uploads.resolve(uri)
-        except SourceNotFound:
-            return False
-        self.uploads.discard(path)
-        return True
-
     # ------------------------------------------------------------------ reading a source
 
     @contextmanager

@@ -1,0 +1,92 @@
+"""dev's supervision: a role that exits is started again with backoff; and the reconciliation
+that publishes again (or fails) what a lost broker had in flight."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from video_analysis.schemas import VideoState, VideoStatus, VideoUploaded
+from video_analysis.settings import Settings
+from video_analysis.store import EmbeddedStatusStore, Sources, SQLiteResultStore
+from video_analysis.supervise import FIRST_BACKOFF_S, HEALTHY_AFTER_S, Supervisor
+
+
+def exiting() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+def test_a_child_that_exits_is_restarted_after_a_backoff_that_grows_then_resets() -> None:
+    said: list[str] = []
+    supervisor = Supervisor(said.append)
+    child = supervisor.add("face", exiting)
+    assert child.process is not None
+    child.process.wait()
+    start = child.started_at
+
+    assert [c.name for c in supervisor.poll(start + 1)] == ["face"]
+    assert said[-1] == "face exited (3); restarting in 1 s"
+    supervisor.poll(start + 1 + FIRST_BACKOFF_S / 2)
+    assert child.restarts == 0  # not yet
+    supervisor.poll(start + 1 + FIRST_BACKOFF_S)
+    assert child.restarts == 1 and said[-1] == "face restarted (restart 1)"
+
+    # Dying again at once doubles the wait; after a healthy run it is back to the first.
+    child.process.wait()
+    supervisor.poll(child.started_at + 0.1)
+    assert said[-1] == "face exited (3); restarting in 2 s"
+    supervisor.poll(child.started_at + 0.1 + 2)
+    child.process.wait()
+    supervisor.poll(child.started_at + HEALTHY_AFTER_S + 1)
+    assert said[-1] == "face exited (3); restarting in 1 s"
+    supervisor.stop(last=set())
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.published: list[VideoUploaded] = []
+
+    async def publish_upload(self, event: VideoUploaded) -> None:
+        self.published.append(event)
+
+
+async def test_reconcile_publishes_again_what_is_kept_and_fails_what_is_gone(
+    tmp_path: Path,
+) -> None:
+    from video_analysis.reconcile import reconcile
+
+    settings = Settings(data_dir=tmp_path / "data", upload_root=tmp_path / "uploads")
+    sources = Sources(settings)
+    local = settings.upload_root / "kept" / "a.mp4"
+    local.parent.mkdir(parents=True)
+    local.write_bytes(b"video")
+    event = VideoUploaded(video_id="kept", uri=sources.keep_upload("kept", local))
+    sources.keep_event(event)
+    db = tmp_path / "results.sqlite3"
+    status, results = EmbeddedStatusStore(db), SQLiteResultStore(db)
+    await status.start()
+    await results.start()
+    try:
+        for video_id, state in (
+            ("kept", VideoState.PROCESSING),
+            ("gone", VideoState.QUEUED),
+            ("done", VideoState.COMPLETE),
+        ):
+            await status.set_status(VideoStatus(video_id=video_id, state=state))
+        publisher = Recorder()
+        done = await reconcile(status=status, results=results, sources=sources, publisher=publisher)
+        assert (done.republished, done.failed) == (["kept"], ["gone"])
+        assert publisher.published == [event]
+        kept = await status.get_status("kept")
+        assert kept is not None and kept.state == VideoState.QUEUED
+        gone = await status.get_status("gone")
+        assert gone is not None and gone.state == VideoState.FAILED
+        assert gone.error is not None and gone.error.code == "interrupted"
+        stored = await results.get_result("gone")
+        assert stored is not None and stored.error is not None
+        assert stored.error.code == "interrupted"
+        assert (await status.get_status("done")).state == VideoState.COMPLETE  # type: ignore[union-attr]
+    finally:
+        await status.close()
+        await results.close()
