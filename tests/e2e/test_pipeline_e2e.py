@@ -15,7 +15,14 @@ import pytest
 
 from tests.media_factory import make_clip, make_corrupt, make_text_as_mp4
 from tests.stack import Stack, publish, read_all, upload_event, wait_for_results
-from video_analysis.streams.topics import ANALYSIS_RESULTS, DLQ, VIDEO_UPLOADED
+from video_analysis.streams.topics import (
+    ANALYSIS_RESULTS,
+    ANALYZER_RESULTS,
+    DLQ,
+    VIDEO_AUDIO,
+    VIDEO_FRAMES,
+    VIDEO_UPLOADED,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -123,6 +130,17 @@ def test_bad_inputs_fail_with_codes_and_worker_keeps_going(
         await publish(stack.bootstrap, topic, text, upload_event(text, str(text_path)))
         await publish(stack.bootstrap, topic, outside, upload_event(outside, str(outside_path)))
         await publish(stack.bootstrap, topic, "no-id", b"{this is not json")
+        # Poison on the workers' own topics, keyed as the good video's batches and parts are,
+        # so it sits in the partitions they use.
+        for poisoned, key in (
+            (VIDEO_FRAMES, f"{good}:0"),
+            (VIDEO_FRAMES, f"{good}:1"),
+            (VIDEO_AUDIO, f"{good}:0"),
+            (VIDEO_AUDIO, f"{good}:1"),
+            (ANALYZER_RESULTS, good),
+            (ANALYZER_RESULTS, good),
+        ):
+            await publish(stack.bootstrap, stack.topic(poisoned), key, b"\x00poison")
         await publish(stack.bootstrap, topic, good, upload_event(good, str(good_path)))
 
     asyncio.run(send_all())
@@ -148,6 +166,10 @@ def test_bad_inputs_fail_with_codes_and_worker_keeps_going(
     assert codes[corrupt] == "unreadable_media"
     assert codes[outside] == "source_not_allowed"
     assert "invalid_event" in codes.values()
+    # Each poison message is dead-lettered once, with its stage, and blocked nothing: the good
+    # video behind it in the same partitions completed.
+    poison = [value["stage"] for _, value in dlq if value["payload"].startswith("\x00poison")]
+    assert sorted(poison) == sorted(["analyze-frames", "analyze-audio", "join"] * 2), dlq
     assert all(p.poll() is None for p in stack.processes.values()), stack.logs()
     for video_id in (corrupt, text, outside):
         assert stored_rows(stack, video_id)[0][0] == "failed"
