@@ -56,11 +56,13 @@ class Stack:
     def topic(self, name: str) -> str:
         return self.env["VA_TOPIC_PREFIX"] + name
 
-    def start_worker(self, role: str, name: str | None = None) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, role: str, name: str | None = None, *args: str
+    ) -> subprocess.Popen[bytes]:
         name = name or role
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
-            [sys.executable, "-m", "video_analysis", "worker", "--role", role],
+            [sys.executable, "-m", "video_analysis", "worker", "--role", role, *args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="Faust web port; each worker on a host needs its own (default: free port)",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics on this port (default: VA_METRICS_PORT; unset = none)",
+    )
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("api", help="run the HTTP API")
@@ -318,6 +324,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from .streams.app import create_app
     from .streams.embedded import free_port
 
+    metrics_port = args.metrics_port or settings.metrics_port
+    if metrics_port:
+        from .streams.metrics import serve
+
+        serve(metrics_port)
     if args.role in ("face", "pose") and settings.vision_worker_nice:
         os.nice(settings.vision_worker_nice)
     asyncio.run(ensure_topics(settings))
@@ -404,8 +415,13 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
         return lambda: subprocess.Popen(command, env=env)
 
     for offset, role in enumerate(roles):
-        web_port = str(settings.dev_web_port_base + offset)
-        supervisor.add(role, launcher([*exe, "worker", "--role", role, "--web-port", web_port]))
+        ports = [
+            "--web-port",
+            str(settings.dev_web_port_base + offset),
+            "--metrics-port",
+            str(settings.dev_metrics_port_base + offset),
+        ]
+        supervisor.add(role, launcher([*exe, "worker", "--role", role, *ports]))
     supervisor.add("api", launcher([*exe, "api"]))
     say(
         f"broker 127.0.0.1:{port}, workers {', '.join(roles)}, "

@@ -272,6 +272,12 @@ class Settings(BaseSettings):
     # Dev
     dev_broker_port: int = Field(9092, description="Port of the embedded broker in `dev`.")
     dev_web_port_base: int = Field(6066, description="First Faust web port used by `dev` workers.")
+    dev_metrics_port_base: int = Field(
+        9400, description="First Prometheus port of `dev` workers (one per role, in order)."
+    )
+    metrics_port: int | None = Field(
+        None, description="Port a worker serves Prometheus metrics on; unset = none."
+    )
 
     @field_validator(
         "frame_analyzers",

@@ -5,14 +5,17 @@ a confluent-kafka consumer in the platform's own group reads the result (the REA
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.test_pipeline_e2e import RESULT_TIMEOUT_S, assert_complete
 from tests.media_factory import make_clip
+from video_analysis.streams.embedded import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -25,8 +28,9 @@ def test_a_confluent_kafka_producer_and_consumer_drive_the_service(
     from tests.e2e.conftest import make_stack
 
     deployment = make_stack(broker, tmp_path, mysql_database)
-    for role in ("splitter", "quality", "join"):
-        deployment.start_worker(role)
+    ports = {role: free_port() for role in ("splitter", "quality", "join")}
+    for role, port in ports.items():
+        deployment.start_worker(role, None, "--metrics-port", str(port))
     clip = make_clip(tmp_path / "answer.mp4", duration=4.0, size=(320, 240), audio="speech")
     video_id = f"platform-{uuid.uuid4().hex[:8]}"
     path = deployment.place(clip, video_id)
@@ -73,6 +77,25 @@ def test_a_confluent_kafka_producer_and_consumer_drive_the_service(
                 consumer.commit(message=message, asynchronous=False)
         assert_complete(result, video_id, 4.0)
         assert result["metadata"]["interview_id"] == "iv-42"
+
+        # Each worker's Prometheus metrics say what it did.
+        scraped = {
+            role: httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            for role, port in ports.items()
+        }
+        assert (
+            'video_analysis_items_total{role="splitter",stage="split"} 1.0' in scraped["splitter"]
+        )
+        quality = scraped["quality"]
+        assert 'video_analysis_items_total{role="quality",stage="analyze-quality"} 2.0' in quality
+        assert 'video_analysis_realtime_factor{analyzer="quality"}' in quality
+        assert 'video_analysis_item_seconds_bucket{le="0.5",role="quality"' in quality
+        join_count = re.search(
+            r'video_analysis_items_total\{role="join",stage="join"\} (\d+)', scraped["join"]
+        )
+        assert join_count and int(join_count.group(1)) >= 3  # the manifest and two parts
+        assert "video_analysis_videos_in_flight" in scraped["join"]
+        assert "video_analysis_failures_total{" not in "".join(scraped.values())
     finally:
         consumer.close()
         deployment.stop()

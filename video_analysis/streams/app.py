@@ -58,6 +58,7 @@ from ..settings import Settings
 from ..store import Sources, create_result_store, create_status_store
 from ..store.results import ResultStore
 from ..store.status import StatusStore
+from . import metrics
 from .admin import JOIN_TABLE, PARTS_TABLE
 from .failures import dead_letter
 from .topics import (
@@ -140,6 +141,7 @@ class Wiring:
     settings: Settings
     services: Services
     topics: dict[str, Any]
+    role: str
 
     async def publish(self, topic: str, key: str | None, message: BaseModel) -> None:
         """Send and wait for the broker's ack, so the input's offset is committed only after."""
@@ -153,6 +155,7 @@ class Wiring:
     ) -> DeadLetter:
         """Log the failure and put the message on the DLQ with its reason."""
         record = dead_letter(stage=stage, message=message, video_id=video_id, exc=exc)
+        metrics.failed(self.role, stage, record.error.code)
         await self.publish(DLQ, video_id, record)
         return record
 
@@ -185,7 +188,12 @@ def create_app(settings: Settings, role: str) -> faust.App:
         for name in ALL_TOPICS
     }
 
-    wiring = Wiring(app, settings, services, topics)
+    wiring = Wiring(app, settings, services, topics, role)
+
+    @app.timer(interval=LAG_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def report_lag() -> None:
+        metrics.record_lag(role, app.consumer)
+
     if role in ANALYZER_ROLES or role == "all":
         _add_model_reports(wiring, f"{role}@{socket.gethostname()}:{os.getpid()}")
     if role in ("splitter", "all"):
@@ -276,6 +284,7 @@ def _add_splitter(wiring: Wiring) -> None:
                 submitted_at=upload.submitted_at,
             )
             await publish_manifest(manifest)
+            metrics.observe(wiring.role, "split", manifest.split_s)
             log.info(
                 "split video_id=%s frames=%d batches=%d audio_chunks=%d in %.1fs",
                 video_id,
@@ -405,6 +414,7 @@ def _add_analyzer_agent(
                     )
                     if failure is not None:
                         await wiring.reject(f"analyze-{name}", message, video_id, failure)
+                metrics.observe(wiring.role, f"analyze-{name}", part.elapsed_s, _media_s(batch))
                 await wiring.publish(ANALYZER_RESULTS, batch.video_id, part)
 
 
@@ -594,20 +604,24 @@ def _add_join(wiring: Wiring) -> None:
     @app.agent(join_topic, name="join")
     async def join_agent(stream: StreamT[Any]) -> None:
         async for event in stream.events():
+            started = time.monotonic()
             await handle(event.message)
             # The tables' changelog records wait in Faust's producer buffer, which Faust's
             # commit does not always drain (it stops waiting after 0.1 s): a worker killed
             # then had its offsets committed and the records lost, so a part was never counted
             # after the restart. Drained here, before the message counts as processed.
             await _drain_changelog(app)
+            metrics.observe(wiring.role, "join", time.monotonic() - started)
 
     @app.timer(interval=settings.join_check_interval_s)  # type: ignore[untyped-decorator]
     async def check_deadlines() -> None:
         # Tables can only change inside stream iteration, so the timer asks the join agent
         # (through its own input topic, keyed like the video) to finalise overdue videos.
         now = time.time()
-        for table_key, stored in list(state_table.items()):
-            if join.overdue(JoinState.model_validate(stored), now, settings.join_deadline_s):
+        states = [(key, JoinState.model_validate(value)) for key, value in state_table.items()]
+        metrics.VIDEOS_IN_FLIGHT.set(sum(1 for _, state in states if not state.finalized))
+        for table_key, state in states:
+            if join.overdue(state, now, settings.join_deadline_s):
                 video_id = str(table_key)
                 # Not awaiting the ack: a lost tick is simply sent again next interval.
                 await wiring.topics[ANALYZER_RESULTS].send(
@@ -616,6 +630,8 @@ def _add_join(wiring: Wiring) -> None:
                 )
 
 
+#: How often a worker updates its consumer-lag gauges.
+LAG_INTERVAL_S = 15.0
 #: Least time between two progress writes of one video's status by the join.
 STATUS_INTERVAL_S = 0.5
 #: How long the join waits for its changelog records to leave the buffer before it says so.
@@ -637,6 +653,14 @@ async def _drain_changelog(app: faust.App) -> None:
                 buffer.size,
                 warned - started,
             )
+
+
+def _media_s(batch: FrameBatch | AudioChunk) -> float | None:
+    """Seconds of media in a part, for the real-time factor."""
+    if isinstance(batch, AudioChunk):
+        return batch.end - batch.start
+    times = [frame.t for frame in batch.frames]
+    return max(times) - min(times) if len(times) > 1 else None
 
 
 def _part_table_key(video_id: str, part_key: str) -> str:
