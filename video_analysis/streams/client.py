@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from ..schemas import AnalysisResult, VideoState, VideoStatus, VideoUploaded
 from ..settings import Settings
-from .admin import ensure_topics
+from .admin import REQUEST_TIMEOUT_S, admin_config, ensure_topics
 from .publisher import EventPublisher
 from .topics import ANALYSIS_RESULTS
 
@@ -22,53 +23,62 @@ ProgressCallback = Callable[[VideoStatus], None]
 
 
 class ResultWaiter:
-    """Reads ``analysis-results`` from its current end, without joining a consumer group.
+    """Reads ``analysis-results`` from its current end with confluent-kafka, assigned to every
+    partition rather than joining a consumer group.
 
     Positioned before the event is published, so the result cannot slip past; no group join
-    means no rebalance wait.
+    means no rebalance wait (the group id librdkafka requires is never joined or committed to).
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._consumer: AIOKafkaConsumer | None = None
+        self._consumer: Consumer | None = None
 
     async def start(self) -> None:
         await ensure_topics(self._settings)
-        topic = self._settings.topic(ANALYSIS_RESULTS)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.bootstrap_servers,
-            enable_auto_commit=False,
-            group_id=None,
-            fetch_max_bytes=16 * 1024 * 1024,
-            max_partition_fetch_bytes=16 * 1024 * 1024,
+        self._consumer = await asyncio.to_thread(self._positioned)
+
+    def _positioned(self) -> Consumer:
+        settings = self._settings
+        topic = settings.topic(ANALYSIS_RESULTS)
+        consumer = Consumer(
+            {
+                **admin_config(settings),
+                "group.id": f"{settings.topic_prefix}video-analysis-submit-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "fetch.max.bytes": 16 * 1024 * 1024,
+                "max.partition.fetch.bytes": 16 * 1024 * 1024,
+            }
         )
-        await consumer.start()
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:  # resolve the lazy seek now, before anything is published
-            await consumer.position(tp)
-        self._consumer = consumer
+        metadata = consumer.list_topics(topic, timeout=REQUEST_TIMEOUT_S)
+        partitions = sorted(metadata.topics[topic].partitions)
+        assigned = []
+        for partition in partitions:
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=REQUEST_TIMEOUT_S
+            )
+            assigned.append(TopicPartition(topic, partition, high))
+        consumer.assign(assigned)
+        return consumer
 
     async def wait_for(self, video_id: str, timeout_s: float) -> AnalysisResult:
-        assert self._consumer is not None, "start() first"
+        consumer = self._consumer
+        assert consumer is not None, "start() first"
+        key = video_id.encode()
         deadline = time.monotonic() + timeout_s
         while (left := deadline - time.monotonic()) > 0:
-            batches = await self._consumer.getmany(timeout_ms=int(min(left, 1.0) * 1000))
-            for messages in batches.values():
-                for message in messages:
-                    if message.key is not None and message.key.decode() == video_id:
-                        return AnalysisResult.model_validate_json(message.value)
+            message = await asyncio.to_thread(consumer.poll, min(left, 1.0))
+            if message is None or message.error() is not None:
+                continue
+            value = message.value()
+            if message.key() == key and value is not None:
+                return AnalysisResult.model_validate_json(value)
         raise TimeoutError(f"no result for video {video_id} within {timeout_s:.0f}s")
 
     async def close(self) -> None:
         if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+            consumer, self._consumer = self._consumer, None
+            await asyncio.to_thread(consumer.close)
 
 
 async def submit(
