@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from video_analysis.streams.embedded import free_port, port_open
+from video_analysis.supervise import stop_all
 
 #: moto accepts any credentials; these only have to be consistent.
 S3_ENV = {
@@ -42,11 +43,7 @@ def s3_server(log_dir: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_all([process], timeout_s=10)
         log.close()
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from video_analysis.streams.embedded import free_port, port_open, start_broker
+from video_analysis.supervise import stop_all
 
 MYSQL_URL = os.environ.get("VA_TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306")
 REDIS_URL = os.environ.get("VA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -32,11 +33,7 @@ def embedded_broker(log_dir: Path) -> Iterator[str]:
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_all([process], timeout_s=10)
 
 
 @dataclass

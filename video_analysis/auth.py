@@ -16,23 +16,11 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from .errors import VideoAnalysisError
-
 #: submit: upload. read: status, results, events, reports, model status. delete: erase a
 #: video's data. admin: metrics and the server's internals (paths, hosts, PIDs).
 SCOPES: tuple[str, ...] = ("submit", "read", "delete", "admin")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-class Unauthorized(VideoAnalysisError):
-    code = "unauthorized"
-    http_status = 401
-
-
-class Forbidden(VideoAnalysisError):
-    code = "forbidden"
-    http_status = 403
 
 
 @dataclass(frozen=True)

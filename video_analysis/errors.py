@@ -75,6 +75,27 @@ class SourceNotFound(VideoAnalysisError):
     code = "source_not_found"
 
 
+class SourceUnavailable(VideoAnalysisError):
+    """The store or server holding the video did not answer; the upload itself may be fine."""
+
+    code = "source_unavailable"
+    http_status = 503
+
+
+class Unauthorized(VideoAnalysisError):
+    """No API key, or one the service does not know."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(VideoAnalysisError):
+    """An API key without the scope the route needs."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 class InvalidEvent(VideoAnalysisError):
     """A message on a topic does not match its schema."""
 

@@ -7,7 +7,13 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel
 
-from video_analysis.analyzers.base import Analyzer, DecodedAudio, DecodedFrames, SummaryInput
+from video_analysis.analyzers.base import (
+    Analyzer,
+    DecodedAudio,
+    DecodedFrames,
+    SummaryInput,
+    WordsHook,
+)
 from video_analysis.analyzers.runner import failed_part, run_analyzer
 from video_analysis.schemas import ErrorInfo, ModelInfo, PartData, PartSource
 
@@ -27,7 +33,7 @@ class Exploding(Analyzer):
 
     audio_data: ClassVar[type[PartData] | None] = Samples
 
-    def analyze_audio(self, chunk: DecodedAudio) -> Samples:
+    def analyze_audio(self, chunk: DecodedAudio, *, on_words: WordsHook | None = None) -> Samples:
         if chunk.chunk_index == 1:
             raise ZeroDivisionError("bad chunk")
         return Samples(n=int(chunk.samples.size))

@@ -59,10 +59,8 @@ def run_analyzer(
     try:
         if isinstance(decoded, DecodedFrames):
             data = analyzer.analyze_frames(decoded)
-        elif on_words is not None:
-            data = analyzer.analyze_audio(decoded, on_words=on_words)
         else:
-            data = analyzer.analyze_audio(decoded)
+            data = analyzer.analyze_audio(decoded, on_words=on_words)
     except Exception as exc:  # noqa: BLE001 - reported on the part and to the caller
         elapsed_s = round(time.monotonic() - started, 4)
         part = failed_part(

@@ -33,10 +33,12 @@ from starlette.formparsers import MultiPartException
 from starlette.types import Message, Receive
 
 from .. import __version__
-from ..auth import ApiKey, Forbidden, KeyRing, Unauthorized, presented_key
+from ..auth import ApiKey, KeyRing, presented_key
 from ..deletion import Deleted, delete_video
 from ..errors import (
+    Forbidden,
     MediaError,
+    Unauthorized,
     UnknownVideo,
     UnreadableMedia,
     UnsupportedMediaType,

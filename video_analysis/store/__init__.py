@@ -5,6 +5,7 @@ Only this package talks to MySQL and Redis.
 
 from __future__ import annotations
 
+from ..errors import SourceUnavailable
 from .connect import StoreUnavailable
 from .results import (
     MySQLResultStore,
@@ -13,7 +14,7 @@ from .results import (
     create_result_store,
     embedded_db_path,
 )
-from .sources import ObjectStore, Sources, SourceUnavailable
+from .sources import ObjectStore, Sources
 from .status import (
     TERMINAL_STATES,
     EmbeddedStatusStore,

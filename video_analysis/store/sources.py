@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
 
-from ..errors import SourceNotAllowed, SourceNotFound, UploadTooLarge, VideoAnalysisError
+from ..errors import SourceNotAllowed, SourceNotFound, SourceUnavailable, UploadTooLarge
 from ..schemas.events import VideoUploaded, valid_video_id
 from ..settings import Settings
 from .uploads import UploadStorage, sanitize_filename
@@ -35,13 +35,6 @@ CHUNK_BYTES = 1024 * 1024
 #: The upload's ``VideoUploaded`` event, kept beside the video for ``reconcile``.
 EVENT_FILE = "event.json"
 MAX_REDIRECTS = 3
-
-
-class SourceUnavailable(VideoAnalysisError):
-    """The store or server holding the video did not answer; the upload itself may be fine."""
-
-    code = "source_unavailable"
-    http_status = 503
 
 
 @dataclass(frozen=True)

@@ -220,7 +220,6 @@ class EmbeddedStatusStore(SQLiteStore):
 
     async def set_status(self, status: VideoStatus) -> None:
         conn = await self._connection()
-        terminal = int(status.state in TERMINAL_STATES)
         try:
             # One statement: the WHERE of the upsert keeps a terminal row against a
             # non-terminal update, atomically even across processes.
@@ -234,13 +233,7 @@ class EmbeddedStatusStore(SQLiteStore):
                     status = excluded.status
                 WHERE {STATUS_TABLE}.state != 'deleted'
                     AND ({STATUS_TABLE}.terminal = 0 OR excluded.terminal = 1)""",
-                (
-                    status.video_id,
-                    status.state.value,
-                    terminal,
-                    status.updated_at.isoformat(),
-                    status.model_dump_json(),
-                ),
+                _row(status),
             )
             written = cursor.rowcount
             await cursor.close()
@@ -257,13 +250,7 @@ class EmbeddedStatusStore(SQLiteStore):
             cursor = await conn.execute(
                 f"""INSERT INTO {STATUS_TABLE} (video_id, state, terminal, updated_at, status)
                 VALUES (?, ?, ?, ?, ?) ON CONFLICT(video_id) DO NOTHING""",
-                (
-                    status.video_id,
-                    status.state.value,
-                    int(status.state in TERMINAL_STATES),
-                    status.updated_at.isoformat(),
-                    status.model_dump_json(),
-                ),
+                _row(status),
             )
             written = cursor.rowcount
             await cursor.close()
@@ -337,6 +324,17 @@ class EmbeddedStatusStore(SQLiteStore):
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"status store unavailable: {exc}") from exc
         return fresh
+
+
+def _row(status: VideoStatus) -> tuple[str, str, int, str, str]:
+    """A status as the embedded table's (video_id, state, terminal, updated_at, status)."""
+    return (
+        status.video_id,
+        status.state.value,
+        int(status.state in TERMINAL_STATES),
+        status.updated_at.isoformat(),
+        status.model_dump_json(),
+    )
 
 
 def create_status_store(settings: Settings) -> StatusStore:

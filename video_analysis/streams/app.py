@@ -486,6 +486,16 @@ def _add_join(wiring: Wiring) -> None:
 
     status_written: dict[str, float] = {}
 
+    async def show_progress(video_id: str, state: JoinState) -> None:
+        """The video's status while it is processed: progress, stages and the words so far."""
+        await services.set_status(
+            video_id,
+            VideoState.PROCESSING,
+            progress=state.progress(),
+            stages=state.stages(),
+            transcript=state.live_transcript(),
+        )
+
     async def forget(video_id: str, before: JoinState | None, marker: JoinState) -> None:
         """A deleted video: its parts, result and status go; a tombstone on the results topic
         tells consumers to drop theirs. (The API did the same; this covers a result the join
@@ -543,13 +553,7 @@ def _add_join(wiring: Wiring) -> None:
             previewed = join.add_preview(before, item, time.time())
             if previewed is not None:
                 state_table[video_id] = previewed.model_dump(mode="json")
-                await services.set_status(
-                    video_id,
-                    VideoState.PROCESSING,
-                    progress=previewed.progress(),
-                    stages=previewed.stages(),
-                    transcript=previewed.live_transcript(),
-                )
+                await show_progress(video_id, previewed)
             return
         step = join.apply(before, item, time.time(), settings.join_deadline_s)
         if step.action == join.Action.IGNORE:
@@ -593,13 +597,7 @@ def _add_join(wiring: Wiring) -> None:
             new_part is not None and now - status_written.get(video_id, 0.0) >= STATUS_INTERVAL_S
         ):
             status_written[video_id] = now
-            await services.set_status(
-                video_id,
-                VideoState.PROCESSING,
-                progress=state.progress(),
-                stages=state.stages(),
-                transcript=state.live_transcript(),
-            )
+            await show_progress(video_id, state)
 
     @app.agent(join_topic, name="join")
     async def join_agent(stream: StreamT[Any]) -> None:
