@@ -59,10 +59,11 @@ class Settings(BaseSettings):
     frames_per_batch: int = Field(25, ge=1, description="Most frames in one frame batch.")
     audio_chunk_max_s: float = Field(30.0, gt=1, description="Longest audio chunk in seconds.")
     audio_first_chunk_s: float = Field(
-        8.0,
+        30.0,
         gt=1,
-        description="Longest first audio chunk in seconds: shorter than the rest, so the first "
-        "words of the transcript show sooner.",
+        description="Longest first audio chunk in seconds; below VA_AUDIO_CHUNK_MAX_S the first "
+        "words show sooner, but the extra cut costs speaker counting on real meetings (8 s: "
+        "3 of 7 AMI excerpts miscounted by one, against none).",
     )
     max_duration_s: float = Field(3600.0, gt=0, description="Longer videos fail with too_long.")
     max_resolution_px: int = Field(
