@@ -12,6 +12,7 @@ from tests.media_factory import (
     make_corrupt,
     make_text_as_mp4,
     make_truncated,
+    run_ffmpeg,
 )
 from video_analysis.errors import FrameTooLarge, NoVideoStream, TooLong, UnreadableMedia
 from video_analysis.media.codec import decode_audio_chunk, decode_jpeg
@@ -140,6 +141,43 @@ def test_the_first_audio_chunk_is_shorter_so_words_show_sooner(speech_clip: Path
     assert all(c.end - c.start <= 4.0 + 1e-6 for c in rest)
     assert rest[0].start == pytest.approx(first.end, abs=1e-3)
     assert chunks[-1].end == pytest.approx(6.0, abs=0.1)
+
+
+def test_all_audio_comes_before_the_frames_so_speech_starts_at_once(speech_clip: Path) -> None:
+    kinds = [type(m).__name__ for m in split_video(speech_clip, "vid-1", SMALL)]
+    first_frames = kinds.index("FrameBatch")
+    assert kinds[:first_frames] == ["AudioChunk"] * first_frames >= ["AudioChunk"] * 3
+    assert "AudioChunk" not in kinds[first_frames:]
+
+
+def test_audio_that_starts_late_keeps_its_place_on_the_video_clock(
+    media: Path, speech_clip: Path
+) -> None:
+    late = media / "late-audio.mp4"
+    run_ffmpeg(
+        ["-i", str(speech_clip), "-itsoffset", "1.5", "-i", str(speech_clip)]
+        + ["-map", "0:v", "-map", "1:a", "-c", "copy", str(late)]
+    )
+    batches, chunks, _ = run_split(late)
+    assert batches[0].frames[0].t == pytest.approx(0.0, abs=1e-6)
+    assert chunks[0].start == pytest.approx(1.5, abs=0.05)
+    assert chunks[-1].end == pytest.approx(7.5, abs=0.1)
+
+
+def test_audio_running_past_the_duration_limit_is_refused(
+    media: Path, speech_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_audio = make_clip(media / "long-audio.wav", duration=8.0, video=False, audio="speech")
+    longer = media / "longer-audio.mp4"
+    run_ffmpeg(
+        ["-i", str(speech_clip), "-i", str(long_audio), "-map", "0:v", "-map", "1:a"]
+        + ["-c:v", "copy", "-c:a", "aac", str(longer)]
+    )
+    # As if the header said less than the streams hold: the probe's check lets it through,
+    # the video (6 s) is within the limit, the audio (8 s) is not.
+    monkeypatch.setattr("video_analysis.media.splitter.check_media_limits", lambda *_: None)
+    with pytest.raises(TooLong, match="audio"):
+        run_split(longer, Settings(max_duration_s=6.5))
 
 
 def test_noise_that_does_not_compress_is_split_to_fit(media: Path) -> None:

@@ -1,4 +1,8 @@
-"""The splitter's pure part: one decode pass turning a file into frame batches and audio chunks.
+"""The splitter's pure part: turning a file into audio chunks, then frame batches.
+
+Two passes over the file: the audio pass decodes the audio (and only the first video frame,
+whose time is the video's clock), the video pass decodes the frames. Audio comes first because
+it is cheap and the speech worker, the longest stage, can start within a second.
 
 ``split_video`` is a generator so that the caller (the Faust splitter agent, or the local
 ``analyze`` command) publishes each message as soon as it is ready: a one-hour video never
@@ -83,8 +87,8 @@ def split_video(
     chunks are analysed before the join has the upload's metadata.
 
     Raises ``UnreadableMedia``, ``NoVideoStream``, ``TooLong`` or ``FrameTooLarge`` (before
-    yielding anything when the probe can tell; ``UnreadableMedia`` after some audio chunks only
-    when no video frame could be decoded at all).
+    yielding anything when the probe can tell; otherwise after the audio chunks, when the
+    video pass finds the problem).
     """
     path = Path(path)
     media = probe(path)
@@ -94,17 +98,17 @@ def split_video(
     packer = _FramePacker(video_id, settings, summary)
     audio_chunker: _AudioChunker | None = None
 
+    if media.has_audio:
+        # Audio first: it is one cheap pass (the video packets are read, not decoded), and the
+        # speech worker, the longest stage, starts on the first chunk within a second instead of
+        # once the video has been decoded that far.
+        audio_chunker = _AudioChunker(video_id, settings, summary, language)
+        yield from _audio_pass(path, state, audio_chunker, settings, video_id)
+    state.video_t0 = None  # set again by the first decoded frame, as the audio pass found it
     with open_media(path) as container:
         vstream = first_video_stream(container)
-        astream = container.streams.audio[0] if container.streams.audio else None
         vstream.thread_type = "AUTO"
-        streams = [vstream]
-        if astream is not None:
-            streams.append(astream)
-            audio_chunker = _AudioChunker(video_id, settings, summary, language)
-        resampler = _Resampler()
-
-        for packet in _demux(container, streams, video_id, state):
+        for packet in _demux(container, [vstream], video_id, state):
             try:
                 decoded = packet.decode()
             except (av.error.FFmpegError, ValueError) as exc:
@@ -112,27 +116,13 @@ def split_video(
                 state.decode_errors += 1
                 logger.debug("video_id=%s: packet decode failed: %s", video_id, exc)
                 continue
-            if packet.stream.index == vstream.index:
-                for frame in decoded:
-                    yield from _on_video_frame(frame, state, packer, settings, video_id)
-            elif audio_chunker is not None:
-                for aframe in decoded:
-                    if state.audio_t0 is None and aframe.time is not None:
-                        state.audio_t0 = float(aframe.time)
-                    audio_chunker.set_offset(_audio_offset(state, vstream, astream))
-                    for samples in resampler.resample(aframe):
-                        yield from audio_chunker.push(samples)
-
-        if audio_chunker is not None:
-            audio_chunker.set_offset(_audio_offset(state, vstream, astream))
-            for samples in resampler.flush():
-                yield from audio_chunker.push(samples)
+            for frame in decoded:
+                yield from _on_video_frame(frame, state, packer, settings, video_id)
 
     if state.video_frames == 0:
         raise UnreadableMedia("no video frame could be decoded from the file")
     yield from packer.flush()
     if audio_chunker is not None:
-        yield from audio_chunker.flush()
         if audio_chunker.total_samples == 0 and summary.audio_chunks == 0:
             logger.warning("video_id=%s: the audio stream decoded to nothing", video_id)
             summary.media.has_audio = False
@@ -164,6 +154,58 @@ def split_video(
         summary.audio_chunks,
     )
     return summary
+
+
+def _audio_pass(
+    path: Path, state: _State, chunker: _AudioChunker, settings: Settings, video_id: str
+) -> Generator[AudioChunk, None, None]:
+    """Every audio chunk of the file. Video packets are only decoded until the first frame,
+    whose time places the audio on the video's clock."""
+    with open_media(path) as container:
+        if not container.streams.audio:
+            return
+        vstream = first_video_stream(container)
+        astream = container.streams.audio[0]
+        resampler = _Resampler()
+        limit_s = settings.max_duration_s + DURATION_SLACK_S
+        for packet in _demux(container, [vstream, astream], video_id, state):
+            if packet.stream.index == vstream.index:
+                if state.video_t0 is None:
+                    state.video_t0 = _first_frame_time(packet, video_id)
+                continue
+            try:
+                decoded = packet.decode()
+            except (av.error.FFmpegError, ValueError) as exc:
+                state.decode_errors += 1
+                logger.debug("video_id=%s: audio packet decode failed: %s", video_id, exc)
+                continue
+            for aframe in decoded:
+                if state.audio_t0 is None and aframe.time is not None:
+                    state.audio_t0 = float(aframe.time)
+                chunker.set_offset(_audio_offset(state, vstream, astream))
+                for samples in resampler.resample(aframe):
+                    yield from chunker.push(samples)
+                if chunker.offset + chunker.total_samples / AUDIO_RATE > limit_s:
+                    raise TooLong(f"the audio runs past the {settings.max_duration_s:.0f} s limit")
+        if state.video_t0 is None:
+            state.video_t0 = _first_frame_time(_FlushPacket(vstream), video_id)
+        chunker.set_offset(_audio_offset(state, vstream, astream))
+        for samples in resampler.flush():
+            yield from chunker.push(samples)
+    yield from chunker.flush()
+
+
+def _first_frame_time(packet: Any, video_id: str) -> float | None:
+    """The time of the first frame this video packet decodes to, if it decodes to one (0 for
+    a frame without a timestamp, as ``_on_video_frame`` counts it)."""
+    try:
+        frames = packet.decode()
+    except (av.error.FFmpegError, ValueError) as exc:
+        logger.debug("video_id=%s: video packet decode failed: %s", video_id, exc)
+        return None
+    for frame in frames:
+        return float(frame.time) if frame.time is not None else 0.0
+    return None
 
 
 def _demux(container: Any, streams: list[Any], video_id: str, state: _State) -> Any:

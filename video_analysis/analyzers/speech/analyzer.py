@@ -226,12 +226,12 @@ class SpeechAnalyzer(Analyzer):
         signal = voice.signal_figures(x)
         started = time.monotonic()
         probabilities = activity.silero_probabilities(self._vad_model, x)
-        heard = self._speaker_windows(x, offset, probabilities)
-        speakers_s = time.monotonic() - started
-        started = time.monotonic()
+        vad_s = time.monotonic() - started
         # Silence (or noise without speech) never reaches the decoder: it is where Whisper
         # invents text. Whisper's own voice detection decides, at its own threshold.
         if x.size == 0 or not (probabilities >= self._vad.VadOptions().threshold).any():
+            started = time.monotonic()
+            heard = self._speaker_windows(x, offset, probabilities)
             return SpeechPart(
                 start=offset,
                 end=float(chunk.end),
@@ -242,11 +242,12 @@ class SpeechAnalyzer(Analyzer):
                 speaker_windows=heard.speaker_windows,
                 speaker_model=heard.speaker_model,
                 timing={
-                    "transcribe_s": round(time.monotonic() - started, 3),
-                    "speakers_s": round(speakers_s, 3),
+                    "transcribe_s": 0.0,
+                    "speakers_s": round(vad_s + time.monotonic() - started, 3),
                 },
             )
 
+        started = time.monotonic()
         choice = self._language(x, chunk.language)
         prompt = FILLER_PROMPTS.get(choice.language)
         rows = self._transcribe(x, offset, choice.language, prompt, settings.speech_beam_size)
@@ -268,6 +269,11 @@ class SpeechAnalyzer(Analyzer):
                 ]
             )
 
+        # Who speaks when after the words: it changes nothing in either, and the words are
+        # what a user waiting on the upload sees first.
+        started = time.monotonic()
+        heard = self._speaker_windows(x, offset, probabilities)
+        speakers_s = vad_s + time.monotonic() - started
         started = time.monotonic()
         kept = [row for row in rows if row.flag is None]
         rms_db = voice.rms_db(librosa, x)
