@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +56,7 @@ from ..schemas import (
 )
 from ..settings import Settings
 from ..store import Sources, create_result_store, create_status_store
+from ..store.connect import StoreUnavailable
 from ..store.results import ResultStore
 from ..store.status import StatusStore
 from . import metrics
@@ -89,6 +90,23 @@ def analyzers_for_role(settings: Settings, role: str, source: PartSource) -> lis
     return list(names) if role == "all" else [n for n in names if n == role]
 
 
+#: Backoff between two tries of a store write that must not be lost (seconds).
+STORE_RETRY_MIN_S = 0.5
+STORE_RETRY_MAX_S = 10.0
+#: A waiting write logs its first failure and then every this many.
+STORE_RETRY_LOG_EVERY = 10
+
+
+async def _started(store: ResultStore | StatusStore, what: str) -> None:
+    """Start a store; not reaching it (after its own retries) is a ``StoreUnavailable``."""
+    try:
+        await store.start()
+    except StoreUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any client's connection error, named once
+        raise StoreUnavailable(f"{what} unreachable: {exc}") from exc
+
+
 class Services:
     """Stores and the CPU pool, started lazily inside the worker's event loop."""
 
@@ -102,22 +120,57 @@ class Services:
     async def results(self) -> ResultStore:
         async with self._lock:
             if self._results is None:
-                store = create_result_store(self.settings)
-                await store.start()
-                self._results = store
+                results = create_result_store(self.settings)
+                await _started(results, "result database")
+                self._results = results
             return self._results
 
     async def status(self) -> StatusStore:
         async with self._lock:
             if self._status is None:
-                store = create_status_store(self.settings)
-                await store.start()
-                self._status = store
+                status = create_status_store(self.settings)
+                await _started(status, "status store")
+                self._status = status
             return self._status
 
     async def set_status(self, video_id: str, state: VideoState, **fields: Any) -> None:
         store = await self.status()
         await store.set_status(VideoStatus(video_id=video_id, state=state, **fields))
+
+    async def show_status(self, video_id: str, state: VideoState, **fields: Any) -> None:
+        """A status that the next one replaces (progress): not worth waiting for, so an
+        unreachable store only costs a warning."""
+        try:
+            await self.set_status(video_id, state, **fields)
+        except StoreUnavailable as exc:
+            log.warning("status of video_id=%s not shown: %s", video_id, exc)
+
+    async def until_stored(self, what: str, video_id: str, write: Callable[[], Awaitable[T]]) -> T:
+        """Run ``write`` until the store takes it: what must not be lost (a result, a final
+        status, a deletion) waits out an outage of Redis or the database, with backoff. The
+        message being handled stays uncommitted meanwhile, so a crash loses nothing either."""
+        delay = STORE_RETRY_MIN_S
+        failures = 0
+        while True:
+            try:
+                outcome = await write()
+            except StoreUnavailable as exc:
+                failures += 1
+                metrics.STORE_WAITS.labels(what).inc()
+                if failures == 1 or failures % STORE_RETRY_LOG_EVERY == 0:
+                    log.warning(
+                        "%s of video_id=%s waits for the store (try %d): %s",
+                        what,
+                        video_id,
+                        failures,
+                        exc,
+                    )
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, STORE_RETRY_MAX_S)
+                continue
+            if failures:
+                log.info("%s of video_id=%s stored after %d failed tries", what, video_id, failures)
+            return outcome
 
     async def close(self) -> None:
         # Open store connections (aiosqlite runs a non-daemon thread) would keep the
@@ -249,7 +302,7 @@ def _add_splitter(wiring: Wiring) -> None:
                 continue
             started = time.monotonic()
             try:
-                await services.set_status(video_id, VideoState.PROCESSING, progress=0.0)
+                await services.show_status(video_id, VideoState.PROCESSING, progress=0.0)
                 summary = await _split_and_publish(
                     wiring, sources, upload.uri, video_id, upload.metadata.language
                 )
@@ -456,18 +509,23 @@ def _add_join(wiring: Wiring) -> None:
         value_serializer="raw",
     )
 
+    async def save(result: AnalysisResult) -> None:
+        await (await services.results()).save_result(result)
+
     async def finalize(video_id: str, state: JoinState, result: AnalysisResult) -> None:
-        store = await services.results()
-        await store.save_result(result)
+        await services.until_stored("result", video_id, lambda: save(result))
         progress = 1.0 if result.status != "failed" else state.progress()
-        stages = state.final_stages()
-        await services.set_status(
+        await services.until_stored(
+            "final status",
             video_id,
-            VideoState(result.status.value),
-            progress=progress,
-            stages=stages,
-            transcript=state.live_transcript(),
-            error=result.error,
+            lambda: services.set_status(
+                video_id,
+                VideoState(result.status.value),
+                progress=progress,
+                stages=state.final_stages(),
+                transcript=state.live_transcript(),
+                error=result.error,
+            ),
         )
         await wiring.publish(ANALYSIS_RESULTS, video_id, result)
         status_written.pop(video_id, None)
@@ -488,7 +546,7 @@ def _add_join(wiring: Wiring) -> None:
 
     async def show_progress(video_id: str, state: JoinState) -> None:
         """The video's status while it is processed: progress, stages and the words so far."""
-        await services.set_status(
+        await services.show_status(
             video_id,
             VideoState.PROCESSING,
             progress=state.progress(),
@@ -505,8 +563,16 @@ def _add_join(wiring: Wiring) -> None:
                 parts_table.pop(_part_table_key(video_id, key), None)
         state_table[video_id] = marker.model_dump(mode="json")
         status_written.pop(video_id, None)
-        await (await services.results()).delete_result(video_id)
-        await services.set_status(video_id, VideoState.DELETED)
+
+        async def delete_result() -> None:
+            await (await services.results()).delete_result(video_id)
+
+        await services.until_stored("deletion", video_id, delete_result)
+        await services.until_stored(
+            "deleted status",
+            video_id,
+            lambda: services.set_status(video_id, VideoState.DELETED),
+        )
         fut = await wiring.topics[ANALYSIS_RESULTS].send(key=video_id.encode(), value=None)
         await fut
         log.info("deleted video_id=%s: its parts, result and status", video_id)

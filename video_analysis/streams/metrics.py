@@ -40,6 +40,11 @@ CONSUMER_LAG = Gauge(
     "Messages not yet consumed by this worker, per topic (summed over its partitions).",
     ["role", "topic"],
 )
+STORE_WAITS = Counter(
+    "video_analysis_store_waits",
+    "Failed tries of a write that waits for Redis or the database to come back.",
+    ["write"],
+)
 VIDEOS_IN_FLIGHT = Gauge(
     "video_analysis_videos_in_flight", "Videos the join holds parts of and has not finished."
 )

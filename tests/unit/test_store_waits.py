@@ -1,0 +1,81 @@
+"""What the workers do when Redis or the database is down: wait for what must not be lost,
+shrug off what the next write replaces."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from video_analysis.schemas import VideoState
+from video_analysis.settings import Settings
+from video_analysis.store.connect import StoreUnavailable
+from video_analysis.streams import app as streams_app
+from video_analysis.streams import metrics
+
+
+@pytest.fixture
+def services(monkeypatch: pytest.MonkeyPatch) -> streams_app.Services:
+    monkeypatch.setattr(streams_app, "STORE_RETRY_MIN_S", 0.001)
+    monkeypatch.setattr(streams_app, "STORE_RETRY_MAX_S", 0.004)
+    return streams_app.Services(Settings())
+
+
+async def test_a_write_that_must_not_be_lost_waits_for_the_store(
+    services: streams_app.Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    tries: list[int] = []
+
+    async def write() -> str:
+        tries.append(len(tries))
+        if len(tries) <= 12:
+            raise StoreUnavailable("redis unavailable: connection refused")
+        return "saved"
+
+    before = metrics.STORE_WAITS.labels("result")._value.get()  # noqa: SLF001
+    with caplog.at_level(logging.INFO):
+        assert await services.until_stored("result", "vid-1", write) == "saved"
+    assert len(tries) == 13
+    assert metrics.STORE_WAITS.labels("result")._value.get() - before == 12  # noqa: SLF001
+    waits = [r.getMessage() for r in caplog.records if "waits for the store" in r.getMessage()]
+    # The first failure and then every tenth: an outage of hours does not flood the log.
+    assert len(waits) == 2 and "vid-1" in waits[0] and "try 1" in waits[0]
+    assert any("stored after 12 failed tries" in r.getMessage() for r in caplog.records)
+
+
+async def test_other_errors_are_not_retried(services: streams_app.Services) -> None:
+    calls = 0
+
+    async def write() -> None:
+        nonlocal calls
+        calls += 1
+        raise ValueError("a bug, not an outage")
+
+    with pytest.raises(ValueError):
+        await services.until_stored("result", "vid-1", write)
+    assert calls == 1
+
+
+async def test_progress_is_not_worth_waiting_for(
+    services: streams_app.Services,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def down(*_: object, **__: object) -> None:
+        raise StoreUnavailable("redis unavailable: connection refused")
+
+    monkeypatch.setattr(services, "set_status", down)
+    await services.show_status("vid-2", VideoState.PROCESSING, progress=0.5)
+    assert any("vid-2" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+async def test_a_store_that_cannot_start_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from video_analysis.store.status import RedisStatusStore
+
+    monkeypatch.setattr(
+        streams_app,
+        "create_status_store",
+        lambda _settings: RedisStatusStore("redis://127.0.0.1:1/0", connect_attempts=1),
+    )
+    with pytest.raises(StoreUnavailable, match="status store unreachable"):
+        await streams_app.Services(Settings()).status()
