@@ -44,6 +44,7 @@ def failed_result(
     result = AnalysisResult(video_id=video_id, status=ResultStatus.FAILED, error=error)
     if manifest is not None:
         result.metadata = manifest.metadata
+        result.run = manifest.run
         _fill_media(result, manifest)
     for name in SECTION_NAMES:
         setattr(result, name, _section_type(name).not_assessed(f"analysis failed: {error.code}"))
@@ -73,7 +74,10 @@ def build_result(
     failed_parts = sorted(key for key, part in received.items() if part.error is not None)
 
     result = AnalysisResult(
-        video_id=manifest.video_id, status=ResultStatus.COMPLETE, metadata=manifest.metadata
+        video_id=manifest.video_id,
+        status=ResultStatus.COMPLETE,
+        metadata=manifest.metadata,
+        run=manifest.run,
     )
     _fill_media(result, manifest)
     filled: set[str] = set()

@@ -112,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("video_id")
     p.set_defaults(func=cmd_delete)
 
+    p = sub.add_parser(
+        "reprocess",
+        help="analyse a stored video again (after a partial result or a model upgrade); its "
+        "current result stays until the new one is final",
+    )
+    p.add_argument("video_id")
+    p.set_defaults(func=cmd_reprocess)
+
     p = sub.add_parser("keys", help="make API keys")
     ksub = p.add_subparsers(dest="keys_command", required=True)
     k = ksub.add_parser("create", help="print a new key once, and the VA_API_KEYS entry to add")
@@ -358,7 +366,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from .streams.embedded import port_open, start_broker
-    from .supervise import Supervisor
+    from .supervise import FIRST_BACKOFF_S, Supervisor
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     port = settings.dev_broker_port
@@ -421,7 +429,14 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
             "--metrics-port",
             str(settings.dev_metrics_port_base + offset),
         ]
-        supervisor.add(role, launcher([*exe, "worker", "--role", role, *ports]))
+        # A worker is started again once its dead predecessor's session has expired: its
+        # partitions are not handed on before that anyway, and the embedded broker was seen
+        # to starve a member that joined while the dead one was still registered.
+        supervisor.add(
+            role,
+            launcher([*exe, "worker", "--role", role, *ports]),
+            first_backoff_s=max(FIRST_BACKOFF_S, settings.broker_session_timeout_s),
+        )
     supervisor.add("api", launcher([*exe, "api"]))
     say(
         f"broker 127.0.0.1:{port}, workers {', '.join(roles)}, "
@@ -520,6 +535,45 @@ async def _delete(settings: Settings, video_id: str) -> Any:
     await status.start()
     try:
         return await delete_video(
+            video_id,
+            results=results,
+            status=status,
+            sources=Sources(settings),
+            publisher=publisher,
+        )
+    finally:
+        await publisher.close()
+        await status.close()
+        await results.close()
+
+
+def cmd_reprocess(args: argparse.Namespace, settings: Settings) -> int:
+    from .errors import NotReprocessable, UnknownVideo
+    from .schemas.events import valid_video_id
+
+    if not valid_video_id(args.video_id):
+        sys.stderr.write(f"error: {args.video_id!r} is not a video id\n")
+        return 2
+    try:
+        started = asyncio.run(_reprocess(settings, args.video_id))
+    except (UnknownVideo, NotReprocessable) as exc:
+        sys.stderr.write(f"error: {exc.message} ({exc.code})\n")
+        return 1
+    sys.stdout.write(started.model_dump_json(indent=2) + "\n")
+    return 0
+
+
+async def _reprocess(settings: Settings, video_id: str) -> Any:
+    from .reprocess import reprocess_video
+    from .store import Sources, create_result_store, create_status_store
+    from .streams.publisher import EventPublisher
+
+    results, status = create_result_store(settings), create_status_store(settings)
+    publisher = EventPublisher(settings)
+    await results.start()
+    await status.start()
+    try:
+        return await reprocess_video(
             video_id,
             results=results,
             status=status,

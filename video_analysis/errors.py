@@ -107,6 +107,14 @@ class UnknownVideo(VideoAnalysisError):
     http_status = 404
 
 
+class NotReprocessable(VideoAnalysisError):
+    """A video that cannot be analysed again now: still in flight, deleted, or its upload
+    is gone (``code`` says which)."""
+
+    code = "not_reprocessable"
+    http_status = 409
+
+
 class ModelNotAvailable(VideoAnalysisError):
     """Weights for a model are not installed; the message says how to install them."""
 

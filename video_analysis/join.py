@@ -31,6 +31,7 @@ from .schemas.result import PartialSegment
 class JoinState(BaseModel):
     """What the join keeps per video (in a Faust table, as JSON)."""
 
+    run: int = Field(0, ge=0, description="The analysis run held (see VideoUploaded.run).")
     first_seen: float | None = Field(None, description="When the first message arrived.")
     manifest: SplitManifest | None = None
     manifest_at: float | None = None
@@ -99,6 +100,8 @@ class Step:
     action: Action
     #: A part not received before, to keep with the state (None for duplicates and the rest).
     new_part: PartialResult | None = None
+    #: Part keys of an older run that a newer run replaced: to forget.
+    dropped: tuple[str, ...] = ()
 
 
 def apply(
@@ -118,8 +121,22 @@ def apply(
     if isinstance(item, JoinDelete):
         # Also after the result: the result is deleted too. Only a marker without any of the
         # video's data stays, so that its late parts are ignored.
-        deleted = JoinState(first_seen=current.first_seen or now, finalized=True, status="deleted")
-        return Step(deleted.model_copy(update={"finalized_at": now}), Action.DELETE)
+        deleted = JoinState(
+            run=current.run,
+            first_seen=current.first_seen or now,
+            finalized=True,
+            status="deleted",
+            finalized_at=now,
+        )
+        return Step(deleted, Action.DELETE)
+    if current.status == "deleted":
+        return Step(current, Action.IGNORE)
+    dropped: tuple[str, ...] = ()
+    if not isinstance(item, JoinDeadline):
+        opened = _open_run(current, item.run)
+        if opened is None:
+            return Step(current, Action.IGNORE)
+        current, dropped = opened
     if current.finalized:
         return Step(current, Action.IGNORE)
     new = current.model_copy(deep=True)
@@ -136,13 +153,23 @@ def apply(
             new.previews.pop(str(item.index), None)
     if new.manifest is not None:
         if new.manifest.error is not None or new.manifest.expected_parts() <= set(new.received):
-            return Step(new, Action.BUILD, new_part)
+            return Step(new, Action.BUILD, new_part, dropped)
         overdue = new.manifest_at is not None and now - new.manifest_at >= deadline_s
         if isinstance(item, JoinDeadline) and overdue:
-            return Step(new, Action.BUILD, new_part)
+            return Step(new, Action.BUILD, new_part, dropped)
     elif isinstance(item, JoinDeadline) and now - new.first_seen >= 2 * deadline_s:
-        return Step(new, Action.SPLIT_INCOMPLETE, new_part)
-    return Step(new, Action.WAIT, new_part)
+        return Step(new, Action.SPLIT_INCOMPLETE, new_part, dropped)
+    return Step(new, Action.WAIT, new_part, dropped)
+
+
+def _open_run(current: JoinState, run: int) -> tuple[JoinState, tuple[str, ...]] | None:
+    """The state a message of ``run`` applies to, and the part keys of the older run it
+    replaces (a reprocess starts afresh); None for a message of an older run."""
+    if run < current.run:
+        return None
+    if run > current.run:
+        return JoinState(run=run), tuple(current.received)
+    return current, ()
 
 
 def add_preview(state: JoinState | None, item: TranscriptPreview, now: float) -> JoinState | None:
@@ -150,6 +177,12 @@ def add_preview(state: JoinState | None, item: TranscriptPreview, now: float) ->
     final, or the chunk's speech part is already in)."""
     current = state or JoinState()
     speech_part = part_key("speech", PartSource.AUDIO, item.chunk_index)
+    if current.status == "deleted":
+        return None
+    if item.run != current.run and not (item.run > current.run and current.finalized):
+        return None
+    if item.run > current.run:
+        current = JoinState(run=item.run)  # the first news of a reprocess
     if current.finalized or speech_part in current.received:
         return None
     new = current.model_copy(deep=True)
@@ -161,7 +194,9 @@ def add_preview(state: JoinState | None, item: TranscriptPreview, now: float) ->
 
 def finalized(state: JoinState, status: str, now: float) -> JoinState:
     """The small marker kept once a video's result is out: late parts are then ignored."""
-    return JoinState(first_seen=state.first_seen, finalized=True, status=status, finalized_at=now)
+    return JoinState(
+        run=state.run, first_seen=state.first_seen, finalized=True, status=status, finalized_at=now
+    )
 
 
 def overdue(state: JoinState, now: float, deadline_s: float) -> bool:

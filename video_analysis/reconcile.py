@@ -41,7 +41,11 @@ async def reconcile(
         video_id = current.video_id
         event = await asyncio.to_thread(sources.kept_event, video_id)
         if event is not None:
-            await status.set_status(VideoStatus(video_id=video_id, state=VideoState.QUEUED))
+            # The run in flight (a reprocess is run 1 or more), not the kept upload's run 0.
+            event = event.model_copy(update={"run": current.run})
+            await status.set_status(
+                VideoStatus(video_id=video_id, state=VideoState.QUEUED, run=current.run)
+            )
             await publisher.publish_upload(event)
             done.republished.append(video_id)
             log.info("reconcile: published video %s again", video_id)
@@ -53,7 +57,13 @@ async def reconcile(
         )
         await results.save_result(failed_result(video_id, error))
         await status.set_status(
-            VideoStatus(video_id=video_id, state=VideoState.FAILED, progress=0.0, error=error)
+            VideoStatus(
+                video_id=video_id,
+                state=VideoState.FAILED,
+                run=current.run,
+                progress=0.0,
+                error=error,
+            )
         )
         done.failed.append(video_id)
         log.warning("reconcile: video %s failed as interrupted", video_id)

@@ -4,8 +4,9 @@ API, each restarted with backoff when it exits unexpectedly instead of taking th
 A worker that dies loses nothing: its uncommitted input is consumed again by its successor.
 The embedded broker keeps topics in memory only, so when it dies what was in flight is gone:
 it is restarted, the workers with it (their groups and topics start afresh), and every video
-still ``queued`` or ``processing`` is finalised as ``failed`` with ``interrupted`` (upload it
-again), so that nothing is left hanging.
+still ``queued`` or ``processing`` is published again from its kept upload, or finalised as
+``failed`` with ``interrupted`` when the upload is gone (``reconcile``), so that nothing is
+left hanging.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restarts: int = 0
+    #: The first restart's delay; doubled after each quick death.
+    first_backoff_s: float = FIRST_BACKOFF_S
     backoff_s: float = FIRST_BACKOFF_S
     restart_at: float | None = None
 
@@ -40,8 +43,16 @@ class Supervisor:
     say: Callable[[str], None]
     children: list[Child] = field(default_factory=list)
 
-    def add(self, name: str, start: Callable[[], subprocess.Popen[bytes]]) -> Child:
-        child = Child(name=name, start=start)
+    def add(
+        self,
+        name: str,
+        start: Callable[[], subprocess.Popen[bytes]],
+        *,
+        first_backoff_s: float = FIRST_BACKOFF_S,
+    ) -> Child:
+        child = Child(
+            name=name, start=start, first_backoff_s=first_backoff_s, backoff_s=first_backoff_s
+        )
         child.process = start()
         child.started_at = time.monotonic()
         self.children.append(child)
@@ -60,7 +71,7 @@ class Supervisor:
                 continue
             died.append(child)
             if now - child.started_at >= HEALTHY_AFTER_S:
-                child.backoff_s = FIRST_BACKOFF_S
+                child.backoff_s = child.first_backoff_s
             child.restart_at = now + child.backoff_s
             self.say(
                 f"{child.name} exited ({child.process.returncode}); restarting in "

@@ -218,3 +218,154 @@ def state_after_stop(tmp_path: Path, video_id: str) -> str:
             "SELECT state FROM video_status WHERE video_id = ?", (video_id,)
         ).fetchone()
     return str(row[0]) if row else ""
+
+
+def _free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports (dev numbers its roles' ports from a base)."""
+    import socket
+
+    for _ in range(50):
+        base = free_port()
+        if base + count > 65535:
+            continue
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def _role_pid(parent: int, role: str) -> int | None:
+    """The PID of ``dev``'s worker process for ``role`` (a child of ``parent``), if running."""
+    marker = f"--role{chr(0)}{role}{chr(0)}"
+    for pid in _children_with(marker):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        # Field 4 is the parent's PID; the command name (field 2) may hold spaces.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            return pid
+    return None
+
+
+@pytest.mark.skipif(
+    not os.environ.get("VA_KILL_SOAK"),
+    reason="soak test, run with VA_KILL_SOAK=1: about 2 runs in 12 lose videos (issue 10 notes)",
+)
+def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
+    tmp_path: Path,
+) -> None:
+    """Issue 10's fault test. Known failure, not yet understood: in about 2 of 12 runs, after
+    the join was killed within seconds of its first start, the restarted join never read the
+    manifests published while no join was alive (their videos stay ``processing``; the ones
+    published after it started complete). Not reproduced with the test stack's processes
+    (tests/stack.py) in 6 tries; seen only under ``dev`` with the embedded broker."""
+    import asyncio
+    import random
+    import sqlite3
+    from collections import Counter
+
+    from tests.stack import read_all
+
+    api_port, broker_port, web_base = free_port(), free_port(), _free_ports(20)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VA_")},
+        "VA_DEV_BROKER_PORT": str(broker_port),
+        "VA_API_PORT": str(api_port),
+        "VA_DEV_WEB_PORT_BASE": str(web_base),
+        "VA_DEV_METRICS_PORT_BASE": str(web_base + 10),
+        "VA_DATA_DIR": str(tmp_path / "var"),
+        "VA_UPLOAD_ROOT": str(tmp_path / "var" / "uploads"),
+        "VA_MODELS_DIR": str(Path("var/models").resolve()),
+        "VA_TOPIC_PARTITIONS": "2",
+        "VA_BROKER_SESSION_TIMEOUT_S": "6",
+        # The light analyzer only: the test is about delivery, not models (and restarts of a
+        # role holding TensorFlow take a minute each here).
+        "VA_FRAME_ANALYZERS": "quality",
+        "VA_AUDIO_ANALYZERS": "quality",
+    }
+    base = f"http://127.0.0.1:{api_port}"
+    log_path = tmp_path / "dev.log"
+    log = log_path.open("wb")
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "video_analysis", "dev"], env=env, stdout=log, stderr=log
+    )
+    seed = int(os.environ.get("KILL_TEST_SEED") or random.randrange(1_000_000))
+    rng = random.Random(seed)
+    clip = make_clip(tmp_path / "answer.mp4", duration=6.0, audio="speech", fps=25)
+    kills: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            text = log_path.read_text(errors="replace")
+            assert dev.poll() is None and time.monotonic() < deadline, text[-4000:]
+            found = re.search(r"API key for this run \(all scopes\): (va_\S+)", text)
+            try:
+                if found and httpx.get(f"{base}/health/ready", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        http = httpx.Client(headers={"X-API-Key": found.group(1)}, timeout=60)
+        videos: list[str] = []
+        for _round in range(5):
+            for _ in range(4):
+                with clip.open("rb") as fh:
+                    answer = http.post(f"{base}/analyze-video", files={"file": ("a.mp4", fh)})
+                assert answer.status_code == 202, answer.text
+                videos.append(answer.json()["video_id"])
+            role = rng.choice(["splitter", "quality", "join"])
+            deadline = time.monotonic() + 60
+            while (pid := _role_pid(dev.pid, role)) is None:  # back from an earlier kill
+                assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-4000:]
+                time.sleep(0.5)
+            time.sleep(rng.uniform(0.5, 3.0))
+            os.kill(pid, signal.SIGKILL)
+            kills.append(role)
+
+        def state(video_id: str) -> str:
+            return str(http.get(f"{base}/videos/{video_id}").json()["state"])
+
+        deadline = time.monotonic() + float(os.environ.get("KILL_TEST_WAIT_S", "420"))
+        pending = set(videos)
+        while pending:
+            assert time.monotonic() < deadline, (
+                f"not final: {sorted(pending)} (seed {seed}, kills {kills})\n"
+                + log_path.read_text(errors="replace")[-4000:]
+            )
+            pending = {v for v in pending if state(v) not in ("complete", "partial", "failed")}
+            time.sleep(1)
+        states = Counter(state(v) for v in videos)
+        assert states == {"complete": 20}, (states, seed, kills)
+        time.sleep(3.0)  # a re-emitted result, if any, is out by now
+        on_topic = Counter(
+            key
+            for key, value in asyncio.run(read_all(f"127.0.0.1:{broker_port}", "analysis-results"))
+            if value is not None
+        )
+        assert set(on_topic) == set(videos)
+        with sqlite3.connect(tmp_path / "var" / "results.sqlite3") as db:
+            rows = Counter(
+                video_id
+                for (video_id,) in db.execute("SELECT video_id FROM analysis_results").fetchall()
+            )
+        assert rows == dict.fromkeys(videos, 1)
+        restarts = len(re.findall(r"restarted \(restart", log_path.read_text(errors="replace")))
+        assert restarts >= 5
+        duplicates = sum(on_topic.values()) - len(videos)
+        print(
+            f"20 videos, kills {kills} (seed {seed}): 20 complete, {restarts} restarts, "
+            f"{sum(on_topic.values())} results on analysis-results ({duplicates} re-emitted), "
+            f"{sum(rows.values())} rows in the store"
+        )
+    finally:
+        dev.send_signal(signal.SIGINT)
+        try:
+            dev.wait(timeout=60)
+        finally:
+            if dev.poll() is None:
+                dev.kill()

@@ -291,3 +291,69 @@ def test_submit_wait_prints_result_and_exit_code(stack: Stack, tmp_path: Path) -
     )
     assert done.returncode == 1
     assert json.loads(done.stdout)["error"]["code"] == "unreadable_media"
+
+
+def test_reprocess_keeps_the_old_result_until_the_new_run_is_final(
+    stack: Stack, speech_clip: Path
+) -> None:
+    import subprocess
+    import sys
+
+    api = httpx.Client(base_url=f"http://127.0.0.1:{stack.api_port}", timeout=30)
+    with speech_clip.open("rb") as fh:
+        answer = api.post("/analyze-video", files={"file": ("answer.mp4", fh, "video/mp4")})
+    assert answer.status_code == 202, answer.text
+    video_id = answer.json()["video_id"]
+    first = stack.results({video_id}, RESULT_TIMEOUT_S)[video_id]
+    assert first["status"] == "complete" and first["run"] == 0
+
+    started = api.post(f"/videos/{video_id}/reprocess")
+    assert started.status_code == 202, started.text
+    assert started.json()["run"] == 1
+    # A second request while run 1 is in flight is refused.
+    again = api.post(f"/videos/{video_id}/reprocess")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "in_flight"
+    # Meanwhile the old result is served.
+    served = api.get(f"/videos/{video_id}/result").json()
+    assert served["run"] == 0 and served["created_at"] == first["created_at"]
+
+    deadline = time.monotonic() + RESULT_TIMEOUT_S
+    while (status := api.get(f"/videos/{video_id}").json())["state"] != "complete" or status[
+        "run"
+    ] != 1:
+        assert time.monotonic() < deadline, (status, stack.logs())
+        time.sleep(0.5)
+    served = api.get(f"/videos/{video_id}/result").json()
+    assert served["run"] == 1 and served["status"] == "complete"
+    assert served["media"]["duration_s"] == first["media"]["duration_s"]
+    rows = stored_rows(stack, video_id)
+    assert len(rows) == 1 and json.loads(rows[0][1])["run"] == 1
+    time.sleep(2.0)
+    on_topic = [
+        v["run"]
+        for k, v in asyncio.run(read_all(stack.bootstrap, stack.topic(ANALYSIS_RESULTS)))
+        if k == video_id and v is not None
+    ]
+    assert on_topic == [0, 1]
+
+    # The CLI does the same: run 2.
+    cli = subprocess.run(
+        [sys.executable, "-m", "video_analysis", "reprocess", video_id],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["run"] == 2
+    unknown = subprocess.run(
+        [sys.executable, "-m", "video_analysis", "reprocess", "no-such-video"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert unknown.returncode == 1 and "unknown_video" in unknown.stderr
+    api.close()

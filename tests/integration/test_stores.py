@@ -288,6 +288,31 @@ async def test_terminal_state_can_be_replaced_by_another_terminal_state(
     assert loaded is not None and loaded.state is VideoState.COMPLETE
 
 
+async def test_a_newer_run_replaces_a_final_status_and_an_older_run_never_does(
+    status_store: StatusStore,
+) -> None:
+    await status_store.set_status(VideoStatus(video_id="r1", state=VideoState.PARTIAL))
+    # A reprocess: run 1 starts over a final run 0.
+    await status_store.set_status(VideoStatus(video_id="r1", state=VideoState.QUEUED, run=1))
+    loaded = await status_store.get_status("r1")
+    assert loaded is not None and (loaded.state, loaded.run) == (VideoState.QUEUED, 1)
+    # Run 0's late words (or a late final) do not come back over it.
+    for late in (VideoState.PROCESSING, VideoState.COMPLETE):
+        await status_store.set_status(VideoStatus(video_id="r1", state=late, run=0))
+    loaded = await status_store.get_status("r1")
+    assert loaded is not None and (loaded.state, loaded.run) == (VideoState.QUEUED, 1)
+    # Within run 1 the usual rule: final is kept against late progress.
+    await status_store.set_status(VideoStatus(video_id="r1", state=VideoState.COMPLETE, run=1))
+    await status_store.set_status(VideoStatus(video_id="r1", state=VideoState.PROCESSING, run=1))
+    loaded = await status_store.get_status("r1")
+    assert loaded is not None and (loaded.state, loaded.run) == (VideoState.COMPLETE, 1)
+    # Deletion wins whatever the run.
+    await status_store.set_status(VideoStatus(video_id="r1", state=VideoState.DELETED))
+    await status_store.set_status(VideoStatus(video_id="r1", state=VideoState.QUEUED, run=2))
+    loaded = await status_store.get_status("r1")
+    assert loaded is not None and loaded.state is VideoState.DELETED
+
+
 async def test_redis_status_has_a_ttl(redis_prefix: str) -> None:
     import redis.asyncio as aioredis
 

@@ -264,3 +264,58 @@ def test_previewed_words_show_until_their_part_is_in() -> None:
     assert add_preview(later, late, 4.0) is None
     assert add_preview(finalized(later, "complete", 5.0), late, 6.0) is None
     assert add_preview(None, late, 7.0) is not None  # before the manifest: kept
+
+
+def test_a_reprocess_starts_the_video_afresh_and_ignores_the_older_run() -> None:
+    # Run 0 finished partial: parts of it are gone, only the marker is left.
+    first = apply(None, manifest(), 0.0, DEADLINE_S).state
+    first = apply(first, PARTS[0], 1.0, DEADLINE_S).state
+    done = finalized(first, "partial", 2.0)
+    # Run 1's first part opens the video again; run 0's late part is ignored from then on.
+    opened = apply(done, part(PartSource.FRAMES, 1, run=1), 3.0, DEADLINE_S)
+    assert opened.action == Action.WAIT and opened.state.run == 1
+    assert opened.state.received == ["quality:frames:1"] and not opened.state.finalized
+    stale = apply(opened.state, part(PartSource.AUDIO, 0), 4.0, DEADLINE_S)
+    assert stale.action == Action.IGNORE and stale.state == opened.state
+    assert apply(opened.state, manifest(), 4.0, DEADLINE_S).action == Action.IGNORE
+    # Run 1 completes on its own parts only.
+    state = opened.state
+    actions = []
+    for item in (
+        manifest(run=1),
+        part(PartSource.FRAMES, 0, run=1),
+        part(PartSource.AUDIO, 0, run=1),
+    ):
+        step = apply(state, item, 5.0, DEADLINE_S)
+        actions.append(step.action)
+        state = step.state
+    assert actions == [Action.WAIT, Action.WAIT, Action.BUILD]
+    assert finalized(state, "complete", 6.0).run == 1
+
+
+def test_a_newer_run_drops_the_parts_an_unfinished_older_run_left() -> None:
+    older = apply(apply(None, manifest(), 0.0, DEADLINE_S).state, PARTS[0], 1.0, DEADLINE_S)
+    newer = apply(older.state, manifest(run=2), 2.0, DEADLINE_S)
+    assert newer.dropped == ("quality:frames:0",)
+    assert newer.state.run == 2 and newer.state.received == [] and newer.state.manifest
+
+
+def test_a_deleted_video_is_not_opened_again_by_a_newer_run() -> None:
+    marker = apply(None, JoinDelete(video_id="v1"), 0.0, DEADLINE_S).state
+    assert apply(marker, part(PartSource.FRAMES, 0, run=1), 1.0, DEADLINE_S).action == (
+        Action.IGNORE
+    )
+    late = TranscriptPreview(video_id="v1", run=1, chunk_index=0, segments=[])
+    assert add_preview(marker, late, 2.0) is None
+
+
+def test_previews_belong_to_their_run() -> None:
+    done = finalized(apply(None, manifest(), 0.0, DEADLINE_S).state, "complete", 1.0)
+    words = [PartialSegment(start=0.5, end=2.0, text="Again.")]
+    fresh = add_preview(
+        done, TranscriptPreview(video_id="v1", run=1, chunk_index=0, segments=words), 2.0
+    )
+    assert fresh is not None and fresh.run == 1 and not fresh.finalized
+    assert [s.text for s in fresh.live_transcript()] == ["Again."]
+    old = TranscriptPreview(video_id="v1", run=0, chunk_index=1, segments=words)
+    assert add_preview(fresh, old, 3.0) is None

@@ -43,6 +43,25 @@ def test_a_child_that_exits_is_restarted_after_a_backoff_that_grows_then_resets(
     supervisor.stop(last=set())
 
 
+def test_a_worker_waits_out_its_predecessors_session_before_its_first_restart() -> None:
+    said: list[str] = []
+    supervisor = Supervisor(said.append)
+    child = supervisor.add("join", exiting, first_backoff_s=10.0)
+    assert child.process is not None
+    child.process.wait()
+    supervisor.poll(child.started_at + 1)
+    assert said[-1] == "join exited (3); restarting in 10 s"
+    supervisor.poll(child.started_at + 1 + 9.9)
+    assert child.restarts == 0
+    supervisor.poll(child.started_at + 1 + 10)
+    assert child.restarts == 1
+    child.process.wait()
+    supervisor.poll(child.started_at + 0.1)
+    assert said[-1] == "join exited (3); restarting in 20 s"
+    child.restart_at = None  # not restarted by this test again
+    supervisor.stop(last=set())
+
+
 class Recorder:
     def __init__(self) -> None:
         self.published: list[VideoUploaded] = []

@@ -46,6 +46,7 @@ from ..errors import (
     VideoAnalysisError,
 )
 from ..media.limits import check_media_limits
+from ..reprocess import Reprocessing, reprocess_video
 from ..schemas import MediaInfo, VideoMetadata, VideoState, VideoStatus, VideoUploaded
 from ..schemas.events import VIDEO_ID_PATTERN, valid_video_id
 from ..settings import Settings, get_settings
@@ -427,6 +428,23 @@ def create_app(
                 code="deletion_incomplete",
                 http_status=503,
             ) from exc
+
+    @app.post("/videos/{video_id}/reprocess", response_model=Reprocessing, status_code=202)
+    async def reprocess_video_route(
+        video_id: str,
+        key: ApiKey | None = Depends(allow("submit")),  # noqa: B008
+    ) -> Reprocessing:
+        """Analyse the video again from its kept upload, as a new run (after a partial result
+        or a model upgrade). Its current result stays served until the new one is final."""
+        if not _valid_id(video_id):
+            raise UnknownVideo(f"no video with id {video_id!r}")
+        return await reprocess_video(
+            video_id,
+            status=components.status,
+            results=components.results,
+            sources=components.sources,
+            publisher=components.publisher,
+        )
 
     @app.get("/metrics")
     async def prometheus_metrics(

@@ -88,6 +88,9 @@ class VideoMetadata(BaseModel):
         return language_code(value) if value else None
 
 
+RUN_DESCRIPTION = "The analysis run this belongs to (see VideoUploaded.run)."
+
+
 class VideoUploaded(Message):
     """Published on ``video-uploaded`` by the platform or the HTTP shim."""
 
@@ -100,6 +103,12 @@ class VideoUploaded(Message):
     filename: str | None = None
     metadata: VideoMetadata = Field(default_factory=VideoMetadata)
     submitted_at: datetime = Field(default_factory=utcnow)
+    run: int = Field(
+        0,
+        ge=0,
+        description="Which analysis of the video this is: 0 for the upload, one more for each "
+        "reprocess. Once a run has started, the messages of older runs are ignored.",
+    )
 
 
 class FrameImage(BaseModel):
@@ -116,6 +125,7 @@ class FrameBatch(Message):
     """Published on ``video-frames``: consecutive sampled frames of one video."""
 
     video_id: str
+    run: int = Field(0, ge=0, description=RUN_DESCRIPTION)
     batch_index: int = Field(ge=0)
     sample_fps: float
     frames: list[FrameImage]
@@ -125,6 +135,7 @@ class AudioChunk(Message):
     """Published on ``video-audio``: 16 kHz mono audio, FLAC-encoded, cut at a quiet point."""
 
     video_id: str
+    run: int = Field(0, ge=0, description=RUN_DESCRIPTION)
     chunk_index: int = Field(ge=0)
     start: float = Field(ge=0)
     end: float = Field(ge=0)
@@ -168,6 +179,7 @@ class SplitManifest(Message):
 
     kind: Literal["manifest"] = "manifest"
     video_id: str
+    run: int = Field(0, ge=0, description=RUN_DESCRIPTION)
     uri: str | None = None
     metadata: VideoMetadata = Field(default_factory=VideoMetadata)
     media: MediaInfo = Field(default_factory=MediaInfo)
@@ -211,6 +223,7 @@ class PartialResult(Message):
 
     kind: Literal["partial"] = "partial"
     video_id: str
+    run: int = Field(0, ge=0, description=RUN_DESCRIPTION)
     analyzer: str
     source: PartSource
     index: int = Field(ge=0)

@@ -366,6 +366,12 @@ class AnalysisResult(BaseModel):
     timings: dict[str, float] = Field(
         default_factory=dict, description="Seconds per stage: split, analyze.<analyzer>, total."
     )
+    run: int = Field(
+        0,
+        ge=0,
+        description="Which analysis of the video this is: 0 for the upload, one more per "
+        "reprocess. A newer run's result replaces an older one's.",
+    )
     created_at: datetime = Field(default_factory=utcnow, description="When it was built (UTC).")
 
 
@@ -393,6 +399,7 @@ class TranscriptPreview(Message):
 
     kind: Literal["preview"] = "preview"
     video_id: str
+    run: int = Field(0, ge=0, description="The analysis run (see VideoUploaded.run).")
     chunk_index: int = Field(ge=0, description="The audio chunk the words are from.")
     segments: list[PartialSegment] = Field(description="The chunk's segments, in time order.")
 
@@ -414,4 +421,10 @@ class VideoStatus(BaseModel):
         "transcribed; the final result's segments replace it (with speakers).",
     )
     error: ErrorInfo | None = Field(None, description="Why the video failed, when it did.")
+    run: int = Field(
+        0,
+        ge=0,
+        description="Which analysis this status is of: 0 for the upload, one more per "
+        "reprocess. While a run is processing, the previous run's result stays served.",
+    )
     updated_at: datetime = Field(default_factory=utcnow, description="When this was written.")

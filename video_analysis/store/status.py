@@ -60,24 +60,32 @@ def _log_ignored(status: VideoStatus) -> None:
 # --------------------------------------------------------------------------------------------
 # Redis
 
-# KEYS[1] = status key; ARGV = new JSON, new state, TTL seconds, terminal states...
-# Returns 1 when written, 0 when a terminal state was kept. A deleted video stays deleted.
+# KEYS[1] = status key; ARGV = new JSON, new state, TTL seconds, new run, terminal states...
+# Returns 1 when written, 0 when kept: a deleted video stays deleted; an older run's update
+# never replaces a newer run's status; within a run a terminal state is never replaced by a
+# non-terminal one.
 _SET_STATUS_LUA = """
 local current = redis.call('GET', KEYS[1])
 local new_terminal = false
 local current_terminal = false
-for i = 4, #ARGV do
+local current_run = 0
+local new_run = tonumber(ARGV[4]) or 0
+for i = 5, #ARGV do
   if ARGV[i] == ARGV[2] then new_terminal = true end
 end
 if current then
   local ok, doc = pcall(cjson.decode, current)
   if ok and type(doc) == 'table' then
     if doc['state'] == 'deleted' then return 0 end
-    for i = 4, #ARGV do
+    current_run = tonumber(doc['run']) or 0
+    for i = 5, #ARGV do
       if doc['state'] == ARGV[i] then current_terminal = true end
     end
   end
-  if current_terminal and not new_terminal then return 0 end
+  if ARGV[2] ~= 'deleted' then
+    if new_run < current_run then return 0 end
+    if new_run == current_run and current_terminal and not new_terminal then return 0 end
+  end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
 return 1
@@ -135,6 +143,7 @@ class RedisStatusStore:
                     status.model_dump_json(),
                     status.state.value,
                     self.ttl_s,
+                    status.run,
                     *(state.value for state in TERMINAL_STATES),
                 ],
             )
@@ -221,8 +230,11 @@ class EmbeddedStatusStore(SQLiteStore):
     async def set_status(self, status: VideoStatus) -> None:
         conn = await self._connection()
         try:
-            # One statement: the WHERE of the upsert keeps a terminal row against a
-            # non-terminal update, atomically even across processes.
+            # One statement: the WHERE of the upsert keeps a deleted row, a newer run's row
+            # against an older run, and a terminal row against a non-terminal update of its
+            # run, atomically even across processes.
+            old_run = f"COALESCE(json_extract({STATUS_TABLE}.status, '$.run'), 0)"
+            new_run = "COALESCE(json_extract(excluded.status, '$.run'), 0)"
             cursor = await conn.execute(
                 f"""INSERT INTO {STATUS_TABLE} (video_id, state, terminal, updated_at, status)
                 VALUES (?, ?, ?, ?, ?)
@@ -231,8 +243,11 @@ class EmbeddedStatusStore(SQLiteStore):
                     terminal = excluded.terminal,
                     updated_at = excluded.updated_at,
                     status = excluded.status
-                WHERE {STATUS_TABLE}.state != 'deleted'
-                    AND ({STATUS_TABLE}.terminal = 0 OR excluded.terminal = 1)""",
+                WHERE {STATUS_TABLE}.state != 'deleted' AND (
+                    excluded.state = 'deleted'
+                    OR {new_run} > {old_run}
+                    OR ({new_run} = {old_run}
+                        AND ({STATUS_TABLE}.terminal = 0 OR excluded.terminal = 1)))""",
                 _row(status),
             )
             written = cursor.rowcount

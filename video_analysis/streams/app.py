@@ -62,6 +62,7 @@ from ..store.status import StatusStore
 from . import metrics
 from .admin import JOIN_TABLE, PARTS_TABLE
 from .failures import dead_letter
+from .tables import acked_table, wait_acked
 from .topics import (
     ALL_TOPICS,
     ANALYSIS_RESULTS,
@@ -302,10 +303,11 @@ def _add_splitter(wiring: Wiring) -> None:
                 continue
             started = time.monotonic()
             try:
-                await services.show_status(video_id, VideoState.PROCESSING, progress=0.0)
-                summary = await _split_and_publish(
-                    wiring, sources, upload.uri, video_id, upload.metadata.language
+                await services.show_status(
+                    video_id, VideoState.PROCESSING, progress=0.0, run=upload.run
                 )
+                await _keep_event(sources, upload)
+                summary = await _split_and_publish(wiring, sources, upload)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a failed result
                 record = await wiring.reject("splitter", message, video_id, exc)
                 # What the probe saw (a too-long or too-large video) still describes the file.
@@ -313,6 +315,7 @@ def _add_splitter(wiring: Wiring) -> None:
                 await publish_manifest(
                     SplitManifest(
                         video_id=video_id,
+                        run=upload.run,
                         uri=upload.uri,
                         metadata=upload.metadata,
                         media=media,
@@ -323,6 +326,7 @@ def _add_splitter(wiring: Wiring) -> None:
                 continue
             manifest = SplitManifest(
                 video_id=video_id,
+                run=upload.run,
                 uri=upload.uri,
                 metadata=upload.metadata,
                 media=summary.media,
@@ -348,18 +352,29 @@ def _add_splitter(wiring: Wiring) -> None:
             )
 
 
-async def _split_and_publish(
-    wiring: Wiring, sources: Sources, uri: str, video_id: str, language: str | None
-) -> Any:
+async def _keep_event(sources: Sources, upload: VideoUploaded) -> None:
+    """Keep the event beside the upload (the API does so for its own uploads) when none is
+    kept yet: ``reprocess`` and the reconciliation after a restart publish it again."""
+    try:
+        if await asyncio.to_thread(sources.kept_event, upload.video_id) is None:
+            await asyncio.to_thread(sources.keep_event, upload.model_copy(update={"run": 0}))
+    except Exception as exc:  # noqa: BLE001 - only reprocess needs it; the split goes on
+        log.warning("could not keep the event of video_id=%s: %s", upload.video_id, exc)
+
+
+async def _split_and_publish(wiring: Wiring, sources: Sources, upload: VideoUploaded) -> Any:
     """Fetch and decode in a thread and publish each batch as it is ready; wait for every ack.
     A downloaded copy (s3://, https://) is removed when the split is done."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4)
+    video_id = upload.video_id
 
     def produce() -> Any:
         try:
-            with sources.local_copy(uri) as path:
-                generator = split_video(path, video_id, wiring.settings, language=language)
+            with sources.local_copy(upload.uri) as path:
+                generator = split_video(
+                    path, video_id, wiring.settings, language=upload.metadata.language
+                )
                 while True:
                     try:
                         item = next(generator)
@@ -372,6 +387,7 @@ async def _split_and_publish(
     producing = loop.run_in_executor(wiring.services.pool, produce)
     pending = []
     while (item := await queue.get()) is not _DONE:
+        item.run = upload.run
         if isinstance(item, FrameBatch):
             topic, key = wiring.topics[VIDEO_FRAMES], f"{video_id}:{item.batch_index}"
         else:
@@ -459,7 +475,7 @@ def _add_analyzer_agent(
                 else:
                     hook = None
                     if name == "speech" and isinstance(batch, AudioChunk):
-                        hook = _preview_hook(wiring, batch.video_id, batch.chunk_index)
+                        hook = _preview_hook(wiring, batch)
                     part, failure = await services.run(
                         functools.partial(
                             run_analyzer, analyzer, decoded, video_id=batch.video_id, on_words=hook
@@ -468,17 +484,21 @@ def _add_analyzer_agent(
                     if failure is not None:
                         await wiring.reject(f"analyze-{name}", message, video_id, failure)
                 metrics.observe(wiring.role, f"analyze-{name}", part.elapsed_s, _media_s(batch))
+                part.run = batch.run
                 await wiring.publish(ANALYZER_RESULTS, batch.video_id, part)
 
 
-def _preview_hook(wiring: Wiring, video_id: str, chunk_index: int) -> WordsHook:
+def _preview_hook(wiring: Wiring, chunk: AudioChunk) -> WordsHook:
     """Publishes a chunk's words from the analyzer's thread, while it goes on with the rest."""
     loop = asyncio.get_running_loop()
+    video_id = chunk.video_id
 
     def send(segments: list[PartialSegment]) -> None:
         if not segments:
             return
-        preview = TranscriptPreview(video_id=video_id, chunk_index=chunk_index, segments=segments)
+        preview = TranscriptPreview(
+            video_id=video_id, run=chunk.run, chunk_index=chunk.chunk_index, segments=segments
+        )
         sent = asyncio.run_coroutine_threadsafe(
             wiring.publish(ANALYZER_RESULTS, video_id, preview), loop
         )
@@ -500,8 +520,8 @@ def _add_join(wiring: Wiring) -> None:
     app, settings, services = wiring.app, wiring.settings, wiring.services
     # Keys must be str: Faust writes bytes keys raw but reads changelog keys back as JSON, so
     # a bytes key breaks recovery after a restart ("Error in recovery Expecting value").
-    state_table = app.Table(JOIN_TABLE, partitions=settings.topic_partitions)
-    parts_table = app.Table(PARTS_TABLE, partitions=settings.topic_partitions)
+    state_table = acked_table(app, JOIN_TABLE, settings.topic_partitions)
+    parts_table = acked_table(app, PARTS_TABLE, settings.topic_partitions)
     join_topic = app.topic(
         settings.topic(VIDEO_MANIFESTS),
         settings.topic(ANALYZER_RESULTS),
@@ -521,6 +541,7 @@ def _add_join(wiring: Wiring) -> None:
             lambda: services.set_status(
                 video_id,
                 VideoState(result.status.value),
+                run=state.run,
                 progress=progress,
                 stages=state.final_stages(),
                 transcript=state.live_transcript(),
@@ -549,6 +570,7 @@ def _add_join(wiring: Wiring) -> None:
         await services.show_status(
             video_id,
             VideoState.PROCESSING,
+            run=state.run,
             progress=state.progress(),
             stages=state.stages(),
             transcript=state.live_transcript(),
@@ -630,6 +652,8 @@ def _add_join(wiring: Wiring) -> None:
             return
         state = step.state
         new_part = step.new_part
+        for key in step.dropped:  # a reprocess replaced the run these parts were of
+            parts_table.pop(_part_table_key(video_id, key), None)
         if new_part is not None:
             key = _part_table_key(video_id, new_part.part_key)
             parts_table[key] = new_part.model_dump(mode="json")
@@ -650,7 +674,8 @@ def _add_join(wiring: Wiring) -> None:
                 code="split_incomplete",
                 message="parts arrived but the splitter never finished this video",
             )
-            await finalize(video_id, state, failed_result(video_id, error))
+            failed = failed_result(video_id, error).model_copy(update={"run": state.run})
+            await finalize(video_id, state, failed)
             return
         state_table[video_id] = state.model_dump(mode="json")
         # Progress is written at most every STATUS_INTERVAL_S per video (readers poll about
@@ -670,11 +695,9 @@ def _add_join(wiring: Wiring) -> None:
         async for event in stream.events():
             started = time.monotonic()
             await handle(event.message)
-            # The tables' changelog records wait in Faust's producer buffer, which Faust's
-            # commit does not always drain (it stops waiting after 0.1 s): a worker killed
-            # then had its offsets committed and the records lost, so a part was never counted
-            # after the restart. Drained here, before the message counts as processed.
-            await _drain_changelog(app)
+            # Only once the broker holds the state this message changed does it count as
+            # processed (``streams/tables.py`` says why Faust's own commit is not enough).
+            await wait_acked(state_table, parts_table)
             metrics.observe(wiring.role, "join", time.monotonic() - started)
 
     @app.timer(interval=settings.join_check_interval_s)  # type: ignore[untyped-decorator]
@@ -698,25 +721,6 @@ def _add_join(wiring: Wiring) -> None:
 LAG_INTERVAL_S = 15.0
 #: Least time between two progress writes of one video's status by the join.
 STATUS_INTERVAL_S = 0.5
-#: How long the join waits for its changelog records to leave the buffer before it says so.
-DRAIN_WARN_S = 30.0
-
-
-async def _drain_changelog(app: faust.App) -> None:
-    """Wait until every record the tables wrote has been handed to the Kafka client, whose own
-    flush (in Faust's commit) then waits for the broker's acknowledgement."""
-    buffer = app.producer.buffer
-    started = time.monotonic()
-    warned = started
-    while buffer.size:
-        await asyncio.sleep(0.001)
-        if time.monotonic() - warned > DRAIN_WARN_S:
-            warned = time.monotonic()
-            log.warning(
-                "%d changelog records still unsent after %.0f s; is the broker reachable?",
-                buffer.size,
-                warned - started,
-            )
 
 
 def _media_s(batch: FrameBatch | AudioChunk) -> float | None:
