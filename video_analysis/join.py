@@ -3,8 +3,8 @@
 :func:`apply` takes the state kept for a video, the manifest, part or deadline that arrived,
 and the clock, and returns the new state and what to do: keep a new part, wait, build the
 result (every part in, the manifest failed, or the deadline passed) or fail the video because
-the splitter never finished it. The Faust agent (``streams/app.py``) only moves messages,
-tables and stores around it, and calls :func:`video_analysis.assemble.build_result`.
+the splitter never finished it. The Faust agent (``streams/join_agent.py``) only moves
+messages, tables and stores around it, and calls :func:`video_analysis.assemble.build_result`.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import pytest
 from video_analysis.schemas import VideoState
 from video_analysis.settings import Settings
 from video_analysis.store.connect import StoreUnavailable
-from video_analysis.streams import app as streams_app
 from video_analysis.streams import metrics
+from video_analysis.streams import wiring as streams_app
 
 
 @pytest.fixture

@@ -69,8 +69,8 @@ SNIFF_BYTES = 64 * 1024
 FORM_OVERHEAD_BYTES = 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 READY_TIMEOUT_S = 2.0
-#: Workers renew their model reports every MODEL_REPORT_INTERVAL_S (streams/app.py); a report
-#: older than this is of a worker that is gone.
+#: Workers renew their model reports every MODEL_REPORT_INTERVAL_S (streams/analyzer_agent.py);
+#: a report older than this is of a worker that is gone.
 MODEL_REPORT_MAX_AGE_S = 60.0
 PUBLISH_TIMEOUT_S = 20.0
 METADATA_FIELDS = ("interview_id", "question_id", "applicant_id", "language")

@@ -1,0 +1,242 @@
+"""The join agent: manifests, parts, deadlines and deletes in, one result per video out.
+
+Its decisions are ``join.apply``'s; this module moves messages, tables and stores around it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from faust.types import StreamT
+
+from .. import join
+from ..assemble import build_result, failed_result
+from ..errors import VideoAnalysisError
+from ..join import JoinState
+from ..schemas import (
+    AnalysisResult,
+    ErrorInfo,
+    JoinDeadline,
+    JoinDelete,
+    PartialResult,
+    SplitManifest,
+    TranscriptPreview,
+    VideoState,
+)
+from . import metrics
+from .admin import JOIN_TABLE, PARTS_TABLE
+from .tables import acked_table, wait_acked
+from .topics import ANALYSIS_RESULTS, ANALYZER_RESULTS, VIDEO_MANIFESTS
+from .wiring import Wiring, message_key, message_value
+
+log = logging.getLogger(__name__)
+
+#: Least time between two progress writes of one video's status by the join.
+STATUS_INTERVAL_S = 0.5
+
+
+def add_join(wiring: Wiring) -> None:
+    app, settings, services = wiring.app, wiring.settings, wiring.services
+    # Keys must be str: Faust writes bytes keys raw but reads changelog keys back as JSON, so
+    # a bytes key breaks recovery after a restart ("Error in recovery Expecting value").
+    state_table = acked_table(app, JOIN_TABLE, settings.topic_partitions)
+    parts_table = acked_table(app, PARTS_TABLE, settings.topic_partitions)
+    join_topic = app.topic(
+        settings.topic(VIDEO_MANIFESTS),
+        settings.topic(ANALYZER_RESULTS),
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    async def save(result: AnalysisResult) -> None:
+        await (await services.results()).save_result(result)
+
+    async def finalize(video_id: str, state: JoinState, result: AnalysisResult) -> None:
+        await services.until_stored("result", video_id, lambda: save(result))
+        progress = 1.0 if result.status != "failed" else state.progress()
+        await services.until_stored(
+            "final status",
+            video_id,
+            lambda: services.set_status(
+                video_id,
+                VideoState(result.status.value),
+                run=state.run,
+                progress=progress,
+                stages=state.final_stages(),
+                transcript=state.live_transcript(),
+                error=result.error,
+            ),
+        )
+        await wiring.publish(ANALYSIS_RESULTS, video_id, result)
+        status_written.pop(video_id, None)
+        # Marked only after the result is out: a crash before this line re-emits the same
+        # result on replay (consumers dedupe by video_id) rather than losing it.
+        for key in state.received:
+            parts_table.pop(_part_table_key(video_id, key), None)
+        done = join.finalized(state, result.status.value, time.time())
+        state_table[video_id] = done.model_dump(mode="json")
+        log.info(
+            "final result video_id=%s status=%s missing=%s",
+            video_id,
+            result.status.value,
+            result.missing,
+        )
+
+    status_written: dict[str, float] = {}
+
+    async def show_progress(video_id: str, state: JoinState) -> None:
+        """The video's status while it is processed: progress, stages and the words so far."""
+        await services.show_status(
+            video_id,
+            VideoState.PROCESSING,
+            run=state.run,
+            progress=state.progress(),
+            stages=state.stages(),
+            transcript=state.live_transcript(),
+        )
+
+    async def forget(video_id: str, before: JoinState | None, marker: JoinState) -> None:
+        """A deleted video: its parts, result and status go; a tombstone on the results topic
+        tells consumers to drop theirs. (The API did the same; this covers a result the join
+        was finishing meanwhile.)"""
+        if before is not None:
+            for key in before.received:
+                parts_table.pop(_part_table_key(video_id, key), None)
+        state_table[video_id] = marker.model_dump(mode="json")
+        status_written.pop(video_id, None)
+
+        async def delete_result() -> None:
+            await (await services.results()).delete_result(video_id)
+
+        await services.until_stored("deletion", video_id, delete_result)
+        await services.until_stored(
+            "deleted status",
+            video_id,
+            lambda: services.set_status(video_id, VideoState.DELETED),
+        )
+        fut = await wiring.topics[ANALYSIS_RESULTS].send(key=video_id.encode(), value=None)
+        await fut
+        log.info("deleted video_id=%s: its parts, result and status", video_id)
+
+    def load_parts(
+        video_id: str, state: JoinState, analyzer: str | None = None
+    ) -> list[PartialResult]:
+        """The parts received for ``video_id`` (only ``analyzer``'s, when given)."""
+        parts = []
+        for key in state.received:
+            if analyzer is not None and not key.startswith(f"{analyzer}:"):
+                continue
+            raw_part = parts_table.get(_part_table_key(video_id, key))
+            if raw_part is not None:
+                parts.append(PartialResult.model_validate(raw_part))
+        return parts
+
+    async def handle(message: Any) -> None:
+        """One message of the join's input: a manifest, a part, a deadline or a delete."""
+        video_id = message_key(message)
+        try:
+            payload = json.loads(message_value(message))
+            kind = payload.get("kind") if isinstance(payload, dict) else None
+            item: SplitManifest | PartialResult | JoinDeadline | JoinDelete | TranscriptPreview
+            if kind == "manifest":
+                item = SplitManifest.model_validate(payload)
+            elif kind == "partial":
+                item = PartialResult.model_validate(payload)
+            elif kind == "deadline":
+                item = JoinDeadline.model_validate(payload)
+            elif kind == "delete":
+                item = JoinDelete.model_validate(payload)
+            elif kind == "preview":
+                item = TranscriptPreview.model_validate(payload)
+            else:
+                raise VideoAnalysisError(f"unknown message kind {kind!r}", code="invalid_event")
+        except Exception as exc:  # noqa: BLE001 - malformed input goes to the DLQ
+            await wiring.reject("join", message, video_id or None, exc)
+            return
+        video_id = item.video_id
+        stored = state_table.get(video_id)
+        before = JoinState.model_validate(stored) if stored else None
+        if isinstance(item, TranscriptPreview):
+            previewed = join.add_preview(before, item, time.time())
+            if previewed is not None:
+                state_table[video_id] = previewed.model_dump(mode="json")
+                await show_progress(video_id, previewed)
+            return
+        step = join.apply(before, item, time.time(), settings.join_deadline_s)
+        if step.action == join.Action.IGNORE:
+            log.debug("late %s for finalized video_id=%s ignored", item.kind, video_id)
+            return
+        if step.action == join.Action.DELETE:
+            await forget(video_id, before, step.state)
+            return
+        state = step.state
+        new_part = step.new_part
+        for key in step.dropped:  # a reprocess replaced the run these parts were of
+            parts_table.pop(_part_table_key(video_id, key), None)
+        if new_part is not None:
+            key = _part_table_key(video_id, new_part.part_key)
+            parts_table[key] = new_part.model_dump(mode="json")
+            if new_part.analyzer == "speech" and new_part.error is None:
+                # The transcript as it forms: shown in the status before the result.
+                transcript = join.partial_transcript(
+                    load_parts(video_id, state, "speech"),
+                    settings.speech_max_compression_ratio,
+                )
+                state = state.model_copy(update={"transcript": transcript})
+        if step.action == join.Action.BUILD:
+            assert state.manifest is not None
+            result = build_result(state.manifest, load_parts(video_id, state), settings=settings)
+            await finalize(video_id, state, result)
+            return
+        if step.action == join.Action.SPLIT_INCOMPLETE:
+            error = ErrorInfo(
+                code="split_incomplete",
+                message="parts arrived but the splitter never finished this video",
+            )
+            failed = failed_result(video_id, error).model_copy(update={"run": state.run})
+            await finalize(video_id, state, failed)
+            return
+        state_table[video_id] = state.model_dump(mode="json")
+        # Progress is written at most every STATUS_INTERVAL_S per video (readers poll about
+        # that often); the manifest and new words at once.
+        now = time.monotonic()
+        news = isinstance(item, SplitManifest) or (
+            new_part is not None and new_part.analyzer == "speech"
+        )
+        if news or (
+            new_part is not None and now - status_written.get(video_id, 0.0) >= STATUS_INTERVAL_S
+        ):
+            status_written[video_id] = now
+            await show_progress(video_id, state)
+
+    @app.agent(join_topic, name="join")
+    async def join_agent(stream: StreamT[Any]) -> None:
+        async for event in stream.events():
+            started = time.monotonic()
+            await handle(event.message)
+            # Only once the broker holds the state this message changed does it count as
+            # processed (``streams/tables.py`` says why Faust's own commit is not enough).
+            await wait_acked(state_table, parts_table)
+            metrics.observe(wiring.role, "join", time.monotonic() - started)
+
+    @app.timer(interval=settings.join_check_interval_s)  # type: ignore[untyped-decorator]
+    async def check_deadlines() -> None:
+        # Tables can only change inside stream iteration, so the timer asks the join agent
+        # (through its own input topic, keyed like the video) to finalise overdue videos.
+        now = time.time()
+        states = [(key, JoinState.model_validate(value)) for key, value in state_table.items()]
+        metrics.VIDEOS_IN_FLIGHT.set(sum(1 for _, state in states if not state.finalized))
+        for table_key, state in states:
+            if join.overdue(state, now, settings.join_deadline_s):
+                video_id = str(table_key)
+                # Not awaiting the ack: a lost tick is simply sent again next interval.
+                await wiring.topics[ANALYZER_RESULTS].send(
+                    key=video_id.encode(),
+                    value=JoinDeadline(video_id=video_id).model_dump_json().encode(),
+                )
+
+
+def _part_table_key(video_id: str, part_key: str) -> str:
+    return f"{video_id}|{part_key}"

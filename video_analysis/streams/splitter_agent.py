@@ -1,0 +1,174 @@
+"""The splitter agent: an upload event in, audio chunks, frame batches and a manifest out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from faust.types import StreamT
+from pydantic import ValidationError
+
+from ..media.splitter import split_video
+from ..retention import expire_uploads
+from ..schemas import (
+    AnalyzerPlan,
+    FrameBatch,
+    MediaInfo,
+    SplitManifest,
+    VideoState,
+    VideoUploaded,
+)
+from ..store import Sources
+from . import metrics
+from .topics import (
+    VIDEO_AUDIO,
+    VIDEO_FRAMES,
+    VIDEO_MANIFESTS,
+    VIDEO_UPLOADED,
+)
+from .wiring import Wiring, message_key, message_value
+
+log = logging.getLogger(__name__)
+
+_DONE = object()
+
+
+def add_splitter(wiring: Wiring) -> None:
+    app, settings, services = wiring.app, wiring.settings, wiring.services
+    sources = Sources(settings)
+    plan = AnalyzerPlan(frames=list(settings.frame_analyzers), audio=list(settings.audio_analyzers))
+
+    async def publish_manifest(manifest: SplitManifest) -> None:
+        await wiring.publish(VIDEO_MANIFESTS, manifest.video_id, manifest)
+
+    if settings.retention_days is not None:
+        retention_days = settings.retention_days
+
+        @app.timer(interval=settings.retention_check_interval_s)  # type: ignore[untyped-decorator]
+        async def expire() -> None:
+            try:
+                await expire_uploads(
+                    retention_days,
+                    sources=sources,
+                    status=await services.status(),
+                    results=await services.results(),
+                    now=datetime.now(UTC),
+                )
+            except Exception as exc:  # noqa: BLE001 - tried again at the next interval
+                log.warning("retention check failed: %s", exc)
+
+    @app.agent(wiring.topics[VIDEO_UPLOADED], name="splitter")
+    async def splitter(stream: StreamT[Any]) -> None:
+        async for event in stream.events():
+            message = event.message
+            video_id = message_key(message)
+            try:
+                upload = VideoUploaded.model_validate_json(message_value(message))
+                video_id = upload.video_id
+            except ValidationError as exc:
+                record = await wiring.reject("splitter", message, video_id, exc)
+                if video_id:
+                    await publish_manifest(SplitManifest(video_id=video_id, error=record.error))
+                continue
+            started = time.monotonic()
+            try:
+                await services.show_status(
+                    video_id, VideoState.PROCESSING, progress=0.0, run=upload.run
+                )
+                await _keep_event(sources, upload)
+                summary = await _split_and_publish(wiring, sources, upload)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a failed result
+                record = await wiring.reject("splitter", message, video_id, exc)
+                # What the probe saw (a too-long or too-large video) still describes the file.
+                media = getattr(exc, "media", None) or MediaInfo()
+                await publish_manifest(
+                    SplitManifest(
+                        video_id=video_id,
+                        run=upload.run,
+                        uri=upload.uri,
+                        metadata=upload.metadata,
+                        media=media,
+                        error=record.error,
+                        submitted_at=upload.submitted_at,
+                    )
+                )
+                continue
+            manifest = SplitManifest(
+                video_id=video_id,
+                run=upload.run,
+                uri=upload.uri,
+                metadata=upload.metadata,
+                media=summary.media,
+                frame_batches=summary.frame_batches,
+                audio_chunks=summary.audio_chunks,
+                frames_sampled=summary.frames_sampled,
+                sample_fps=summary.sample_fps,
+                analysed_s=summary.analysed_s,
+                truncated=summary.truncated,
+                analyzers=plan,
+                split_s=time.monotonic() - started,
+                submitted_at=upload.submitted_at,
+            )
+            await publish_manifest(manifest)
+            metrics.observe(wiring.role, "split", manifest.split_s)
+            log.info(
+                "split video_id=%s frames=%d batches=%d audio_chunks=%d in %.1fs",
+                video_id,
+                summary.frames_sampled,
+                summary.frame_batches,
+                summary.audio_chunks,
+                manifest.split_s,
+            )
+
+
+async def _keep_event(sources: Sources, upload: VideoUploaded) -> None:
+    """Keep the event beside the upload (the API does so for its own uploads) when none is
+    kept yet: ``reprocess`` and the reconciliation after a restart publish it again."""
+    try:
+        if await asyncio.to_thread(sources.kept_event, upload.video_id) is None:
+            await asyncio.to_thread(sources.keep_event, upload.model_copy(update={"run": 0}))
+    except Exception as exc:  # noqa: BLE001 - only reprocess needs it; the split goes on
+        log.warning("could not keep the event of video_id=%s: %s", upload.video_id, exc)
+
+
+async def _split_and_publish(wiring: Wiring, sources: Sources, upload: VideoUploaded) -> Any:
+    """Fetch and decode in a thread and publish each batch as it is ready; wait for every ack.
+    A downloaded copy (s3://, https://) is removed when the split is done."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4)
+    video_id = upload.video_id
+
+    def produce() -> Any:
+        try:
+            with sources.local_copy(upload.uri) as path:
+                generator = split_video(
+                    path, video_id, wiring.settings, language=upload.metadata.language
+                )
+                while True:
+                    try:
+                        item = next(generator)
+                    except StopIteration as stop:
+                        return stop.value
+                    asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+        finally:
+            asyncio.run_coroutine_threadsafe(queue.put(_DONE), loop).result()
+
+    producing = loop.run_in_executor(wiring.services.pool, produce)
+    pending = []
+    while (item := await queue.get()) is not _DONE:
+        item.run = upload.run
+        if isinstance(item, FrameBatch):
+            topic, key = wiring.topics[VIDEO_FRAMES], f"{video_id}:{item.batch_index}"
+        else:
+            topic, key = wiring.topics[VIDEO_AUDIO], f"{video_id}:{item.chunk_index}"
+        # Keyed per batch, not per video, so the batches of one long video spread over
+        # partitions and several analyzer workers share them.
+        pending.append(await topic.send(key=key.encode(), value=item.model_dump_json().encode()))
+    summary = await producing
+    # Offsets are committed only after the output is produced: wait for every ack before
+    # this event counts as processed.
+    await asyncio.gather(*pending)
+    return summary

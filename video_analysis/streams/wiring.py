@@ -1,0 +1,164 @@
+"""What every agent of a worker shares: the stores and CPU pool (``Services``), the topics and
+the two ways out of a handler (``Wiring.publish`` and ``Wiring.reject``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import faust
+from pydantic import BaseModel
+
+from ..schemas import DeadLetter, VideoState, VideoStatus
+from ..settings import Settings
+from ..store import create_result_store, create_status_store
+from ..store.connect import StoreUnavailable
+from ..store.results import ResultStore
+from ..store.status import StatusStore
+from . import metrics
+from .failures import dead_letter
+from .topics import DLQ
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+#: Backoff between two tries of a store write that must not be lost (seconds).
+STORE_RETRY_MIN_S = 0.5
+STORE_RETRY_MAX_S = 10.0
+#: A waiting write logs its first failure and then every this many.
+STORE_RETRY_LOG_EVERY = 10
+
+
+async def _started(store: ResultStore | StatusStore, what: str) -> None:
+    """Start a store; not reaching it (after its own retries) is a ``StoreUnavailable``."""
+    try:
+        await store.start()
+    except StoreUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any client's connection error, named once
+        raise StoreUnavailable(f"{what} unreachable: {exc}") from exc
+
+
+class Services:
+    """Stores and the CPU pool, started lazily inside the worker's event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="analyze")
+        self._results: ResultStore | None = None
+        self._status: StatusStore | None = None
+        self._lock = asyncio.Lock()
+
+    async def results(self) -> ResultStore:
+        async with self._lock:
+            if self._results is None:
+                results = create_result_store(self.settings)
+                await _started(results, "result database")
+                self._results = results
+            return self._results
+
+    async def status(self) -> StatusStore:
+        async with self._lock:
+            if self._status is None:
+                status = create_status_store(self.settings)
+                await _started(status, "status store")
+                self._status = status
+            return self._status
+
+    async def set_status(self, video_id: str, state: VideoState, **fields: Any) -> None:
+        store = await self.status()
+        await store.set_status(VideoStatus(video_id=video_id, state=state, **fields))
+
+    async def show_status(self, video_id: str, state: VideoState, **fields: Any) -> None:
+        """A status that the next one replaces (progress): not worth waiting for, so an
+        unreachable store only costs a warning."""
+        try:
+            await self.set_status(video_id, state, **fields)
+        except StoreUnavailable as exc:
+            log.warning("status of video_id=%s not shown: %s", video_id, exc)
+
+    async def until_stored(self, what: str, video_id: str, write: Callable[[], Awaitable[T]]) -> T:
+        """Run ``write`` until the store takes it: what must not be lost (a result, a final
+        status, a deletion) waits out an outage of Redis or the database, with backoff. The
+        message being handled stays uncommitted meanwhile, so a crash loses nothing either."""
+        delay = STORE_RETRY_MIN_S
+        failures = 0
+        while True:
+            try:
+                outcome = await write()
+            except StoreUnavailable as exc:
+                failures += 1
+                metrics.STORE_WAITS.labels(what).inc()
+                if failures == 1 or failures % STORE_RETRY_LOG_EVERY == 0:
+                    log.warning(
+                        "%s of video_id=%s waits for the store (try %d): %s",
+                        what,
+                        video_id,
+                        failures,
+                        exc,
+                    )
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, STORE_RETRY_MAX_S)
+                continue
+            if failures:
+                log.info("%s of video_id=%s stored after %d failed tries", what, video_id, failures)
+            return outcome
+
+    async def close(self) -> None:
+        # Open store connections (aiosqlite runs a non-daemon thread) would keep the
+        # process alive after the worker stops.
+        for store in (self._results, self._status):
+            if store is not None:
+                await store.close()
+        self._results = self._status = None
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """CPU-bound work off the event loop, so heartbeats keep flowing."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+
+@dataclass
+class Wiring:
+    """What every agent of one app shares: its settings, services and topics."""
+
+    app: faust.App
+    settings: Settings
+    services: Services
+    topics: dict[str, Any]
+    role: str
+
+    async def publish(self, topic: str, key: str | None, message: BaseModel) -> None:
+        """Send and wait for the broker's ack, so the input's offset is committed only after."""
+        fut = await self.topics[topic].send(
+            key=key.encode() if key else None, value=message.model_dump_json().encode()
+        )
+        await fut
+
+    async def reject(
+        self, stage: str, message: Any, video_id: str | None, exc: BaseException
+    ) -> DeadLetter:
+        """Log the failure and put the message on the DLQ with its reason."""
+        record = dead_letter(stage=stage, message=message, video_id=video_id, exc=exc)
+        metrics.failed(self.role, stage, record.error.code)
+        await self.publish(DLQ, video_id, record)
+        return record
+
+
+def message_value(message: Any) -> bytes:
+    """The raw value; a tombstone (None) is an empty, hence invalid, event."""
+    value = message.value
+    return value if isinstance(value, bytes) else b""
+
+
+def message_key(message: Any) -> str:
+    key = message.key
+    if isinstance(key, bytes):
+        return key.decode("utf-8", errors="replace")
+    return str(key) if key is not None else ""
