@@ -94,7 +94,8 @@ def test_videos_in_object_storage_are_analysed_and_their_copies_removed(
         erased = httpx.delete(f"{api}/videos/{uploaded}", timeout=30)
         assert erased.status_code == 200, erased.text
         assert erased.json()["uploads_removed"] == 1 and erased.json()["result_removed"]
-        assert object_keys(s3, BUCKET) == []
+        # Left: the event of the platform's video, kept for reprocess (not the refused one's).
+        assert object_keys(s3, BUCKET) == [f"uploads/{published}/event.json"]
         assert stored_rows(deployment, uploaded) == []
         assert httpx.get(f"{api}/videos/{uploaded}", timeout=10).json()["state"] == "deleted"
         assert httpx.get(f"{api}/videos/{uploaded}/result", timeout=10).status_code == 410

@@ -78,7 +78,6 @@ def add_splitter(wiring: Wiring) -> None:
                 await services.show_status(
                     video_id, VideoState.PROCESSING, progress=0.0, run=upload.run
                 )
-                await _keep_event(sources, upload)
                 summary = await _split_and_publish(wiring, sources, upload)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a failed result
                 record = await wiring.reject("splitter", message, video_id, exc)
@@ -113,6 +112,7 @@ def add_splitter(wiring: Wiring) -> None:
                 submitted_at=upload.submitted_at,
             )
             await publish_manifest(manifest)
+            await _keep_event(sources, upload)
             metrics.observe(wiring.role, "split", manifest.split_s)
             log.info(
                 "split video_id=%s frames=%d batches=%d audio_chunks=%d in %.1fs",
@@ -125,8 +125,9 @@ def add_splitter(wiring: Wiring) -> None:
 
 
 async def _keep_event(sources: Sources, upload: VideoUploaded) -> None:
-    """Keep the event beside the upload (the API does so for its own uploads) when none is
-    kept yet: ``reprocess`` and the reconciliation after a restart publish it again."""
+    """Keep the event of a video that could be split beside its upload (the API does so for
+    its own uploads; this covers events the platform published) when none is kept yet:
+    ``reprocess`` and the reconciliation after a restart publish it again."""
     try:
         if await asyncio.to_thread(sources.kept_event, upload.video_id) is None:
             await asyncio.to_thread(sources.keep_event, upload.model_copy(update={"run": 0}))
