@@ -254,16 +254,16 @@ def _role_pid(parent: int, role: str) -> int | None:
 
 @pytest.mark.skipif(
     not os.environ.get("VA_KILL_SOAK"),
-    reason="soak test, run with VA_KILL_SOAK=1: about 2 runs in 12 lose videos (issue 10 notes)",
+    reason="soak test, run with VA_KILL_SOAK=1: 4 runs in 29 lost videos (issue 10 notes)",
 )
 def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
     tmp_path: Path,
 ) -> None:
-    """Issue 10's fault test. Known failure, not yet understood: in about 2 of 12 runs, after
-    the join was killed within seconds of its first start, the restarted join never read the
-    manifests published while no join was alive (their videos stay ``processing``; the ones
-    published after it started complete). Not reproduced with the test stack's processes
-    (tests/stack.py) in 6 tries; seen only under ``dev`` with the embedded broker."""
+    """Issue 10's fault test. Known failure, not fixed yet: in 4 of 29 runs (each a cold start
+    in which quality was killed before it was ready and the join soon after its first start)
+    the restarted join was assigned a ``video-manifests`` partition and never fetched it (its
+    consumer lag stayed put while it processed the other partitions; the broker served the
+    partition to a fresh consumer), so those videos stayed ``processing``."""
     import asyncio
     import random
     import sqlite3
