@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -13,12 +14,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 from .settings import WORKER_ROLES, Settings, get_settings
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+T = TypeVar("T")
 
 log = logging.getLogger("video_analysis.cli")
 
@@ -468,6 +474,14 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _reconcile(settings: Settings) -> Any:
     from .reconcile import reconcile
+
+    return await _with_stores(settings, reconcile)
+
+
+async def _with_stores(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
+    """Run ``action(results=, status=, sources=, publisher=)`` with the stores and the event
+    publisher open, and close them after (what ``delete``, ``reprocess`` and ``dev``'s catch-up
+    share)."""
     from .store import Sources, create_result_store, create_status_store
     from .streams.publisher import EventPublisher
 
@@ -476,13 +490,33 @@ async def _reconcile(settings: Settings) -> Any:
     await results.start()
     await status.start()
     try:
-        return await reconcile(
-            status=status, results=results, sources=Sources(settings), publisher=publisher
+        return await action(
+            results=results, status=status, sources=Sources(settings), publisher=publisher
         )
     finally:
         await publisher.close()
         await status.close()
         await results.close()
+
+
+def _on_stored_video(
+    settings: Settings, video_id: str, action: Callable[..., Awaitable[BaseModel]]
+) -> int:
+    """A command on one stored video: ``action(video_id, results=..., ...)``; its answer is
+    printed as JSON, a refusal as ``error: message (code)``."""
+    from .errors import VideoAnalysisError
+    from .schemas.events import valid_video_id
+
+    if not valid_video_id(video_id):
+        sys.stderr.write(f"error: {video_id!r} is not a video id\n")
+        return 2
+    try:
+        answer = asyncio.run(_with_stores(settings, functools.partial(action, video_id)))
+    except VideoAnalysisError as exc:
+        sys.stderr.write(f"error: {exc.message} ({exc.code})\n")
+        return 1
+    sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
+    return 0
 
 
 def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
@@ -509,81 +543,15 @@ def cmd_models_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
-    from .errors import UnknownVideo
-    from .schemas.events import valid_video_id
-
-    if not valid_video_id(args.video_id):
-        sys.stderr.write(f"error: {args.video_id!r} is not a video id\n")
-        return 2
-    try:
-        deleted = asyncio.run(_delete(settings, args.video_id))
-    except UnknownVideo as exc:
-        sys.stderr.write(f"error: {exc.message}\n")
-        return 1
-    sys.stdout.write(deleted.model_dump_json(indent=2) + "\n")
-    return 0
-
-
-async def _delete(settings: Settings, video_id: str) -> Any:
     from .deletion import delete_video
-    from .store import Sources, create_result_store, create_status_store
-    from .streams.publisher import EventPublisher
 
-    results, status = create_result_store(settings), create_status_store(settings)
-    publisher = EventPublisher(settings)
-    await results.start()
-    await status.start()
-    try:
-        return await delete_video(
-            video_id,
-            results=results,
-            status=status,
-            sources=Sources(settings),
-            publisher=publisher,
-        )
-    finally:
-        await publisher.close()
-        await status.close()
-        await results.close()
+    return _on_stored_video(settings, args.video_id, delete_video)
 
 
 def cmd_reprocess(args: argparse.Namespace, settings: Settings) -> int:
-    from .errors import NotReprocessable, UnknownVideo
-    from .schemas.events import valid_video_id
-
-    if not valid_video_id(args.video_id):
-        sys.stderr.write(f"error: {args.video_id!r} is not a video id\n")
-        return 2
-    try:
-        started = asyncio.run(_reprocess(settings, args.video_id))
-    except (UnknownVideo, NotReprocessable) as exc:
-        sys.stderr.write(f"error: {exc.message} ({exc.code})\n")
-        return 1
-    sys.stdout.write(started.model_dump_json(indent=2) + "\n")
-    return 0
-
-
-async def _reprocess(settings: Settings, video_id: str) -> Any:
     from .reprocess import reprocess_video
-    from .store import Sources, create_result_store, create_status_store
-    from .streams.publisher import EventPublisher
 
-    results, status = create_result_store(settings), create_status_store(settings)
-    publisher = EventPublisher(settings)
-    await results.start()
-    await status.start()
-    try:
-        return await reprocess_video(
-            video_id,
-            results=results,
-            status=status,
-            sources=Sources(settings),
-            publisher=publisher,
-        )
-    finally:
-        await publisher.close()
-        await status.close()
-        await results.close()
+    return _on_stored_video(settings, args.video_id, reprocess_video)
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,20 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import Protocol
 
 from pydantic import BaseModel, Field
 
 from .errors import NotReprocessable, UnknownVideo
-from .schemas import VideoState, VideoStatus, VideoUploaded
+from .reconcile import UploadPublisher
+from .schemas import VideoState, VideoStatus
 from .store import ResultStore, Sources, StatusStore
 from .store.status import TERMINAL_STATES
 
 log = logging.getLogger(__name__)
-
-
-class UploadPublisher(Protocol):
-    async def publish_upload(self, event: VideoUploaded) -> None: ...
 
 
 class Reprocessing(BaseModel):

@@ -143,30 +143,9 @@ def test_dev_restarts_a_killed_role_and_catches_up_on_what_a_stop_left_in_flight
     base = f"http://127.0.0.1:{api_port}"
 
     def start(name: str) -> tuple[subprocess.Popen[bytes], httpx.Client]:
-        log = (tmp_path / f"{name}.log").open("wb")
-        dev = subprocess.Popen(
-            [sys.executable, "-m", "video_analysis", "dev"], env=env, stdout=log, stderr=log
-        )
-        deadline = time.monotonic() + 120
-        while True:
-            text = (tmp_path / f"{name}.log").read_text(errors="replace")
-            assert dev.poll() is None and time.monotonic() < deadline, text[-4000:]
-            found = re.search(r"API key for this run \(all scopes\): (va_\S+)", text)
-            try:
-                if found and httpx.get(f"{base}/health/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        return dev, httpx.Client(headers={"X-API-Key": found.group(1)}, timeout=60)
+        return start_dev(env, tmp_path / f"{name}.log", base)
 
-    def stop(dev: subprocess.Popen[bytes]) -> None:
-        dev.send_signal(signal.SIGINT)
-        try:
-            dev.wait(timeout=60)
-        finally:
-            if dev.poll() is None:
-                dev.kill()
+    stop = stop_dev
 
     def state(http: httpx.Client, video_id: str) -> str:
         return str(http.get(f"{base}/videos/{video_id}").json()["state"])
@@ -218,6 +197,41 @@ def state_after_stop(tmp_path: Path, video_id: str) -> str:
             "SELECT state FROM video_status WHERE video_id = ?", (video_id,)
         ).fetchone()
     return str(row[0]) if row else ""
+
+
+def start_dev(
+    env: dict[str, str], log_path: Path, base: str
+) -> tuple[subprocess.Popen[bytes], httpx.Client]:
+    """``video-analysis dev`` in the background, once its API is ready; a client with the key
+    it printed for the run."""
+    log = log_path.open("wb")
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "video_analysis", "dev"], env=env, stdout=log, stderr=log
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        text = log_path.read_text(errors="replace")
+        if dev.poll() is not None or time.monotonic() > deadline:
+            dev.kill()
+            raise AssertionError(f"dev did not come up:\n{text[-4000:]}")
+        found = re.search(r"API key for this run \(all scopes\): (va_\S+)", text)
+        try:
+            if found and httpx.get(f"{base}/health/ready", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    return dev, httpx.Client(headers={"X-API-Key": found.group(1)}, timeout=60)
+
+
+def stop_dev(dev: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a user stops it; killed if it does not stop within a minute."""
+    dev.send_signal(signal.SIGINT)
+    try:
+        dev.wait(timeout=60)
+    finally:
+        if dev.poll() is None:
+            dev.kill()
 
 
 def _free_ports(count: int) -> int:
@@ -290,27 +304,12 @@ def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
     }
     base = f"http://127.0.0.1:{api_port}"
     log_path = tmp_path / "dev.log"
-    log = log_path.open("wb")
-    dev = subprocess.Popen(
-        [sys.executable, "-m", "video_analysis", "dev"], env=env, stdout=log, stderr=log
-    )
     seed = int(os.environ.get("KILL_TEST_SEED") or random.randrange(1_000_000))
     rng = random.Random(seed)
     clip = make_clip(tmp_path / "answer.mp4", duration=6.0, audio="speech", fps=25)
     kills: list[str] = []
+    dev, http = start_dev(env, log_path, base)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            text = log_path.read_text(errors="replace")
-            assert dev.poll() is None and time.monotonic() < deadline, text[-4000:]
-            found = re.search(r"API key for this run \(all scopes\): (va_\S+)", text)
-            try:
-                if found and httpx.get(f"{base}/health/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        http = httpx.Client(headers={"X-API-Key": found.group(1)}, timeout=60)
         videos: list[str] = []
         for _round in range(5):
             for _ in range(4):
@@ -363,9 +362,4 @@ def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
             f"{sum(rows.values())} rows in the store"
         )
     finally:
-        dev.send_signal(signal.SIGINT)
-        try:
-            dev.wait(timeout=60)
-        finally:
-            if dev.poll() is None:
-                dev.kill()
+        stop_dev(dev)

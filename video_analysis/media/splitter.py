@@ -109,14 +109,7 @@ def split_video(
         vstream = first_video_stream(container)
         vstream.thread_type = "AUTO"
         for packet in _demux(container, [vstream], video_id, state):
-            try:
-                decoded = packet.decode()
-            except (av.error.FFmpegError, ValueError) as exc:
-                # One bad packet (bit rot, a cut in the upload) should not lose the whole file.
-                state.decode_errors += 1
-                logger.debug("video_id=%s: packet decode failed: %s", video_id, exc)
-                continue
-            for frame in decoded:
+            for frame in _decode(packet, video_id, state):
                 yield from _on_video_frame(frame, state, packer, settings, video_id)
 
     if state.video_frames == 0:
@@ -173,13 +166,7 @@ def _audio_pass(
                 if state.video_t0 is None:
                     state.video_t0 = _first_frame_time(packet, video_id)
                 continue
-            try:
-                decoded = packet.decode()
-            except (av.error.FFmpegError, ValueError) as exc:
-                state.decode_errors += 1
-                logger.debug("video_id=%s: audio packet decode failed: %s", video_id, exc)
-                continue
-            for aframe in decoded:
+            for aframe in _decode(packet, video_id, state):
                 if state.audio_t0 is None and aframe.time is not None:
                     state.audio_t0 = float(aframe.time)
                 chunker.set_offset(_audio_offset(state, vstream, astream))
@@ -197,15 +184,24 @@ def _audio_pass(
 
 def _first_frame_time(packet: Any, video_id: str) -> float | None:
     """The time of the first frame this video packet decodes to, if it decodes to one (0 for
-    a frame without a timestamp, as ``_on_video_frame`` counts it)."""
-    try:
-        frames = packet.decode()
-    except (av.error.FFmpegError, ValueError) as exc:
-        logger.debug("video_id=%s: video packet decode failed: %s", video_id, exc)
-        return None
-    for frame in frames:
+    a frame without a timestamp, as ``_on_video_frame`` counts it). A bad packet is counted
+    by the video pass, which decodes it again."""
+    for frame in _decode(packet, video_id, None):
         return float(frame.time) if frame.time is not None else 0.0
     return None
+
+
+def _decode(packet: Any, video_id: str, state: _State | None) -> list[Any]:
+    """The packet's frames; none for a packet that does not decode (counted in ``state``):
+    one bad packet (bit rot, a cut in the upload) should not lose the whole file."""
+    try:
+        frames: list[Any] = packet.decode()
+    except (av.error.FFmpegError, ValueError) as exc:
+        if state is not None:
+            state.decode_errors += 1
+        logger.debug("video_id=%s: %s packet decode failed: %s", video_id, packet.stream.type, exc)
+        return []
+    return frames
 
 
 def _demux(container: Any, streams: list[Any], video_id: str, state: _State) -> Any:
