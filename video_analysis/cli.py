@@ -346,14 +346,20 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.role in ("face", "pose") and settings.vision_worker_nice:
         os.nice(settings.vision_worker_nice)
     asyncio.run(ensure_topics(settings))
-    app = create_app(settings, args.role)
+    app, watchdog = create_app(settings, args.role)
     Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)
     # Faust binds its web port even with the web server disabled.
     app.conf.web_port = args.web_port or free_port()
     app.conf.web_host = "127.0.0.1"
     worker = Worker(app, loglevel=str(args.log_level or settings.log_level), quiet=True)
-    worker.execute_from_commandline()
-    return 0
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as stopped:
+        code = stopped.code if isinstance(stopped.code, int) else 1
+    else:
+        code = 0
+    # A worker that stopped itself over a stalled partition says so in its exit status.
+    return watchdog.exit_code or code
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:

@@ -72,7 +72,14 @@ async def reprocess_video(
         )
     previous = max(current.run if current else 0, stored.run if stored else 0)
     run = previous + 1
-    await status.set_status(VideoStatus(video_id=video_id, state=VideoState.QUEUED, run=run))
+    claimed = await status.claim_run(
+        VideoStatus(video_id=video_id, state=VideoState.QUEUED, run=run)
+    )
+    if not claimed:  # a concurrent call started this run first, or the video changed since
+        raise NotReprocessable(
+            f"video {video_id!r} is being analysed again already: wait for its result",
+            code="in_flight",
+        )
     await publisher.publish_upload(
         event.model_copy(update={"run": run, "submitted_at": datetime.now(UTC)})
     )

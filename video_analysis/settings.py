@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     topic_replication: int = Field(1, ge=1, description="Replication factor of created topics.")
     broker_session_timeout_s: float = Field(10.0, gt=0, description="Consumer session timeout.")
     broker_heartbeat_s: float = Field(1.0, gt=0, description="Consumer heartbeat interval.")
+    worker_stall_s: float = Field(
+        90.0,
+        ge=0,
+        description="A worker that, while idle, has taken no message for this long from a "
+        "partition where messages wait stops itself so that its supervisor restarts it "
+        "(a Faust consumer can lose a partition after a rebalance); 0 = never.",
+    )
     max_message_bytes: int = Field(
         900_000, ge=64_000, description="Largest serialized message the splitter publishes."
     )

@@ -297,6 +297,8 @@ def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
         "VA_MODELS_DIR": str(Path("var/models").resolve()),
         "VA_TOPIC_PARTITIONS": "2",
         "VA_BROKER_SESSION_TIMEOUT_S": "6",
+        # A worker that lost a partition (see the docstring) stops itself after this long.
+        "VA_WORKER_STALL_S": "45",
         # The light analyzer only: the test is about delivery, not models (and restarts of a
         # role holding TensorFlow take a minute each here).
         "VA_FRAME_ANALYZERS": "quality",
@@ -356,8 +358,10 @@ def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
         restarts = len(re.findall(r"restarted \(restart", log_path.read_text(errors="replace")))
         assert restarts >= 5
         duplicates = sum(on_topic.values()) - len(videos)
+        stalls = log_path.read_text(errors="replace").count("no message taken for")
         print(
-            f"20 videos, kills {kills} (seed {seed}): 20 complete, {restarts} restarts, "
+            f"20 videos, kills {kills} (seed {seed}): 20 complete, {restarts} restarts "
+            f"({stalls} over a stalled partition), "
             f"{sum(on_topic.values())} results on analysis-results ({duplicates} re-emitted), "
             f"{sum(rows.values())} rows in the store"
         )

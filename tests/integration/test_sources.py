@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -87,11 +87,13 @@ def test_the_event_is_kept_beside_the_upload_while_the_upload_is_there(
         local.write_bytes(VIDEO)
         uri = sources.keep_upload("vid-e", local)
         event = VideoUploaded(video_id="vid-e", uri=uri, metadata=VideoMetadata(language="ko"))
+        assert not sources.has_kept_event("vid-e")
         sources.keep_event(event)
+        assert sources.has_kept_event("vid-e") and not sources.has_kept_event("other")
         assert sources.kept_event("vid-e") == event
         assert sources.kept_event("other") is None
         assert sources.remove_video("vid-e") == 1  # the video; the event goes with it
-        assert sources.kept_event("vid-e") is None
+        assert sources.kept_event("vid-e") is None and not sources.has_kept_event("vid-e")
 
 
 def test_only_the_upload_bucket_and_the_listed_buckets_are_read(
@@ -134,7 +136,10 @@ def test_an_unreachable_store_is_source_unavailable(tmp_path: Path) -> None:
 class _Handler(http.server.BaseHTTPRequestHandler):
     """/video.mp4, /chunked (no length), /slow, and redirects /to-file, /to-ftp, /hop."""
 
+    hosts: ClassVar[list[str]] = []  # the Host header of each request
+
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self.hosts.append(self.headers.get("Host", ""))
         if self.path == "/video.mp4":
             self._send(200, VIDEO, {"Content-Length": str(len(VIDEO))})
         elif self.path == "/chunked":
@@ -204,6 +209,31 @@ def test_urls_are_checked_before_anything_is_read(tmp_path: Path, web: str) -> N
         with pytest.raises(SourceNotAllowed, match=why):
             with Sources(settings).local_copy(web + path):
                 pass
+
+
+def test_the_connection_goes_to_the_checked_address_whatever_dns_answers_next(
+    tmp_path: Path, web: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from video_analysis.store import sources
+
+    # DNS rebinding: the name resolves to an allowed address for the check, then elsewhere.
+    port = int(web.rsplit(":", 1)[1])
+    answers = iter(["127.0.0.1"] + ["10.9.8.7"] * 10)
+    real = socket.getaddrinfo
+
+    def resolve(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "video.example":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(sources, "_is_public", lambda address: str(address) == "127.0.0.1")
+    settings = url_settings(tmp_path, source_allow_private_hosts=False)
+    with Sources(settings).local_copy(f"http://video.example:{port}/video.mp4") as local:
+        assert local.read_bytes() == VIDEO
+    assert _Handler.hosts[-1] == f"video.example:{port}"  # the server sees the name
 
 
 def test_url_errors_and_limits(tmp_path: Path, web: str) -> None:

@@ -246,6 +246,22 @@ async def test_only_one_of_concurrent_claims_wins(status_store: StatusStore) -> 
     assert await status_store.claim(claims[0])
 
 
+async def test_a_new_run_starts_only_over_a_final_older_run(status_store: StatusStore) -> None:
+    def run(number: int) -> VideoStatus:
+        return VideoStatus(video_id="r1", state=VideoState.QUEUED, run=number)
+
+    assert await status_store.claim_run(run(1))  # nothing stored (status expired): starts
+    assert not await status_store.claim_run(run(2))  # run 1 is in flight
+    await status_store.set_status(VideoStatus(video_id="r1", state=VideoState.PARTIAL, run=1))
+    assert not await status_store.claim_run(run(1))  # not newer
+    won = await asyncio.gather(*(status_store.claim_run(run(2)) for _ in range(5)))
+    assert sorted(won) == [False, False, False, False, True]
+    stored = await status_store.get_status("r1")
+    assert stored is not None and (stored.state, stored.run) == (VideoState.QUEUED, 2)
+    await status_store.set_status(VideoStatus(video_id="r1", state=VideoState.DELETED, run=2))
+    assert not await status_store.claim_run(run(3))  # deleted stays deleted
+
+
 async def test_a_deleted_video_stays_deleted(status_store: StatusStore) -> None:
     await status_store.set_status(VideoStatus(video_id="d1", state=VideoState.PROCESSING))
     await status_store.set_status(VideoStatus(video_id="d1", state=VideoState.DELETED))

@@ -110,3 +110,22 @@ async def test_a_video_whose_upload_is_gone_is_refused(here: Here) -> None:
 async def test_an_unknown_video_is_unknown(here: Here) -> None:
     with pytest.raises(UnknownVideo):
         await here.reprocess("nobody")
+
+
+async def test_of_concurrent_reprocess_calls_one_starts_the_run_the_others_are_refused(
+    here: Here,
+) -> None:
+    import asyncio
+
+    here.keep("v5")
+    await here.status.set_status(VideoStatus(video_id="v5", state=VideoState.COMPLETE))
+
+    outcomes = await asyncio.gather(
+        *(here.reprocess("v5") for _ in range(5)), return_exceptions=True
+    )
+
+    started = [o for o in outcomes if not isinstance(o, BaseException)]
+    refused = [o for o in outcomes if isinstance(o, NotReprocessable)]
+    assert len(started) == 1 and len(refused) == 4
+    assert all(r.code == "in_flight" for r in refused)
+    assert [e.run for e in here.publisher.published] == [1]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from ..errors import SourceNotAllowed, SourceNotFound, SourceUnavailable, UploadTooLarge
 from ..schemas.events import VideoUploaded, valid_video_id
@@ -252,6 +252,13 @@ class Sources:
         key = "/".join(p for p in (self.upload_prefix.key, event.video_id, EVENT_FILE) if p)
         self.objects.put_bytes(body, ObjectRef(self.upload_prefix.bucket, key))
 
+    def has_kept_event(self, video_id: str) -> bool:
+        """Whether an event is kept for ``video_id`` (one existence check, nothing read)."""
+        if self.upload_prefix is None:
+            return (self.uploads.root / video_id / EVENT_FILE).is_file()
+        key = "/".join(p for p in (self.upload_prefix.key, video_id, EVENT_FILE) if p)
+        return self.objects.exists(ObjectRef(self.upload_prefix.bucket, key))
+
     def kept_event(self, video_id: str) -> VideoUploaded | None:
         """The event kept with ``video_id``'s upload, when both are still here."""
         if self.upload_prefix is None:
@@ -355,9 +362,11 @@ class Sources:
         timeout = httpx.Timeout(settings.source_timeout_s)
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             for _ in range(MAX_REDIRECTS + 1):
-                self._check_url(url)
+                target, headers, extensions = _pinned(url, self._check_url(url))
                 try:
-                    with client.stream("GET", url) as response:
+                    with client.stream(
+                        "GET", target, headers=headers, extensions=extensions
+                    ) as response:
                         if response.is_redirect:
                             location = response.headers.get("location", "")
                             url = urljoin(url, location)
@@ -389,7 +398,8 @@ class Sources:
                     raise SourceUnavailable(f"{_redacted(url)} failed: {exc}") from exc
         raise SourceNotAllowed(f"more than {MAX_REDIRECTS} redirects from {_redacted(url)}")
 
-    def _check_url(self, url: str) -> None:
+    def _check_url(self, url: str) -> str | None:
+        """Refuse what is not to be read; the checked address to connect to (None: any)."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme != "https" and not (scheme == "http" and self.settings.source_allow_http):
@@ -398,16 +408,41 @@ class Sources:
         if not host:
             raise SourceNotAllowed(f"no host in {_redacted(url)}")
         if self.settings.source_allow_private_hosts:
-            return
+            return None
         try:
             infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
         except OSError as exc:
             raise SourceNotFound(f"cannot resolve {host!r}: {exc}") from exc
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+        for address in addresses:
+            if not _is_public(address):
                 # The service's own network (metadata endpoints, databases) is not a source.
                 raise SourceNotAllowed(f"{host!r} resolves to a non-public address ({address})")
+        if not addresses:
+            raise SourceNotFound(f"cannot resolve {host!r}: no address")
+        # The connection goes to this very address: a DNS answer that changes between the
+        # check and the connect (rebinding) cannot send it elsewhere.
+        return str(addresses[0])
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return address.is_global
+
+
+def _pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The request for ``url`` sent to ``address``: the URL with the address for its host,
+    the original host in ``Host`` and, for TLS, as the server name that the certificate is
+    checked against."""
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    port = f":{parts.port}" if parts.port else ""
+    target = urlunsplit((parts.scheme, f"{literal}{port}", parts.path, parts.query, ""))
+    extensions = {"sni_hostname": host} if parts.scheme.lower() == "https" else {}
+    named = f"[{host}]" if ":" in host else host
+    return target, {"Host": f"{named}{port}"}, extensions
 
 
 def _redacted(url: str) -> str:

@@ -36,6 +36,7 @@ class StatusStore(Protocol):
     async def ping(self) -> None: ...
     async def set_status(self, status: VideoStatus) -> None: ...
     async def claim(self, status: VideoStatus) -> bool: ...
+    async def claim_run(self, status: VideoStatus) -> bool: ...
     async def get_status(self, video_id: str) -> VideoStatus | None: ...
     async def delete_status(self, video_id: str) -> None: ...
     async def in_flight(self) -> list[VideoStatus]: ...
@@ -92,6 +93,27 @@ return 1
 """
 
 
+# KEYS[1] = status key; ARGV = new JSON, TTL seconds, new run, terminal states...
+# Starts a new run: writes only when the video's status is final (not deleted) and of an
+# older run. Returns 1 when written, 0 when another run is in flight, newer, or deleted.
+_CLAIM_RUN_LUA = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, doc = pcall(cjson.decode, current)
+  if not ok or type(doc) ~= 'table' then return 0 end
+  if doc['state'] == 'deleted' then return 0 end
+  if (tonumber(doc['run']) or 0) >= (tonumber(ARGV[3]) or 0) then return 0 end
+  local terminal = false
+  for i = 4, #ARGV do
+    if doc['state'] == ARGV[i] then terminal = true end
+  end
+  if not terminal then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+return 1
+"""
+
+
 class RedisStatusStore:
     """Status as JSON under ``{prefix}video:{id}:status`` with a TTL."""
 
@@ -113,6 +135,7 @@ class RedisStatusStore:
             url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, decode_responses=True
         )
         self._set_script: Any = self._client.register_script(_SET_STATUS_LUA)
+        self._claim_run_script: Any = self._client.register_script(_CLAIM_RUN_LUA)
 
     def key(self, video_id: str) -> str:
         return f"{self.prefix}video:{video_id}:status"
@@ -156,6 +179,22 @@ class RedisStatusStore:
         written = await self._call(
             self._client.set(
                 self.key(status.video_id), status.model_dump_json(), ex=self.ttl_s, nx=True
+            )
+        )
+        return bool(written)
+
+    async def claim_run(self, status: VideoStatus) -> bool:
+        """Start ``status.run``: written only over a final status of an older run (or none),
+        atomically, so that of two concurrent reprocess calls one wins."""
+        written = await self._call(
+            self._claim_run_script(
+                keys=[self.key(status.video_id)],
+                args=[
+                    status.model_dump_json(),
+                    self.ttl_s,
+                    status.run,
+                    *(state.value for state in TERMINAL_STATES),
+                ],
             )
         )
         return bool(written)
@@ -265,6 +304,31 @@ class EmbeddedStatusStore(SQLiteStore):
             cursor = await conn.execute(
                 f"""INSERT INTO {STATUS_TABLE} (video_id, state, terminal, updated_at, status)
                 VALUES (?, ?, ?, ?, ?) ON CONFLICT(video_id) DO NOTHING""",
+                _row(status),
+            )
+            written = cursor.rowcount
+            await cursor.close()
+            await conn.commit()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"status store unavailable: {exc}") from exc
+        return written == 1
+
+    async def claim_run(self, status: VideoStatus) -> bool:
+        """Start ``status.run``: written only over a final status of an older run (or none),
+        in one statement, so that of two concurrent reprocess calls one wins."""
+        conn = await self._connection()
+        try:
+            old_run = f"COALESCE(json_extract({STATUS_TABLE}.status, '$.run'), 0)"
+            cursor = await conn.execute(
+                f"""INSERT INTO {STATUS_TABLE} (video_id, state, terminal, updated_at, status)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(video_id) DO UPDATE SET
+                    state = excluded.state,
+                    terminal = excluded.terminal,
+                    updated_at = excluded.updated_at,
+                    status = excluded.status
+                WHERE {STATUS_TABLE}.state != 'deleted' AND {STATUS_TABLE}.terminal = 1
+                    AND {old_run} < COALESCE(json_extract(excluded.status, '$.run'), 0)""",
                 _row(status),
             )
             written = cursor.rowcount

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from typing import Any
 
 import faust
@@ -23,12 +24,13 @@ from .analyzer_agent import add_analyzer_agent, add_model_reports
 from .join_agent import add_join
 from .splitter_agent import add_splitter
 from .topics import ALL_TOPICS, VIDEO_AUDIO, VIDEO_FRAMES
+from .watchdog import Watchdog
 from .wiring import Services, Wiring
 
 log = logging.getLogger(__name__)
 
 ANALYZER_ROLES = ("quality", "face", "pose", "speech")
-#: How often a worker updates its consumer-lag gauges.
+#: How often a worker updates its consumer-lag gauges and looks for stalled partitions.
 LAG_INTERVAL_S = 15.0
 
 
@@ -42,7 +44,8 @@ def analyzers_for_role(settings: Settings, role: str, source: PartSource) -> lis
     return list(names) if role == "all" else [n for n in names if n == role]
 
 
-def create_app(settings: Settings, role: str) -> faust.App:
+def create_app(settings: Settings, role: str) -> tuple[faust.App, Watchdog]:
+    """The role's app, and its watchdog (whose ``exit_code`` says why the worker stopped)."""
     validate_plan(settings.frame_analyzers, settings.audio_analyzers)
     app = faust.App(
         app_id_for_role(settings, role),
@@ -71,10 +74,12 @@ def create_app(settings: Settings, role: str) -> faust.App:
     }
 
     wiring = Wiring(app, settings, services, topics, role)
+    watchdog = Watchdog(app, role, settings.worker_stall_s)
 
     @app.timer(interval=LAG_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def report_lag() -> None:
         metrics.record_lag(role, app.consumer)
+        watchdog.tick(time.monotonic())
 
     if role in ANALYZER_ROLES or role == "all":
         add_model_reports(wiring, f"{role}@{socket.gethostname()}:{os.getpid()}")
@@ -86,4 +91,4 @@ def create_app(settings: Settings, role: str) -> faust.App:
             add_analyzer_agent(wiring, source, topic_name, names)
     if role in ("join", "all"):
         add_join(wiring)
-    return app
+    return app, watchdog

@@ -129,7 +129,7 @@ async def _keep_event(sources: Sources, upload: VideoUploaded) -> None:
     its own uploads; this covers events the platform published) when none is kept yet:
     ``reprocess`` and the reconciliation after a restart publish it again."""
     try:
-        if await asyncio.to_thread(sources.kept_event, upload.video_id) is None:
+        if not await asyncio.to_thread(sources.has_kept_event, upload.video_id):
             await asyncio.to_thread(sources.keep_event, upload.model_copy(update={"run": 0}))
     except Exception as exc:  # noqa: BLE001 - only reprocess needs it; the split goes on
         log.warning("could not keep the event of video_id=%s: %s", upload.video_id, exc)
