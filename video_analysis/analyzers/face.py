@@ -39,7 +39,14 @@ from ..schemas.parts import FaceFrame, FacePart, PartData
 from ..settings import Settings, get_settings
 from . import timeseries as ts
 from .base import Analyzer, DecodedFrames, SummaryInput
-from .face_detection import Face, FaceDetector, MediaPipeFaceDetector, build_detector, largest
+from .face_detection import (
+    SHARED_DETECTIONS,
+    Face,
+    FaceDetector,
+    MediaPipeFaceDetector,
+    build_detector,
+    largest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +163,8 @@ class FaceAnalyzer(Analyzer):
         with_crop: list[FaceFrame] = []
         for frame in batch.frames:
             height, width = frame.image.shape[:2]
-            faces = self._detector.detect(cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB))
+            rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
+            faces = SHARED_DETECTIONS.faces(self._detector, rgb, batch.video_id, frame.index)
             row = FaceFrame(index=frame.index, t=round(frame.t, 4), faces=len(faces))
             face = largest(faces)
             if face is not None:

@@ -30,12 +30,16 @@ import logging
 import math
 import sys
 import threading
+import zlib
+from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
+import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import MissingExtra
@@ -123,6 +127,55 @@ class HaarFaceDetector(FaceDetector):
             gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest)
         )
         return [Face((int(x), int(y), int(w), int(h)), None, model="haar") for x, y, w, h in boxes]
+
+
+class SharedDetections:
+    """The faces of recently analysed frames, for the other analyzer of the same process.
+
+    The face and the pose analyzers look for faces on the same frames with the same detector;
+    where both run in one process (``analyze``, the ``all`` role) the second one takes the
+    first one's answer instead of running the models again (6.8 ms a 640x360 frame here).
+    A frame is known by its video, its index and a fingerprint of its pixels, so another
+    video under a reused id never gets these faces. When both ask at once, one detects and
+    the other waits for it.
+    """
+
+    def __init__(self, capacity: int = 512) -> None:
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._found: OrderedDict[tuple[Any, ...], Future[list[Face]]] = OrderedDict()
+
+    def faces(
+        self, detector: FaceDetector, rgb: NDArray[Any], video_id: str, index: int
+    ) -> list[Face]:
+        key = (detector.name, video_id, index, rgb.shape, _fingerprint(rgb))
+        with self._lock:
+            known = self._found.get(key)
+            if known is None:
+                mine: Future[list[Face]] = Future()
+                self._found[key] = mine
+                while len(self._found) > self._capacity:
+                    self._found.popitem(last=False)
+        if known is not None:
+            return list(known.result())
+        try:
+            faces = detector.detect(rgb)
+        except BaseException as exc:
+            mine.set_exception(exc)
+            with self._lock:
+                self._found.pop(key, None)
+            raise
+        mine.set_result(faces)
+        return list(faces)
+
+
+def _fingerprint(rgb: NDArray[Any]) -> int:
+    """A cheap checksum of every 8th pixel of every 8th row."""
+    return zlib.crc32(np.ascontiguousarray(rgb[::8, ::8]).tobytes())
+
+
+#: One per process: the face and the pose analyzers share it.
+SHARED_DETECTIONS = SharedDetections()
 
 
 def build_detector() -> FaceDetector:

@@ -52,7 +52,14 @@ from ...settings import Settings, get_settings
 from .. import geometry as geo
 from .. import timeseries as ts
 from ..base import Analyzer, DecodedFrames, SummaryInput
-from ..face_detection import Face, FaceDetector, MediaPipeFaceDetector, import_mediapipe, largest
+from ..face_detection import (
+    SHARED_DETECTIONS,
+    Face,
+    FaceDetector,
+    MediaPipeFaceDetector,
+    import_mediapipe,
+    largest,
+)
 from . import blinks, gaze, gestures, head_pose, posture
 
 log = logging.getLogger(__name__)
@@ -144,17 +151,17 @@ class PoseAnalyzer(Analyzer):
             for frame in batch.frames:
                 rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
                 row = PoseFrame(index=frame.index, t=round(float(frame.t), 4))
-                face_box = self._measure_face(rgb, row)
+                face_box = self._measure_face(rgb, row, batch.video_id)
                 if _on_body_grid(float(frame.t), batch.sample_fps, body_fps):
                     self._measure_body(rgb, row, face_box)
                 rows.append(row)
         return PosePart(sample_fps=batch.sample_fps, frames=rows)
 
-    def _measure_face(self, rgb: NDArray[Any], row: PoseFrame) -> FaceBox | None:
+    def _measure_face(self, rgb: NDArray[Any], row: PoseFrame, video_id: str) -> FaceBox | None:
         """Fill the row's face figures; return the face's box for the face-touch test."""
         assert self._detector is not None
         height, width = rgb.shape[:2]
-        face = largest(self._detector.detect(rgb))
+        face = largest(SHARED_DETECTIONS.faces(self._detector, rgb, video_id, row.index))
         row.face = face is not None
         if face is None:
             return None
