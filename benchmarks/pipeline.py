@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.media_factory import make_clip  # noqa: E402
 from tests.stack import Stack, embedded_broker, stack_env  # noqa: E402
+from video_analysis.cli import dev_cpu_share  # noqa: E402
 from video_analysis.settings import Settings  # noqa: E402
 
 ROLES = ("splitter", "quality", "face", "pose", "speech", "join")
@@ -62,7 +63,11 @@ def main() -> int:
         if done.returncode != 0:
             print(done.stderr[-3000:])
             return 1
-        stack = Stack(bootstrap=bootstrap, root=work / "stack", env=env)
+        # Each worker gets its share of the cores, as `dev` (`make run`) gives it.
+        share = os.environ.get("VA_CPU_THREADS") or str(dev_cpu_share())
+        stack = Stack(
+            bootstrap=bootstrap, root=work / "stack", env={**env, "VA_CPU_THREADS": share}
+        )
         for role in ROLES:
             stack.start_worker(role)
         try:
@@ -85,6 +90,7 @@ def main() -> int:
     print()
     print(f"clip: {args.duration:.0f} s, 1280x720, 30 fps, speech; machine: {os.cpu_count()} cores")
     print(f"analyzers: frames {env['VA_FRAME_ANALYZERS']}; audio {env['VA_AUDIO_ANALYZERS']}")
+    print(f"workers: VA_CPU_THREADS={stack.env['VA_CPU_THREADS']} each (as dev gives them)")
     print(f"analyze (in-process, no broker)          {analyze_s:7.1f} s wall")
     print(f"submit --wait (first, groups joining)    {warm_s:7.1f} s wall")
     runs = ", ".join(f"{x:.1f}" for x in warm)

@@ -203,6 +203,7 @@ def _print_result(result: Any, out: Path | None = None) -> int:
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     from .pipeline import analyze_file
 
+    limit_threads(settings)
     result = analyze_file(
         args.path,
         settings,
@@ -354,6 +355,22 @@ def _progress_printer() -> Any:
     return show
 
 
+#: The roles of ``dev`` that keep cores busy for long: each gets an equal share of them.
+HEAVY_ROLES = ("face", "pose", "speech")
+
+
+def dev_cpu_share(cores: int | None = None) -> int:
+    """VA_CPU_THREADS for each worker of ``dev``: the machine's cores over the heavy roles."""
+    return max(1, (cores or os.cpu_count() or 1) // len(HEAVY_ROLES))
+
+
+def limit_threads(settings: Settings) -> None:
+    """OpenCV's thread pool to this process's share of the cores (its default: all)."""
+    import cv2
+
+    cv2.setNumThreads(settings.cores)
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from faust.worker import Worker
 
@@ -366,6 +383,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         from .streams.metrics import serve
 
         serve(metrics_port)
+    limit_threads(settings)
     if args.role in ("face", "pose") and settings.vision_worker_nice:
         os.nice(settings.vision_worker_nice)
     asyncio.run(ensure_topics(settings))
@@ -454,8 +472,14 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     exe = [sys.executable, "-m", "video_analysis"]
     roles = [r for r in WORKER_ROLES if r != "all"]
 
-    def launcher(command: list[str]) -> Callable[[], subprocess.Popen[bytes]]:
-        return lambda: subprocess.Popen(command, env=env)
+    def launcher(
+        command: list[str], extra: dict[str, str] | None = None
+    ) -> Callable[[], subprocess.Popen[bytes]]:
+        return lambda: subprocess.Popen(command, env={**env, **(extra or {})})
+
+    # The heavy roles (face, pose, speech) each get an equal share of the cores, unless the
+    # user sized them (VA_CPU_THREADS): one process's thread pools must not starve the others.
+    share = {} if "VA_CPU_THREADS" in os.environ else {"VA_CPU_THREADS": str(dev_cpu_share())}
 
     for offset, role in enumerate(roles):
         ports = [
@@ -469,7 +493,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
         # to starve a member that joined while the dead one was still registered.
         supervisor.add(
             role,
-            launcher([*exe, "worker", "--role", role, *ports]),
+            launcher([*exe, "worker", "--role", role, *ports], share),
             first_backoff_s=max(FIRST_BACKOFF_S, settings.broker_session_timeout_s),
         )
     supervisor.add("api", launcher([*exe, "api"]))

@@ -54,7 +54,7 @@ def analyze_file(
     plan = AnalyzerPlan(frames=list(settings.frame_analyzers), audio=list(settings.audio_analyzers))
     parts: list[PartialResult] = []
     started = time.monotonic()
-    with ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="analyze") as pool:
+    with ThreadPoolExecutor(settings.analysis_threads, thread_name_prefix="analyze") as pool:
         loaded = {name: _load(name) for name in dict.fromkeys([*plan.frames, *plan.audio])}
         tasks: list[Future[PartialResult]] = []
         try:

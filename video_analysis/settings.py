@@ -8,6 +8,7 @@ instance explicitly.
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -86,7 +87,20 @@ class Settings(BaseSettings):
     audio_analyzers: Annotated[list[str], NoDecode] = Field(
         ["quality", "speech"], description="Analyzers run on audio chunks (comma list)."
     )
-    worker_threads: int = Field(2, ge=1, description="Threads for CPU-bound analysis per worker.")
+    cpu_threads: int = Field(
+        0,
+        ge=0,
+        description="Cores one worker process may keep busy; sizes its analysis pool "
+        "(unless VA_WORKER_THREADS), CTranslate2 (unless VA_SPEECH_CPU_THREADS) and OpenCV, so "
+        "that the processes of one machine do not fight over its cores; 0 = all of them. "
+        "`dev` gives each of its worker roles a share of the machine.",
+    )
+    worker_threads: int = Field(
+        0,
+        ge=0,
+        description="Parts a worker analyses at once (its analysis pool); 0 = two, or "
+        "VA_CPU_THREADS when that is one.",
+    )
     vision_worker_nice: int = Field(
         5,
         ge=0,
@@ -146,7 +160,9 @@ class Settings(BaseSettings):
         "0 = never. Replaces Whisper's random temperature fallback: the same video always "
         "gives the same transcript.",
     )
-    speech_cpu_threads: int = Field(0, ge=0, description="CTranslate2 threads; 0 = its default.")
+    speech_cpu_threads: int = Field(
+        0, ge=0, description="CTranslate2 threads; 0 = VA_CPU_THREADS, or its default (4)."
+    )
     speech_language: str | None = Field(
         None,
         description="Force one spoken language for every upload; an upload's own "
@@ -356,6 +372,18 @@ class Settings(BaseSettings):
             part.removeprefix("kafka://").removeprefix("tcp://")
             for part in self.broker_url.split(",")
         )
+
+    @property
+    def analysis_threads(self) -> int:
+        """The analysis pool's size: ``worker_threads``, else two, or one on a one-core share."""
+        if self.worker_threads:
+            return self.worker_threads
+        return 1 if self.cpu_threads == 1 else 2
+
+    @property
+    def cores(self) -> int:
+        """The cores this process may keep busy: ``cpu_threads``, or the machine's."""
+        return self.cpu_threads or os.cpu_count() or 1
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

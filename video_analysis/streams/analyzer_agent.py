@@ -75,7 +75,7 @@ def add_analyzer_agent(
 
     # Speech runs one chunk at a time: CTranslate2 already spreads one chunk over the cores,
     # and in order the first chunk's words are out before the second chunk starts.
-    concurrency = 1 if "speech" in names else settings.worker_threads
+    concurrency = 1 if "speech" in names else settings.analysis_threads
 
     @app.agent(topics[topic_name], name=f"analyze-{source.value}", concurrency=concurrency)
     async def analyze(stream: StreamT[Any]) -> None:

@@ -50,7 +50,7 @@ class Services:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="analyze")
+        self.pool = ThreadPoolExecutor(settings.analysis_threads, thread_name_prefix="analyze")
         self._results: ResultStore | None = None
         self._status: StatusStore | None = None
         self._lock = asyncio.Lock()

@@ -170,7 +170,7 @@ class SpeechAnalyzer(Analyzer):
                 str(directory),
                 device=device,
                 compute_type=compute_type,
-                cpu_threads=self._settings.speech_cpu_threads,
+                cpu_threads=self._settings.speech_cpu_threads or self._settings.cpu_threads,
                 local_files_only=True,
             )
             voice.warm_up(librosa)

@@ -1,0 +1,24 @@
+"""One setting sizes a worker's threads; dev shares the machine's cores among its roles."""
+
+from __future__ import annotations
+
+import os
+
+from video_analysis.cli import dev_cpu_share
+from video_analysis.settings import Settings
+
+
+def test_the_analysis_pool_follows_the_cpu_share_unless_set() -> None:
+    assert Settings().analysis_threads == 2
+    assert Settings(cpu_threads=1).analysis_threads == 1
+    assert Settings(cpu_threads=8).analysis_threads == 2
+    assert Settings(cpu_threads=1, worker_threads=3).analysis_threads == 3
+
+
+def test_cores_are_the_share_or_the_machines() -> None:
+    assert Settings(cpu_threads=3).cores == 3
+    assert Settings().cores == (os.cpu_count() or 1)
+
+
+def test_dev_gives_each_heavy_role_an_equal_share_and_at_least_one_core() -> None:
+    assert [dev_cpu_share(n) for n in (1, 2, 3, 8, 16)] == [1, 1, 1, 2, 5]
