@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     speech_compute_type: str = Field(
         "auto", description="CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA."
     )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="Where the models run that can use a GPU (faster-whisper; the expression "
+        "model where onnxruntime has CUDA): auto = the GPU when one is present, else the CPU; "
+        "cuda = the GPU or a clear error at load. MediaPipe's Python solutions run on the CPU.",
+    )
     speech_beam_size: int = Field(
         1,
         ge=1,

@@ -412,3 +412,18 @@ def test_batches_analysed_at_once_by_the_worker_threads_do_not_crash_it(
         check=False,
     )
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+@needs_models
+def test_asking_for_the_gpu_without_one_is_a_clear_error(vision_settings: Settings) -> None:
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    analyzer = FaceAnalyzer(vision_settings.model_copy(update={"device": "cuda"}))
+    with pytest.raises(ModelNotAvailable, match="VA_DEVICE=cuda"):
+        analyzer.load()
+    # auto runs on the CPU and says so.
+    FaceAnalyzer(vision_settings.model_copy(update={"device": "auto"})).load()
+    loaded = {s.name: s for s in bundle.status(vision_settings)}["fer-emotion"]
+    assert loaded.device == "cpu"

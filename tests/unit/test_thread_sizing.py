@@ -22,3 +22,17 @@ def test_cores_are_the_share_or_the_machines() -> None:
 
 def test_dev_gives_each_heavy_role_an_equal_share_and_at_least_one_core() -> None:
     assert [dev_cpu_share(n) for n in (1, 2, 3, 8, 16)] == [1, 1, 1, 2, 5]
+
+
+def test_the_device_setting_picks_the_gpu_only_where_there_is_one() -> None:
+    import pytest
+
+    from video_analysis.analyzers.speech.analyzer import pick_device
+    from video_analysis.errors import ModelNotAvailable
+
+    assert pick_device("auto", gpu_present=True) == "cuda"
+    assert pick_device("auto", gpu_present=False) == "cpu"
+    assert pick_device("cpu", gpu_present=True) == "cpu"
+    assert pick_device("cuda", gpu_present=True) == "cuda"
+    with pytest.raises(ModelNotAvailable, match="VA_DEVICE=cuda"):
+        pick_device("cuda", gpu_present=False)

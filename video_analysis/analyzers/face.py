@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from ..errors import MissingExtra
+from ..errors import MissingExtra, ModelNotAvailable
 from ..models.bundle import model_info as bundle_model_info
 from ..models.bundle import model_path, record_loaded
 from ..schemas import Expression, ExpressionSecond, FaceSection, ModelInfo, PartSource
@@ -138,7 +138,7 @@ class FaceAnalyzer(Analyzer):
             else:
                 # No TensorFlow: the fer network runs as ONNX (seconds less at every start,
                 # hundreds of MB less in every face worker; same probabilities within 1e-6).
-                model = _OnnxExpression(weights)
+                model = _OnnxExpression(weights, self._settings.device)
                 self._sha256 = bundle_model_info(self._settings, FER_MODEL).sha256
                 side, labels, shape = model.side, model.labels, model.input_shape
             if shape != (side, side, 1) or labels != len(LABELS):
@@ -151,7 +151,9 @@ class FaceAnalyzer(Analyzer):
             self.detector_name = detector.name
             self._model = model
             record_loaded(
-                self.model_info.name, load_time_s=time.monotonic() - started, device="cpu"
+                self.model_info.name,
+                load_time_s=time.monotonic() - started,
+                device=getattr(model, "device", "cpu"),
             )
 
     def analyze_frames(self, batch: DecodedFrames) -> FacePart:
@@ -299,8 +301,17 @@ class FaceAnalyzer(Analyzer):
 class _OnnxExpression:
     """fer's expression CNN through onnxruntime, called like the Keras model it replaces."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, device: str = "auto") -> None:
         import onnxruntime
+
+        cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        if device == "cuda" and not cuda:
+            raise ModelNotAvailable(
+                "VA_DEVICE=cuda, but onnxruntime has no CUDA provider (install onnxruntime-gpu)"
+            )
+        providers = ["CPUExecutionProvider"]
+        if device != "cpu" and cuda:
+            providers.insert(0, "CUDAExecutionProvider")
 
         options = onnxruntime.SessionOptions()
         # A few dozen 64x64 faces a batch: one thread does it in milliseconds, and the face
@@ -308,9 +319,8 @@ class _OnnxExpression:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = onnxruntime.InferenceSession(str(path), options, providers=providers)
+        self.device = "cuda" if self._session.get_providers()[0].startswith("CUDA") else "cpu"
         (inp,) = self._session.get_inputs()
         (out,) = self._session.get_outputs()
         self._input = inp.name
