@@ -240,6 +240,11 @@ class RedisStatusStore:
 # Embedded (SQLite, shared with the result store's file)
 
 
+# A row's run, and the incoming row's, in the embedded table's upserts.
+_OLD_RUN = f"COALESCE(json_extract({STATUS_TABLE}.status, '$.run'), 0)"
+_NEW_RUN = "COALESCE(json_extract(excluded.status, '$.run'), 0)"
+
+
 class EmbeddedStatusStore(SQLiteStore):
     """Status in a table of the embedded SQLite file (WAL), shared by API and workers."""
 
@@ -267,76 +272,59 @@ class EmbeddedStatusStore(SQLiteStore):
         await conn.commit()
 
     async def set_status(self, status: VideoStatus) -> None:
-        conn = await self._connection()
-        try:
-            # One statement: the WHERE of the upsert keeps a deleted row, a newer run's row
-            # against an older run, and a terminal row against a non-terminal update of its
-            # run, atomically even across processes.
-            old_run = f"COALESCE(json_extract({STATUS_TABLE}.status, '$.run'), 0)"
-            new_run = "COALESCE(json_extract(excluded.status, '$.run'), 0)"
-            cursor = await conn.execute(
-                f"""INSERT INTO {STATUS_TABLE} (video_id, state, terminal, updated_at, status)
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(video_id) DO UPDATE SET
-                    state = excluded.state,
-                    terminal = excluded.terminal,
-                    updated_at = excluded.updated_at,
-                    status = excluded.status
-                WHERE {STATUS_TABLE}.state != 'deleted' AND (
-                    excluded.state = 'deleted'
-                    OR {new_run} > {old_run}
-                    OR ({new_run} = {old_run}
-                        AND ({STATUS_TABLE}.terminal = 0 OR excluded.terminal = 1)))""",
-                _row(status),
-            )
-            written = cursor.rowcount
-            await cursor.close()
-            await conn.commit()
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"status store unavailable: {exc}") from exc
+        # One statement: the WHERE of the upsert keeps a deleted row, a newer run's row against
+        # an older run, and a terminal row against a non-terminal update of its run,
+        # atomically even across processes.
+        written = await self._upsert(
+            status,
+            f"""{STATUS_TABLE}.state != 'deleted' AND (
+                excluded.state = 'deleted'
+                OR {_NEW_RUN} > {_OLD_RUN}
+                OR ({_NEW_RUN} = {_OLD_RUN}
+                    AND ({STATUS_TABLE}.terminal = 0 OR excluded.terminal = 1)))""",
+        )
         if not written:
             _log_ignored(status)
 
     async def claim(self, status: VideoStatus) -> bool:
         """Write ``status`` only if the video has none yet; whether it was written."""
-        conn = await self._connection()
-        try:
-            cursor = await conn.execute(
-                f"""INSERT INTO {STATUS_TABLE} (video_id, state, terminal, updated_at, status)
-                VALUES (?, ?, ?, ?, ?) ON CONFLICT(video_id) DO NOTHING""",
-                _row(status),
-            )
-            written = cursor.rowcount
-            await cursor.close()
-            await conn.commit()
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"status store unavailable: {exc}") from exc
-        return written == 1
+        return await self._upsert(status, None) == 1
 
     async def claim_run(self, status: VideoStatus) -> bool:
         """Start ``status.run``: written only over a final status of an older run (or none),
         in one statement, so that of two concurrent reprocess calls one wins."""
+        where = (
+            f"{STATUS_TABLE}.state != 'deleted' AND {STATUS_TABLE}.terminal = 1 "
+            f"AND {_OLD_RUN} < {_NEW_RUN}"
+        )
+        return await self._upsert(status, where) == 1
+
+    async def _upsert(self, status: VideoStatus, where: str | None) -> int:
+        """Insert ``status``, or replace the stored row where ``where`` holds (None: never);
+        the number of rows written."""
+        on_conflict = (
+            "DO NOTHING"
+            if where is None
+            else f"""DO UPDATE SET
+                state = excluded.state,
+                terminal = excluded.terminal,
+                updated_at = excluded.updated_at,
+                status = excluded.status
+            WHERE {where}"""
+        )
         conn = await self._connection()
         try:
-            old_run = f"COALESCE(json_extract({STATUS_TABLE}.status, '$.run'), 0)"
             cursor = await conn.execute(
                 f"""INSERT INTO {STATUS_TABLE} (video_id, state, terminal, updated_at, status)
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(video_id) DO UPDATE SET
-                    state = excluded.state,
-                    terminal = excluded.terminal,
-                    updated_at = excluded.updated_at,
-                    status = excluded.status
-                WHERE {STATUS_TABLE}.state != 'deleted' AND {STATUS_TABLE}.terminal = 1
-                    AND {old_run} < COALESCE(json_extract(excluded.status, '$.run'), 0)""",
+                VALUES (?, ?, ?, ?, ?) ON CONFLICT(video_id) {on_conflict}""",
                 _row(status),
             )
-            written = cursor.rowcount
+            written = int(cursor.rowcount)
             await cursor.close()
             await conn.commit()
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"status store unavailable: {exc}") from exc
-        return written == 1
+        return written
 
     async def get_status(self, video_id: str) -> VideoStatus | None:
         conn = await self._connection()
