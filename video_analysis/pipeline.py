@@ -105,9 +105,8 @@ def _load(name: str) -> Future[None]:
 
     Each analyzer's parts wait for its own models only: loading on first use, one message
     (every analyzer of it) at a time, had both analysis threads waiting for the speech models
-    while the frames piled up, and every frame waiting for the expression model (its
-    TensorFlow import alone takes seconds). A model that fails to load here is tried again,
-    and its failure reported, by the parts that need it."""
+    (seconds) while the frames piled up. A model that fails to load here is tried again, and
+    its failure reported, by the parts that need it."""
     ready: Future[None] = Future()
 
     def load() -> None:
