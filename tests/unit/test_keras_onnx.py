@@ -83,7 +83,7 @@ def test_real_faces_get_keras_probabilities_and_labels(
 ) -> None:
     faces = _grid_face_crops()
     want = np.asarray(keras_model(faces, training=False))  # type: ignore[operator]
-    got = keras_onnx.run_onnx(converted, faces)
+    got = keras_onnx.ExpressionModel(converted)(faces)
     assert len(faces) >= 20
     assert np.abs(got - want).max() < 1e-5
     assert (got.argmax(axis=1) == want.argmax(axis=1)).all()

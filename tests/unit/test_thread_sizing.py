@@ -27,12 +27,12 @@ def test_dev_gives_each_heavy_role_an_equal_share_and_at_least_one_core() -> Non
 def test_the_device_setting_picks_the_gpu_only_where_there_is_one() -> None:
     import pytest
 
-    from video_analysis.analyzers.speech.analyzer import pick_device
     from video_analysis.errors import ModelNotAvailable
+    from video_analysis.models.runtime import pick_device
 
-    assert pick_device("auto", gpu_present=True) == "cuda"
-    assert pick_device("auto", gpu_present=False) == "cpu"
-    assert pick_device("cpu", gpu_present=True) == "cpu"
-    assert pick_device("cuda", gpu_present=True) == "cuda"
-    with pytest.raises(ModelNotAvailable, match="VA_DEVICE=cuda"):
-        pick_device("cuda", gpu_present=False)
+    assert pick_device("auto", gpu_present=True, runtime="CTranslate2") == "cuda"
+    assert pick_device("auto", gpu_present=False, runtime="CTranslate2") == "cpu"
+    assert pick_device("cpu", gpu_present=True, runtime="CTranslate2") == "cpu"
+    assert pick_device("cuda", gpu_present=True, runtime="CTranslate2") == "cuda"
+    with pytest.raises(ModelNotAvailable, match="VA_DEVICE=cuda, but CTranslate2"):
+        pick_device("cuda", gpu_present=False, runtime="CTranslate2")

@@ -31,9 +31,10 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from ..errors import MissingExtra, ModelNotAvailable
+from ..errors import MissingExtra
 from ..models.bundle import model_info as bundle_model_info
 from ..models.bundle import model_path, record_loaded
+from ..models.keras_onnx import ExpressionModel
 from ..schemas import Expression, ExpressionSecond, FaceSection, ModelInfo, PartSource
 from ..schemas.parts import FaceFrame, FacePart, PartData
 from ..settings import Settings, get_settings
@@ -138,7 +139,7 @@ class FaceAnalyzer(Analyzer):
             else:
                 # No TensorFlow: the fer network runs as ONNX (seconds less at every start,
                 # hundreds of MB less in every face worker; same probabilities within 1e-6).
-                model = _OnnxExpression(weights, self._settings.device)
+                model = ExpressionModel(weights, self._settings.device)
                 self._sha256 = bundle_model_info(self._settings, FER_MODEL).sha256
                 side, labels, shape = model.side, model.labels, model.input_shape
             if shape != (side, side, 1) or labels != len(LABELS):
@@ -296,42 +297,6 @@ class FaceAnalyzer(Analyzer):
 
 
 # --- models ---------------------------------------------------------------------------------
-
-
-class _OnnxExpression:
-    """fer's expression CNN through onnxruntime, called like the Keras model it replaces."""
-
-    def __init__(self, path: Path, device: str = "auto") -> None:
-        import onnxruntime
-
-        cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-        if device == "cuda" and not cuda:
-            raise ModelNotAvailable(
-                "VA_DEVICE=cuda, but onnxruntime has no CUDA provider (install onnxruntime-gpu)"
-            )
-        providers = ["CPUExecutionProvider"]
-        if device != "cpu" and cuda:
-            providers.insert(0, "CUDAExecutionProvider")
-
-        options = onnxruntime.SessionOptions()
-        # A few dozen 64x64 faces a batch: one thread does it in milliseconds, and the face
-        # role's other threads keep the cores.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=providers)
-        self.device = "cuda" if self._session.get_providers()[0].startswith("CUDA") else "cpu"
-        (inp,) = self._session.get_inputs()
-        (out,) = self._session.get_outputs()
-        self._input = inp.name
-        self.input_shape = tuple(int(d) for d in inp.shape[1:])
-        self.side = self.input_shape[0]
-        self.labels = int(out.shape[-1])
-
-    def __call__(self, faces: NDArray[np.float32], training: bool = False) -> NDArray[Any]:
-        del training  # inference only, as with Keras
-        (probabilities,) = self._session.run(None, {self._input: faces})
-        return np.asarray(probabilities)
 
 
 _tf_lock = threading.Lock()

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from ..errors import MissingExtra
 from ..models.bundle import model_info, model_path, record_loaded
 from ..models.campplus import EMBEDDING_DIM, FEATURE_DIM, INPUT_NAME, OUTPUT_NAME, SAMPLE_RATE
+from ..models.runtime import onnx_session
 from ..schemas import ModelInfo
 from ..settings import Settings, get_settings
 
@@ -139,17 +140,7 @@ class SpeakerEmbedder:
             except ImportError as exc:
                 raise MissingExtra("onnxruntime", "speech") from exc
             _kaldi_native_fbank()
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = self._threads
-            options.inter_op_num_threads = 1
-            # Idle intra-op threads spin after each run, taking cores from the worker's other
-            # analyses. Measured with 2 threads, batch 4 on this 2-core machine while busy:
-            # spinning 37 ms per second of audio (30 ms CPU), without 24 ms (17 ms CPU); idle,
-            # spinning saved ~3 ms per second of audio.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = onnxruntime.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
+            session = onnx_session(onnxruntime, path, threads=self._threads)
             self._session = session
             record_loaded(MODEL_NAME, load_time_s=time.monotonic() - started, device="cpu")
 

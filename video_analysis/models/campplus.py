@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ModelNotAvailable
+from .runtime import onnx_session
 
 if TYPE_CHECKING:
     import onnx
@@ -607,13 +608,8 @@ def check_reference(model_file: Path) -> list[ReferenceResult]:
         raise ModelNotAvailable(
             f"checking the CAM++ conversion needs onnxruntime; install it with: {EXTRA_HINT}"
         ) from exc
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
     try:
-        session = onnxruntime.InferenceSession(
-            str(model_file), options, providers=["CPUExecutionProvider"]
-        )
+        session = onnx_session(onnxruntime, model_file)
     except Exception as exc:  # onnxruntime raises its own untyped exceptions for a bad graph
         raise ModelNotAvailable(f"onnxruntime cannot load {model_file}: {exc}") from exc
     results = []

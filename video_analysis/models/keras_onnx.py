@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from ..errors import ModelNotAvailable
 from .campplus import _Graph
+from .runtime import CPU, onnx_session, pick_device
 
 if TYPE_CHECKING:
     import onnx
@@ -216,18 +217,33 @@ class ReferenceResult:
     ok: bool
 
 
-def run_onnx(model_file: Path, faces: NDArray[np.float32]) -> NDArray[np.float32]:
-    """The graph's probabilities for ``faces`` (batch, h, w, 1), on one thread."""
-    import onnxruntime
+class ExpressionModel:
+    """The converted graph run by onnxruntime, called like the Keras model it replaces:
+    ``model(faces)`` gives the probabilities of ``faces`` (batch, side, side, 1)."""
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(
-        str(model_file), options, providers=["CPUExecutionProvider"]
-    )
-    (output,) = session.run([OUTPUT_NAME], {INPUT_NAME: faces})
-    return np.asarray(output, dtype=np.float32)
+    def __init__(self, path: Path, device: str = "cpu") -> None:
+        import onnxruntime
+
+        cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        if pick_device(device, cuda, "onnxruntime (install onnxruntime-gpu)") == "cuda":
+            providers: tuple[str, ...] = ("CUDAExecutionProvider", *CPU)
+        else:
+            providers = CPU
+        # A few dozen 64x64 faces a batch: one thread does it in milliseconds, and the face
+        # role's other threads keep the cores.
+        self._session = onnx_session(onnxruntime, path, threads=1, providers=providers)
+        self.device = "cuda" if self._session.get_providers()[0].startswith("CUDA") else "cpu"
+        (inp,) = self._session.get_inputs()
+        (out,) = self._session.get_outputs()
+        self._input = inp.name
+        self.input_shape = tuple(int(d) for d in inp.shape[1:])
+        self.side = self.input_shape[0]
+        self.labels = int(out.shape[-1])
+
+    def __call__(self, faces: NDArray[np.float32], training: bool = False) -> NDArray[np.float32]:
+        del training  # inference only, as with Keras
+        (probabilities,) = self._session.run(None, {self._input: faces})
+        return np.asarray(probabilities, dtype=np.float32)
 
 
 def check_reference(model_file: Path) -> ReferenceResult:
@@ -236,7 +252,7 @@ def check_reference(model_file: Path) -> ReferenceResult:
     inputs = reference_inputs()
     names = sorted(stored["probabilities"])
     try:
-        got = run_onnx(model_file, np.stack([inputs[name] for name in names]))
+        got = ExpressionModel(model_file)(np.stack([inputs[name] for name in names]))
     except Exception as exc:  # onnxruntime raises its own untyped exceptions for a bad graph
         raise ModelNotAvailable(f"onnxruntime cannot run {model_file}: {exc}") from exc
     want = np.array([stored["probabilities"][name] for name in names], dtype=np.float64)

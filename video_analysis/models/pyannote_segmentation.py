@@ -46,6 +46,7 @@ from ..errors import ModelNotAvailable
 # The torch-free checkpoint reader and the ONNX graph builder of the CAM++ conversion: one
 # reader of PyTorch archives in the project, extended here rather than written twice.
 from .campplus import _Graph, _StateDictUnpickler, load_torch_archive
+from .runtime import onnx_session
 
 if TYPE_CHECKING:
     import onnx
@@ -569,13 +570,8 @@ def _session(model_file: Path, threads: int = 1) -> Any:
         raise ModelNotAvailable(
             f"checking the segmentation conversion needs onnxruntime; install it with: {EXTRA_HINT}"
         ) from exc
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
     try:
-        return onnxruntime.InferenceSession(
-            str(model_file), options, providers=["CPUExecutionProvider"]
-        )
+        return onnx_session(onnxruntime, model_file, threads=threads)
     except Exception as exc:  # onnxruntime raises its own untyped exceptions for a bad graph
         raise ModelNotAvailable(f"onnxruntime cannot load {model_file}: {exc}") from exc
 

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from ...errors import MissingExtra, ModelNotAvailable
 from ...models.bundle import MODEL_SPECS, model_path, record_loaded
 from ...models.bundle import model_info as bundle_model_info
+from ...models.runtime import pick_device
 from ...schemas import ModelInfo, PartialSegment, PartSource, QuestionSpan
 from ...schemas.parts import PartData, SegmentRow, SpeechPart
 from ...schemas.parts import SpeakerWindow as WindowRow
@@ -162,7 +163,9 @@ class SpeechAnalyzer(Analyzer):
                 ctranslate2 = import_module("ctranslate2")
             except ImportError as exc:
                 raise MissingExtra("faster-whisper", "speech") from exc
-            device = pick_device(self._settings.device, ctranslate2.get_cuda_device_count() > 0)
+            device = pick_device(
+                self._settings.device, ctranslate2.get_cuda_device_count() > 0, "CTranslate2"
+            )
             compute_type = self._settings.speech_compute_type
             if compute_type == "auto":
                 compute_type = "float16" if device == "cuda" else "int8"
@@ -534,14 +537,6 @@ class SpeechAnalyzer(Analyzer):
             chunks, voice.frames_within(chunks, spans, "db")
         )
         return {"speech": section}
-
-
-def pick_device(setting: str, gpu_present: bool) -> str:
-    """``cuda`` or ``cpu`` for the ``device`` setting; ModelNotAvailable when ``cuda`` is asked
-    for and there is none (a GPU deployment must not fall back to minutes-long CPU runs)."""
-    if setting == "cuda" and not gpu_present:
-        raise ModelNotAvailable("VA_DEVICE=cuda, but CTranslate2 sees no CUDA device")
-    return "cuda" if setting != "cpu" and gpu_present else "cpu"
 
 
 def _sha256(path: Path) -> str:

@@ -39,6 +39,7 @@ from ...models.pyannote_segmentation import (
     WINDOW_SAMPLES,
     num_frames,
 )
+from ...models.runtime import onnx_session
 
 MODEL_NAME = "pyannote-segmentation"
 MODEL_FILE = "model.onnx"
@@ -197,15 +198,7 @@ class SpeechSegmenter:
                 onnxruntime = import_module("onnxruntime")
             except ImportError as exc:
                 raise MissingExtra("onnxruntime", "speech") from exc
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = self._threads
-            options.inter_op_num_threads = 1
-            # Idle intra-op threads would spin for a while after each run and take CPU from
-            # the other analysers of the same worker.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = onnxruntime.InferenceSession(
-                str(self._model_file), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = onnx_session(onnxruntime, self._model_file, threads=self._threads)
 
     def activity(self, samples: NDArray[np.float32]) -> SpeechActivity:
         """Speech and overlap probabilities of ``samples`` (mono, 16 kHz, [-1, 1])."""
