@@ -918,10 +918,8 @@ def _locate(part: SourceFile, spec: ModelSpec) -> Path:
 
 def _record_sha256(part: SourceFile) -> str | None:
     """The part's sha256 as its wheel's RECORD states it (hex), when it states one."""
-    record = _records(part.distribution).get(part.path)
-    if record is not None and record.hash and record.hash.mode == "sha256":
-        return _record_hex(record.hash.value)
-    return None
+    entry = _record_entry(part)
+    return entry[0] if entry is not None else None
 
 
 def _records(distribution: str) -> dict[str, metadata.PackagePath]:

@@ -241,33 +241,36 @@ class Sources:
                     found[video_id] = max(modified, found.get(video_id, modified))
         return sorted(found.items())
 
+    def _event_at(self, video_id: str) -> Path | ObjectRef:
+        """Where ``video_id``'s event is kept: beside its upload, on disk or in the bucket."""
+        if self.upload_prefix is None:
+            return self.uploads.root / video_id / EVENT_FILE
+        key = "/".join(p for p in (self.upload_prefix.key, video_id, EVENT_FILE) if p)
+        return ObjectRef(self.upload_prefix.bucket, key)
+
     def keep_event(self, event: VideoUploaded) -> None:
         """Keep the upload's event beside it, so that a restart can publish it again."""
         body = event.model_dump_json().encode()
-        if self.upload_prefix is None:
-            path = self.uploads.root / event.video_id / EVENT_FILE
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body)
-            return
-        key = "/".join(p for p in (self.upload_prefix.key, event.video_id, EVENT_FILE) if p)
-        self.objects.put_bytes(body, ObjectRef(self.upload_prefix.bucket, key))
+        at = self._event_at(event.video_id)
+        if isinstance(at, Path):
+            at.parent.mkdir(parents=True, exist_ok=True)
+            at.write_bytes(body)
+        else:
+            self.objects.put_bytes(body, at)
 
     def has_kept_event(self, video_id: str) -> bool:
         """Whether an event is kept for ``video_id`` (one existence check, nothing read)."""
-        if self.upload_prefix is None:
-            return (self.uploads.root / video_id / EVENT_FILE).is_file()
-        key = "/".join(p for p in (self.upload_prefix.key, video_id, EVENT_FILE) if p)
-        return self.objects.exists(ObjectRef(self.upload_prefix.bucket, key))
+        at = self._event_at(video_id)
+        return at.is_file() if isinstance(at, Path) else self.objects.exists(at)
 
     def kept_event(self, video_id: str) -> VideoUploaded | None:
         """The event kept with ``video_id``'s upload, when both are still here."""
-        if self.upload_prefix is None:
-            path = self.uploads.root / video_id / EVENT_FILE
-            body = path.read_bytes() if path.is_file() else None
+        at = self._event_at(video_id)
+        if isinstance(at, Path):
+            body = at.read_bytes() if at.is_file() else None
         else:
-            key = "/".join(p for p in (self.upload_prefix.key, video_id, EVENT_FILE) if p)
             try:
-                body = self.objects.get_bytes(ObjectRef(self.upload_prefix.bucket, key))
+                body = self.objects.get_bytes(at)
             except SourceNotFound:
                 body = None
         if body is None:
