@@ -36,8 +36,9 @@ def run() -> None:
     MediaPipe's graphs and the model runtimes' thread pools took about a second after the
     result was out, a tenth of a cold ``analyze``. Its output is flushed and closed by then.
     """
-    code = main()
-    if _one_shot:
+    args = _parser().parse_args()
+    code = _dispatch(args)
+    if args.func is cmd_analyze:
         sys.stdout.flush()
         sys.stderr.flush()
         logging.shutdown()
@@ -45,13 +46,12 @@ def run() -> None:
     raise SystemExit(code)
 
 
-#: Set by a command after which ``run`` may skip the interpreter's teardown.
-_one_shot = False
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    return _dispatch(_parser().parse_args(argv))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the parsed command: logging set up, then its ``cmd_*`` function."""
     settings = get_settings()
     logging.basicConfig(
         level=getattr(logging, str(args.log_level or settings.log_level).upper(), logging.INFO),
@@ -213,10 +213,7 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     )
     if args.report is not None:
         _write_report(result, args.report)
-    code = _print_result(result, args.out)
-    global _one_shot  # noqa: PLW0603 - read by run() once main() has returned
-    _one_shot = True
-    return code
+    return _print_result(result, args.out)
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
