@@ -190,7 +190,7 @@ class FaceAnalyzer(Analyzer):
             # heap ("free(): invalid next size") within 15 pairs of batches, with TensorFlow
             # 2.15 and MediaPipe's graphs in the same process; serialised, never.
             with self._predict_lock:
-                output = self._model(np.stack(crops).astype(np.float32), training=False)
+                output = self._model(np.stack(crops), training=False)
             probs = np.asarray(output, dtype=np.float64)
             for row, p in zip(with_crop, probs, strict=True):
                 p = np.clip(p, 0.0, None)

@@ -243,7 +243,9 @@ class ExpressionModel:
 
     def __call__(self, faces: NDArray[np.float32], training: bool = False) -> NDArray[np.float32]:
         del training  # inference only, as with Keras
-        (probabilities,) = self._session.run(None, {self._input: faces})
+        (probabilities,) = self._session.run(
+            None, {self._input: np.asarray(faces, dtype=np.float32)}
+        )
         return np.asarray(probabilities, dtype=np.float32)
 
 
