@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from video_analysis.streams.embedded import free_port, port_open, start_broker
+from video_analysis.streams.watchdog import STALL_EXIT_CODE
 from video_analysis.supervise import stop_all
 
 MYSQL_URL = os.environ.get("VA_TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306")
@@ -45,6 +46,10 @@ class Stack:
     env: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     api_port: int | None = None
+    #: Each worker's role and arguments by name, to start it again as a supervisor would.
+    workers: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    #: The names of the workers restarted after a stall exit, in order.
+    restarts: list[str] = field(default_factory=list)
 
     @property
     def upload_root(self) -> Path:
@@ -57,6 +62,7 @@ class Stack:
         self, role: str, name: str | None = None, *args: str
     ) -> subprocess.Popen[bytes]:
         name = name or role
+        self.workers[name] = (role, args)
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
             [sys.executable, "-m", "video_analysis", "worker", "--role", role, *args],
@@ -66,6 +72,22 @@ class Stack:
         )
         self.processes[name] = process
         return process
+
+    def restart_stalled(self) -> list[str]:
+        """Start again each worker that stopped itself over a stalled partition (exit 75).
+
+        What ``dev`` and compose (``restart: unless-stopped``) do: the watchdog's exit is a
+        request to rejoin the group (faust-streaming #629), not a crash. Any other exit stays
+        dead, for the test to see.
+        """
+        restarted = []
+        for name, process in list(self.processes.items()):
+            if name in self.workers and process.poll() == STALL_EXIT_CODE:
+                role, args = self.workers[name]
+                self.start_worker(role, name, *args)
+                self.restarts.append(name)
+                restarted.append(name)
+        return restarted
 
     def start_api(self) -> None:
         self.api_port = free_port()
@@ -166,6 +188,9 @@ def stack_env(bootstrap: str, root: Path, **overrides: str) -> dict[str, str]:
         "VA_TOPIC_PARTITIONS": "2",
         "VA_BROKER_SESSION_TIMEOUT_S": "10",
         "VA_JOIN_CHECK_INTERVAL_S": "1",
+        # A stalled partition (faust-streaming #629) costs a test this long before the worker
+        # restarts itself; ``Stack.restart_stalled`` starts it again, as dev and compose do.
+        "VA_WORKER_STALL_S": "30",
         "VA_LOG_LEVEL": "INFO",
         # The spine's tests need only the light analyzer; the vision e2e test enables the rest.
         "VA_FRAME_ANALYZERS": "quality",
@@ -259,6 +284,7 @@ async def wait_for_results(
             if video_ids <= found.keys():
                 return found
             if stack is not None:
+                stack.restart_stalled()
                 dead = [n for n, p in stack.processes.items() if p.poll() is not None]
                 if dead:
                     raise AssertionError(f"processes died: {dead}\n{stack.logs()}")

@@ -53,8 +53,10 @@ class Settings(BaseSettings):
         90.0,
         ge=0,
         description="A worker that, while idle, has taken no message for this long from a "
-        "partition where messages wait stops itself so that its supervisor restarts it "
-        "(a Faust consumer can lose a partition after a rebalance); 0 = never.",
+        "partition where messages wait reads that partition again from its committed offset, "
+        "and stops itself (exit status 75) for its supervisor to restart it when it is still "
+        "stalled this long after (a Faust consumer can lose a partition after a rebalance); "
+        "0 = never.",
     )
     max_message_bytes: int = Field(
         900_000, ge=64_000, description="Largest serialized message the splitter publishes."

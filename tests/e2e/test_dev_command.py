@@ -283,7 +283,8 @@ def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
     It once lost videos in 4 of 29 runs: a join restarted soon after a kill was assigned a
     ``video-manifests`` partition it then never fetched (faust-streaming #629), so those
     videos stayed ``processing``. The workers' stall watchdog (``streams/watchdog.py``) now
-    stops such a worker after ``VA_WORKER_STALL_S`` (45 s here) and dev restarts it."""
+    reads such a partition again after ``VA_WORKER_STALL_S`` (45 s here), and stops the
+    worker for dev to restart when that did not help."""
     import asyncio
     import random
     import sqlite3

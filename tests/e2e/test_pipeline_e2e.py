@@ -204,7 +204,10 @@ def test_worker_killed_mid_video_still_gives_exactly_one_result(
         # supervisor's backoff would: with the embedded broker (Tansu), a member that joins while
         # the dead one is still registered was seen, twice in CI, to get its partitions and then
         # fetch nothing. Rejoining a group that holds a dead member is Kafka's job; the test is
-        # about the join recovering its state and emitting the result once.
+        # about the join recovering its state and emitting the result once. Even so, about one
+        # restart in six here leaves a partition unread (faust-streaming #629): the watchdog
+        # reads it again after VA_WORKER_STALL_S (30 s in tests), or restarts the worker
+        # (``Stack.restart_stalled``), which is part of what this test covers.
         time.sleep(float(deployment.env["VA_BROKER_SESSION_TIMEOUT_S"]) + 2.0)
         deployment.start_worker("join", name="join-restarted")
         results = deployment.results({video_id}, RESULT_TIMEOUT_S)

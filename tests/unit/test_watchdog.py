@@ -3,6 +3,7 @@ stops the worker; a busy or slow worker, a moving partition or an empty one neve
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,15 +89,27 @@ class TP:
 
 @dataclass
 class FakeConsumer:
-    highwaters: dict[TP, int]
+    """Faust's consumer as the watchdog reads it: the broker's offsets are asked for (async);
+    ``committed`` is what Faust keeps (the group's offsets, and its own commits)."""
+
+    ends: dict[TP, int]
     committed: dict[TP, int]
     changelog: set[str] = field(default_factory=set)
+    earliest: dict[TP, int] = field(default_factory=dict)
 
     def assignment(self) -> set[TP]:
-        return set(self.highwaters)
+        return set(self.ends)
 
-    def highwater(self, tp: TP) -> int:
-        return self.highwaters[tp]
+    async def highwaters(self, *tps: TP) -> dict[TP, int]:
+        return {tp: self.ends[tp] for tp in tps}
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        return {tp: self.earliest.get(tp, 0) for tp in tps}
+
+    async def seek_wait(self, offsets: dict[TP, int]) -> None:
+        self.sought.append(dict(offsets))
+
+    sought: list[dict[TP, int]] = field(default_factory=list)
 
     @property
     def _committed_offset(self) -> dict[TP, int]:
@@ -126,28 +139,57 @@ def stuck_app() -> FakeApp:
     assignor = TP("video-analysis-join-__assignor-__leader", 0)
     return FakeApp(
         FakeConsumer(
-            highwaters={manifests: 14, changelog: 40, assignor: 3},
+            ends={manifests: 14, changelog: 40, assignor: 3},
             committed={manifests: 1, changelog: 0, assignor: 0},
             changelog={"join-parts-changelog"},
         )
     )
 
 
-def test_the_worker_stops_itself_with_its_own_exit_code(
+def test_a_stalled_partition_is_read_again_then_the_worker_stops_itself(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     kills: list[tuple[int, int]] = []
     monkeypatch.setattr(wd.os, "kill", lambda pid, sig: kills.append((pid, sig)))
-    dog = Watchdog(stuck_app(), "join", STALL_S)
+    app = stuck_app()
+    dog = Watchdog(app, "join", STALL_S)
     for t in range(5):
-        dog.tick(t * 15.0)
+        asyncio.run(dog.tick(t * 15.0))
+    # First the partition is sought back to its committed offset, and the worker goes on.
+    manifests = TP("video-manifests", 0)
+    assert app.consumer.sought == [{manifests: 1}]
+    assert dog.exit_code is None and kills == []
+    assert "video-manifests[0] committed 1 of 14" in caplog.text
+    assert "reading them again" in caplog.text
+    # Tables' changelogs and the leader assignor are not the role's input.
+    assert "changelog" not in caplog.text and "assignor" not in caplog.text
+    # Still stalled a full stall_s later: the worker stops itself, once.
+    for t in range(5, 9):
+        asyncio.run(dog.tick(t * 15.0))
+    assert dog.exit_code is None
+    asyncio.run(dog.tick(9 * 15.0))
     assert dog.exit_code == wd.STALL_EXIT_CODE
     assert kills == [(wd.os.getpid(), signal.SIGTERM)]
-    # Tables' changelogs and the leader assignor are not the role's input.
-    assert "video-manifests[0] committed 1 of 14" in caplog.text
-    assert "changelog" not in caplog.text and "assignor" not in caplog.text
-    dog.tick(90.0)
+    assert app.consumer.sought == [{manifests: 1}]
+    asyncio.run(dog.tick(150.0))
     assert len(kills) == 1  # once
+
+
+def test_a_partition_that_moves_after_the_seek_is_sought_again_at_its_next_stall(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
+    app = stuck_app()
+    manifests = TP("video-manifests", 0)
+    dog = Watchdog(app, "join", STALL_S)
+    for t in range(5):
+        asyncio.run(dog.tick(t * 15.0))
+    assert app.consumer.sought == [{manifests: 1}]
+    app.consumer.committed[manifests] = 6  # the seek helped: messages were taken
+    for t in range(5, 12):
+        asyncio.run(dog.tick(t * 15.0))
+    assert app.consumer.sought == [{manifests: 1}, {manifests: 6}]
+    assert dog.exit_code is None
 
 
 @pytest.mark.parametrize(
@@ -167,7 +209,7 @@ def test_a_worker_at_work_rebalancing_or_recovering_is_left_alone(
         setattr(app, name, value)
     dog = Watchdog(app, "join", STALL_S)
     for t in range(10):
-        dog.tick(t * 15.0)
+        asyncio.run(dog.tick(t * 15.0))
     assert dog.exit_code is None
 
 
@@ -175,5 +217,46 @@ def test_a_stall_setting_of_zero_turns_the_watch_off(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
     dog = Watchdog(stuck_app(), "join", 0.0)
     for t in range(10):
-        dog.tick(t * 15.0)
+        asyncio.run(dog.tick(t * 15.0))
+    assert dog.exit_code is None
+
+
+def test_a_partition_never_fetched_and_never_committed_is_still_watched(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Seen in the e2e test: a restarted join took no message at all from a partition. Its
+    high-water mark comes from the broker (the consumer fetched none) and, with nothing
+    committed by the group, reading starts at the earliest offset."""
+    monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
+    results = TP("analyzer-results", 1)
+    app = FakeApp(FakeConsumer(ends={results: 211}, committed={}, earliest={results: 5}))
+    dog = Watchdog(app, "join", STALL_S)
+    for t in range(6):
+        asyncio.run(dog.tick(t * 15.0))
+    assert app.consumer.sought == [{results: 5}]
+    assert "analyzer-results[1] committed 5 of 211" in caplog.text
+
+
+def test_a_partition_read_to_its_end_is_not_stalled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
+    results = TP("analyzer-results", 0)
+    app = FakeApp(FakeConsumer(ends={results: 7}, committed={}, earliest={results: 7}))
+    dog = Watchdog(app, "join", STALL_S)
+    for t in range(10):
+        asyncio.run(dog.tick(t * 15.0))
+    assert dog.exit_code is None
+
+
+def test_a_broker_that_does_not_answer_is_no_stall(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offsets cannot be read (broker away): the watch waits for the next check."""
+    monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
+
+    class Unreachable(FakeConsumer):
+        async def highwaters(self, *tps: TP) -> dict[TP, int]:
+            raise ConnectionError("broker away")
+
+    results = TP("analyzer-results", 0)
+    dog = Watchdog(FakeApp(Unreachable(ends={results: 9}, committed={results: 1})), "join", 1.0)
+    for t in range(10):
+        asyncio.run(dog.tick(t * 15.0))
     assert dog.exit_code is None

@@ -79,7 +79,7 @@ def create_app(settings: Settings, role: str) -> tuple[faust.App, Watchdog]:
     @app.timer(interval=LAG_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def report_lag() -> None:
         metrics.record_lag(role, app.consumer)
-        watchdog.tick(time.monotonic())
+        await watchdog.tick(time.monotonic())
 
     if role in ANALYZER_ROLES or role == "all":
         add_model_reports(wiring, f"{role}@{socket.gethostname()}:{os.getpid()}")
