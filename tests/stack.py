@@ -261,6 +261,46 @@ async def read_all(bootstrap: str, topic: str) -> list[tuple[str, Any]]:
         await _stop(consumer)
 
 
+async def where_are(
+    bootstrap: str, group: str, topics: list[str], keys: set[str]
+) -> dict[str, Any]:
+    """For a failure message: each partition of ``topics`` with the ``group``'s committed
+    offset, its end offset and the offsets of the messages keyed with one of ``keys``."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        tps = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        found: dict[TopicPartition, list[tuple[int, str]]] = {tp: [] for tp in tps}
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+                break
+            for tp, messages in (await consumer.getmany(timeout_ms=500)).items():
+                for m in messages:
+                    key = m.key.decode() if m.key else ""
+                    if key in keys:
+                        found[tp].append((m.offset, key[:8]))
+        return {
+            f"{tp.topic}[{tp.partition}]": {
+                "committed": await consumer.committed(tp),
+                "end": ends[tp],
+                "pending_at": found[tp],
+            }
+            for tp in tps
+        }
+    finally:
+        await _stop(consumer)
+
+
 async def wait_for_results(
     bootstrap: str, topic: str, video_ids: set[str], timeout_s: float, stack: Stack | None = None
 ) -> dict[str, dict[str, Any]]:

@@ -290,7 +290,7 @@ def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
     import sqlite3
     from collections import Counter
 
-    from tests.stack import read_all
+    from tests.stack import read_all, where_are
 
     api_port, broker_port, web_base = free_port(), free_port(), _free_ports(20)
     env = {
@@ -341,10 +341,22 @@ def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
         deadline = time.monotonic() + float(os.environ.get("KILL_TEST_WAIT_S", "420"))
         pending = set(videos)
         while pending:
-            assert time.monotonic() < deadline, (
-                f"not final: {sorted(pending)} (seed {seed}, kills {kills})\n"
-                + log_path.read_text(errors="replace")[-4000:]
-            )
+            if time.monotonic() >= deadline:
+                # Where the unfinished videos' messages are, against the join's offsets.
+                where = asyncio.run(
+                    where_are(
+                        f"127.0.0.1:{broker_port}",
+                        "video-analysis-join",
+                        ["video-manifests", "analyzer-results"],
+                        pending,
+                    )
+                )
+                statuses = {v[:8]: http.get(f"{base}/videos/{v}").json() for v in pending}
+                raise AssertionError(
+                    f"not final: {sorted(pending)} (seed {seed}, kills {kills})\n"
+                    f"join offsets: {where}\nstatuses: {statuses}\n"
+                    + log_path.read_text(errors="replace")[-4000:]
+                )
             pending = {v for v in pending if state(v) not in ("complete", "partial", "failed")}
             time.sleep(1)
         states = Counter(state(v) for v in videos)
