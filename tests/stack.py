@@ -48,8 +48,6 @@ class Stack:
     api_port: int | None = None
     #: Each worker's role and arguments by name, to start it again as a supervisor would.
     workers: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
-    #: The names of the workers restarted after a stall exit, in order.
-    restarts: list[str] = field(default_factory=list)
 
     @property
     def upload_root(self) -> Path:
@@ -85,7 +83,6 @@ class Stack:
             if name in self.workers and process.poll() == STALL_EXIT_CODE:
                 role, args = self.workers[name]
                 self.start_worker(role, name, *args)
-                self.restarts.append(name)
                 restarted.append(name)
         return restarted
 
@@ -189,7 +186,7 @@ def stack_env(bootstrap: str, root: Path, **overrides: str) -> dict[str, str]:
         "VA_BROKER_SESSION_TIMEOUT_S": "10",
         "VA_JOIN_CHECK_INTERVAL_S": "1",
         # A stalled partition (faust-streaming #629) costs a test this long before the worker
-        # restarts itself; ``Stack.restart_stalled`` starts it again, as dev and compose do.
+        # reads it again (twice this before it stops itself, for ``Stack.restart_stalled``).
         "VA_WORKER_STALL_S": "30",
         "VA_LOG_LEVEL": "INFO",
         # The spine's tests need only the light analyzer; the vision e2e test enables the rest.
