@@ -146,6 +146,18 @@ def stuck_app() -> FakeApp:
     )
 
 
+def tick(dog: Watchdog, checks: range) -> None:
+    """Run the watchdog's check at each of ``checks`` (15 s apart, as the lag timer does)."""
+    for t in checks:
+        asyncio.run(dog.tick(t * 15.0))
+
+
+@pytest.fixture
+def never_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test fails if the watchdog stops the worker."""
+    monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
+
+
 def test_a_stalled_partition_is_read_again_then_the_worker_stops_itself(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -153,8 +165,7 @@ def test_a_stalled_partition_is_read_again_then_the_worker_stops_itself(
     monkeypatch.setattr(wd.os, "kill", lambda pid, sig: kills.append((pid, sig)))
     app = stuck_app()
     dog = Watchdog(app, "join", STALL_S)
-    for t in range(5):
-        asyncio.run(dog.tick(t * 15.0))
+    tick(dog, range(5))
     # First the partition is sought back to its committed offset, and the worker goes on.
     manifests = TP("video-manifests", 0)
     assert app.consumer.sought == [{manifests: 1}]
@@ -164,8 +175,7 @@ def test_a_stalled_partition_is_read_again_then_the_worker_stops_itself(
     # Tables' changelogs and the leader assignor are not the role's input.
     assert "changelog" not in caplog.text and "assignor" not in caplog.text
     # Still stalled a full stall_s later: the worker stops itself, once.
-    for t in range(5, 9):
-        asyncio.run(dog.tick(t * 15.0))
+    tick(dog, range(5, 9))
     assert dog.exit_code is None
     asyncio.run(dog.tick(9 * 15.0))
     assert dog.exit_code == wd.STALL_EXIT_CODE
@@ -176,18 +186,15 @@ def test_a_stalled_partition_is_read_again_then_the_worker_stops_itself(
 
 
 def test_a_partition_that_moves_after_the_seek_is_sought_again_at_its_next_stall(
-    monkeypatch: pytest.MonkeyPatch,
+    never_killed: None,
 ) -> None:
-    monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
     app = stuck_app()
     manifests = TP("video-manifests", 0)
     dog = Watchdog(app, "join", STALL_S)
-    for t in range(5):
-        asyncio.run(dog.tick(t * 15.0))
+    tick(dog, range(5))
     assert app.consumer.sought == [{manifests: 1}]
     app.consumer.committed[manifests] = 6  # the seek helped: messages were taken
-    for t in range(5, 12):
-        asyncio.run(dog.tick(t * 15.0))
+    tick(dog, range(5, 12))
     assert app.consumer.sought == [{manifests: 1}, {manifests: 6}]
     assert dog.exit_code is None
 
@@ -201,55 +208,46 @@ def test_a_partition_that_moves_after_the_seek_is_sought_again_at_its_next_stall
     ],
 )
 def test_a_worker_at_work_rebalancing_or_recovering_is_left_alone(
-    monkeypatch: pytest.MonkeyPatch, busy: dict[str, Any]
+    never_killed: None, busy: dict[str, Any]
 ) -> None:
-    monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
     app = stuck_app()
     for name, value in busy.items():
         setattr(app, name, value)
     dog = Watchdog(app, "join", STALL_S)
-    for t in range(10):
-        asyncio.run(dog.tick(t * 15.0))
+    tick(dog, range(10))
     assert dog.exit_code is None
 
 
-def test_a_stall_setting_of_zero_turns_the_watch_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
+def test_a_stall_setting_of_zero_turns_the_watch_off(never_killed: None) -> None:
     dog = Watchdog(stuck_app(), "join", 0.0)
-    for t in range(10):
-        asyncio.run(dog.tick(t * 15.0))
+    tick(dog, range(10))
     assert dog.exit_code is None
 
 
 def test_a_partition_never_fetched_and_never_committed_is_still_watched(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    never_killed: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Seen in the e2e test: a restarted join took no message at all from a partition. Its
     high-water mark comes from the broker (the consumer fetched none) and, with nothing
     committed by the group, reading starts at the earliest offset."""
-    monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
     results = TP("analyzer-results", 1)
     app = FakeApp(FakeConsumer(ends={results: 211}, committed={}, earliest={results: 5}))
     dog = Watchdog(app, "join", STALL_S)
-    for t in range(6):
-        asyncio.run(dog.tick(t * 15.0))
+    tick(dog, range(6))
     assert app.consumer.sought == [{results: 5}]
     assert "analyzer-results[1] committed 5 of 211" in caplog.text
 
 
-def test_a_partition_read_to_its_end_is_not_stalled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
+def test_a_partition_read_to_its_end_is_not_stalled(never_killed: None) -> None:
     results = TP("analyzer-results", 0)
     app = FakeApp(FakeConsumer(ends={results: 7}, committed={}, earliest={results: 7}))
     dog = Watchdog(app, "join", STALL_S)
-    for t in range(10):
-        asyncio.run(dog.tick(t * 15.0))
+    tick(dog, range(10))
     assert dog.exit_code is None
 
 
-def test_a_broker_that_does_not_answer_is_no_stall(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broker_that_does_not_answer_is_no_stall(never_killed: None) -> None:
     """The offsets cannot be read (broker away): the watch waits for the next check."""
-    monkeypatch.setattr(wd.os, "kill", lambda pid, sig: pytest.fail("killed"))
 
     class Unreachable(FakeConsumer):
         async def highwaters(self, *tps: TP) -> dict[TP, int]:
@@ -257,6 +255,5 @@ def test_a_broker_that_does_not_answer_is_no_stall(monkeypatch: pytest.MonkeyPat
 
     results = TP("analyzer-results", 0)
     dog = Watchdog(FakeApp(Unreachable(ends={results: 9}, committed={results: 1})), "join", 1.0)
-    for t in range(10):
-        asyncio.run(dog.tick(t * 15.0))
+    tick(dog, range(10))
     assert dog.exit_code is None
