@@ -233,6 +233,22 @@ async def _stop(consumer: AIOKafkaConsumer) -> None:
         pass
 
 
+async def _read_to_end(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+) -> tuple[list[Any], dict[TopicPartition, int]]:
+    """Every record of ``tps`` from the consumer's position up to their end offsets now, and
+    those end offsets."""
+    ends = await consumer.end_offsets(tps)
+    records: list[Any] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+            break
+        for messages in (await consumer.getmany(timeout_ms=500)).values():
+            records.extend(messages)
+    return records, ends
+
+
 async def read_all(bootstrap: str, topic: str) -> list[tuple[str, Any]]:
     """Every message on ``topic`` from the beginning, as (key, JSON value); a tombstone's
     value is None."""
@@ -240,20 +256,10 @@ async def read_all(bootstrap: str, topic: str) -> list[tuple[str, Any]]:
     if consumer is None:
         return []
     try:
-        tps = list(consumer.assignment())
-        ends = await consumer.end_offsets(tps)
-        out: list[tuple[str, Any]] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            positions = [await consumer.position(tp) for tp in tps]
-            if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
-                break
-            batches = await consumer.getmany(timeout_ms=500)
-            for messages in batches.values():
-                for m in messages:
-                    value = None if m.value is None else json.loads(m.value)
-                    out.append((m.key.decode() if m.key else "", value))
-        return out
+        return [
+            (m.key.decode() if m.key else "", None if m.value is None else json.loads(m.value))
+            for m in (await _read_to_end(consumer, list(consumer.assignment())))[0]
+        ]
     finally:
         await _stop(consumer)
 
@@ -274,18 +280,13 @@ async def where_are(
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        found: dict[TopicPartition, list[tuple[int, str]]] = {tp: [] for tp in tps}
         await consumer.seek_to_beginning(*tps)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if all([await consumer.position(tp) >= ends[tp] for tp in tps]):
-                break
-            for tp, messages in (await consumer.getmany(timeout_ms=500)).items():
-                for m in messages:
-                    key = m.key.decode() if m.key else ""
-                    if key in keys:
-                        found[tp].append((m.offset, key[:8]))
+        found: dict[TopicPartition, list[tuple[int, str]]] = {tp: [] for tp in tps}
+        records, ends = await _read_to_end(consumer, tps)
+        for m in records:
+            key = m.key.decode() if m.key else ""
+            if key in keys:
+                found[TopicPartition(m.topic, m.partition)].append((m.offset, key[:8]))
         return {
             f"{tp.topic}[{tp.partition}]": {
                 "committed": await consumer.committed(tp),
