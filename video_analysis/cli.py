@@ -260,6 +260,7 @@ def _write_report(result: Any, out: Path) -> None:
 
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from .errors import ResultUnavailable
     from .schemas import VideoUploaded
     from .streams.client import submit
 
@@ -285,6 +286,9 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         )
         if view is not None and result is not None:
             view.finished(result.status.value)
+    except ResultUnavailable as exc:  # a claim check whose full result cannot be read
+        sys.stderr.write(f"error: {exc.message} ({exc.code})\n")
+        return 1
     finally:
         if view is not None:
             view.close()

@@ -115,6 +115,13 @@ class NotReprocessable(VideoAnalysisError):
     http_status = 409
 
 
+class ResultUnavailable(VideoAnalysisError):
+    """A claim check's full result cannot be read (gone, or not the bytes its hash names)."""
+
+    code = "result_unavailable"
+    http_status = 503
+
+
 class ModelNotAvailable(VideoAnalysisError):
     """Weights for a model are not installed; the message says how to install them."""
 

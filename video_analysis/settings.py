@@ -61,6 +61,31 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         900_000, ge=64_000, description="Largest serialized message the splitter publishes."
     )
+    broker_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "zstd",
+        description="Compression of every message the service produces (workers and the "
+        "API's publisher); a result's JSON shrinks about tenfold with zstd.",
+    )
+    result_inline_max_bytes: int = Field(
+        900_000,
+        ge=1024,
+        description="Largest result published whole on analysis-results (serialized, before "
+        "compression); a larger one is published as a compact result whose result_ref points "
+        "at the full result (claim check). At most VA_MAX_MESSAGE_BYTES.",
+    )
+    result_send_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="How long the join retries publishing a result while the broker's errors "
+        "are retriable (it is down, a leader moves); after that the video's status carries "
+        "error code result_not_delivered and a DLQ record names it (the result stays served).",
+    )
+    result_object_store: str = Field(
+        "",
+        description="s3://bucket[/prefix] to also keep each full result as an object "
+        "(<prefix>/<video_id>/result-run<N>.json), named in result_ref.object_uri; unset = "
+        "results only in the result store (read them with GET /videos/{id}/result).",
+    )
 
     # Splitter
     frame_rate: float = Field(5.0, gt=0, le=60, description="Frames sampled per second of video.")
@@ -337,6 +362,15 @@ class Settings(BaseSettings):
     @classmethod
     def _language_codes(cls, value: list[str]) -> list[str]:
         return [language_code(code) for code in value]
+
+    @model_validator(mode="after")
+    def _inline_results_fit_a_message(self) -> Settings:
+        if self.result_inline_max_bytes > self.max_message_bytes:
+            raise ValueError(
+                f"result_inline_max_bytes ({self.result_inline_max_bytes}) is over "
+                f"max_message_bytes ({self.max_message_bytes}): such a result could not be sent"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_language_is_allowed(self) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -405,7 +406,8 @@ def test_result_is_202_with_status_while_processing(
     assert response.json()["progress"] == 0.5
 
 
-def test_stored_result_is_returned(client: TestClient) -> None:
+def test_stored_result_is_returned_as_the_bytes_a_claim_check_hashes(client: TestClient) -> None:
+    from video_analysis import claim_check
     from video_analysis.schemas import AnalysisResult, ResultStatus
 
     results = client.app.state.components.results  # type: ignore[attr-defined]
@@ -416,6 +418,10 @@ def test_stored_result_is_returned(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.json()["video_id"] == "done"
     assert response.json()["status"] == "complete"
+    ref = claim_check.reference(result, claim_check.body_of(result), object_uri=None)
+    assert hashlib.sha256(response.content).hexdigest() == ref.sha256
+    assert response.headers["etag"] == f'"{ref.sha256}"'
+    assert response.headers["content-type"] == "application/json"
 
 
 def test_report_is_the_page_of_the_stored_result_and_409_while_processing(

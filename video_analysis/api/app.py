@@ -6,6 +6,7 @@ Thin by design: validation, storage and publishing only. The analysis happens in
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -340,12 +341,18 @@ def create_app(
     async def video_result(
         video_id: str,
         key: ApiKey | None = Depends(allow("read")),  # noqa: B008
-    ) -> JSONResponse:
+    ) -> Response:
         if not _valid_id(video_id):
             raise UnknownVideo(f"no video with id {video_id!r}")
-        result = await components.results.get_result(video_id)
-        if result is not None:
-            return JSONResponse(result.model_dump(mode="json"))
+        body = await components.results.get_result_body(video_id)
+        if body is not None:
+            # The stored bytes as they are: a claim check's result_ref.sha256 is their hash,
+            # and the ETag lets a platform tell a reprocessed result from the one it has.
+            return Response(
+                body,
+                media_type="application/json",
+                headers={"ETag": f'"{hashlib.sha256(body).hexdigest()}"'},
+            )
         status = await components.status.get_status(video_id)
         if status is None:
             raise UnknownVideo(f"no video with id {video_id!r}")

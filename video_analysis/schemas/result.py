@@ -323,6 +323,33 @@ class ReliabilityNote(BaseModel):
     reason: str = Field(description="Why, in plain words.")
 
 
+class ResultRef(BaseModel):
+    """Where the full result of a compact result message is (the claim-check pattern): a
+    result larger than one Kafka message is published as its key figures plus this."""
+
+    api_path: str = Field(
+        description="GET this path on the API (scope read) for the full result, e.g. "
+        "/videos/iv-42/result."
+    )
+    url: str | None = Field(
+        None, description="The same as an absolute URL, when VA_PUBLIC_BASE_URL is set."
+    )
+    object_uri: str | None = Field(
+        None,
+        description="s3://bucket/key of the full result as an object, when "
+        "VA_RESULT_OBJECT_STORE is set (one object per run; it does not change).",
+    )
+    content_type: Literal["application/json"] = Field(
+        "application/json", description="The full result is the result JSON, UTF-8."
+    )
+    size_bytes: int = Field(ge=0, description="Size of the full result's JSON, bytes.")
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the full result's JSON bytes (as the API serves them and the "
+        "object holds them); a result of a newer run replaces it at api_path.",
+    )
+
+
 class AnalysisResult(BaseModel):
     """Published on ``analysis-results`` and stored: one per video."""
 
@@ -373,6 +400,16 @@ class AnalysisResult(BaseModel):
         "reprocess. A newer run's result replaces an older one's.",
     )
     created_at: datetime = Field(default_factory=utcnow, description="When it was built (UTC).")
+    result_ref: ResultRef | None = Field(
+        None,
+        description="Only on analysis-results, when the result was too large for one message: "
+        "where the full result is. Null: this message is the whole result.",
+    )
+    omitted: list[str] = Field(
+        default_factory=list,
+        description="Key paths left out of this message (emptied lists, e.g. timeline, "
+        "speech.segments); the full result at result_ref has them. Empty on a whole result.",
+    )
 
 
 class ModelLoad(BaseModel):

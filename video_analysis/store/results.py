@@ -35,6 +35,7 @@ class ResultStore(Protocol):
     async def ping(self) -> None: ...
     async def save_result(self, result: AnalysisResult) -> None: ...
     async def get_result(self, video_id: str) -> AnalysisResult | None: ...
+    async def get_result_body(self, video_id: str) -> bytes | None: ...
     async def delete_result(self, video_id: str) -> bool: ...
 
 
@@ -111,6 +112,12 @@ class SQLiteResultStore(SQLiteStore):
         log.info("stored %s result for video %s", result.status.value, result.video_id)
 
     async def get_result(self, video_id: str) -> AnalysisResult | None:
+        body = await self.get_result_body(video_id)
+        return None if body is None else AnalysisResult.model_validate_json(body)
+
+    async def get_result_body(self, video_id: str) -> bytes | None:
+        """The stored result's JSON bytes, exactly as saved (``result_ref.sha256`` is their
+        hash)."""
         conn = await self._connection()
         try:
             async with conn.execute(
@@ -119,9 +126,7 @@ class SQLiteResultStore(SQLiteStore):
                 row = await cursor.fetchone()
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"result store unavailable: {exc}") from exc
-        if row is None:
-            return None
-        return AnalysisResult.model_validate_json(row[0])
+        return None if row is None else str(row[0]).encode()
 
     async def delete_result(self, video_id: str) -> bool:
         """Remove the video's result; whether there was one."""
@@ -288,12 +293,16 @@ class MySQLResultStore:
         log.info("stored %s result for video %s", result.status.value, result.video_id)
 
     async def get_result(self, video_id: str) -> AnalysisResult | None:
+        body = await self.get_result_body(video_id)
+        return None if body is None else AnalysisResult.model_validate_json(body)
+
+    async def get_result_body(self, video_id: str) -> bytes | None:
+        """The stored result's JSON bytes, exactly as saved (``result_ref.sha256`` is their
+        hash)."""
         row = await self._run(
             f"SELECT result FROM {RESULTS_TABLE} WHERE video_id = %s", (video_id,)
         )
-        if row is None:
-            return None
-        return AnalysisResult.model_validate_json(row[0])
+        return None if row is None else str(row[0]).encode()
 
     async def delete_result(self, video_id: str) -> bool:
         """Remove the video's result; whether there was one."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from ..claim_check import object_key
 from ..errors import SourceNotAllowed, SourceNotFound, SourceUnavailable, UploadTooLarge
 from ..schemas.events import VideoUploaded, valid_video_id
 from ..settings import Settings
@@ -82,9 +83,10 @@ class ObjectStore:
         with _errors(ref.uri):
             self._client.upload_file(str(path), ref.bucket, ref.key)
 
-    def put_bytes(self, body: bytes, ref: ObjectRef) -> None:
+    def put_bytes(self, body: bytes, ref: ObjectRef, content_type: str | None = None) -> None:
+        extra = {"ContentType": content_type} if content_type else {}
         with _errors(ref.uri):
-            self._client.put_object(Bucket=ref.bucket, Key=ref.key, Body=body)
+            self._client.put_object(Bucket=ref.bucket, Key=ref.key, Body=body, **extra)
 
     def get_bytes(self, ref: ObjectRef) -> bytes:
         with _errors(ref.uri):
@@ -160,6 +162,14 @@ class ObjectStore:
             self._client.head_bucket(Bucket=bucket)
 
 
+def _bucket_prefix(value: str, name: str) -> ObjectRef:
+    """``s3://bucket[/prefix]`` of a setting as a bucket and a key prefix."""
+    parts = urlsplit(value.strip())
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ValueError(f"{name} must be s3://bucket[/prefix], not {value.strip()!r}")
+    return ObjectRef(parts.netloc, parts.path.strip("/"))
+
+
 @contextmanager
 def _errors(what: str) -> Iterator[None]:
     """botocore's errors as ours: a missing object is the user's, anything else the store's."""
@@ -196,13 +206,14 @@ class Sources:
         self.uploads = UploadStorage(settings.upload_root)
         self.downloads = Path(settings.data_dir).expanduser().resolve() / "downloads"
         self._objects: ObjectStore | None = None
-        store = settings.upload_store.strip()
         self.upload_prefix: ObjectRef | None = None
-        if store:
-            parts = urlsplit(store)
-            if parts.scheme != "s3" or not parts.netloc:
-                raise ValueError(f"VA_UPLOAD_STORE must be s3://bucket[/prefix], not {store!r}")
-            self.upload_prefix = ObjectRef(parts.netloc, parts.path.strip("/"))
+        if settings.upload_store.strip():
+            self.upload_prefix = _bucket_prefix(settings.upload_store, "VA_UPLOAD_STORE")
+        self.result_prefix: ObjectRef | None = None
+        if settings.result_object_store.strip():
+            self.result_prefix = _bucket_prefix(
+                settings.result_object_store, "VA_RESULT_OBJECT_STORE"
+            )
 
     @property
     def objects(self) -> ObjectStore:
@@ -291,10 +302,24 @@ class Sources:
             return False
         return True
 
+    # ------------------------------------------------------------------ results as objects
+
+    def keep_result(self, video_id: str, run: int, body: bytes) -> str | None:
+        """Keep a run's full result JSON as an object when ``VA_RESULT_OBJECT_STORE`` is set;
+        its ``s3://`` URI (None when results are not kept as objects)."""
+        if self.result_prefix is None:
+            return None
+        ref = ObjectRef(
+            self.result_prefix.bucket, object_key(self.result_prefix.key, video_id, run)
+        )
+        self.objects.put_bytes(body, ref, content_type="application/json")
+        return ref.uri
+
     def remove_video(self, video_id: str) -> int:
         """Delete every upload kept for ``video_id`` (its folder under the upload root, its
-        objects in the upload store); how many files and objects there were. Videos the
-        platform keeps itself (its own bucket, a URL) are the platform's to delete."""
+        objects in the upload store) and its results kept as objects; how many files and
+        objects of the upload there were. Videos the platform keeps itself (its own bucket, a
+        URL) are the platform's to delete."""
         removed = 0
         folder = self.uploads.root / video_id
         if folder.resolve().is_relative_to(self.uploads.root) and folder.is_dir():
@@ -304,6 +329,9 @@ class Sources:
             prefix = "/".join(p for p in (self.upload_prefix.key, video_id) if p) + "/"
             keys = self.objects.delete_prefix(self.upload_prefix.bucket, prefix)
             removed += sum(1 for key in keys if not key.endswith("/" + EVENT_FILE))
+        if self.result_prefix is not None:
+            prefix = "/".join(p for p in (self.result_prefix.key, video_id) if p) + "/"
+            self.objects.delete_prefix(self.result_prefix.bucket, prefix)
         return removed
 
     # ------------------------------------------------------------------ reading a source

@@ -10,8 +10,11 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, TopicPartition
 
+from .. import claim_check
+from ..errors import ResultUnavailable
 from ..schemas import AnalysisResult, VideoState, VideoStatus, VideoUploaded
 from ..settings import Settings
+from ..store.sources import parse_s3_uri
 from .admin import REQUEST_TIMEOUT_S, admin_config, ensure_topics
 from .publisher import EventPublisher
 from .topics import ANALYSIS_RESULTS
@@ -103,14 +106,41 @@ async def submit(
             else None
         )
         try:
-            return await waiter.wait_for(event.video_id, timeout_s)
+            result = await waiter.wait_for(event.video_id, timeout_s)
         finally:
             if watcher is not None:
                 watcher.cancel()
+        return result if result.result_ref is None else await full_result(settings, result)
     finally:
         await publisher.close()
         if waiter is not None:
             await waiter.close()
+
+
+async def full_result(settings: Settings, notice: AnalysisResult) -> AnalysisResult:
+    """The full result a claim check (a compact result with ``result_ref``) points at: from
+    the result store, else from its object; checked against the sha256 the message names."""
+    from ..store import Sources, create_result_store
+
+    ref = notice.result_ref
+    assert ref is not None
+    store = create_result_store(settings)
+    try:
+        await store.start()
+        body = await store.get_result_body(notice.video_id)
+    finally:
+        await store.close()
+    full = None if body is None else claim_check.verified(body, ref)
+    if full is None and ref.object_uri is not None:
+        objects = Sources(settings).objects
+        body = await asyncio.to_thread(objects.get_bytes, parse_s3_uri(ref.object_uri))
+        full = claim_check.verified(body, ref)
+    if full is None:
+        raise ResultUnavailable(
+            f"the full result of video {notice.video_id} (sha256 {ref.sha256[:12]}...) is "
+            "neither in the result store nor in object storage"
+        )
+    return full
 
 
 async def _watch_progress(settings: Settings, video_id: str, on_progress: ProgressCallback) -> None:

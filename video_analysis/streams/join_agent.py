@@ -9,26 +9,32 @@ import logging
 import time
 from typing import Any
 
+from aiokafka.errors import KafkaError
+from faust.exceptions import ProducerSendError
 from faust.types import StreamT
 
-from .. import join
+from .. import claim_check, join
 from ..assemble import build_result, failed_result
-from ..errors import VideoAnalysisError
+from ..errors import SourceUnavailable, VideoAnalysisError
 from ..join import JoinState
 from ..schemas import (
     AnalysisResult,
+    DeadLetter,
     ErrorInfo,
     JoinDeadline,
     JoinDelete,
     PartialResult,
+    ResultRef,
     SplitManifest,
     TranscriptPreview,
     VideoState,
 )
+from ..store.connect import StoreUnavailable
 from . import metrics
 from .admin import JOIN_TABLE, PARTS_TABLE
+from .delivery import deliver
 from .tables import acked_table, wait_acked
-from .topics import ANALYSIS_RESULTS, ANALYZER_RESULTS, VIDEO_MANIFESTS
+from .topics import ANALYSIS_RESULTS, ANALYZER_RESULTS, DLQ, VIDEO_MANIFESTS
 from .wiring import Wiring, message_key, message_value
 
 log = logging.getLogger(__name__)
@@ -53,8 +59,17 @@ def add_join(wiring: Wiring) -> None:
     async def save(result: AnalysisResult) -> None:
         await (await services.results()).save_result(result)
 
-    async def finalize(video_id: str, state: JoinState, result: AnalysisResult) -> None:
-        await services.until_stored("result", video_id, lambda: save(result))
+    async def keep_object(result: AnalysisResult, body: bytes) -> str | None:
+        try:
+            return await services.run(
+                services.sources.keep_result, result.video_id, result.run, body
+            )
+        except SourceUnavailable as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def final_status(
+        video_id: str, state: JoinState, result: AnalysisResult, error: ErrorInfo | None
+    ) -> None:
         progress = 1.0 if result.status != "failed" else state.progress()
         await services.until_stored(
             "final status",
@@ -66,10 +81,57 @@ def add_join(wiring: Wiring) -> None:
                 progress=progress,
                 stages=state.final_stages(),
                 transcript=state.live_transcript(),
-                error=result.error,
+                error=error,
             ),
         )
-        await wiring.publish(ANALYSIS_RESULTS, video_id, result)
+
+    async def announce(video_id: str, result: AnalysisResult, body: bytes, ref: ResultRef) -> bool:
+        """Publish the result, whole or as a claim check; whether it went out. One that cannot
+        be published at all gets a DLQ record (when the broker takes that), never a crash."""
+        messages = claim_check.fitting(
+            claim_check.forms(result, body, ref), settings.result_inline_max_bytes
+        )
+        delivery = await deliver(
+            lambda value: wiring.send(ANALYSIS_RESULTS, video_id, value),
+            messages,
+            video_id=video_id,
+            patience_s=settings.result_send_timeout_s,
+        )
+        metrics.RESULTS.labels(delivery.form or "not_delivered").inc()
+        if delivery.error is None:
+            return True
+        metrics.failed(wiring.role, "deliver", delivery.error.code)
+        record = DeadLetter(
+            stage="deliver",
+            topic=settings.topic(ANALYSIS_RESULTS),
+            video_id=video_id,
+            error=delivery.error,
+            payload=ref.model_dump_json(),
+        )
+        try:
+            await wiring.publish(DLQ, video_id, record)
+        except (ProducerSendError, KafkaError) as exc:
+            log.error("DLQ record of video_id=%s not sent either: %r", video_id, exc)
+        return False
+
+    async def finalize(video_id: str, state: JoinState, result: AnalysisResult) -> None:
+        body = claim_check.body_of(result)
+        await services.until_stored("result", video_id, lambda: save(result))
+        object_uri = await services.until_stored(
+            "result object", video_id, lambda: keep_object(result, body)
+        )
+        await final_status(video_id, state, result, result.error)
+        ref = claim_check.reference(
+            result, body, public_base_url=settings.public_base_url, object_uri=object_uri
+        )
+        if not await announce(video_id, result, body, ref):
+            # The result is stored and served; its status says it never reached the topic.
+            undelivered = ErrorInfo(
+                code="result_not_delivered",
+                message="the result could not be published on analysis-results; it is served "
+                "by GET /videos/{id}/result",
+            )
+            await final_status(video_id, state, result, result.error or undelivered)
         status_written.pop(video_id, None)
         # Marked only after the result is out: a crash before this line re-emits the same
         # result on replay (consumers dedupe by video_id) rather than losing it.
@@ -116,8 +178,7 @@ def add_join(wiring: Wiring) -> None:
             video_id,
             lambda: services.set_status(video_id, VideoState.DELETED),
         )
-        fut = await wiring.topics[ANALYSIS_RESULTS].send(key=video_id.encode(), value=None)
-        await fut
+        await wiring.send(ANALYSIS_RESULTS, video_id, None)
         log.info("deleted video_id=%s: its parts, result and status", video_id)
 
     def load_parts(

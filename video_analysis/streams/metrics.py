@@ -45,6 +45,12 @@ STORE_WAITS = Counter(
     "Failed tries of a write that waits for Redis or the database to come back.",
     ["write"],
 )
+RESULTS = Counter(
+    "video_analysis_results",
+    "Results the join published, by form: inline (whole), compact or summary (a claim check "
+    "with result_ref), not_delivered.",
+    ["form"],
+)
 VIDEOS_IN_FLIGHT = Gauge(
     "video_analysis_videos_in_flight", "Videos the join holds parts of and has not finished."
 )

@@ -55,6 +55,7 @@ class EventPublisher:
                     "enable.idempotence": False,
                     "message.timeout.ms": int(DELIVERY_TIMEOUT_S * 1000),
                     "message.max.bytes": self._settings.max_message_bytes + 100_000,
+                    "compression.type": self._settings.broker_compression,
                     "linger.ms": 0,
                 }
             )

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ..schemas import DeadLetter, VideoState, VideoStatus
 from ..settings import Settings
-from ..store import create_result_store, create_status_store
+from ..store import Sources, create_result_store, create_status_store
 from ..store.connect import StoreUnavailable
 from ..store.results import ResultStore
 from ..store.status import StatusStore
@@ -53,6 +53,8 @@ class Services:
         self.pool = ThreadPoolExecutor(settings.analysis_threads, thread_name_prefix="analyze")
         self._results: ResultStore | None = None
         self._status: StatusStore | None = None
+        #: Where results are kept as objects (``VA_RESULT_OBJECT_STORE``), besides uploads.
+        self.sources = Sources(settings)
         self._lock = asyncio.Lock()
 
     async def results(self) -> ResultStore:
@@ -136,9 +138,11 @@ class Wiring:
 
     async def publish(self, topic: str, key: str | None, message: BaseModel) -> None:
         """Send and wait for the broker's ack, so the input's offset is committed only after."""
-        fut = await self.topics[topic].send(
-            key=key.encode() if key else None, value=message.model_dump_json().encode()
-        )
+        await self.send(topic, key, message.model_dump_json().encode())
+
+    async def send(self, topic: str, key: str | None, value: bytes | None) -> None:
+        """Send raw bytes (None: a tombstone) and wait for the broker's ack."""
+        fut = await self.topics[topic].send(key=key.encode() if key else None, value=value)
         await fut
 
     async def reject(
