@@ -122,6 +122,28 @@ class ResultUnavailable(VideoAnalysisError):
     http_status = 503
 
 
+class MediaLinkRefused(VideoAnalysisError):
+    """A link to a video (the report's player) whose signature does not match what this
+    service signed, or whose time is up (``media_link_expired``)."""
+
+    code = "invalid_media_link"
+    http_status = 403
+
+
+class UploadGone(VideoAnalysisError):
+    """The video is no longer kept by this service (retention, deletion: ``code`` says)."""
+
+    code = "upload_gone"
+    http_status = 410
+
+
+class RangeNotSatisfiable(VideoAnalysisError):
+    """A Range header that asks only for bytes past the end of the file."""
+
+    code = "range_not_satisfiable"
+    http_status = 416
+
+
 class ModelNotAvailable(VideoAnalysisError):
     """Weights for a model are not installed; the message says how to install them."""
 

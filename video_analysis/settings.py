@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .languages import language_code
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "password", "secret", "example"}
+#: A signing key shorter than this is guessable offline from one signed link.
+MIN_MEDIA_URL_SECRET_CHARS = 32
 
 WorkerRole = Literal["splitter", "quality", "face", "pose", "speech", "join", "all"]
 WORKER_ROLES: tuple[str, ...] = ("splitter", "quality", "face", "pose", "speech", "join", "all")
@@ -92,9 +94,15 @@ class Settings(BaseSettings):
     frame_max_side: int = Field(640, ge=64, description="Longest side of sampled frames (px).")
     jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of sampled frames.")
     frames_per_batch: int = Field(25, ge=1, description="Most frames in one frame batch.")
-    audio_chunk_max_s: float = Field(30.0, gt=1, description="Longest audio chunk in seconds.")
+    audio_chunk_max_s: float = Field(
+        29.0,
+        gt=1,
+        description="Longest audio chunk in seconds; at most 29 s of speech fits one Whisper "
+        "window once its voice detection pads it (a 30 s chunk of dense speech cost a second "
+        "encoder pass for its last half second).",
+    )
     audio_first_chunk_s: float = Field(
-        30.0,
+        29.0,
         gt=1,
         description="Longest first audio chunk in seconds; below VA_AUDIO_CHUNK_MAX_S the first "
         "words show sooner, but the extra cut costs speaker counting on real meetings (8 s: "
@@ -325,6 +333,20 @@ class Settings(BaseSettings):
     events_poll_s: float = Field(
         0.5, gt=0, le=10, description="How often GET /videos/{id}/events reads the status."
     )
+    media_url_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs the links to a video in the reports the API serves "
+        "(HMAC-SHA256); every API replica needs the same one, of at least 32 characters "
+        "(`openssl rand -hex 32`). Unset = a random key per API process, which production "
+        "refuses.",
+    )
+    media_url_ttl_s: float = Field(
+        3600.0,
+        gt=0,
+        le=86400,
+        description="How long the link to the video in a served report stays valid, in "
+        "seconds: an hour's interview can be watched from one page load.",
+    )
 
     # Dev
     dev_broker_port: int = Field(9092, description="Port of the embedded broker in `dev`.")
@@ -405,6 +427,19 @@ class Settings(BaseSettings):
             password = url.split("@", 1)[0].rsplit(":", 1)[-1] if "@" in url else ""
             if password.lower() in PLACEHOLDER_SECRETS:
                 raise ValueError(f"{name} uses a placeholder password; set a real one")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_media_url_secret(self) -> Settings:
+        secret = self.media_url_secret
+        if self.environment != "production" or secret is None:
+            return self
+        value = secret.get_secret_value()
+        if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_MEDIA_URL_SECRET_CHARS:
+            raise ValueError(
+                f"media_url_secret is a placeholder or shorter than {MIN_MEDIA_URL_SECRET_CHARS} "
+                "characters; set a random one (openssl rand -hex 32)"
+            )
         return self
 
     @property

@@ -1,16 +1,23 @@
-"""The report page from a result: self-contained, the figures with their coverage, the chart,
-the transcript by turn with fillers and long pauses marked, per question, the models."""
+"""The report page from a result: self-contained, the figures with their coverage, the charts,
+the transcript by turn with fillers and long pauses marked, per question, the models; at
+length an overview and a panel per question (or per five minutes) within 1.5 MB an hour."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.interviews import interview
+from tests.interviews import dense_interview, interview
 from video_analysis.cli import main
-from video_analysis.report import render
+from video_analysis.report import Recording, render
+from video_analysis.report.windows import MIN_CHART_S, Window, chart_groups, windows
+from video_analysis.schemas import QuestionSpan
+
+#: The issue's bound for the report of an hour's interview.
+MAX_HOUR_BYTES = 1_500_000
 
 
 def test_the_page_is_self_contained() -> None:
@@ -43,8 +50,9 @@ def test_the_transcript_is_by_turn_with_fillers_and_long_pauses_marked() -> None
     assert '<mark class="filler" title="filler word">um</mark>' in page
     assert page.count('class="pause"') == 2 + 1  # one per answer, and the legend's example
     assert "pause 3.1 s" in page
-    # Each turn links to its place on the timeline.
-    assert 'href="#timeline-h" class="at" data-t="3.5"' in page
+    # Each turn links to its place on the timeline, each of its segments knows its time.
+    assert 'href="#timeline-chart" class="at" data-t="3.5"' in page
+    assert '<span data-t="18.5">' in page
 
 
 def test_text_from_the_recording_is_escaped() -> None:
@@ -99,3 +107,118 @@ def test_the_report_command_refuses_a_file_that_is_not_a_result(
 
     assert main(["report", str(source), "--out", str(tmp_path / "r.html")]) == 2
     assert "is not an analysis result" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ at length
+
+
+@pytest.mark.parametrize("questions", [0, 12])
+def test_an_hour_of_dense_talk_stays_under_one_and_a_half_megabytes(questions: int) -> None:
+    result = dense_interview(3600, questions=questions)
+    page = render(result)
+
+    assert len(page.encode()) <= MAX_HOUR_BYTES
+    # The whole transcript is there: every word of it, in its turn.
+    words = sum(len(s.words) for s in result.speech.segments)
+    assert words >= 8500  # about 150 a minute, as real interviews go
+    turns = re.findall(r'<div class="turn[^"]*" id="turn-\d+">.*?<p>(.*?)</p>', page, re.S)
+    shown = sum(len(re.sub(r"<[^>]+>|pause [\d.]+ s", " ", t).split()) for t in turns)
+    assert shown == words
+    # The tables that stand in for the charts have a row per 10 s, not per second.
+    assert page.count('<tr><td><a href="#c') == 360
+
+
+def test_a_long_interview_has_an_overview_and_a_panel_per_question() -> None:
+    page = render(dense_interview(1800, questions=6))
+
+    panels = re.findall(r'<section class="panel" id="([^"]+)"', page)
+    assert panels == [f"q-q{k}" for k in range(1, 7)]
+    assert re.findall(r'<h3 id="q-q1-h">Question q1 <span class="span">(.*?)</span>', page) == [
+        "0:00–5:00"
+    ]
+    # The overview draws one point per 10 s and marks the questions; each panel draws its own.
+    charts = re.findall(r'<div class="chart" id="([^"]+)"', page)
+    assert charts == ["timeline-chart", "c1", "c2", "c3", "c4", "c5", "c6"]
+    assert "One point per 10 s" in page
+    overview = page[page.index('id="timeline-chart"') : page.index("</svg>")]
+    assert ">q6</text>" in overview
+    assert "<dt>Talk time</dt>" in page[page.index('id="q-q2"') :]  # the question's figures
+
+
+def test_without_questions_a_panel_per_five_minutes() -> None:
+    page = render(dense_interview(1500))
+
+    assert re.findall(r'<section class="panel" id="([^"]+)"', page) == [
+        "at-0",
+        "at-300",
+        "at-600",
+        "at-900",
+        "at-1200",
+    ]
+    assert "Five minutes at a time" in page
+    assert '<span class="span">20:00–25:00</span>' in page
+    # A panel without a question says what happened in it in one line.
+    assert re.search(r'<p class="note">\d+ words \(S1(, S2)?\); a face in', page)
+
+
+def test_a_short_interview_has_one_chart() -> None:
+    page = render(interview(60))
+
+    assert re.findall(r'<div class="chart" id="([^"]+)"', page) == ["timeline-chart"]
+    assert page.count("<svg") == 1
+
+
+def test_every_id_in_the_page_is_unique() -> None:
+    page = render(dense_interview(900, questions=3))
+
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    # What the charts refer to is there, under the chart's own prefix.
+    for ref in set(re.findall(r"url\(#([^)]+)\)|href=\"#(c\d+-[^\"]+)\"", page)):
+        assert f'id="{ref[0] or ref[1]}"' in page
+
+
+def test_panels_cover_the_video_around_questions_in_any_order() -> None:
+    result = dense_interview(1000)
+    result.metadata.questions = [
+        QuestionSpan(question_id="b", start=400, end=500),
+        QuestionSpan(question_id="a", start=100.5, end=400.8),  # overlaps b a little
+        QuestionSpan(question_id="c", start=500, end=1200),  # past the end of the video
+    ]
+
+    assert windows(result) == [
+        Window(0, 100.5),
+        Window(100.5, 400.8, "a"),
+        Window(400.8, 500, "b"),
+        Window(500, 1000, "c"),
+    ]
+
+
+def test_short_questions_share_a_chart() -> None:
+    panels = [Window(k * 60.0, (k + 1) * 60.0, f"q{k}") for k in range(7)]
+
+    groups = chart_groups(panels)
+
+    assert groups == [range(0, 3), range(3, 7)]  # the short last run joins the one before
+    assert all(panels[g[-1]].end - panels[g[0]].start >= MIN_CHART_S for g in groups)
+    page = render(dense_interview(420, questions=7))
+    assert re.findall(r'<div class="chart" id="(c\d+)"', page) == ["c1", "c4"]
+    assert 'Drawn in <a href="#c1">the chart of Question q1</a>' in page
+
+
+def test_a_served_page_plays_the_recording_from_a_relative_link() -> None:
+    expires = datetime(2030, 1, 1, 12, 30, tzinfo=UTC)
+    page = render(interview(30), recording=Recording("media?exp=1&sig=abc", expires))
+
+    assert (
+        '<video id="recording" controls preload="metadata" src="media?exp=1&amp;sig=abc">' in page
+    )
+    assert "until\n    12:30 UTC" in page
+    assert 'id="no-recording"' not in page
+
+
+def test_a_page_without_a_recording_says_so() -> None:
+    page = render(interview(30))
+
+    assert "<video" not in page
+    assert 'id="no-recording"' in page and "No recording to play here" in page

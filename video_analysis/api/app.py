@@ -59,6 +59,7 @@ from ..store import (
     create_result_store,
     create_status_store,
 )
+from . import media
 from .events import status_events
 
 log = logging.getLogger(__name__)
@@ -235,8 +236,10 @@ def create_app(
         return keys.open or (key is not None and "admin" in key.scopes)
 
     app.state.components = components
+    app.state.media_links = media.MediaLinks.from_settings(settings)
     app.state.metrics = metrics
     _install_error_handlers(app)
+    app.include_router(media.router)
 
     @app.middleware("http")
     async def _time_requests(
@@ -405,8 +408,10 @@ def create_app(
             )
         from ..report import render  # matplotlib and the templates: loaded on first use
 
-        page = await asyncio.to_thread(render, result)
-        return HTMLResponse(page)
+        recording = await media.recording(components, app.state.media_links, video_id)
+        page = await asyncio.to_thread(render, result, recording=recording)
+        # About a person, and holding a link that expires: for this reader, never stored.
+        return HTMLResponse(page, headers={"Cache-Control": "private, no-store"})
 
     @app.delete("/videos/{video_id}", response_model=Deleted)
     async def delete_video_route(

@@ -3,11 +3,12 @@
 ``render(result)`` gives the page the API serves at ``/videos/{id}/report`` and the CLI writes
 with ``report`` and ``analyze --report``: key figures with their coverage and what could not be
 judged, a timeline chart (server-side SVG), the transcript by speaker turn, the figures per
-question and the models that produced it.
+question and the models that produced it. A long interview gets an overview and a panel per
+question (or per five minutes); the page the API serves can play the video from a time.
 """
 
 from __future__ import annotations
 
-from .render import render
+from .render import Recording, render
 
-__all__ = ["render"]
+__all__ = ["Recording", "render"]

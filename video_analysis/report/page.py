@@ -1,11 +1,13 @@
 """What the report page shows, taken from a result: key figures with their coverage, the
-transcript by speaker turn with fillers and long pauses marked, and the figures per question.
+transcript by speaker turn with fillers and long pauses marked, the figures per question and
+a stretch of the video in one line.
 
 Pure: a result in, plain dataclasses out, for the template. Nothing here scores or ranks.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -14,6 +16,7 @@ from ..analyzers.speech.fluency import LONG_PAUSE_S
 from ..schemas import AnalysisResult, Section, Word
 from ..schemas.result import QuestionFigures
 from ..schemas.speech import QuestionSpeech
+from .windows import Bin
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,29 @@ class Token:
 
 
 @dataclass
+class Part:
+    """One segment of a turn: where it starts (a click there plays the recording from it)."""
+
+    start: float
+    tokens: list[Token] = field(default_factory=list)
+
+
+@dataclass
 class TurnView:
     speaker: str
     start: float
     end: float
     candidate: bool
-    tokens: list[Token] = field(default_factory=list)
+    continued: bool = False  # the turn began in the panel before
+    parts: list[Part] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> list[Token]:
+        return [token for part in self.parts for token in part.tokens]
+
+
+#: The row of the per-question table that gives each question's span (a panel's heading has it).
+SPAN_ROW = "Span"
 
 
 @dataclass(frozen=True)
@@ -174,27 +194,35 @@ def _fillers_note(by_word: dict[str, int]) -> str:
     return ", ".join(f"{word} ×{n}" for word, n in list(by_word.items())[:5])
 
 
-def turns(result: AnalysisResult) -> list[TurnView]:
+def turns(result: AnalysisResult, cuts: Sequence[float] = ()) -> list[list[TurnView]]:
     """The transcript as speaker turns: consecutive segments of one speaker together, each
-    word marked when it is (part of) a filler or follows a long pause of that speaker."""
+    word marked when it is (part of) a filler or follows a long pause of that speaker. The
+    transcript is cut at the times ``cuts`` (the report's panels after the first), by where
+    each segment starts; a turn that goes on past a cut is ``continued`` after it."""
     speech = result.speech
     candidate = speech.speakers.candidate if speech.speakers is not None else None
-    views: list[TurnView] = []
+    panels: list[list[TurnView]] = [[] for _ in range(len(cuts) + 1)]
+    last: TurnView | None = None
     last_end: float | None = None  # of the current turn's last word
     for segment in speech.segments:
         speaker = segment.speaker or "?"
-        if not views or views[-1].speaker != speaker:
-            views.append(TurnView(speaker, segment.start, segment.end, speaker == candidate))
+        panel = panels[bisect_right(cuts, segment.start)]
+        if last is None or last.speaker != speaker:
             last_end = None
-        view = views[-1]
-        view.end = max(view.end, segment.end)
+        if last is None or last.speaker != speaker or not panel or panel[-1] is not last:
+            continued = last is not None and last.speaker == speaker
+            last = TurnView(speaker, segment.start, segment.end, speaker == candidate, continued)
+            panel.append(last)
+        last.end = max(last.end, segment.end)
+        part = Part(segment.start)
+        last.parts.append(part)
         if not segment.words:
-            view.tokens.append(Token(text=segment.text.strip(), start=segment.start))
+            part.tokens.append(Token(text=segment.text.strip(), start=segment.start))
             continue
         fillers = _filler_positions(segment.words, speech.language)
         for k, word in enumerate(segment.words):
             gap = None if last_end is None else word.start - last_end
-            view.tokens.append(
+            part.tokens.append(
                 Token(
                     text=word.word.strip(),
                     start=word.start,
@@ -205,7 +233,7 @@ def turns(result: AnalysisResult) -> list[TurnView]:
                 )
             )
             last_end = word.end
-    return views
+    return panels
 
 
 def _filler_positions(words: Sequence[Word], language: str | None) -> set[int]:
@@ -238,7 +266,7 @@ def question_rows(result: AnalysisResult) -> tuple[list[str], list[QuestionRow]]
         rows.append(QuestionRow(name, [value(q, speech.get(q.question_id)) for q in structure]))
 
     rows: list[QuestionRow] = []
-    row("Span", lambda q, _s: f"{clock(q.start)}–{clock(q.end)}")
+    row(SPAN_ROW, lambda q, _s: f"{clock(q.start)}–{clock(q.end)}")
     row("Candidate's words", lambda q, _s: str(q.candidate_words))
     row("Talk time", lambda q, _s: f"{q.candidate_talk_s:.1f} s")
     row("Speaking rate", lambda q, _s: _num(q.words_per_minute, "{:.0f} words/min"))
@@ -282,3 +310,18 @@ def question_rows(result: AnalysisResult) -> tuple[list[str], list[QuestionRow]]
 
 def _num(value: float | None, template: str) -> str:
     return "–" if value is None else template.format(value)
+
+
+def bin_summary(part: Bin) -> str:
+    """A stretch of the video in one line, from the same figures as its chart and table."""
+    said = f"{part.words} words" + (f" ({', '.join(part.speakers)})" if part.speakers else "")
+    parts = [said]
+    if part.face_share is not None:
+        parts.append(f"a face in {part.face_share:.0%} of the seconds with a frame")
+    if part.eye_contact_share is not None:
+        parts.append(f"eye contact {part.eye_contact_share:.0%} of the measured time")
+    if part.expression is not None:
+        parts.append(f"apparent expression mostly {part.expression}")
+    if part.head_yaw is not None:
+        parts.append(f"head yaw {part.head_yaw:+.0f}° on average")
+    return "; ".join(parts) + "."

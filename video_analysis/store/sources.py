@@ -56,6 +56,19 @@ def parse_s3_uri(uri: str) -> ObjectRef:
     return ObjectRef(parts.netloc, key)
 
 
+@dataclass(frozen=True)
+class KeptUpload:
+    """A video this service keeps: its file under the upload root, or its object in the
+    upload store."""
+
+    at: Path | ObjectRef
+    size: int
+
+    @property
+    def name(self) -> str:
+        return self.at.name if isinstance(self.at, Path) else self.at.key.rsplit("/", 1)[-1]
+
+
 class ObjectStore:
     """One S3-compatible bucket namespace, configured from settings (endpoint, region, keys)."""
 
@@ -103,6 +116,17 @@ class ObjectStore:
             body = self._client.get_object(Bucket=ref.bucket, Key=ref.key)["Body"]
             try:
                 return _copy_limited(iter(lambda: body.read(CHUNK_BYTES), b""), out, max_bytes)
+            finally:
+                body.close()
+
+    def read_range(self, ref: ObjectRef, first: int, last: int) -> Iterator[bytes]:
+        """Bytes ``first`` to ``last`` (inclusive) of the object, streamed (a ranged GET)."""
+        with _errors(ref.uri):
+            body = self._client.get_object(
+                Bucket=ref.bucket, Key=ref.key, Range=f"bytes={first}-{last}"
+            )["Body"]
+            try:
+                yield from iter(lambda: body.read(CHUNK_BYTES), b"")
             finally:
                 body.close()
 
@@ -288,6 +312,46 @@ class Sources:
             return None
         event = VideoUploaded.model_validate_json(body)
         return event if self.still_there(event.uri) else None
+
+    def kept_upload(self, video_id: str) -> KeptUpload | None:
+        """The video of ``video_id`` when this service keeps it (the file its kept event names
+        under the upload root, or an object under the upload store's prefix); None once
+        retention or deletion removed it, and for videos the platform keeps itself (its own
+        bucket, a URL)."""
+        at = self._event_at(video_id)
+        try:
+            body = at.read_bytes() if isinstance(at, Path) else self.objects.get_bytes(at)
+        except (FileNotFoundError, SourceNotFound):
+            return None
+        uri = VideoUploaded.model_validate_json(body).uri
+        try:
+            if uri.startswith("s3://"):
+                ref = parse_s3_uri(uri)
+                prefix = self.upload_prefix
+                if prefix is None or ref.bucket != prefix.bucket:
+                    return None
+                folder = "/".join(p for p in (prefix.key, video_id) if p) + "/"
+                if not ref.key.startswith(folder):
+                    return None
+                return KeptUpload(ref, self.objects.size(ref))
+            if "://" in uri and not uri.startswith("file:"):
+                return None
+            path = self.uploads.resolve(uri)
+            return KeptUpload(path, path.stat().st_size)
+        except (SourceNotFound, SourceNotAllowed, FileNotFoundError):
+            return None
+
+    def read_range(self, upload: KeptUpload, first: int, last: int) -> Iterator[bytes]:
+        """Bytes ``first`` to ``last`` (inclusive) of a kept upload, in chunks."""
+        if isinstance(upload.at, ObjectRef):
+            yield from self.objects.read_range(upload.at, first, last)
+            return
+        with upload.at.open("rb") as handle:
+            handle.seek(first)
+            left = last - first + 1
+            while left > 0 and (chunk := handle.read(min(CHUNK_BYTES, left))):
+                left -= len(chunk)
+                yield chunk
 
     def still_there(self, uri: str) -> bool:
         """Whether the video ``uri`` names can still be read (a URL is assumed to be)."""
