@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest result published whole on analysis-results (serialized, before "
         "compression); a larger one is published as a compact result whose result_ref points "
-        "at the full result (claim check). At most VA_MAX_MESSAGE_BYTES.",
+        "at the full result (claim check). VA_MAX_MESSAGE_BYTES caps it.",
     )
     result_send_timeout_s: float = Field(
         300.0,
@@ -386,15 +386,6 @@ class Settings(BaseSettings):
         return [language_code(code) for code in value]
 
     @model_validator(mode="after")
-    def _inline_results_fit_a_message(self) -> Settings:
-        if self.result_inline_max_bytes > self.max_message_bytes:
-            raise ValueError(
-                f"result_inline_max_bytes ({self.result_inline_max_bytes}) is over "
-                f"max_message_bytes ({self.max_message_bytes}): such a result could not be sent"
-            )
-        return self
-
-    @model_validator(mode="after")
     def _default_language_is_allowed(self) -> Settings:
         languages = self.speech_languages
         if languages and self.speech_default_language not in languages:
@@ -449,6 +440,12 @@ class Settings(BaseSettings):
             part.removeprefix("kafka://").removeprefix("tcp://")
             for part in self.broker_url.split(",")
         )
+
+    @property
+    def result_message_bytes(self) -> int:
+        """The largest result message the join sends: ``result_inline_max_bytes``, within
+        what its producer may send (``max_message_bytes``)."""
+        return min(self.result_inline_max_bytes, self.max_message_bytes)
 
     @property
     def analysis_threads(self) -> int:

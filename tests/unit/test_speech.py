@@ -1,6 +1,6 @@
 """The speech analyzer on espeak-ng speech, and its video-wide summary on synthetic parts.
 
-The analyzer (faster-whisper base and librosa) is loaded once for the module; the summary tests
+The analyzer (faster-whisper base and Praat) is loaded once for the module; the summary tests
 build per-chunk data by hand and need no model.
 """
 
@@ -22,6 +22,7 @@ from tests.media_factory import make_speech_wav
 from video_analysis.analyzers.base import DecodedAudio, SummaryInput
 from video_analysis.analyzers.speech import SpeechAnalyzer
 from video_analysis.analyzers.speech.fillers import count_fillers
+from video_analysis.analyzers.speech.voice import MIN_HNR_FRAMES
 from video_analysis.errors import ModelNotAvailable
 from video_analysis.models import bundle
 from video_analysis.schemas import (
@@ -44,8 +45,8 @@ from video_analysis.settings import Settings
 
 RATE = 16_000
 needs_model = pytest.mark.skipif(
-    any(find_spec(name) is None for name in ("faster_whisper", "librosa")),
-    reason="needs the speech extra: pip install 'video-analysis[speech]'",
+    any(find_spec(name) is None for name in ("faster_whisper", "parselmouth", "librosa")),
+    reason="needs the speech and dev extras: pip install 'video-analysis[speech,dev]'",
 )
 
 ANSWER = (
@@ -68,8 +69,8 @@ class AudioWithLanguage(DecodedAudio):
 
 @pytest.fixture(scope="module")
 def analyzer(tmp_path_factory: pytest.TempPathFactory) -> SpeechAnalyzer:
-    if any(find_spec(name) is None for name in ("faster_whisper", "librosa")):
-        pytest.skip("needs the speech extra: pip install 'video-analysis[speech]'")
+    if any(find_spec(name) is None for name in ("faster_whisper", "parselmouth", "librosa")):
+        pytest.skip("needs the speech and dev extras: pip install 'video-analysis[speech,dev]'")
     settings = Settings()
     try:
         bundle.model_path(settings, "whisper-base")
@@ -276,6 +277,13 @@ def test_voice_figures_and_single_speaker(
     assert quality.snr_db is not None and quality.snr_db > 30
     assert quality.clipping_ratio == 0
     assert quality.voiced_ratio is not None and 0.3 < quality.voiced_ratio <= 1
+    measured = result.voice
+    assert measured is not None and pitch.coverage is not None
+    # Synthetic speech is voiced through most of its words, and its harmonics-to-noise ratio
+    # over them is well defined.
+    assert 0.3 < pitch.coverage <= 1 and 0.3 < measured.hnr_coverage <= 1
+    assert measured.hnr_db is not None and measured.hnr_frames >= MIN_HNR_FRAMES
+    assert measured.periods > 0 and 0 < measured.coverage <= 1
     assert result.speakers is not None
     assert result.speakers.count == 1
     assert result.speakers.candidate == "S1"

@@ -177,14 +177,44 @@ class VoiceSignal(BaseModel):
 
 
 class Track(BaseModel):
-    """Pitch (null where unvoiced) and level of the chunk on a fixed grid."""
+    """Pitch and harmonics-to-noise ratio (null where unvoiced) and level of the chunk on a
+    fixed grid."""
 
     model_config = ConfigDict(extra="forbid")
 
     start: float = Field(description="Time of the first frame.")
     hop_s: float = Field(gt=0, description="Seconds between frames.")
-    f0: list[float | None] = Field(description="Pitch in Hz per frame.")
+    f0: list[float | None] = Field(description="Pitch in Hz per frame (Praat, autocorrelation).")
     db: list[float] = Field(description="Level in dBFS per frame.")
+    hnr: list[float | None] = Field(
+        default_factory=list,
+        description="Harmonics-to-noise ratio in dB per frame, 10·log10(r/(1-r)) of the "
+        "frame's autocorrelation peak r; null where unvoiced; empty from workers that did "
+        "not measure it.",
+    )
+
+
+class VoicedStretch(BaseModel):
+    """A run of glottal pulses without a voice break, with its local jitter and shimmer
+    (Praat); the join gives it to the speaker whose words cover its middle."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(description="Time of its first glottal pulse, seconds.")
+    end: float = Field(description="Time of its last glottal pulse, seconds.")
+    periods: int = Field(
+        ge=2, description="Periods within Praat's voice report limits, which jitter compares."
+    )
+    jitter_percent: float = Field(
+        ge=0,
+        description="Jitter (local): mean absolute difference of consecutive periods over "
+        "the mean period, percent.",
+    )
+    shimmer_percent: float = Field(
+        ge=0,
+        description="Shimmer (local): mean absolute difference of consecutive periods' peak "
+        "amplitudes over the mean amplitude, percent.",
+    )
 
 
 class SpeakerWindow(BaseModel):
@@ -222,7 +252,13 @@ class SpeechPart(PartData):
         default_factory=list,
         description="Frames outside speech per 1 dB level bin from -100 dBFS.",
     )
-    track: Track | None = Field(None, description="Pitch and level; null without kept speech.")
+    track: Track | None = Field(
+        None, description="Pitch, harmonics-to-noise ratio and level; null without kept speech."
+    )
+    voiced_stretches: list[VoicedStretch] = Field(
+        default_factory=list,
+        description="Voiced stretches inside kept speech, with their jitter and shimmer.",
+    )
     speech_s: float = Field(0.0, ge=0, description="Seconds inside kept segments.")
     speech_regions: list[tuple[float, float]] = Field(
         default_factory=list, description="Where speech is heard, (start, end) seconds."

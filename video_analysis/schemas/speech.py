@@ -180,7 +180,67 @@ class Pitch(SpeechModel):
     range_hz: tuple[float, float] = Field(description="5th and 95th percentile of pitch, Hz.")
     range_semitones: float = Field(ge=0, description="That range in semitones.")
     frames: int = Field(ge=0, description="Voiced 20 ms frames measured.")
+    coverage: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Share of the 20 ms frames under the speaker's words that are voiced "
+        "and so carry a pitch (unvoiced sounds and silences between words have none).",
+    )
     method: str = Field(description="How pitch is measured.")
+
+
+class VoiceMeasures(SpeechModel):
+    """Jitter, shimmer and harmonics-to-noise ratio of the speaker's voiced speech, as Praat's
+    voice report measures them. They describe the recording of a voice (the microphone, the
+    room and the compression of webcam audio all change them), not health or ability, and are
+    not compared with any clinical norm."""
+
+    jitter_local_percent: float | None = Field(
+        None,
+        ge=0,
+        description="Jitter (local): how much consecutive glottal periods differ in length, "
+        "as the mean absolute difference over the mean period, percent; null under 400 "
+        "measured periods (cannot_assess says so).",
+    )
+    shimmer_local_percent: float | None = Field(
+        None,
+        ge=0,
+        description="Shimmer (local): how much the loudness of consecutive periods differs, "
+        "as the mean absolute difference of their peak amplitudes over the mean amplitude, "
+        "percent; null under 400 measured periods.",
+    )
+    hnr_db: float | None = Field(
+        None,
+        description="Harmonics-to-noise ratio: how much of the voiced sound is periodic "
+        "(tone) rather than noise (breath, hoarseness, background), mean over the voiced "
+        "frames, dB; null under 100 voiced frames (2 s of voicing).",
+    )
+    periods: int = Field(0, ge=0, description="Glottal periods jitter and shimmer come from.")
+    stretches: int = Field(
+        0, ge=0, description="Voiced stretches (runs of pulses without a voice break) measured."
+    )
+    voiced_s: float = Field(0.0, ge=0, description="Seconds of those stretches.")
+    coverage: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of the speaker's speech time (under their words) that jitter and "
+        "shimmer were measured over.",
+    )
+    hnr_frames: int = Field(
+        0, ge=0, description="Voiced 20 ms frames the harmonics-to-noise ratio averages."
+    )
+    hnr_coverage: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of the 20 ms frames under the speaker's words that it averages.",
+    )
+    cannot_assess: str | None = Field(
+        None, description="Null, or why a figure is null (too little voiced speech measured)."
+    )
+    method: str = Field(description="How the figures are measured and pooled.")
 
 
 class Energy(SpeechModel):
@@ -212,6 +272,11 @@ class VoiceFigures(SpeechModel):
     fillers: Fillers = Field(description="Filler words.")
     pitch: Pitch | None = Field(None, description="Pitch; null under 10 voiced frames.")
     energy: Energy | None = Field(None, description="Level; null under 10 frames.")
+    voice: VoiceMeasures | None = Field(
+        None,
+        description="Jitter, shimmer and harmonics-to-noise ratio (Praat's voice report), "
+        "with their coverage.",
+    )
 
 
 class SpeakerFigures(VoiceFigures):
@@ -282,7 +347,10 @@ class VoiceQuality(SpeechModel):
         None, ge=0, le=1, description="Share of speech frames with a pitch."
     )
     snr_method: str = Field(description="How snr_db is measured.")
-    not_measured: str = Field(description="Voice figures left out, and why.")
+    not_measured: str = Field(
+        description="Voice figures left out, and why (jitter, shimmer and harmonics-to-noise "
+        "ratio are measured per speaker, in `voice`)."
+    )
 
 
 class PitchBaseline(SpeechModel):
@@ -343,6 +411,11 @@ class SpeechSection(Section):
     fillers: Fillers | None = Field(None, description="Filler words.")
     pitch: Pitch | None = Field(None, description="Pitch under the words.")
     energy: Energy | None = Field(None, description="Level under the words.")
+    voice: VoiceMeasures | None = Field(
+        None,
+        description="Jitter, shimmer and harmonics-to-noise ratio of the voice under the "
+        "words (Praat's voice report), with their coverage.",
+    )
     voice_quality: VoiceQuality | None = Field(
         None, description="Signal to noise, clipping and voiced share over all speech."
     )
@@ -362,7 +435,9 @@ class SpeechSection(Section):
         None, description="Each time the candidate took over from another speaker."
     )
     everyone: VoiceFigures | None = Field(
-        None, description="Rate, pauses, fillers, pitch and energy over every speaker's words."
+        None,
+        description="Rate, pauses, fillers, pitch, energy and voice measures over every "
+        "speaker's words.",
     )
     questions: list[QuestionSpeech] = Field(
         default_factory=list,

@@ -89,7 +89,7 @@ def add_join(wiring: Wiring) -> None:
         """Publish the result, whole or as a claim check; whether it went out. One that cannot
         be published at all gets a DLQ record (when the broker takes that), never a crash."""
         messages = claim_check.fitting(
-            claim_check.forms(result, body, ref), settings.result_inline_max_bytes
+            claim_check.forms(result, body, ref), settings.result_message_bytes
         )
         delivery = await deliver(
             lambda value: wiring.send(ANALYSIS_RESULTS, video_id, value),

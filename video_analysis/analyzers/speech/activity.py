@@ -31,11 +31,100 @@ PAD_S = 0.1
 
 
 def silero_probabilities(vad_model: Any, x: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Silero's speech probability for every 32 ms of ``x`` (the last partial frame padded)."""
+    """Silero's speech probability for every 32 ms of ``x``, padded as faster-whisper pads it
+    (always by up to a whole frame), so that :func:`speech_chunks` of these equals its
+    ``get_speech_timestamps`` of ``x``: one Silero pass per chunk serves both."""
     if x.size == 0:
         return np.zeros(0, dtype=np.float32)
-    padded = np.pad(x, (0, -x.size % SILERO_SAMPLES))
+    padded = np.pad(x, (0, SILERO_SAMPLES - x.size % SILERO_SAMPLES))
     return np.asarray(vad_model(padded), dtype=np.float32).reshape(-1)
+
+
+def speech_chunks(
+    probabilities: NDArray[Any], n_samples: int, options: Any, sample_rate: int = SAMPLE_RATE
+) -> list[dict[str, int]]:
+    """Whisper's speech chunks ({"start", "end"} in samples) from Silero's probabilities.
+
+    faster-whisper 1.2.1's ``vad.get_speech_timestamps`` (MIT), line for line, without its own
+    Silero pass: it runs the model inside, so the speaker path, the language detection and
+    ``transcribe`` each ran it again on the same chunk. ``options`` is its ``VadOptions``;
+    ``tests/unit/test_recognition.py`` checks that both give the same chunks on real speech.
+    """
+    window = SILERO_SAMPLES
+    threshold = options.threshold
+    neg_threshold = options.neg_threshold
+    if neg_threshold is None:
+        neg_threshold = max(threshold - 0.15, 0.01)
+    min_speech_samples = sample_rate * options.min_speech_duration_ms / 1000
+    pad_samples = sample_rate * options.speech_pad_ms / 1000
+    max_speech_samples = sample_rate * options.max_speech_duration_s - window - 2 * pad_samples
+    min_silence_samples = sample_rate * options.min_silence_duration_ms / 1000
+    min_silence_samples_at_max_speech = sample_rate * 98 / 1000
+
+    triggered = False
+    speeches: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    temp_end = 0
+    prev_end = next_start = 0
+    for i, p in enumerate(np.asarray(probabilities, dtype=np.float64)):
+        at = window * i
+        if p >= threshold and temp_end:
+            temp_end = 0
+            if next_start < prev_end:
+                next_start = at
+        if p >= threshold and not triggered:
+            triggered = True
+            current["start"] = at
+            continue
+        if triggered and at - current["start"] > max_speech_samples:
+            if prev_end:
+                current["end"] = prev_end
+                speeches.append(current)
+                current = {}
+                if next_start < prev_end:
+                    triggered = False
+                else:
+                    current["start"] = next_start
+                prev_end = next_start = temp_end = 0
+            else:
+                current["end"] = at
+                speeches.append(current)
+                current = {}
+                prev_end = next_start = temp_end = 0
+                triggered = False
+                continue
+        if p < neg_threshold and triggered:
+            if not temp_end:
+                temp_end = at
+            if at - temp_end > min_silence_samples_at_max_speech:
+                prev_end = temp_end
+            if at - temp_end < min_silence_samples:
+                continue
+            current["end"] = temp_end
+            if current["end"] - current["start"] > min_speech_samples:
+                speeches.append(current)
+            current = {}
+            prev_end = next_start = temp_end = 0
+            triggered = False
+            continue
+    if current and n_samples - current["start"] > min_speech_samples:
+        current["end"] = n_samples
+        speeches.append(current)
+
+    for i, speech in enumerate(speeches):
+        if i == 0:
+            speech["start"] = int(max(0, speech["start"] - pad_samples))
+        if i != len(speeches) - 1:
+            silence = speeches[i + 1]["start"] - speech["end"]
+            if silence < 2 * pad_samples:
+                speech["end"] += int(silence // 2)
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - silence // 2))
+            else:
+                speech["end"] = int(min(n_samples, speech["end"] + pad_samples))
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - pad_samples))
+        else:
+            speech["end"] = int(min(n_samples, speech["end"] + pad_samples))
+    return [{"start": int(s["start"]), "end": int(s["end"])} for s in speeches]
 
 
 def regions(

@@ -4,8 +4,9 @@
 measures the voice, every time relative to the video start. ``summarize`` does the video-wide
 work over the parts of a video, whichever workers analysed them: it stitches segments in time
 order, removes words duplicated at chunk edges, drops flagged segments, and computes fluency,
-fillers, pitch, energy, voice quality and the speaker clustering, over the whole video and
-over each question the upload's metadata marks out.
+fillers, pitch, energy, voice measures (jitter, shimmer, harmonics-to-noise ratio), voice
+quality and the speaker clustering, over the whole video and over each question the upload's
+metadata marks out.
 
 Parts are ``schemas.parts.SpeechPart`` models and the section a ``schemas.speech.SpeechSection``:
 no figure travels as an untyped dict.
@@ -33,7 +34,7 @@ from ...models.bundle import MODEL_SPECS, model_path, record_loaded
 from ...models.bundle import model_info as bundle_model_info
 from ...models.runtime import pick_device
 from ...schemas import ModelInfo, PartialSegment, PartSource, QuestionSpan
-from ...schemas.parts import PartData, SegmentRow, SpeechPart
+from ...schemas.parts import PartData, SegmentRow, SpeechPart, VoicedStretch
 from ...schemas.parts import SpeakerWindow as WindowRow
 from ...schemas.speech import (
     FiguresFor,
@@ -51,10 +52,11 @@ from ...schemas.speech import (
 from ...settings import Settings, get_settings
 from ..base import Analyzer, DecodedAudio, SummaryInput, WordsHook
 from ..speaker_embedding import SpeakerEmbedder
-from . import activity, segmentation, speakers, voice
+from . import activity, praat, segmentation, speakers, voice
 from .figures import speaker_figures
 from .fillers import FILLER_PROMPTS
-from .language import LanguageChoice, detect, given, speech_only
+from .language import LanguageChoice, detect, given
+from .recognition import Recognizer, Speech
 from .transcript import (
     better_decode,
     decode_failed,
@@ -91,8 +93,10 @@ class SpeechAnalyzer(Analyzer):
         self._settings = settings or get_settings()
         self._model_name = self._settings.speech_model
         self._model: Any = None
-        self._librosa: Any = None
+        self._parselmouth: Any = None
+        self._soxr: Any = None
         self._vad: Any = None
+        self._recognizer: Recognizer | None = None
         self._vad_model: Any = None
         self._embedder: SpeakerEmbedder | None = None
         self._segmenter: segmentation.SpeechSegmenter | None = None
@@ -159,10 +163,14 @@ class SpeechAnalyzer(Analyzer):
             try:
                 faster_whisper = import_module("faster_whisper")
                 vad = import_module("faster_whisper.vad")
-                librosa = import_module("librosa")
                 ctranslate2 = import_module("ctranslate2")
             except ImportError as exc:
                 raise MissingExtra("faster-whisper", "speech") from exc
+            try:
+                parselmouth = import_module("parselmouth")
+                soxr = import_module("soxr")
+            except ImportError as exc:
+                raise MissingExtra("praat-parselmouth", "speech") from exc
             device = pick_device(
                 self._settings.device, ctranslate2.get_cuda_device_count() > 0, "CTranslate2"
             )
@@ -176,11 +184,12 @@ class SpeechAnalyzer(Analyzer):
                 cpu_threads=self._settings.speech_cpu_threads or self._settings.cpu_threads,
                 local_files_only=True,
             )
-            voice.warm_up(librosa)
             self._load_speaker_models()
             self._vad_model = vad.get_vad_model()
-            self._librosa = librosa
+            self._parselmouth = parselmouth
+            self._soxr = soxr
             self._vad = vad
+            self._recognizer = Recognizer(model)
             self._device = device
             self._model = model
             if self._model_name in MODEL_SPECS:
@@ -218,12 +227,15 @@ class SpeechAnalyzer(Analyzer):
     ) -> SpeechPart:
         if self._model is None:
             self.load()
-        librosa = self._librosa
         settings = self._settings
         x = np.asarray(chunk.samples, dtype=np.float32).reshape(-1)
         x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
         if chunk.sample_rate != SAMPLE_RATE and x.size:
-            x = librosa.resample(x, orig_sr=chunk.sample_rate, target_sr=SAMPLE_RATE)
+            # soxr at high quality: what librosa.resample did here, without librosa's import.
+            x = np.asarray(
+                self._soxr.resample(x, chunk.sample_rate, SAMPLE_RATE, quality="HQ"),
+                dtype=np.float32,
+            )
         offset = float(chunk.start)
         duration_s = round(x.size / SAMPLE_RATE, 4)
         signal = voice.signal_figures(x)
@@ -251,14 +263,20 @@ class SpeechAnalyzer(Analyzer):
             )
 
         started = time.monotonic()
-        choice = self._language(x, chunk.language)
+        # Whisper's speech chunks from the same Silero pass, the speech joined and encoded
+        # once for language and words (``recognition`` says what that saved).
+        assert self._recognizer is not None
+        speech = self._recognizer.speech(
+            x, activity.speech_chunks(probabilities, x.size, self._vad.VadOptions())
+        )
+        choice = self._language(speech, chunk.language)
         prompt = FILLER_PROMPTS.get(choice.language)
-        rows = self._transcribe(x, offset, choice.language, prompt, settings.speech_beam_size)
+        rows = self._transcribe(speech, offset, choice.language, prompt, settings.speech_beam_size)
         max_ratio = settings.speech_max_compression_ratio
         beam_used = settings.speech_beam_size
         fallback = settings.speech_fallback_beam_size
         if fallback > beam_used and any(decode_failed(row, max_ratio) for row in rows):
-            again = self._transcribe(x, offset, choice.language, prompt, fallback)
+            again = self._transcribe(speech, offset, choice.language, prompt, fallback)
             if better_decode(rows, again, max_ratio) is again:
                 rows, beam_used = again, fallback
         transcribe_s = time.monotonic() - started
@@ -279,18 +297,27 @@ class SpeechAnalyzer(Analyzer):
         speakers_s = vad_s + time.monotonic() - started
         started = time.monotonic()
         kept = [row for row in rows if row.flag is None]
-        rms_db = voice.rms_db(librosa, x)
+        rms_db = voice.rms_db(x)
         threshold = onset_threshold(rms_db)
         for row in kept:
             refine_first_word(row, offset, rms_db, threshold)
         spans = [(row.start - offset, row.end - offset) for row in kept]
         speech_mask = voice.span_mask(spans, rms_db.size)
         track = None
+        stretches: list[VoicedStretch] = []
         if kept:
-            f0, voiced = voice.pitch_track(librosa, x, rms_db.size)
-            track = voice.track(offset, f0, voiced, rms_db)
+            measured = praat.measure(
+                self._parselmouth,
+                x,
+                frames=rms_db.size,
+                hop_s=voice.HOP_S,
+                offset=offset,
+                speech=spans,
+            )
+            track = voice.track(offset, measured, rms_db)
+            stretches = measured.stretches
             signal.speech_frames = int(speech_mask.sum())
-            signal.voiced_frames = int((speech_mask & voiced).sum())
+            signal.voiced_frames = int((speech_mask & measured.voiced).sum())
         return SpeechPart(
             start=offset,
             end=float(chunk.end),
@@ -305,6 +332,7 @@ class SpeechAnalyzer(Analyzer):
             voice=signal,
             noise_db_hist=voice.db_hist(rms_db[~speech_mask]),
             track=track,
+            voiced_stretches=stretches,
             speech_s=round(sum(end - start for start, end in spans), 3),
             speech_regions=heard.speech_regions,
             overlap_regions=heard.overlap_regions,
@@ -319,13 +347,13 @@ class SpeechAnalyzer(Analyzer):
 
     def _transcribe(
         self,
-        x: NDArray[np.float32],
+        speech: Speech,
         offset: float,
         language: str,
         prompt: str | None,
         beam_size: int,
     ) -> list[SegmentRow]:
-        """One decode of the chunk, as rows in video time.
+        """One decode of the chunk's speech, as rows in video time.
 
         Temperature 0 only: faster-whisper's default fallback samples at random when a
         greedy decode fails its thresholds, so the same noisy answer gave different
@@ -333,17 +361,8 @@ class SpeechAnalyzer(Analyzer):
         between three runs). The caller falls back to a wider beam instead, which is as
         deterministic as the first decode.
         """
-        segments, _info = self._model.transcribe(
-            x,
-            language=language,
-            beam_size=beam_size,
-            temperature=0.0,
-            word_timestamps=True,
-            vad_filter=True,
-            initial_prompt=prompt,
-            # Each segment on its own: carrying text over lets one hallucination seed the next.
-            condition_on_previous_text=False,
-        )
+        assert self._recognizer is not None
+        segments = self._recognizer.transcribe(speech, language, beam_size=beam_size, prompt=prompt)
         return [
             segment_row(seg, offset, self._settings.speech_max_compression_ratio)
             for seg in segments
@@ -392,7 +411,7 @@ class SpeechAnalyzer(Analyzer):
             speaker_model=None if self._embedder is not None else self._no_speakers,
         )
 
-    def _language(self, x: NDArray[np.float32], override: str | None) -> LanguageChoice:
+    def _language(self, speech: Speech, override: str | None) -> LanguageChoice:
         """The chunk's language: the upload's override, the configured one, or detected over
         the chunk's speech (``language.detect``)."""
         settings = self._settings
@@ -400,20 +419,15 @@ class SpeechAnalyzer(Analyzer):
             return given(override, "metadata")
         if settings.speech_language:
             return given(settings.speech_language, "setting")
-        spans = self._vad.get_speech_timestamps(x, self._vad.VadOptions())
+        recognizer = self._recognizer
+        assert recognizer is not None
         return detect(
-            speech_only(x, spans) if spans else x,
-            self._language_scores,
+            speech.samples,
+            lambda samples: recognizer.language_scores(speech, samples),
             candidates=settings.speech_languages,
             default=settings.speech_default_language,
             margin=settings.speech_language_margin,
         )
-
-    def _language_scores(self, speech: NDArray[np.float32]) -> dict[str, float]:
-        """Whisper's probability of each language for one window (<= 30 s) of speech."""
-        features = self._model.feature_extractor(speech)
-        _best, _p, ranked = self._model.detect_language(features=features)
-        return {str(lang): float(p) for lang, p in ranked}
 
     # --- per video --------------------------------------------------------------------------
 
@@ -526,12 +540,14 @@ class SpeechAnalyzer(Analyzer):
         section.fillers = chosen.fillers
         section.pitch = chosen.pitch
         section.energy = chosen.energy
+        section.voice = chosen.voice
         section.everyone = VoiceFigures(
             words_per_minute=everyone.words_per_minute,
             pauses=everyone.pauses,
             fillers=everyone.fillers,
             pitch=everyone.pitch,
             energy=everyone.energy,
+            voice=everyone.voice,
         )
         section.voice_quality = voice.voice_quality(
             chunks, voice.frames_within(chunks, spans, "db")
@@ -604,9 +620,9 @@ def _pitch_baseline(
     end = start + seconds
     early = voice.frames_within(chunks, [(w.start, w.end) for w in own if _mid(w) < end], "f0")
     late = voice.frames_within(chunks, [(w.start, w.end) for w in own if _mid(w) >= end], "f0")
-    # As pitch_of: fewer than 10 voiced frames (0.2 s) give no figure.
-    base = float(np.median(early)) if early.size >= 10 else None
-    rest = float(np.median(late)) if late.size >= 10 else None
+    # As pitch_of: too few voiced frames give no figure.
+    base = float(np.median(early)) if early.size >= voice.MIN_PITCH_FRAMES else None
+    rest = float(np.median(late)) if late.size >= voice.MIN_PITCH_FRAMES else None
     return PitchBaseline(
         window=(round(start, 3), round(end, 3)),
         median_hz=None if base is None else round(base, 1),

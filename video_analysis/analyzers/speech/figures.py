@@ -1,9 +1,11 @@
-"""The figures of one speaker: rate, pauses, fillers, pitch, energy and response delay.
+"""The figures of one speaker: rate, pauses, fillers, pitch, energy, voice measures and
+response delay.
 
 A speaker's words are taken in runs: a run ends where another speaker's word comes between.
 Pauses are gaps inside a run (a gap while someone else talks is not a pause of this speaker);
-speaking time is the runs' time without their pauses. Pitch and energy are read from the
-frames under the speaker's own words.
+speaking time is the runs' time without their pauses. Pitch, energy and harmonics-to-noise
+ratio are read from the frames under the speaker's own words, jitter and shimmer from the
+voiced stretches whose middle lies under them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from ...schemas.parts import SpeechPart
 from ...schemas.speech import Fillers, ResponseDelay, ResponseDelayBasis, SpeakerFigures, Word
-from . import fluency, voice
+from . import activity, fluency, voice
 from .fillers import count_fillers, filler_method, fillers_figures
 
 
@@ -62,7 +64,8 @@ def speaker_figures(
     since: float = 0.0,
     since_basis: ResponseDelayBasis = "from_video_start",
 ) -> SpeakerFigures | None:
-    """Fluency, fillers, pitch, energy and response delay of ``speaker`` (everyone when None)
+    """Fluency, fillers, pitch, energy, voice measures and response delay of ``speaker``
+    (everyone when None)
     over ``words``; None when they said no word.
 
     ``received_s`` is the audio the words come from (the overall rate's denominator); without
@@ -84,15 +87,21 @@ def speaker_figures(
         for run in runs:
             found += count_fillers([w.word for w in run], language)
         fillers = fillers_figures(found, language, speaking_s, method)
-    spans = [(w.start, w.end) for w in own]
+    spans = activity.union([(w.start, w.end) for w in own])
+    db = voice.frames_within(chunks, spans, "db")
     delays = response_delays(words, speaker) if speaker is not None else []
     first = own[0].start
     return SpeakerFigures(
         words_per_minute=fluency.words_per_minute(own, speaking_s, received_s, language),
         pauses=fluency.pause_summary(gaps, spoken_s, min_pause),
         fillers=fillers,
-        pitch=voice.pitch_of(voice.frames_within(chunks, spans, "f0")),
-        energy=voice.energy_of(voice.frames_within(chunks, spans, "db")),
+        pitch=voice.pitch_of(voice.frames_within(chunks, spans, "f0"), db.size),
+        energy=voice.energy_of(db),
+        voice=voice.voice_measures_of(
+            voice.stretches_within(chunks, spans),
+            voice.frames_within(chunks, spans, "hnr"),
+            db.size,
+        ),
         first_word_s=round(first, 3),
         response_delays=delays,
         # Answering someone: the typical gap after them; alone: the time before the first

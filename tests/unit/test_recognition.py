@@ -1,0 +1,122 @@
+"""Whisper on a chunk's speech found once and encoded once (``analyzers/speech/recognition``):
+the same speech chunks, language scores and transcript as faster-whisper's own ``transcribe``
+on real speech, with one Silero pass and one encoder pass instead of three each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.real_data import AMI_FILES, ami_audio, grid_audio, needs_ami, needs_grid
+from tests.unit.test_real_speech import needs_models
+from video_analysis.analyzers.speech import activity
+from video_analysis.analyzers.speech.recognition import Recognizer
+from video_analysis.models.bundle import model_path
+from video_analysis.settings import Settings
+
+pytestmark = needs_models
+
+
+@pytest.fixture(scope="module")
+def whisper() -> Any:
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(
+        str(model_path(Settings(), "whisper-base")),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=2,
+        local_files_only=True,
+    )
+
+
+class CountingModel:
+    """The model, counting its encoder passes."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.encodes = 0
+
+    def encode(self, features: Any) -> Any:
+        self.encodes += 1
+        return self._model.encode(features)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def _words(segments: list[Any]) -> list[tuple[float, float, str, list[tuple[float, float, str]]]]:
+    return [(s.start, s.end, s.text, [(w.start, w.end, w.word) for w in s.words]) for s in segments]
+
+
+@needs_ami
+@needs_grid
+def test_speech_chunks_from_one_silero_pass_are_whispers_own() -> None:
+    from faster_whisper import vad
+
+    model = vad.get_vad_model()
+    signals = [ami_audio(name) for name in AMI_FILES] + [grid_audio("sbia1a")]
+    signals += [np.zeros(16_000, dtype=np.float32), ami_audio("trn05")[:12_345]]
+    for options in (vad.VadOptions(), vad.VadOptions(max_speech_duration_s=4.0)):
+        for x in signals:
+            probabilities = activity.silero_probabilities(model, x)
+            assert activity.speech_chunks(probabilities, x.size, options) == (
+                vad.get_speech_timestamps(x, options)
+            )
+
+
+@needs_ami
+def test_a_meeting_chunk_is_transcribed_as_transcribe_does_with_one_encoder_pass(
+    whisper: Any,
+) -> None:
+    from faster_whisper import vad
+
+    x = ami_audio("trn03")[: 28 * 16_000]  # a splitter chunk (VA_AUDIO_CHUNK_MAX_S 29)
+    reference, _info = whisper.transcribe(
+        x,
+        language="en",
+        beam_size=1,
+        temperature=0.0,
+        word_timestamps=True,
+        vad_filter=True,
+        condition_on_previous_text=False,
+    )
+    counting = CountingModel(whisper)
+    recognizer = Recognizer(counting)
+    chunks = activity.speech_chunks(
+        activity.silero_probabilities(vad.get_vad_model(), x), x.size, vad.VadOptions()
+    )
+    speech = recognizer.speech(x, chunks)
+    scores = recognizer.language_scores(speech, speech.samples)
+    segments = recognizer.transcribe(speech, "en", beam_size=1, prompt=None)
+
+    assert max(scores, key=lambda code: scores[code]) == "en"
+    assert _words(segments) == _words(list(reference))
+    assert len(segments) >= 3
+    assert counting.encodes == 1  # the language and the words share the one window
+
+
+@needs_grid
+def test_a_part_of_the_speech_is_scored_on_its_own(whisper: Any) -> None:
+    from faster_whisper import vad
+
+    x = grid_audio("lwbsza")
+    counting = CountingModel(whisper)
+    recognizer = Recognizer(counting)
+    chunks = vad.get_speech_timestamps(x, vad.VadOptions())
+    speech = recognizer.speech(x, chunks)
+    whole = recognizer.language_scores(speech, speech.samples)
+    half = recognizer.language_scores(speech, speech.samples[: speech.samples.size // 2].copy())
+    assert counting.encodes == 2
+    assert whole != half
+    assert max(whole, key=lambda code: whole[code]) == "en"
+
+
+def test_no_speech_gives_no_segments_and_no_encoder_pass(whisper: Any) -> None:
+    counting = CountingModel(whisper)
+    recognizer = Recognizer(counting)
+    speech = recognizer.speech(np.zeros(16_000, dtype=np.float32), [])
+    assert recognizer.transcribe(speech, "en", beam_size=1, prompt=None) == []
+    assert counting.encodes == 0

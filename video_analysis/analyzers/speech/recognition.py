@@ -1,0 +1,154 @@
+"""Whisper recognition of one audio chunk: its speech found once and encoded once.
+
+faster-whisper's ``transcribe(vad_filter=True)`` runs Silero on the audio itself and encodes
+the first 30 s window afresh after ``detect_language`` encoded the same window. On a chunk of
+dense speech the analyzer so paid three Silero passes (its speaker path, the language
+detection, ``transcribe``) and three encoder passes (the language, the window, and a second
+window for the speech past 30 s once VAD padding is added): encoding was 14.3 s of 27.4 s over
+two minutes of real meetings (AMI), the decoder 5.2 s. Here:
+
+- the caller's one Silero pass gives the speech chunks (``activity.speech_chunks``, the same
+  chunks ``get_speech_timestamps`` finds);
+- the speech is joined once (``collect_chunks``) and its features computed once;
+- the first window is encoded once for both the language scores and the decoding
+  (``WhisperModel.generate_segments`` takes that encoder output for its first window);
+- times go back to the chunk as ``transcribe`` maps them (``restore_speech_timestamps``).
+
+Audio chunks of at most 29 s (``VA_AUDIO_CHUNK_MAX_S``) hold at most one window of speech, so
+the second window is gone too. The decoding options are those ``transcribe`` would use for the
+same arguments; faster-whisper is pinned (1.2.1), since ``generate_segments`` and
+``TranscriptionOptions`` are its internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .voice import SAMPLE_RATE
+
+#: Mel frames in one Whisper window (30 s at 10 ms).
+WINDOW_FRAMES = 3000
+
+
+@dataclass
+class Speech:
+    """A chunk's speech: Silero's chunks (samples of the chunk), the speech joined, its
+    features, and the first window's encoder output once computed."""
+
+    chunks: list[dict[str, int]]
+    samples: NDArray[np.float32]
+    features: NDArray[np.float32]
+    encoded: Any = field(default=None, repr=False)
+
+    @property
+    def seconds(self) -> float:
+        return self.samples.size / SAMPLE_RATE
+
+
+class Recognizer:
+    """Whisper on one chunk's speech, with a loaded faster-whisper ``WhisperModel``."""
+
+    def __init__(self, model: Any) -> None:
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.transcribe import (
+            TranscriptionOptions,
+            get_suppressed_tokens,
+            restore_speech_timestamps,
+        )
+        from faster_whisper.vad import collect_chunks
+
+        self._model = model
+        self._pad_or_trim = pad_or_trim
+        self._options = TranscriptionOptions
+        self._suppressed = get_suppressed_tokens
+        self._restore = restore_speech_timestamps
+        self._collect = collect_chunks
+
+    def speech(self, x: NDArray[np.float32], chunks: list[dict[str, int]]) -> Speech:
+        """``x``'s speech in ``chunks`` (from ``activity.speech_chunks``), joined."""
+        if not chunks:
+            empty = np.zeros(0, dtype=np.float32)
+            return Speech(chunks, empty, np.zeros((80, 0), dtype=np.float32))
+        pieces, _metadata = self._collect(x, chunks)
+        samples = np.concatenate(pieces).astype(np.float32, copy=False)
+        return Speech(chunks, samples, self._model.feature_extractor(samples))
+
+    def language_scores(self, speech: Speech, samples: NDArray[np.float32]) -> dict[str, float]:
+        """Whisper's probability of each language for ``samples`` (at most 30 s): the whole
+        speech reuses the encoding its decoding will use; a part of it is encoded alone."""
+        if samples is speech.samples:
+            encoded = self._first_window(speech)
+        else:
+            features = self._model.feature_extractor(samples)
+            encoded = self._model.encode(self._pad_or_trim(features[:, : features.shape[-1] - 1]))
+        ranked = self._model.model.detect_language(encoded)[0]
+        # Language tokens are "<|en|>".
+        return {str(token)[2:-2]: float(p) for token, p in ranked}
+
+    def transcribe(
+        self,
+        speech: Speech,
+        language: str,
+        *,
+        beam_size: int,
+        prompt: str | None,
+    ) -> list[Any]:
+        """faster-whisper segments (with words) of the speech, in seconds of the chunk.
+
+        Temperature 0 only, each segment on its own (no text carried over: one hallucination
+        would seed the next); what ``transcribe`` would do with ``temperature=0.0,
+        condition_on_previous_text=False, word_timestamps=True``.
+        """
+        if not speech.chunks:
+            return []
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+        options = self._options(
+            beam_size=beam_size,
+            best_of=5,
+            patience=1,
+            length_penalty=1,
+            repetition_penalty=1,
+            no_repeat_ngram_size=0,
+            log_prob_threshold=-1.0,
+            no_speech_threshold=0.6,
+            compression_ratio_threshold=2.4,
+            condition_on_previous_text=False,
+            prompt_reset_on_temperature=0.5,
+            temperatures=[0.0],
+            initial_prompt=prompt,
+            prefix=None,
+            suppress_blank=True,
+            suppress_tokens=self._suppressed(tokenizer, [-1]),
+            without_timestamps=False,
+            max_initial_timestamp=1.0,
+            word_timestamps=True,
+            prepend_punctuations="\"'“¿([{-",
+            append_punctuations="\"'.。,，!！?？:：”)]}、",
+            multilingual=False,
+            max_new_tokens=None,
+            clip_timestamps="0",
+            hallucination_silence_threshold=None,
+            hotwords=None,
+        )
+        segments = model.generate_segments(
+            speech.features, tokenizer, options, False, speech.encoded
+        )
+        return list(self._restore(segments, speech.chunks, SAMPLE_RATE))
+
+    def _first_window(self, speech: Speech) -> Any:
+        """The encoder output of the speech's first window, exactly as ``generate_segments``
+        cuts it (its content frames are the features' frames but the last)."""
+        if speech.encoded is None:
+            content = speech.features.shape[-1] - 1
+            window = speech.features[:, : min(WINDOW_FRAMES, content)]
+            speech.encoded = self._model.encode(self._pad_or_trim(window))
+        return speech.encoded
