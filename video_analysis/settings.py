@@ -202,7 +202,10 @@ class Settings(BaseSettings):
         "gives the same transcript.",
     )
     speech_cpu_threads: int = Field(
-        0, ge=0, description="CTranslate2 threads; 0 = VA_CPU_THREADS, or its default (4)."
+        0,
+        ge=0,
+        description="CTranslate2 threads of each of the speech worker's model workers (one per "
+        "chunk analysed at once, VA_WORKER_THREADS); 0 = the process's cores shared among them.",
     )
     speech_language: str | None = Field(
         None,

@@ -120,3 +120,58 @@ def test_no_speech_gives_no_segments_and_no_encoder_pass(whisper: Any) -> None:
     speech = recognizer.speech(np.zeros(16_000, dtype=np.float32), [])
     assert recognizer.transcribe(speech, "en", beam_size=1, prompt=None) == []
     assert counting.encodes == 0
+
+
+@needs_ami
+def test_a_chunk_across_two_meetings_is_transcribed_to_the_end_of_its_speech(
+    whisper: Any,
+) -> None:
+    from faster_whisper import vad
+
+    joined = np.concatenate([ami_audio(name) for name in AMI_FILES])
+    x = joined[int(70.9 * 16_000) : int(98.37 * 16_000)]
+    recognizer = Recognizer(whisper)
+    chunks = activity.speech_chunks(
+        activity.silero_probabilities(vad.get_vad_model(), x), x.size, vad.VadOptions()
+    )
+    segments = recognizer.transcribe(recognizer.speech(x, chunks), "en", beam_size=1, prompt=None)
+    text = " ".join(s.text for s in segments).lower()
+    assert "java" in text and "two objects" in text
+    assert segments[-1].end >= chunks[-1]["end"] / 16_000 - 2.0
+    times = [(s.start, s.end) for s in segments]
+    assert times == sorted(times)
+
+
+class EarlyEnd:
+    """A Whisper whose first decode stops at 10 s of 25 s of speech, as the real one did on a
+    chunk of the joined AMI excerpts (its seek then skipped a 28-word sentence)."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.clips: list[Any] = []
+
+    def generate_segments(self, features: Any, tokenizer: Any, options: Any, *args: Any) -> Any:
+        from faster_whisper.transcribe import Segment
+
+        self.clips.append(options.clip_timestamps)
+        start = 0.0 if options.clip_timestamps == "0" else float(options.clip_timestamps[0])
+        end = 10.0 if start == 0.0 else 24.5
+        yield Segment(
+            id=1, seek=0, start=start, end=end, text=f" from {start:g}", tokens=[1],
+            avg_logprob=-0.2, compression_ratio=1.0, no_speech_prob=0.01, words=[],
+            temperature=0.0,
+        )  # fmt: skip
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def test_speech_after_an_early_end_of_the_window_is_decoded_again(whisper: Any) -> None:
+    stub = EarlyEnd(whisper)
+    recognizer = Recognizer(stub)
+    x = (0.1 * np.sin(np.arange(25 * 16_000) / 8)).astype(np.float32)
+    speech = recognizer.speech(x, [{"start": 0, "end": x.size}])
+    segments = recognizer.transcribe(speech, "en", beam_size=1, prompt=None)
+    assert [s.text for s in segments] == [" from 0", " from 10"]
+    assert stub.clips[0] == "0" and stub.clips[1][0] == 10.0
+    assert stub.clips[1][1] == pytest.approx(25.0, abs=0.02)

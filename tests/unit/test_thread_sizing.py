@@ -36,3 +36,13 @@ def test_the_device_setting_picks_the_gpu_only_where_there_is_one() -> None:
     assert pick_device("cuda", gpu_present=True, runtime="CTranslate2") == "cuda"
     with pytest.raises(ModelNotAvailable, match="VA_DEVICE=cuda, but CTranslate2"):
         pick_device("cuda", gpu_present=False, runtime="CTranslate2")
+
+
+def test_the_speech_model_has_a_worker_per_chunk_at_once_sharing_the_cores() -> None:
+    from video_analysis.analyzers.speech.analyzer import model_workers
+
+    assert model_workers(Settings(cpu_threads=2)) == (2, 1)
+    assert model_workers(Settings(cpu_threads=1)) == (1, 1)
+    assert model_workers(Settings(cpu_threads=8)) == (2, 4)
+    assert model_workers(Settings(cpu_threads=8, worker_threads=4)) == (4, 2)
+    assert model_workers(Settings(cpu_threads=8, speech_cpu_threads=3)) == (2, 3)

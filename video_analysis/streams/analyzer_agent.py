@@ -73,9 +73,9 @@ def add_analyzer_agent(
 
     model = FrameBatch if source is PartSource.FRAMES else AudioChunk
 
-    # Speech runs one chunk at a time: CTranslate2 already spreads one chunk over the cores,
-    # and in order the first chunk's words are out before the second chunk starts.
-    concurrency = 1 if "speech" in names else settings.analysis_threads
+    # Speech too takes several chunks at once (of one long video or of several): the speech
+    # analyzer gives each its own CTranslate2 worker (see SpeechAnalyzer.load).
+    concurrency = settings.analysis_threads
 
     @app.agent(topics[topic_name], name=f"analyze-{source.value}", concurrency=concurrency)
     async def analyze(stream: StreamT[Any]) -> None:

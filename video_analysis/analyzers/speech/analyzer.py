@@ -177,11 +177,13 @@ class SpeechAnalyzer(Analyzer):
             compute_type = self._settings.speech_compute_type
             if compute_type == "auto":
                 compute_type = "float16" if device == "cuda" else "int8"
+            workers, threads = model_workers(self._settings)
             model = faster_whisper.WhisperModel(
                 str(directory),
                 device=device,
                 compute_type=compute_type,
-                cpu_threads=self._settings.speech_cpu_threads or self._settings.cpu_threads,
+                cpu_threads=threads,
+                num_workers=workers,
                 local_files_only=True,
             )
             self._load_speaker_models()
@@ -553,6 +555,18 @@ class SpeechAnalyzer(Analyzer):
             chunks, voice.frames_within(chunks, spans, "db")
         )
         return {"speech": section}
+
+
+def model_workers(settings: Settings) -> tuple[int, int]:
+    """CTranslate2 model workers and threads per worker: one worker per chunk the process
+    analyses at once, the cores shared between them.
+
+    One worker serialises concurrent chunks, and one chunk alone leaves cores idle while its
+    speakers and voice are measured: two chunks of real dense speech at once with a worker and
+    a thread each ran 11.6x real time on two cores, one chunk on both threads 7.4x
+    (benchmarks/speech.py; +170 MiB for the second worker)."""
+    workers = settings.analysis_threads
+    return workers, settings.speech_cpu_threads or max(1, settings.cores // workers)
 
 
 def _sha256(path: Path) -> str:
