@@ -176,6 +176,7 @@ def run_dev(interview: Interview, warm: Interview, work: Path) -> dict[str, Any]
             figures["warmup_state"] = warm_status["state"]
             figures["rss_after_warmup_mib"] = dict(memory.peak_mib)
             before = stage_work(dev.metrics_ports)
+            cpu_before = memory.cpu_s()
             print(f"warm-up done in {figures['warmup_s']:.1f} s; uploading ...", flush=True)
             started = time.monotonic()
             video_id = dev.upload(interview.video, interview.metadata)
@@ -185,6 +186,11 @@ def run_dev(interview: Interview, warm: Interview, work: Path) -> dict[str, Any]
             figures["state"] = status["state"]
             figures["error"] = status.get("error")
             figures["stage_work"] = work_between(before, stage_work(dev.metrics_ports))
+            memory.sample()
+            figures["cpu_s"] = {
+                name: round(seconds - cpu_before.get(name, 0.0), 1)
+                for name, seconds in sorted(memory.cpu_s().items())
+            }
             deadline = time.monotonic() + 120
             while (answer := dev.http.get(f"/videos/{video_id}/result")).status_code == 202:
                 if time.monotonic() > deadline:
@@ -256,6 +262,12 @@ def show(interview: Interview, figures: dict[str, Any]) -> None:
         for key, (count, seconds) in dev["stage_work"].items():
             print(f"    {key:<28} {count:6d} {seconds:9.1f} s  {seconds / d:6.3f}x")
         print("  result timings: " + _timings(dev["timings"]))
+        cpu = dev.get("cpu_s", {})
+        print(
+            f"  CPU seconds per process ({sum(cpu.values()):.0f} s in all, "
+            f"{sum(cpu.values()) / dev['latency_s']:.2f} cores busy on average): "
+            + ", ".join(f"{name} {seconds:.0f}" for name, seconds in cpu.items())
+        )
         print("  peak RSS (MiB, after warm-up -> peak):")
         after = dev["rss_after_warmup_mib"]
         for name, mib in dev["peak_rss_mib"].items():

@@ -82,6 +82,16 @@ def proc_status_mib(pid: int, field_name: str) -> float:
     return float("nan")
 
 
+def proc_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a process so far; NaN once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    # utime and stime are fields 14 and 15 of stat(5), in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children_by_name(parent: int) -> dict[str, int]:
     """The processes ``parent`` started, by name: a worker by its ``--role``, ``api``, and
     ``broker``."""
@@ -110,7 +120,8 @@ def children_by_name(parent: int) -> dict[str, int]:
 @dataclass
 class PeakMemory:
     """Samples the processes of a parent every ``every_s``: each one's peak RSS (``VmHWM``,
-    kept across restarts as the largest seen) and how often its PID changed."""
+    kept across restarts as the largest seen), its CPU seconds (user and system, summed over
+    restarts) and how often its PID changed."""
 
     parent: int
     every_s: float = 1.0
@@ -118,6 +129,9 @@ class PeakMemory:
     now_mib: dict[str, float] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
     _pids: dict[str, int] = field(default_factory=dict)
+    #: CPU seconds of the processes a role had before its current one, and of the current.
+    _cpu_before: dict[str, float] = field(default_factory=dict)
+    _cpu_now: dict[str, float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -126,10 +140,22 @@ class PeakMemory:
             if self._pids.setdefault(name, pid) != pid:
                 self._pids[name] = pid
                 self.restarts[name] = self.restarts.get(name, 0) + 1
+                self._cpu_before[name] = self.cpu_s().get(name, 0.0)
+                self._cpu_now[name] = 0.0
             hwm, rss = proc_status_mib(pid, "VmHWM"), proc_status_mib(pid, "VmRSS")
             if hwm == hwm:  # not NaN: the process was still there
                 self.peak_mib[name] = max(self.peak_mib.get(name, 0.0), hwm)
                 self.now_mib[name] = rss
+            cpu = proc_cpu_s(pid)
+            if cpu == cpu:
+                self._cpu_now[name] = cpu
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds each role has used so far."""
+        return {
+            name: self._cpu_before.get(name, 0.0) + seconds
+            for name, seconds in self._cpu_now.items()
+        }
 
     def start(self) -> PeakMemory:
         def loop() -> None:

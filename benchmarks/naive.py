@@ -5,8 +5,9 @@
 One process, the same models as the service, one after the other: for each frame sampled at
 ``--fps`` (5, as the service samples), MediaPipe face detection, the fer expression CNN on the
 largest face, Face Mesh with iris, Pose and Hands; then faster-whisper base (int8, word
-timestamps, its VAD) on the whole audio and pYIN pitch. Prints its seconds per stage as JSON
-on stdout, for ``benchmarks/speed.py`` to compare against ``video-analysis analyze``.
+timestamps, its VAD) on the whole audio and Praat's pitch (parselmouth, as the service).
+Prints its seconds per stage as JSON on stdout, for ``benchmarks/speed.py`` to compare against
+``video-analysis analyze``.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ def main() -> int:
 
     import av
     import cv2
-    import librosa
     import mediapipe as mp
     import numpy as np
+    import parselmouth
     import tensorflow as tf
     from faster_whisper import WhisperModel, decode_audio
 
@@ -91,7 +92,10 @@ def main() -> int:
     words = sum(len(segment.words or []) for segment in segments)
     seconds["transcribe"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    f0, _voiced, _p = librosa.pyin(audio, fmin=65.0, fmax=400.0, sr=16000)
+    pitch = parselmouth.Sound(audio.astype(np.float64), 16000).to_pitch_ac(
+        pitch_floor=65.0, pitch_ceiling=400.0
+    )
+    f0 = pitch.selected_array["frequency"]
     seconds["pitch"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     json.dump(
@@ -101,7 +105,7 @@ def main() -> int:
             "frames_with_face": faces,
             "expressions": len(expressions),
             "words": words,
-            "pitch_frames": int(np.count_nonzero(~np.isnan(f0))),
+            "pitch_frames": int(np.count_nonzero(f0 > 0)),
         },
         sys.stdout,
     )
