@@ -9,6 +9,7 @@ messages, tables and stores around it, and calls :func:`video_analysis.assemble.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -39,21 +40,20 @@ class JoinState(BaseModel):
     finalized: bool = False
     status: str | None = Field(None, description="The final result's status.")
     finalized_at: float | None = None
-    transcript: list[PartialSegment] = Field(
-        default_factory=list, description="The transcript so far, from the speech parts in."
-    )
     previews: dict[str, list[PartialSegment]] = Field(
         default_factory=dict,
         description="Words of chunks transcribed whose speech part is not in yet, by chunk.",
     )
 
-    def live_transcript(self) -> list[PartialSegment]:
-        """What the status shows: the speech parts' transcript, and the preview words of the
-        chunks whose part is still on its way, in time order."""
-        if not self.previews:
-            return self.transcript
+    def live_transcript(self, heard: Sequence[PartialSegment] = ()) -> list[PartialSegment]:
+        """What the status shows: ``heard`` (the transcript of the speech parts in) and the
+        preview words of the chunks whose part is still on its way, in time order.
+
+        The parts' transcript is not kept here: the state is written to its changelog on
+        every message, and with an hour's transcript in it that was most of the join's work
+        (quadratic in the video's length)."""
         previewed = [segment for words in self.previews.values() for segment in words]
-        return sorted([*self.transcript, *previewed], key=lambda s: (s.start, s.end))
+        return sorted([*heard, *previewed], key=lambda s: (s.start, s.end))
 
     def progress(self) -> float:
         """Share of the expected parts received (0 before the manifest)."""

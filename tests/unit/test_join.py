@@ -124,7 +124,7 @@ def test_a_deleted_video_keeps_nothing_but_a_marker_and_ignores_what_comes_later
     assert deleted.action == Action.DELETE
     marker = deleted.state
     assert marker.finalized and marker.status == "deleted"
-    assert marker.manifest is None and marker.received == [] and marker.transcript == []
+    assert marker.manifest is None and marker.received == [] and marker.previews == {}
     for item in (PARTS[1], PARTS[2], manifest(), JoinDeadline(video_id="v1")):
         assert apply(marker, item, 3.0, DEADLINE_S).action == Action.IGNORE
     assert not overdue(marker, 10 * DEADLINE_S, DEADLINE_S)
@@ -255,10 +255,9 @@ def test_previewed_words_show_until_their_part_is_in() -> None:
     )
     after = apply(state, part0, 3.0, DEADLINE_S)
     assert list(after.state.previews) == ["1"]
-    later = after.state.model_copy(
-        update={"transcript": [PartialSegment(start=0.5, end=2.0, text="First words!")]}
-    )
-    assert [s.text for s in later.live_transcript()] == ["First words!", "Later words."]
+    later = after.state
+    heard = [PartialSegment(start=0.5, end=2.0, text="First words!")]
+    assert [s.text for s in later.live_transcript(heard)] == ["First words!", "Later words."]
     # A preview after its part, or after the result, is no news.
     late = TranscriptPreview(video_id="v1", chunk_index=0, segments=early)
     assert add_preview(later, late, 4.0) is None

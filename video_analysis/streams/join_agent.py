@@ -24,6 +24,7 @@ from ..schemas import (
     JoinDeadline,
     JoinDelete,
     PartialResult,
+    PartialSegment,
     ResultRef,
     SplitManifest,
     TranscriptPreview,
@@ -80,7 +81,7 @@ def add_join(wiring: Wiring) -> None:
                 run=state.run,
                 progress=progress,
                 stages=state.final_stages(),
-                transcript=state.live_transcript(),
+                transcript=state.live_transcript(heard_by(video_id, state)),
                 error=error,
             ),
         )
@@ -137,6 +138,7 @@ def add_join(wiring: Wiring) -> None:
         # result on replay (consumers dedupe by video_id) rather than losing it.
         for key in state.received:
             parts_table.pop(_part_table_key(video_id, key), None)
+        heard.pop(video_id, None)
         done = join.finalized(state, result.status.value, time.time())
         state_table[video_id] = done.model_dump(mode="json")
         log.info(
@@ -147,6 +149,22 @@ def add_join(wiring: Wiring) -> None:
         )
 
     status_written: dict[str, float] = {}
+    #: Each video's transcript so far, by audio chunk: kept in this process only (the state's
+    #: changelog would carry it on every message) and rebuilt from the parts after a restart.
+    heard: dict[str, dict[int, list[PartialSegment]]] = {}
+
+    def heard_by(video_id: str, state: JoinState) -> list[PartialSegment]:
+        """The transcript of the speech parts in so far, in time order."""
+        chunks = heard.get(video_id)
+        if chunks is None:
+            chunks = heard[video_id] = {
+                part.index: join.partial_transcript([part], settings.speech_max_compression_ratio)
+                for part in load_parts(video_id, state, "speech")
+            }
+        return sorted(
+            (segment for segments in chunks.values() for segment in segments),
+            key=lambda s: (s.start, s.end),
+        )
 
     async def show_progress(video_id: str, state: JoinState) -> None:
         """The video's status while it is processed: progress, stages and the words so far."""
@@ -156,7 +174,7 @@ def add_join(wiring: Wiring) -> None:
             run=state.run,
             progress=state.progress(),
             stages=state.stages(),
-            transcript=state.live_transcript(),
+            transcript=state.live_transcript(heard_by(video_id, state)),
         )
 
     async def forget(video_id: str, before: JoinState | None, marker: JoinState) -> None:
@@ -168,6 +186,7 @@ def add_join(wiring: Wiring) -> None:
                 parts_table.pop(_part_table_key(video_id, key), None)
         state_table[video_id] = marker.model_dump(mode="json")
         status_written.pop(video_id, None)
+        heard.pop(video_id, None)
 
         async def delete_result() -> None:
             await (await services.results()).delete_result(video_id)
@@ -190,7 +209,9 @@ def add_join(wiring: Wiring) -> None:
             if analyzer is not None and not key.startswith(f"{analyzer}:"):
                 continue
             raw_part = parts_table.get(_part_table_key(video_id, key))
-            if raw_part is not None:
+            if isinstance(raw_part, str):
+                parts.append(PartialResult.model_validate_json(raw_part))
+            elif raw_part is not None:  # a dict, as parts were kept before
                 parts.append(PartialResult.model_validate(raw_part))
         return parts
 
@@ -238,14 +259,18 @@ def add_join(wiring: Wiring) -> None:
             parts_table.pop(_part_table_key(video_id, key), None)
         if new_part is not None:
             key = _part_table_key(video_id, new_part.part_key)
-            parts_table[key] = new_part.model_dump(mode="json")
+            # As JSON text: an hour's parts take several times less memory than as dicts.
+            parts_table[key] = new_part.model_dump_json()
             if new_part.analyzer == "speech" and new_part.error is None:
-                # The transcript as it forms: shown in the status before the result.
-                transcript = join.partial_transcript(
-                    load_parts(video_id, state, "speech"),
-                    settings.speech_max_compression_ratio,
-                )
-                state = state.model_copy(update={"transcript": transcript})
+                # The transcript as it forms, shown in the status before the result: this
+                # chunk's words are added to the others' (no part is read again).
+                chunks = heard.get(video_id)
+                if chunks is None:
+                    heard_by(video_id, state)  # rebuilt from the parts, this one included
+                else:
+                    chunks[new_part.index] = join.partial_transcript(
+                        [new_part], settings.speech_max_compression_ratio
+                    )
         if step.action == join.Action.BUILD:
             assert state.manifest is not None
             result = build_result(state.manifest, load_parts(video_id, state), settings=settings)
