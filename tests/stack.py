@@ -19,7 +19,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from video_analysis.streams.embedded import free_port, port_open, start_broker
+from video_analysis.streams.embedded import (
+    EMBEDDED_BROKER_ENV,
+    free_port,
+    port_open,
+    start_broker,
+)
 from video_analysis.streams.watchdog import STALL_EXIT_CODE
 from video_analysis.supervise import stop_all
 
@@ -177,6 +182,7 @@ def stack_env(bootstrap: str, root: Path, **overrides: str) -> dict[str, str]:
     prefix = f"t{uuid.uuid4().hex[:8]}-"
     env = {
         **os.environ,
+        **EMBEDDED_BROKER_ENV,
         "VA_BROKER_URL": f"kafka://{bootstrap}",
         "VA_TOPIC_PREFIX": prefix,
         "VA_DATA_DIR": str(root / "data"),

@@ -419,12 +419,12 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
-    from .streams.embedded import port_open, start_broker
+    from .streams.embedded import EMBEDDED_BROKER_ENV, port_open, start_broker
     from .supervise import FIRST_BACKOFF_S, Supervisor
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     port = settings.dev_broker_port
-    env = {**os.environ, "VA_BROKER_URL": f"kafka://127.0.0.1:{port}"}
+    env = {**os.environ, **EMBEDDED_BROKER_ENV, "VA_BROKER_URL": f"kafka://127.0.0.1:{port}"}
     if not settings.api_keys:
         # The API is never open, not even on a laptop: a key for this run, shown once.
         from .auth import SCOPES, new_key

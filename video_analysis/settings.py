@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         900_000, ge=64_000, description="Largest serialized message the splitter publishes."
     )
+    producer_max_batch_bytes: int = Field(
+        16384,
+        ge=1,
+        description="Most bytes the workers' producers put in one record batch per partition "
+        "(aiokafka's default); 1 = one record per batch, which the embedded broker needs "
+        "(`dev` and the tests set it): Tansu reports a partition's end offset as its last "
+        "batch's first offset + 1, so Faust restored tables and the stall watchdog read "
+        "partitions only up to there.",
+    )
     broker_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
         "zstd",
         description="Compression of every message the service produces (workers and the "

@@ -79,3 +79,35 @@ async def test_a_broker_that_is_down_is_a_bounded_error(
         await publisher.publish_upload(VideoUploaded(video_id="v-2", uri="x.mp4"))
     assert time.monotonic() - started < 10
     await publisher.close()
+
+
+async def test_records_sent_together_keep_the_embedded_brokers_end_offsets_right(
+    bootstrap: str,
+) -> None:
+    """Tansu reports a partition's end offset as its last batch's first offset + 1; the
+    workers' producers, sized as ``dev`` and the tests size them (EMBEDDED_BROKER_ENV), send
+    one record per batch, so ten records sent at once end at offset 10, as Faust's table
+    recovery and the stall watchdog need."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from video_analysis.streams.embedded import EMBEDDED_BROKER_ENV
+
+    topic = f"batches-{int(time.time() * 1000) % 10**9}"
+    batch_bytes = int(EMBEDDED_BROKER_ENV["VA_PRODUCER_MAX_BATCH_BYTES"])
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=50, max_batch_size=batch_bytes
+    )
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, f"v{i}".encode(), partition=0) for i in range(10)]
+        offsets = [(await record).offset for record in sent]
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partition = TopicPartition(topic, 0)
+        assert offsets == list(range(10))
+        assert await consumer.end_offsets([partition]) == {partition: 10}
+    finally:
+        await consumer.stop()

