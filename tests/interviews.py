@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 from video_analysis.schemas import (
     AnalysisResult,
@@ -99,14 +100,9 @@ def interview(seconds: int, *, questions: int = 0) -> AnalysisResult:
     for second in range(seconds):
         inside = [w for w in words if second <= (w.start + w.end) / 2 < second + 1]
         rows.append(
-            TimelineRow(
-                t=float(second),
-                text=" ".join(w.word.strip() for w in inside),
-                words=[
-                    TimelineWord(word=w.word, start=w.start, end=w.end, speaker=w.speaker)
-                    for w in inside
-                ],
-                speakers=sorted({w.speaker for w in inside if w.speaker}),
+            _row(
+                second,
+                inside,
                 face_seen=second > 0,
                 expression="neutral" if second % 5 else "happy",
                 expression_score=0.6,
@@ -129,6 +125,20 @@ def interview(seconds: int, *, questions: int = 0) -> AnalysisResult:
         for s in range(1, seconds)
     ]
     return _assemble(seconds, segments, turns, spans, rows, scored)
+
+
+def _row(second: int, inside: list[Word], **seen: Any) -> TimelineRow:
+    """The timeline row of ``second``: the words whose midpoint lies in it, and what the camera
+    saw (``seen``)."""
+    return TimelineRow(
+        t=float(second),
+        text=" ".join(w.word.strip() for w in inside),
+        words=[
+            TimelineWord(word=w.word, start=w.start, end=w.end, speaker=w.speaker) for w in inside
+        ],
+        speakers=sorted({w.speaker for w in inside if w.speaker}),
+        **seen,
+    )
 
 
 def _assemble(
@@ -222,14 +232,9 @@ def dense_interview(seconds: int, *, questions: int = 0, seed: int = 17) -> Anal
                 ExpressionSecond(t=float(second), dominant=dominant, frames=5, scores=scores)
             )
         rows.append(
-            TimelineRow(
-                t=float(second),
-                text=" ".join(w.word.strip() for w in inside),
-                words=[
-                    TimelineWord(word=w.word, start=w.start, end=w.end, speaker=w.speaker)
-                    for w in inside
-                ],
-                speakers=sorted({w.speaker for w in inside if w.speaker}),
+            _row(
+                second,
+                inside,
                 face_seen=face,
                 expression=dominant,
                 expression_score=scores[dominant] if dominant is not None else None,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,6 @@ class Message:
 
     form: str  # inline, compact or summary
     value: bytes
-    omitted: tuple[str, ...] = ()
 
 
 def body_of(result: AnalysisResult) -> bytes:
@@ -94,13 +93,13 @@ def object_key(prefix: str, video_id: str, run: int) -> str:
 def forms(result: AnalysisResult, body: bytes, ref: ResultRef) -> Iterator[Message]:
     """The result's forms, largest first: whole, compact, summary."""
     yield Message("inline", body)
-    data = json.loads(body)
     for form, omits in (("compact", COMPACT_OMITS), ("summary", SUMMARY_OMITS)):
-        shrunk = _without(data, omits)
+        shrunk = json.loads(body)  # a fresh copy of the result to empty
+        for path in omits:
+            _empty(shrunk, path.split("."))
         shrunk["result_ref"] = ref.model_dump(mode="json")
         shrunk["omitted"] = list(omits)
-        value = json.dumps(shrunk, ensure_ascii=False, separators=(",", ":")).encode()
-        yield Message(form, value, omits)
+        yield Message(form, json.dumps(shrunk, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def fitting(messages: Iterator[Message], limit_bytes: int) -> Iterator[Message]:
@@ -117,16 +116,9 @@ def verified(body: bytes, ref: ResultRef) -> AnalysisResult | None:
     return AnalysisResult.model_validate_json(body)
 
 
-def _without(data: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
-    """A copy of ``data`` with the value at each key path replaced by an empty one of its
-    type (a list by [], a string by "", a mapping by {}); paths not there are skipped."""
-    out: dict[str, Any] = json.loads(json.dumps(data))
-    for path in paths:
-        _empty(out, path.split("."))
-    return out
-
-
 def _empty(node: Any, keys: list[str]) -> None:
+    """Replace the value at the key path ``keys`` of ``node`` by an empty one of its type (a
+    list by [], a string by "", a mapping by {}); a path not there is skipped."""
     if not isinstance(node, dict) or not keys:
         return
     head, rest = keys[0], keys[1:]

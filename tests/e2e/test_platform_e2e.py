@@ -10,12 +10,14 @@ import re
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.test_pipeline_e2e import RESULT_TIMEOUT_S, assert_complete
 from tests.media_factory import make_clip
+from tests.stack import Stack
 from video_analysis.claim_check import COMPACT_OMITS
 from video_analysis.streams.embedded import free_port
 
@@ -26,10 +28,51 @@ pytestmark = pytest.mark.e2e
 INLINE_LIMIT_BYTES = 6_000
 
 
+def platform_consumer(broker: str, deployment: Stack) -> Any:
+    """A confluent-kafka consumer in the platform's own group, subscribed to the results."""
+    from confluent_kafka import Consumer
+
+    prefix = deployment.env["VA_TOPIC_PREFIX"]
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker,
+            "group.id": f"{prefix}recruiting-platform",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    # The service's workers create its topics as they start; a platform subscribes to one
+    # that exists (librdkafka would otherwise look again only minutes later).
+    results_topic = f"{prefix}analysis-results"
+    deadline = time.monotonic() + 60
+    while results_topic not in consumer.list_topics(timeout=5).topics:
+        if time.monotonic() > deadline:
+            consumer.close()
+            raise AssertionError(deployment.logs())
+        time.sleep(0.5)
+    consumer.subscribe([results_topic])
+    return consumer
+
+
+def first_result(consumer: Any, video_id: str, deployment: Stack) -> bytes:
+    """The value of the first result message for ``video_id``, committed as a platform does.
+    One result per key: a re-emitted one replaces the first; a tombstone deletes."""
+    deadline = time.monotonic() + RESULT_TIMEOUT_S
+    while True:
+        assert time.monotonic() < deadline, deployment.logs()
+        message = consumer.poll(1.0)
+        if message is None or message.error() is not None:
+            continue
+        if message.key() == video_id.encode() and message.value() is not None:
+            consumer.commit(message=message, asynchronous=False)
+            value: bytes = message.value()
+            return value
+
+
 def test_a_confluent_kafka_producer_and_consumer_drive_the_service(
     broker: str, mysql_database: str, tmp_path: Path
 ) -> None:
-    from confluent_kafka import Consumer, Producer
+    from confluent_kafka import Producer
 
     from tests.e2e.conftest import make_stack
 
@@ -41,23 +84,8 @@ def test_a_confluent_kafka_producer_and_consumer_drive_the_service(
     video_id = f"platform-{uuid.uuid4().hex[:8]}"
     path = deployment.place(clip, video_id)
     prefix = deployment.env["VA_TOPIC_PREFIX"]
-    consumer = Consumer(
-        {
-            "bootstrap.servers": broker,
-            "group.id": f"{prefix}recruiting-platform",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
+    consumer = platform_consumer(broker, deployment)
     try:
-        # The service's workers create its topics as they start; a platform subscribes to one
-        # that exists (librdkafka would otherwise look again only minutes later).
-        results_topic = f"{prefix}analysis-results"
-        deadline = time.monotonic() + 60
-        while results_topic not in consumer.list_topics(timeout=5).topics:
-            assert time.monotonic() < deadline, deployment.logs()
-            time.sleep(0.5)
-        consumer.subscribe([results_topic])
         producer = Producer({"bootstrap.servers": broker, "acks": "all"})
         event = {
             "schema_version": 1,
@@ -70,17 +98,7 @@ def test_a_confluent_kafka_producer_and_consumer_drive_the_service(
         )
         assert producer.flush(30) == 0, "the event was not delivered"
 
-        result = None
-        deadline = time.monotonic() + RESULT_TIMEOUT_S
-        while result is None:
-            assert time.monotonic() < deadline, deployment.logs()
-            message = consumer.poll(1.0)
-            if message is None or message.error() is not None:
-                continue
-            # One result per key: a re-emitted one replaces the first; a tombstone deletes.
-            if message.key() == video_id.encode() and message.value() is not None:
-                result = json.loads(message.value())
-                consumer.commit(message=message, asynchronous=False)
+        result = json.loads(first_result(consumer, video_id, deployment))
         assert_complete(result, video_id, 4.0)
         assert result["metadata"]["interview_id"] == "iv-42"
 
@@ -113,8 +131,6 @@ def test_a_result_over_the_message_limit_reaches_a_platform_consumer_as_a_claim_
     """A small ``VA_RESULT_INLINE_MAX_BYTES`` stands in for a long interview's result: a plain
     confluent-kafka consumer gets the compact result, fetches the full one from the API (read
     scope) and from object storage, and both match the sha256 the message names."""
-    from confluent_kafka import Consumer
-
     from tests.e2e.conftest import make_stack
     from tests.s3 import S3_ENV, s3_client, s3_server
     from video_analysis.auth import new_key
@@ -137,34 +153,10 @@ def test_a_result_over_the_message_limit_reaches_a_platform_consumer_as_a_claim_
         deployment.start_api()
         clip = make_clip(tmp_path / "answer.mp4", duration=20.0, size=(320, 240), audio="speech")
         video_id = f"claim-{uuid.uuid4().hex[:8]}"
-        prefix = deployment.env["VA_TOPIC_PREFIX"]
-        consumer = Consumer(
-            {
-                "bootstrap.servers": broker,
-                "group.id": f"{prefix}recruiting-platform",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
+        consumer = platform_consumer(broker, deployment)
         try:
-            results_topic = f"{prefix}analysis-results"
-            deadline = time.monotonic() + 60
-            while results_topic not in consumer.list_topics(timeout=5).topics:
-                assert time.monotonic() < deadline, deployment.logs()
-                time.sleep(0.5)
-            consumer.subscribe([results_topic])
             deployment.submit(clip, video_id)
-
-            message_value = None
-            deadline = time.monotonic() + RESULT_TIMEOUT_S
-            while message_value is None:
-                assert time.monotonic() < deadline, deployment.logs()
-                message = consumer.poll(1.0)
-                if message is None or message.error() is not None:
-                    continue
-                if message.key() == video_id.encode() and message.value() is not None:
-                    message_value = message.value()
-                    consumer.commit(message=message, asynchronous=False)
+            message_value = first_result(consumer, video_id, deployment)
             notice = json.loads(message_value)
             # What a consumer does: a message with result_ref is a claim check.
             ref = notice["result_ref"]

@@ -47,6 +47,10 @@ class ObjectRef:
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
+    def child(self, *names: str) -> ObjectRef:
+        """The object at ``names`` under this key prefix (an empty prefix is the bucket's root)."""
+        return ObjectRef(self.bucket, "/".join(p for p in (self.key, *names) if p))
+
 
 def parse_s3_uri(uri: str) -> ObjectRef:
     parts = urlsplit(uri.strip())
@@ -252,9 +256,7 @@ class Sources:
         it was copied to (the local copy is then removed)."""
         if self.upload_prefix is None:
             return str(local)
-        prefix = self.upload_prefix
-        key = "/".join(p for p in (prefix.key, video_id, sanitize_filename(local.name)) if p)
-        ref = ObjectRef(prefix.bucket, key)
+        ref = self.upload_prefix.child(video_id, sanitize_filename(local.name))
         self.objects.put_file(local, ref)
         self.uploads.discard(local)
         log.info("stored upload for video %s as %s", video_id, ref.uri)
@@ -280,8 +282,7 @@ class Sources:
         """Where ``video_id``'s event is kept: beside its upload, on disk or in the bucket."""
         if self.upload_prefix is None:
             return self.uploads.root / video_id / EVENT_FILE
-        key = "/".join(p for p in (self.upload_prefix.key, video_id, EVENT_FILE) if p)
-        return ObjectRef(self.upload_prefix.bucket, key)
+        return self.upload_prefix.child(video_id, EVENT_FILE)
 
     def keep_event(self, event: VideoUploaded) -> None:
         """Keep the upload's event beside it, so that a restart can publish it again."""
@@ -330,7 +331,7 @@ class Sources:
                 prefix = self.upload_prefix
                 if prefix is None or ref.bucket != prefix.bucket:
                     return None
-                folder = "/".join(p for p in (prefix.key, video_id) if p) + "/"
+                folder = prefix.child(video_id).key + "/"
                 if not ref.key.startswith(folder):
                     return None
                 return KeptUpload(ref, self.objects.size(ref))
@@ -390,12 +391,14 @@ class Sources:
             removed += sum(1 for p in folder.rglob("*") if p.is_file() and p.name != EVENT_FILE)
             shutil.rmtree(folder)
         if self.upload_prefix is not None:
-            prefix = "/".join(p for p in (self.upload_prefix.key, video_id) if p) + "/"
-            keys = self.objects.delete_prefix(self.upload_prefix.bucket, prefix)
+            keys = self.objects.delete_prefix(
+                self.upload_prefix.bucket, self.upload_prefix.child(video_id).key + "/"
+            )
             removed += sum(1 for key in keys if not key.endswith("/" + EVENT_FILE))
         if self.result_prefix is not None:
-            prefix = "/".join(p for p in (self.result_prefix.key, video_id) if p) + "/"
-            self.objects.delete_prefix(self.result_prefix.bucket, prefix)
+            self.objects.delete_prefix(
+                self.result_prefix.bucket, self.result_prefix.child(video_id).key + "/"
+            )
         return removed
 
     # ------------------------------------------------------------------ reading a source

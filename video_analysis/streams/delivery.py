@@ -39,10 +39,9 @@ Send = Callable[[bytes], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Delivery:
-    """How a result went out: its form (None: not at all), size, tries, and why not."""
+    """How a result went out: its form (None: not at all), tries, and why not."""
 
     form: str | None
-    size_bytes: int = 0
     tries: int = 0
     error: ErrorInfo | None = None
 
@@ -101,7 +100,7 @@ async def deliver(
                     message.form,
                     len(message.value),
                 )
-            return Delivery(message.form, len(message.value), tries)
+            return Delivery(message.form, tries)
     if tries == 0:
         return Delivery(
             None,

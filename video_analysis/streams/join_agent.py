@@ -86,9 +86,12 @@ def add_join(wiring: Wiring) -> None:
             ),
         )
 
-    async def announce(video_id: str, result: AnalysisResult, body: bytes, ref: ResultRef) -> bool:
-        """Publish the result, whole or as a claim check; whether it went out. One that cannot
-        be published at all gets a DLQ record (when the broker takes that), never a crash."""
+    async def announce(
+        video_id: str, result: AnalysisResult, body: bytes, ref: ResultRef
+    ) -> ErrorInfo | None:
+        """Publish the result, whole or as a claim check; why it did not go out, if it did not.
+        One that cannot be published at all gets a DLQ record (when the broker takes that),
+        never a crash."""
         messages = claim_check.fitting(
             claim_check.forms(result, body, ref), settings.result_message_bytes
         )
@@ -100,7 +103,7 @@ def add_join(wiring: Wiring) -> None:
         )
         metrics.RESULTS.labels(delivery.form or "not_delivered").inc()
         if delivery.error is None:
-            return True
+            return None
         metrics.failed(wiring.role, "deliver", delivery.error.code)
         record = DeadLetter(
             stage="deliver",
@@ -113,7 +116,7 @@ def add_join(wiring: Wiring) -> None:
             await wiring.publish(DLQ, video_id, record)
         except (ProducerSendError, KafkaError) as exc:
             log.error("DLQ record of video_id=%s not sent either: %r", video_id, exc)
-        return False
+        return delivery.error
 
     async def finalize(video_id: str, state: JoinState, result: AnalysisResult) -> None:
         body = claim_check.body_of(result)
@@ -125,13 +128,9 @@ def add_join(wiring: Wiring) -> None:
         ref = claim_check.reference(
             result, body, public_base_url=settings.public_base_url, object_uri=object_uri
         )
-        if not await announce(video_id, result, body, ref):
+        undelivered = await announce(video_id, result, body, ref)
+        if undelivered is not None:
             # The result is stored and served; its status says it never reached the topic.
-            undelivered = ErrorInfo(
-                code="result_not_delivered",
-                message="the result could not be published on analysis-results; it is served "
-                "by GET /videos/{id}/result",
-            )
             await final_status(video_id, state, result, result.error or undelivered)
         status_written.pop(video_id, None)
         # Marked only after the result is out: a crash before this line re-emits the same
@@ -153,16 +152,25 @@ def add_join(wiring: Wiring) -> None:
     #: changelog would carry it on every message) and rebuilt from the parts after a restart.
     heard: dict[str, dict[int, list[PartialSegment]]] = {}
 
-    def heard_by(video_id: str, state: JoinState) -> list[PartialSegment]:
-        """The transcript of the speech parts in so far, in time order."""
+    def heard_chunks(video_id: str, state: JoinState) -> dict[int, list[PartialSegment]]:
+        """The words of each speech part in so far, by chunk (read from the parts once per
+        process, after a restart)."""
         chunks = heard.get(video_id)
         if chunks is None:
             chunks = heard[video_id] = {
                 part.index: join.partial_transcript([part], settings.speech_max_compression_ratio)
                 for part in load_parts(video_id, state, "speech")
             }
+        return chunks
+
+    def heard_by(video_id: str, state: JoinState) -> list[PartialSegment]:
+        """The transcript of the speech parts in so far, in time order."""
         return sorted(
-            (segment for segments in chunks.values() for segment in segments),
+            (
+                segment
+                for segments in heard_chunks(video_id, state).values()
+                for segment in segments
+            ),
             key=lambda s: (s.start, s.end),
         )
 
@@ -264,13 +272,9 @@ def add_join(wiring: Wiring) -> None:
             if new_part.analyzer == "speech" and new_part.error is None:
                 # The transcript as it forms, shown in the status before the result: this
                 # chunk's words are added to the others' (no part is read again).
-                chunks = heard.get(video_id)
-                if chunks is None:
-                    heard_by(video_id, state)  # rebuilt from the parts, this one included
-                else:
-                    chunks[new_part.index] = join.partial_transcript(
-                        [new_part], settings.speech_max_compression_ratio
-                    )
+                heard_chunks(video_id, state)[new_part.index] = join.partial_transcript(
+                    [new_part], settings.speech_max_compression_ratio
+                )
         if step.action == join.Action.BUILD:
             assert state.manifest is not None
             result = build_result(state.manifest, load_parts(video_id, state), settings=settings)

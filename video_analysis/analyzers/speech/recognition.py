@@ -9,7 +9,8 @@ two minutes of real meetings (AMI), the decoder 5.2 s. Here:
 
 - the caller's one Silero pass gives the speech chunks (``activity.speech_chunks``, the same
   chunks ``get_speech_timestamps`` finds);
-- the speech is joined once (``collect_chunks``) and its features computed once;
+- the speech is joined once (``language.speech_only``, as ``collect_chunks`` joins it) and its
+  features computed once;
 - the first window is encoded once for both the language scores and the decoding
   (``WhisperModel.generate_segments`` takes that encoder output for its first window);
 - times go back to the chunk as ``transcribe`` maps them (``restore_speech_timestamps``).
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .language import speech_only
 from .voice import SAMPLE_RATE
 
 #: Mel frames in one Whisper window (30 s at 10 ms).
@@ -63,22 +65,19 @@ class Recognizer:
             get_suppressed_tokens,
             restore_speech_timestamps,
         )
-        from faster_whisper.vad import collect_chunks
 
         self._model = model
         self._pad_or_trim = pad_or_trim
         self._options = TranscriptionOptions
         self._suppressed = get_suppressed_tokens
         self._restore = restore_speech_timestamps
-        self._collect = collect_chunks
 
     def speech(self, x: NDArray[np.float32], chunks: list[dict[str, int]]) -> Speech:
         """``x``'s speech in ``chunks`` (from ``activity.speech_chunks``), joined."""
         if not chunks:
             empty = np.zeros(0, dtype=np.float32)
             return Speech(chunks, empty, np.zeros((80, 0), dtype=np.float32))
-        pieces, _metadata = self._collect(x, chunks)
-        samples = np.concatenate(pieces).astype(np.float32, copy=False)
+        samples = speech_only(x, chunks).astype(np.float32, copy=False)
         return Speech(chunks, samples, self._model.feature_extractor(samples))
 
     def language_scores(self, speech: Speech, samples: NDArray[np.float32]) -> dict[str, float]:
