@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Sections no enabled analyzer fills yet say so instead of showing numbers.
 SECTION_NAMES = ("face", "gaze", "head_pose", "blinks", "posture", "gestures", "speech")
+#: The analyzers whose frame rows the timeline (and each word's camera figures) is built from.
+TIMELINE_ANALYZERS = ("face", "pose")
 
 
 def failed_result(
@@ -57,20 +60,21 @@ def failed_result(
 
 def build_result(
     manifest: SplitManifest,
-    parts: list[PartialResult],
+    parts: Iterable[PartialResult],
     *,
     settings: Settings | None = None,
     now: datetime | None = None,
 ) -> AnalysisResult:
-    """The result for one video from whatever parts arrived (duplicates already removed)."""
+    """The result for one video from whatever parts arrived (of a part delivered twice, the
+    last counts). ``parts`` is read once, in order: a caller that yields them one by one (the
+    join, from its table) holds only one part's raw data at a time."""
     settings = settings or get_settings()
     if manifest.error is not None:
         return failed_result(manifest.video_id, manifest.error, manifest)
     now = now or datetime.now(UTC)
-    received = {part.part_key: part for part in parts}
+    received, data = _read_parts(parts)
     expected = manifest.expected_parts()
     missing_parts = sorted(expected - received.keys())
-    data = _read_data(received)
     failed_parts = sorted(key for key, part in received.items() if part.error is not None)
 
     result = AnalysisResult(
@@ -100,7 +104,8 @@ def build_result(
             frames=[data[p.part_key] for p in good if p.source == PartSource.FRAMES],
             audio=[data[p.part_key] for p in good if p.source == PartSource.AUDIO],
         )
-        frame_parts[name] = summary_input.frames
+        if name in TIMELINE_ANALYZERS:
+            frame_parts[name] = summary_input.frames
         expected_own = {k for k in expected if k.startswith(f"{name}:")}
         got_own = {p.part_key for p in good}
         if expected_own - got_own:
@@ -118,6 +123,8 @@ def build_result(
         for path, summary in cls.summarize(summary_input).items():
             _apply(result, path, summary)
             filled.add(path.split(".", 1)[0])
+        for part in good:  # summarised: only the timeline's rows are read again
+            data.pop(part.part_key, None)
 
     _join_timeline(result, manifest, frame_parts)
     result.structure = structure.build(
@@ -252,12 +259,21 @@ def _media_coverage(manifest: SplitManifest, received: dict[str, PartialResult])
     return round(ok / len(expected), 4)
 
 
-def _read_data(received: dict[str, PartialResult]) -> dict[str, PartData]:
-    """Each good part's data read back into its analyzer's model. A part whose data does not
-    fit (an analyzer of another version, a corrupted message) becomes a failed part: it is
-    reported, and the rest of the video is still summarised."""
+def _read_parts(
+    parts: Iterable[PartialResult],
+) -> tuple[dict[str, PartialResult], dict[str, PartData]]:
+    """Each part by key (the last of duplicates), without its raw data, and each good part's
+    data read into its analyzer's model, part by part: the raw JSON of a part is let go before
+    the next is read (an hour's raw parts took as much memory as the models read from them).
+
+    A part whose data does not fit (an analyzer of another version, a corrupted message)
+    becomes a failed part: it is reported, and the rest of the video is still summarised."""
+    received: dict[str, PartialResult] = {}
     data: dict[str, PartData] = {}
-    for key, part in received.items():
+    for part in parts:
+        key = part.part_key
+        data.pop(key, None)
+        received[key] = part.model_copy(update={"data": {}})
         if part.error is not None:
             continue
         try:
@@ -267,9 +283,8 @@ def _read_data(received: dict[str, PartialResult]) -> dict[str, PartData]:
             log.warning(
                 "video_id=%s part %s has data that does not fit: %s", part.video_id, key, exc
             )
-            received[key] = part.model_copy(
+            received[key] = received[key].model_copy(
                 update={
-                    "data": {},
                     "error": ErrorInfo(
                         code="invalid_part_data",
                         message=f"the {part.analyzer} part's data does not fit its model: "
@@ -277,7 +292,7 @@ def _read_data(received: dict[str, PartialResult]) -> dict[str, PartData]:
                     ),
                 }
             )
-    return data
+    return received, data
 
 
 def _apply(result: AnalysisResult, path: str, section: BaseModel) -> None:

@@ -60,6 +60,16 @@ class Settings(BaseSettings):
         "stalled this long after (a Faust consumer can lose a partition after a rebalance); "
         "0 = never.",
     )
+    analysis_prefetch: int = Field(
+        16,
+        ge=4,
+        description="Frame batches or audio chunks an analyzer worker holds in memory ahead "
+        "of those it is analysing (Faust's stream buffer for the analyzer roles). Each is up "
+        "to max_message_bytes; a deep buffer (Faust's default is 4096) held a growing share of "
+        "a long video's backlog in memory. Not much under 16: Faust resumes one paused "
+        "partition per message taken once the buffer is half empty, and with 4 a partition "
+        "went unread for minutes while the others kept it full.",
+    )
     max_message_bytes: int = Field(
         900_000, ge=64_000, description="Largest serialized message the splitter publishes."
     )

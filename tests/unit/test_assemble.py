@@ -108,6 +108,16 @@ def test_all_parts_give_complete_result_with_media_and_models() -> None:
     AnalysisResult.model_validate_json(result.model_dump_json())
 
 
+def test_parts_can_come_one_at_a_time_and_the_last_of_a_duplicate_counts() -> None:
+    """The join hands the parts over as it reads them from its table (a generator, read
+    once); a part delivered twice with different data counts once, as its last copy."""
+    first, second = frame_part(1, 10), frame_part(1, 130)
+    parts = (part for part in [frame_part(0, 120), first, second, audio_part()])
+    result = build_result(manifest(), parts)
+    assert result.status == "complete"
+    assert result.media.quality.brightness == 125.0
+
+
 def test_missing_part_gives_partial_result_naming_the_section() -> None:
     result = build_result(manifest(), [frame_part(0, 120), audio_part()])
     assert result.status == "partial"

@@ -198,6 +198,22 @@ def test_faint_windows_are_clustered_when_no_window_is_clear() -> None:
     assert labels[0] != labels[4]
 
 
+def test_a_long_videos_windows_are_clustered_from_an_even_spread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over MAX_FOUNDERS clear windows (an hour of talk), an even spread of them founds the
+    speakers and every other window joins its nearest group: the same two speakers, each
+    window with its own, and a speaker who talks only late in the video is still found."""
+    monkeypatch.setattr(speakers, "MAX_FOUNDERS", 10)
+    rng = np.random.default_rng(0)
+    # 30 windows: speaker A throughout, speaker B only in the last third.
+    x = np.vstack([group(axis(0), 20, rng), group(axis(1), 10, rng)])
+    labels = speakers.cluster(x, np.ones(30, dtype=bool), min_similarity=0.35, max_speakers=4)
+    assert len(set(labels[:20].tolist())) == 1
+    assert len(set(labels[20:].tolist())) == 1
+    assert labels[0] != labels[20]
+
+
 def test_no_embeddings_no_labels() -> None:
     empty = np.zeros((0, DIM), dtype=np.float32)
     labels = speakers.cluster(empty, np.zeros(0, dtype=bool), min_similarity=0.35, max_speakers=4)

@@ -1,4 +1,5 @@
-"""One setting sizes a worker's threads; dev shares the machine's cores among its roles."""
+"""One setting sizes a worker's threads, one its prefetch; dev shares the machine's cores
+among its roles."""
 
 from __future__ import annotations
 
@@ -46,3 +47,18 @@ def test_the_speech_model_has_a_worker_per_chunk_at_once_sharing_the_cores() -> 
     assert model_workers(Settings(cpu_threads=8)) == (2, 4)
     assert model_workers(Settings(cpu_threads=8, worker_threads=4)) == (4, 2)
     assert model_workers(Settings(cpu_threads=8, speech_cpu_threads=3)) == (2, 3)
+
+
+def test_analyzer_workers_prefetch_only_a_few_large_messages() -> None:
+    """A long video's frames reach the pose worker faster than it analyses them: with Faust's
+    default buffer (4096 messages of up to ~1 MB) the backlog piled up in its memory."""
+    from video_analysis.streams.app import create_app
+
+    settings = Settings(analysis_prefetch=8, topic_prefix="sizing-")
+    for role in ("quality", "face", "pose", "speech"):
+        app, _ = create_app(settings, role)
+        assert app.conf.stream_buffer_maxsize == 8, role
+    for role in ("splitter", "join"):
+        app, _ = create_app(settings, role)
+        # Small messages; the join's table recovery reads its changelog through this buffer.
+        assert app.conf.stream_buffer_maxsize == 4096, role

@@ -44,6 +44,15 @@ def analyzers_for_role(settings: Settings, role: str, source: PartSource) -> lis
     return list(names) if role == "all" else [n for n in names if n == role]
 
 
+def _buffer_options(settings: Settings, role: str) -> dict[str, Any]:
+    """Frame batches and audio chunks are large: an analyzer prefetches only a few, so its
+    memory does not grow with the backlog (a long video's frames arrive faster than they are
+    analysed). The other roles' messages are small; they keep Faust's default."""
+    if role in ANALYZER_ROLES:
+        return {"stream_buffer_maxsize": settings.analysis_prefetch}
+    return {}
+
+
 def create_app(settings: Settings, role: str) -> tuple[faust.App, Watchdog]:
     """The role's app, and its watchdog (whose ``exit_code`` says why the worker stopped)."""
     validate_plan(settings.frame_analyzers, settings.audio_analyzers)
@@ -66,6 +75,7 @@ def create_app(settings: Settings, role: str) -> tuple[faust.App, Watchdog]:
         producer_acks=-1,
         datadir=str(settings.data_dir / "faust" / app_id_for_role(settings, role)),
         web_enabled=False,
+        **_buffer_options(settings, role),
     )
     services = Services(settings)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -210,18 +211,17 @@ def add_join(wiring: Wiring) -> None:
 
     def load_parts(
         video_id: str, state: JoinState, analyzer: str | None = None
-    ) -> list[PartialResult]:
-        """The parts received for ``video_id`` (only ``analyzer``'s, when given)."""
-        parts = []
+    ) -> Iterator[PartialResult]:
+        """The parts received for ``video_id`` (only ``analyzer``'s, when given), read from
+        the table one at a time: ``build_result`` keeps only what it needs of each."""
         for key in state.received:
             if analyzer is not None and not key.startswith(f"{analyzer}:"):
                 continue
             raw_part = parts_table.get(_part_table_key(video_id, key))
             if isinstance(raw_part, str):
-                parts.append(PartialResult.model_validate_json(raw_part))
+                yield PartialResult.model_validate_json(raw_part)
             elif raw_part is not None:  # a dict, as parts were kept before
-                parts.append(PartialResult.model_validate(raw_part))
-        return parts
+                yield PartialResult.model_validate(raw_part)
 
     async def handle(message: Any) -> None:
         """One message of the join's input: a manifest, a part, a deadline or a delete."""

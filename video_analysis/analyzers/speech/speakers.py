@@ -6,11 +6,13 @@ threshold (``activity``), covered by windows of 1.5 s every 0.75 s, and each win
 windows of every chunk are clustered together, so a speaker keeps one label across chunks
 and workers:
 
-- Clear windows (clarity >= 0.5) are clustered by average-linkage agglomerative clustering on
-  cosine distance, cut where the mean similarity between two groups falls under
-  ``speech_speaker_min_similarity``; never more than ``speech_max_speakers`` groups. Faint
-  windows (quiet or far-field speech, breaths) never open a speaker of their own: each joins
-  the nearest group. Only a video with no clear window at all is clustered on its faint ones.
+- Clear windows (clarity >= 0.5; in a long video at most ``MAX_FOUNDERS`` of them, evenly
+  spread) are clustered by average-linkage agglomerative clustering on cosine distance, cut
+  where the mean similarity between two groups falls under ``speech_speaker_min_similarity``;
+  never more than ``speech_max_speakers`` groups. Faint windows (quiet or far-field speech,
+  breaths) and clear ones left out of a long video's clustering never open a speaker of their
+  own: each joins the nearest group. Only a video with no clear window at all is clustered on
+  its faint ones.
 - Each stretch of a speech region takes the speaker of the nearest window centre; stretches of
   one speaker form the turns, and each word takes the speaker of the turn at its midpoint.
 
@@ -35,6 +37,11 @@ from ..speaker_embedding import MIN_WINDOW_S, plan_windows
 
 # A window whose mean speech probability is at least this is clear enough to found a speaker.
 CLEAR_WINDOW = 0.5
+# Most windows the agglomerative clustering itself takes. Its memory and time grow with the
+# square of their number (an hour of talk has ~4,000 clear windows: 71 MB of distances and
+# 170 MB at the peak of the linkage); beyond this many, an even spread of the clear windows
+# founds the speakers. 2,000 windows are 25 minutes of speech: hundreds per speaker.
+MAX_FOUNDERS = 2000
 # Decimals an embedding keeps on its way from the speech worker to the join (in JSON).
 EMBEDDING_DECIMALS = 4
 
@@ -125,6 +132,10 @@ def cluster(
         return labels
     x = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
     founders = np.flatnonzero(clear) if clear.any() else np.arange(n)
+    if founders.size > MAX_FOUNDERS:
+        # Evenly spread over the video (windows come in time order), so every part of it is
+        # represented; the rest join the nearest group as faint windows do.
+        founders = founders[np.linspace(0, founders.size - 1, MAX_FOUNDERS).round().astype(int)]
     if founders.size >= 2:
         try:
             hierarchy = import_module("scipy.cluster.hierarchy")
@@ -189,11 +200,15 @@ def diarize(
     return [Turn(round(t.start, 3), round(t.end, 3), t.speaker) for t in turns]
 
 
-def speaker_at(turns: Sequence[Turn], t: float) -> str | None:
-    """The speaker of the turn holding time ``t``, else of the nearest turn; None without turns."""
+def speaker_at(
+    turns: Sequence[Turn], t: float, starts: Sequence[float] | None = None
+) -> str | None:
+    """The speaker of the turn holding time ``t``, else of the nearest turn; None without turns.
+    ``starts``: the turns' starts, when the caller asks for many times (an hour's words)."""
     if not turns:
         return None
-    starts = [turn.start for turn in turns]
+    if starts is None:
+        starts = [turn.start for turn in turns]
     i = bisect.bisect_right(starts, t) - 1
     near = [j for j in (i, i + 1) if 0 <= j < len(turns)]
     j = min(near, key=lambda k: max(turns[k].start - t, t - turns[k].end, 0.0))
@@ -204,10 +219,11 @@ def label_words(segments: list[Segment], turns: Sequence[Turn]) -> list[Segment]
     """Segments with every word's ``speaker`` (the turn at its midpoint), split where the
     speaker changes; each piece carries its ``speaker``."""
     split: list[Segment] = []
+    starts = [turn.start for turn in turns]
     for seg in segments:
         groups: list[tuple[str, list[Word]]] = []
         for word in seg.words:
-            name = speaker_at(turns, (word.start + word.end) / 2) or "S1"
+            name = speaker_at(turns, (word.start + word.end) / 2, starts) or "S1"
             word.speaker = name
             if groups and groups[-1][0] == name:
                 groups[-1][1].append(word)

@@ -1,0 +1,159 @@
+"""The join's result building at length: time and memory of ``build_result`` for 30 and 60 minutes.
+
+    .venv/bin/python benchmarks/join_build.py [--minutes 30 60] [--parts FILE]
+
+The parts of a real, speech-dense minute (``benchmarks/interview_media.py``: AMI voices taking
+turns, GRID faces) come from one in-process `analyze` of it (kept in ``--parts`` for the next
+run); that minute is then repeated, its times shifted, into an N-minute video's parts (frame
+rows, words, speaker windows, pitch tracks: as many as the real interview of that length has).
+Each length is built in a fresh process that holds the parts as JSON text, as the join's table
+does, and hands them to ``build_result`` one at a time, as the join does. Prints the build's
+seconds, the process's RSS before, and its peak over that (VmHWM), and the result's size.
+Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+#: Keys of the parts' data that hold a time in seconds from the video's start.
+TIME_KEYS = {"t", "start", "end"}
+
+
+def capture(path: Path) -> dict[str, Any]:
+    """The manifest and parts of one in-process `analyze` of the minute at ``path``."""
+    from video_analysis import pipeline
+    from video_analysis.settings import Settings
+
+    captured: dict[str, Any] = {}
+    build = pipeline.build_result
+
+    def keep(manifest: Any, parts: Any, **kwargs: Any) -> Any:
+        parts = list(parts)
+        captured["manifest"] = manifest.model_dump(mode="json")
+        captured["parts"] = [part.model_dump(mode="json") for part in parts]
+        return build(manifest, parts, **kwargs)
+
+    pipeline.build_result = keep  # type: ignore[assignment]
+    try:
+        pipeline.analyze_file(path, Settings(), video_id="join-build")
+    finally:
+        pipeline.build_result = build
+    return captured
+
+
+def shifted(value: Any, offset: float) -> Any:
+    """``value`` with every time (a ``t``/``start``/``end`` key, or a [start, end] pair)
+    moved by ``offset`` seconds."""
+    if isinstance(value, dict):
+        return {
+            k: v + offset if k in TIME_KEYS and isinstance(v, int | float) else shifted(v, offset)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        if value and all(_is_span(v) for v in value):
+            return [[a + offset, b + offset] for a, b in value]
+        return [shifted(v, offset) for v in value]
+    return value
+
+
+def _is_span(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(isinstance(v, float) for v in value)
+
+
+def tiled(minute: dict[str, Any], minutes: int) -> tuple[str, list[str]]:
+    """The manifest and parts (JSON text) of ``minutes`` copies of the captured minute."""
+    manifest = dict(minute["manifest"])
+    batches, chunks = manifest["frame_batches"], manifest["audio_chunks"]
+    frames, seconds = manifest["frames_sampled"], float(manifest["media"]["duration_s"])
+    parts = []
+    for k in range(minutes):
+        for part in minute["parts"]:
+            copy = dict(part)
+            copy["data"] = shifted(part["data"], seconds * k)
+            if part["source"] == "frames":
+                copy["index"] = part["index"] + batches * k
+                for row in copy["data"].get("frames", []):
+                    row["index"] += frames * k
+            else:
+                copy["index"] = part["index"] + chunks * k
+            parts.append(json.dumps(copy))
+    manifest.update(
+        frame_batches=batches * minutes,
+        audio_chunks=chunks * minutes,
+        frames_sampled=frames * minutes,
+        media={**manifest["media"], "duration_s": seconds * minutes},
+    )
+    return json.dumps(manifest), parts
+
+
+MEASURE = r"""
+import json, sys, time
+from video_analysis import claim_check
+from video_analysis.assemble import build_result
+from video_analysis.schemas import PartialResult, SplitManifest
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) // 1024
+
+manifest_text, parts = json.load(sys.stdin)
+manifest = SplitManifest.model_validate_json(manifest_text)
+before = status("VmRSS:")
+started = time.perf_counter()
+result = build_result(manifest, (PartialResult.model_validate_json(p) for p in parts))
+body = claim_check.body_of(result)
+print(json.dumps({"seconds": time.perf_counter() - started, "before": before,
+                  "peak": status("VmHWM:"), "kib": len(body) // 1024, "parts": len(parts),
+                  "text_mib": sum(map(len, parts)) / 2**20}))
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=int, nargs="*", default=[30, 60])
+    parser.add_argument("--parts", type=Path, default=ROOT / "var/bench/join-build-minute.json")
+    args = parser.parse_args()
+    if not args.parts.exists():
+        from interview_media import build_interview
+
+        video = build_interview(1.0).video
+        print(f"analysing {video.name} in-process for its parts ...", flush=True)
+        args.parts.parent.mkdir(parents=True, exist_ok=True)
+        args.parts.write_text(json.dumps(capture(video)))
+    minute = json.loads(args.parts.read_text())
+    print(
+        f"{'minutes':>7} {'parts':>6} {'text MiB':>8} {'build s':>7} {'RSS before':>10} "
+        f"{'peak':>6} {'+peak':>6} {'result KiB':>10}"
+    )
+    for minutes in args.minutes:
+        manifest, parts = tiled(minute, minutes)
+        run = subprocess.run(
+            [sys.executable, "-c", MEASURE],
+            input=json.dumps([manifest, parts]),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
+        row = json.loads(run.stdout.strip().splitlines()[-1])
+        print(
+            f"{minutes:7d} {row['parts']:6d} {row['text_mib']:8.1f} {row['seconds']:7.1f} "
+            f"{row['before']:10d} {row['peak']:6d} {row['peak'] - row['before']:6d} "
+            f"{row['kib']:10d}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
