@@ -11,8 +11,11 @@ Per excerpt it prints the true and found speaker count and, over the time where 
 person speaks in the RTTM truth, with the best one-to-one mapping of found to true speakers:
 ``right`` = share of that time given to the right speaker (time where nothing was found counts
 as wrong) and ``right|found`` = the same share over the part of that time the analyzer gave to
-some speaker, with ``found`` that part. Several --min-similarity values compare thresholds.
-Prints figures; asserts nothing.
+some speaker, with ``found`` that part. Beside them the field's scores from
+``pyannote.metrics`` over the whole excerpt, overlaps included and no collar (as pyannote 3.1's
+published AMI figure, DER 18.8%, is computed): the diarization error rate and its parts (missed
+speech, false alarm, speaker confusion, each a share of the true speech) and the Jaccard error
+rate. Several --min-similarity values compare thresholds. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +58,7 @@ def main() -> int:
     print(f"load {time.perf_counter() - started:.1f} s")
     wavs = sorted(AMI.glob("*.wav"))
     truths = ami_truth()
+    reference = rttm_segments(AMI / "train.rttm")
     parts: dict[str, SpeechPart | HeardSpeech] = {}
     seconds = 0.0
     audio_s = 0.0
@@ -72,7 +77,11 @@ def main() -> int:
     print(f"{what}: {1000 * seconds / audio_s:.1f} ms per second of audio")
     for threshold in thresholds:
         print(f"\nmin_similarity {threshold}")
-        print(f"{'file':6} {'true':>4} {'found':>5} {'right':>6} {'right|found':>11} {'found':>6}")
+        print(
+            f"{'file':6} {'true':>4} {'found':>5} {'right':>6} {'right|found':>11} {'found':>6}"
+            f" {'DER':>6} {'missed':>6} {'false':>6} {'conf.':>6} {'JER':>6}"
+        )
+        totals: dict[str, float] = {}
         for wav in wavs:
             truth = truths.get(wav.stem)
             if truth is None:
@@ -98,13 +107,74 @@ def main() -> int:
                 turns = [{"start": t.start, "end": t.end, "speaker": t.speaker} for t in found]
             result = score_turns(truth, turns)
             count = len({t["speaker"] for t in turns})
+            field = field_scores(reference[wav.stem], turns, totals)
             print(
                 f"{wav.stem:6} {len(truth.speakers):4d} {count:5d} {result.right:6.2f} "
-                f"{result.right_of_found:11.2f} {result.found:6.2f}"
+                f"{result.right_of_found:11.2f} {result.found:6.2f} {field}"
+            )
+        total = totals.get("total", 0.0)
+        if total:
+            der = (totals["missed"] + totals["false"] + totals["confusion"]) / total
+            print(
+                f"all {total:.1f} s of speech: DER {der:.1%} (missed {totals['missed'] / total:.1%}"
+                f", false alarm {totals['false'] / total:.1%}, confusion "
+                f"{totals['confusion'] / total:.1%}); pyannote 3.1 on AMI (its published "
+                "benchmark): DER 18.8%"
             )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS {peak:.0f} MiB")
     return 0
+
+
+def rttm_segments(path: Path) -> dict[str, list[tuple[float, float, str]]]:
+    """Each file's (start, end, speaker) rows of an RTTM file."""
+    rows: dict[str, list[tuple[float, float, str]]] = {}
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 8 and fields[0] == "SPEAKER":
+            start, length = float(fields[3]), float(fields[4])
+            rows.setdefault(fields[1], []).append((start, start + length, fields[7]))
+    return rows
+
+
+def field_scores(
+    truth: list[tuple[float, float, str]],
+    turns: list[dict[str, Any]],
+    totals: dict[str, float],
+    duration_s: float = 30.0,
+) -> str:
+    """DER (and its parts) and JER of ``turns`` against ``truth`` over the excerpt's
+    ``duration_s`` with ``pyannote.metrics``, overlaps scored and no collar; adds the seconds of
+    each part to ``totals``."""
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
+
+    reference, hypothesis = Annotation(), Annotation()
+    for k, (start, end, who) in enumerate(truth):
+        reference[Segment(start, end), k] = who
+    for k, turn in enumerate(turns):
+        hypothesis[Segment(turn["start"], turn["end"]), k] = turn["speaker"]
+    uem = Timeline([Segment(0.0, duration_s)])
+    parts = DiarizationErrorRate(collar=0.0, skip_overlap=False)(
+        reference, hypothesis, uem=uem, detailed=True
+    )
+    jer = JaccardErrorRate()(reference, hypothesis, uem=uem)
+    total = parts["total"]
+    for key, name in (
+        ("total", "total"),
+        ("missed detection", "missed"),
+        ("false alarm", "false"),
+        ("confusion", "confusion"),
+    ):
+        totals[name] = totals.get(name, 0.0) + parts[key]
+
+    def share(key: str) -> str:
+        return f"{parts[key] / total:6.1%}" if total else f"{'-':>6}"
+
+    return (
+        f"{parts['diarization error rate']:6.1%} {share('missed detection')} "
+        f"{share('false alarm')} {share('confusion')} {jer:6.1%}"
+    )
 
 
 def speaker_mod_probabilities(analyzer: SpeechAnalyzer, x: np.ndarray) -> np.ndarray:

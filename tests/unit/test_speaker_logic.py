@@ -214,6 +214,22 @@ def test_a_long_videos_windows_are_clustered_from_an_even_spread(
     assert labels[0] != labels[20]
 
 
+def test_a_stray_group_of_a_long_recording_joins_the_speaker_most_like_it() -> None:
+    """Two people over 120 windows and 2 windows of a third group (a laugh, a cough: under
+    MIN_SPEAKER_SHARE of the windows, and too unlike the others to join them by similarity):
+    two speakers, the stray windows with the one they are most like. Every group counts in a
+    short excerpt, where one window is 1 in 30."""
+    rng = np.random.default_rng(0)
+    stray = axis(2) + 0.3 * axis(1)
+    x = np.vstack([group(axis(0), 60, rng), group(axis(1), 58, rng), group(stray, 2, rng)])
+    labels = speakers.cluster(x, np.ones(120, dtype=bool), min_similarity=0.35, max_speakers=4)
+    assert len(set(labels.tolist())) == 2
+    assert labels[118] == labels[119] == labels[60]
+    short = np.vstack([group(axis(0), 15, rng), group(axis(1), 14, rng), group(axis(2), 1, rng)])
+    labels = speakers.cluster(short, np.ones(30, dtype=bool), min_similarity=0.35, max_speakers=4)
+    assert len(set(labels.tolist())) == 3
+
+
 def test_no_embeddings_no_labels() -> None:
     empty = np.zeros((0, DIM), dtype=np.float32)
     labels = speakers.cluster(empty, np.zeros(0, dtype=bool), min_similarity=0.35, max_speakers=4)
