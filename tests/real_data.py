@@ -1,13 +1,15 @@
 """Real recordings of real people from ``../shared/data`` (beside the checkout), and their truth.
 
-AMI meeting excerpts (30 s, 16 kHz, who speaks when in ``train.rttm``) and GRID talking-head
-clips (3 s, one sentence each, ``transcripts.tsv``); the folder's README says what each is.
+AMI meeting excerpts (30 s, 16 kHz, who speaks when in ``train.rttm``), GRID talking-head
+clips (3 s, one sentence each, ``transcripts.tsv``) and spontaneous Korean utterances (1-6 s,
+``korean/transcripts.tsv``; internal evaluation only); the folder's README says what each is.
 Tests that need them skip with a reason when the folder is absent; benchmarks import the
 readers and the scoring from here so that both measure the same way.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from numpy.typing import NDArray
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 AMI = DATA / "ami"
 GRID = DATA / "grid"
+KOREAN = DATA / "korean"
 RATE = 16_000
 AMI_FILES = tuple(f"trn0{k}" for k in range(1, 10))
 GRID_CLIPS = ("id2_vcd_swwp2s", "lwbsza", "sbia1a", "sbwe5n", "swiz3n")
@@ -29,6 +32,11 @@ SCORE_STEP_S = 0.01  # the grid on which turns are compared with the truth
 needs_ami = pytest.mark.skipif(
     not (AMI / "train.rttm").is_file(),
     reason=f"the AMI excerpts are not in {AMI} (the shared data folder beside the checkout)",
+)
+needs_korean = pytest.mark.skipif(
+    not (KOREAN / "transcripts.tsv").is_file(),
+    reason=f"the Korean utterances are not in {KOREAN} (the shared data folder beside the "
+    "checkout)",
 )
 needs_grid = pytest.mark.skipif(
     not all((GRID / f"{clip}.mpg").is_file() for clip in GRID_CLIPS),
@@ -54,6 +62,24 @@ def grid_audio(clip: str) -> NDArray[np.float32]:
         check=True,
     ).stdout
     return np.frombuffer(raw, dtype=np.float32).copy()
+
+
+def korean_transcripts() -> dict[str, str]:
+    """Each Korean utterance's transcript by its file's stem; empty without the folder."""
+    table = KOREAN / "transcripts.tsv"
+    if not table.is_file():
+        return {}
+    rows = (line.split("\t", 1) for line in table.read_text(encoding="utf-8").splitlines())
+    return {name: text.strip() for name, text in (r for r in rows if len(r) == 2)}
+
+
+def korean_audio(name: str) -> NDArray[np.float32]:
+    import soundfile
+
+    samples, rate = soundfile.read(str(KOREAN / f"{name}.wav"), dtype="float32")
+    if rate != RATE:
+        raise ValueError(f"{name}: expected {RATE} Hz, got {rate}")
+    return np.asarray(samples, dtype=np.float32).reshape(-1)
 
 
 def grid_transcripts() -> dict[str, str]:
@@ -135,15 +161,56 @@ def score_turns(truth: Truth, turns: list[dict[str, Any]]) -> SpeakerScore:
 
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+SINO_DIGITS = ("영", "일", "이", "삼", "사", "오", "육", "칠", "팔", "구")
+SINO_UNITS = ((1000, "천"), (100, "백"), (10, "십"))
+
+
+def sino_korean(number: int) -> str:
+    """``number`` read the Sino-Korean way, as a Korean transcript spells it: 3 삼, 15 십오,
+    250 이백오십, 20000 이만. One before a unit is left out (십, 백, 천, 만)."""
+    if number == 0:
+        return SINO_DIGITS[0]
+
+    def below_10000(n: int) -> str:
+        out = ""
+        for value, unit in SINO_UNITS:
+            count, n = divmod(n, value)
+            if count:
+                out += ("" if count == 1 else SINO_DIGITS[count]) + unit
+        return out + (SINO_DIGITS[n] if n else "")
+
+    out = ""
+    for value, unit in ((10**8, "억"), (10**4, "만")):
+        count, number = divmod(number, value)
+        if count:
+            out += ("" if count == 1 and unit == "만" else below_10000(count)) + unit
+    return out + (below_10000(number) if number else "")
+
+
+def _is_hangul(c: str) -> bool:
+    return "\uac00" <= c <= "\ud7a3"
 
 
 def character_error_rate(reference: str, hypothesis: str) -> float:
     """Levenshtein distance over characters (lower case, spaces and punctuation dropped,
     digits spelled out in English as GRID's transcripts have them) divided by the
     reference's length."""
+    distance, length = character_distance(reference, hypothesis)
+    return distance / max(1, length)
+
+
+def character_distance(reference: str, hypothesis: str) -> tuple[int, int]:
+    """The Levenshtein distance of ``character_error_rate`` and the reference's length in
+    characters (to add up over several utterances). Against a Korean reference (Hangul in it,
+    numbers written as spoken, as KsponSpeech's are) numbers are read the Sino-Korean way:
+    Whisper writes "3점" for 삼 점."""
+    korean = any(_is_hangul(c) for c in reference)
 
     def chars(text: str) -> list[str]:
-        spelled = "".join(f" {DIGITS[int(c)]} " if c.isdigit() else c for c in text.lower())
+        if korean:
+            spelled = re.sub(r"\d+", lambda m: sino_korean(int(m.group())), text)
+        else:
+            spelled = "".join(f" {DIGITS[int(c)]} " if c.isdigit() else c for c in text.lower())
         return [c for c in spelled if c.isalnum()]
 
     ref, hyp = chars(reference), chars(hypothesis)
@@ -153,4 +220,4 @@ def character_error_rate(reference: str, hypothesis: str) -> float:
         for j, h in enumerate(hyp, 1):
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
         previous = current
-    return previous[-1] / max(1, len(ref))
+    return previous[-1], len(ref)
