@@ -61,14 +61,15 @@ class Settings(BaseSettings):
         "0 = never.",
     )
     analysis_prefetch: int = Field(
-        16,
+        4096,
         ge=4,
-        description="Frame batches or audio chunks an analyzer worker holds in memory ahead "
-        "of those it is analysing (Faust's stream buffer for the analyzer roles). Each is up "
-        "to max_message_bytes; a deep buffer (Faust's default is 4096) held a growing share of "
-        "a long video's backlog in memory. Not much under 16: Faust resumes one paused "
-        "partition per message taken once the buffer is half empty, and with 4 a partition "
-        "went unread for minutes while the others kept it full.",
+        description="Frame batches or audio chunks an analyzer worker may hold in memory ahead "
+        "of those it is analysing (Faust's stream buffer for the analyzer roles; 4096 is "
+        "Faust's default). Each is up to max_message_bytes, so a long backlog piles up in the "
+        "slowest analyzer; a small buffer bounds that, but Faust resumes one paused partition "
+        "per message taken once the buffer is half empty, and partitions then went unread for "
+        "over 5 minutes (at 4 on the frames of a 30-minute interview; at 16 on the audio of a "
+        "60-minute one, whose speech then missed the join's deadline: a partial result).",
     )
     max_message_bytes: int = Field(
         900_000, ge=64_000, description="Largest serialized message the splitter publishes."
