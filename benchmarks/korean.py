@@ -10,10 +10,11 @@ with their transcripts; internal evaluation only, never copied into the repo) ar
   ``metadata.language = ko``, as an upload can say);
 - joined into one recording with 0.5 s of silence between them, as a longer answer.
 
-Per utterance it prints the language read, the character error rate (Levenshtein distance
-over characters, spaces and punctuation left out, over the reference's length), the words
-after the last true character, and the transcript beside the truth; then the CER over all
-of them (total distance over total reference length) one by one, and of the joined recording.
+Per utterance it prints its length, the language read, the character error rate (Levenshtein
+distance over characters, spaces and punctuation left out, over the reference's length; a
+number in digits read the Sino-Korean way) and the transcript beside the truth; then the CER
+over all of them (total distance over total reference length) one by one, and of the joined
+recording with its transcript.
 Prints figures; asserts nothing.
 """
 

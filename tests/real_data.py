@@ -45,11 +45,16 @@ needs_grid = pytest.mark.skipif(
 
 
 def ami_audio(name: str) -> NDArray[np.float32]:
+    return _wav(AMI / f"{name}.wav")
+
+
+def _wav(path: Path) -> NDArray[np.float32]:
+    """A 16 kHz mono WAV file of the shared folder as float32 samples."""
     import soundfile
 
-    samples, rate = soundfile.read(str(AMI / f"{name}.wav"), dtype="float32")
+    samples, rate = soundfile.read(str(path), dtype="float32")
     if rate != RATE:
-        raise ValueError(f"{name}: expected {RATE} Hz, got {rate}")
+        raise ValueError(f"{path.stem}: expected {RATE} Hz, got {rate}")
     return np.asarray(samples, dtype=np.float32).reshape(-1)
 
 
@@ -74,12 +79,7 @@ def korean_transcripts() -> dict[str, str]:
 
 
 def korean_audio(name: str) -> NDArray[np.float32]:
-    import soundfile
-
-    samples, rate = soundfile.read(str(KOREAN / f"{name}.wav"), dtype="float32")
-    if rate != RATE:
-        raise ValueError(f"{name}: expected {RATE} Hz, got {rate}")
-    return np.asarray(samples, dtype=np.float32).reshape(-1)
+    return _wav(KOREAN / f"{name}.wav")
 
 
 def grid_transcripts() -> dict[str, str]:

@@ -49,9 +49,10 @@ def test_the_speech_model_has_a_worker_per_chunk_at_once_sharing_the_cores() -> 
     assert model_workers(Settings(cpu_threads=8, speech_cpu_threads=3)) == (2, 3)
 
 
-def test_analyzer_workers_prefetch_only_a_few_large_messages() -> None:
+def test_analyzer_workers_prefetch_as_set_and_the_other_roles_keep_fausts_buffer() -> None:
     """A long video's frames reach the pose worker faster than it analyses them: with Faust's
-    default buffer (4096 messages of up to ~1 MB) the backlog piled up in its memory."""
+    default buffer (4096 messages of up to ~1 MB) the backlog piles up in its memory, so an
+    operator may bound the analyzers' buffer."""
     from video_analysis.streams.app import create_app
 
     settings = Settings(analysis_prefetch=8, topic_prefix="sizing-")

@@ -45,9 +45,9 @@ def analyzers_for_role(settings: Settings, role: str, source: PartSource) -> lis
 
 
 def _buffer_options(settings: Settings, role: str) -> dict[str, Any]:
-    """Frame batches and audio chunks are large: an analyzer prefetches only a few, so its
-    memory does not grow with the backlog (a long video's frames arrive faster than they are
-    analysed). The other roles' messages are small; they keep Faust's default."""
+    """The analyzer roles' stream buffer, ``analysis_prefetch`` (frame batches and audio chunks
+    are large: a small buffer bounds what a backlog holds in memory, at the cost the setting
+    describes). The other roles' messages are small; they keep Faust's default."""
     if role in ANALYZER_ROLES:
         return {"stream_buffer_maxsize": settings.analysis_prefetch}
     return {}

@@ -186,7 +186,8 @@ def _absorb_small(x: NDArray[np.float32], labels: NDArray[np.int64]) -> NDArray[
     large = groups[counts >= least]
     if large.size == 0 or large.size == groups.size:
         return labels
-    _, big = _centroids(x[np.isin(labels, large)], labels[np.isin(labels, large)])
+    in_large = np.isin(labels, large)
+    _, big = _centroids(x[in_large], labels[in_large])
     merged = labels.copy()
     for group in groups[counts < least]:
         own = x[labels == group].mean(axis=0)
