@@ -1,14 +1,16 @@
 """Real recordings of real people from ``../shared/data`` (beside the checkout), and their truth.
 
 AMI meeting excerpts (30 s, 16 kHz, who speaks when in ``train.rttm``), GRID talking-head
-clips (3 s, one sentence each, ``transcripts.tsv``) and spontaneous Korean utterances (1-6 s,
-``korean/transcripts.tsv``; internal evaluation only); the folder's README says what each is.
+clips (3 s, one sentence each, ``transcripts.tsv``), spontaneous Korean utterances (1-6 s,
+``korean/transcripts.tsv``; internal evaluation only) and faces showing a known expression
+(2-12 s, ``expression/labels.csv``); the folder's README says what each is.
 Tests that need them skip with a reason when the folder is absent; benchmarks import the
 readers and the scoring from here so that both measure the same way.
 """
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 from collections import defaultdict
@@ -24,6 +26,9 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 AMI = DATA / "ami"
 GRID = DATA / "grid"
 KOREAN = DATA / "korean"
+EXPRESSION = DATA / "expression"
+FILLERS = DATA / "fillers"
+FILLERS_RECORDING = "acoustic_corpus"
 RATE = 16_000
 AMI_FILES = tuple(f"trn0{k}" for k in range(1, 10))
 GRID_CLIPS = ("id2_vcd_swwp2s", "lwbsza", "sbia1a", "sbwe5n", "swiz3n")
@@ -37,6 +42,16 @@ needs_korean = pytest.mark.skipif(
     not (KOREAN / "transcripts.tsv").is_file(),
     reason=f"the Korean utterances are not in {KOREAN} (the shared data folder beside the "
     "checkout)",
+)
+needs_expression = pytest.mark.skipif(
+    not (EXPRESSION / "labels.csv").is_file(),
+    reason=f"the expression clips are not in {EXPRESSION} (the shared data folder beside the "
+    "checkout)",
+)
+needs_fillers = pytest.mark.skipif(
+    not (FILLERS / f"{FILLERS_RECORDING}.TextGrid").is_file(),
+    reason=f"the verbatim recording with fillers is not in {FILLERS} (the shared data folder "
+    "beside the checkout)",
 )
 needs_grid = pytest.mark.skipif(
     not all((GRID / f"{clip}.mpg").is_file() for clip in GRID_CLIPS),
@@ -80,6 +95,33 @@ def korean_transcripts() -> dict[str, str]:
 
 def korean_audio(name: str) -> NDArray[np.float32]:
     return _wav(KOREAN / f"{name}.wav")
+
+
+def fillers_audio() -> NDArray[np.float32]:
+    return _wav(FILLERS / f"{FILLERS_RECORDING}.wav")
+
+
+#: The hesitation sounds of the verbatim transcript (its "yknow" is a lexical filler).
+FILLED_PAUSES = frozenset({"um", "uh", "er", "erm", "ah", "hmm"})
+
+
+def filled_pause_times() -> list[tuple[float, str]]:
+    """Start and word of each hesitation sound in the recording's Praat TextGrid (its "word"
+    tier, from forced alignment)."""
+    text = (FILLERS / f"{FILLERS_RECORDING}.TextGrid").read_text()
+    tier = text.split('name = "word"', 1)[1].split("class = ", 1)[0]
+    intervals = re.findall(r'xmin = ([\d.]+)\s+xmax = [\d.]+\s+text = "([^"]*)"', tier)
+    return [(float(start), word) for start, word in intervals if word.lower() in FILLED_PAUSES]
+
+
+def expression_labels() -> dict[str, str]:
+    """Each expression clip's label (what the face was seen or asked to show) by its file
+    name, in the order of ``labels.csv``; empty without the folder."""
+    table = EXPRESSION / "labels.csv"
+    if not table.is_file():
+        return {}
+    with open(table, newline="", encoding="utf-8") as handle:
+        return {row["file"]: row["label"] for row in csv.DictReader(handle)}
 
 
 def grid_transcripts() -> dict[str, str]:

@@ -15,12 +15,15 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import structure, timeline
+from .analyzers import action_units
 from .analyzers import timeseries as ts
 from .analyzers.base import SummaryInput
 from .analyzers.registry import analyzer_class
 from .schemas import (
+    ActionUnits,
     AnalysisResult,
     ErrorInfo,
+    FaceSection,
     ModelInfo,
     PartialResult,
     PartSource,
@@ -126,6 +129,7 @@ def build_result(
         for part in good:  # summarised: only the timeline's rows are read again
             data.pop(part.part_key, None)
 
+    _join_action_units(result, manifest, frame_parts, settings)
     _join_timeline(result, manifest, frame_parts)
     result.structure = structure.build(
         result.speech,
@@ -205,6 +209,49 @@ def reliability(
             )
         )
     return notes
+
+
+def _join_action_units(
+    result: AnalysisResult,
+    manifest: SplitManifest,
+    frame_parts: dict[str, list[PartData]],
+    settings: Settings,
+) -> None:
+    """``face.action_units`` from the pose role's face landmarks, measured against the
+    person's neutral (the frames the face role reads as neutral); and, unless the setting says
+    otherwise, the face role's disgust that the expression model misses, with the face's
+    expression summarised again from the changed frames (the timeline reads them too)."""
+    if "face" not in frame_parts:
+        return  # no face section to hold them
+    if "pose" not in frame_parts:
+        result.face.action_units = ActionUnits.not_assessed(
+            "the pose role, which places the face's landmarks, is not enabled"
+        )
+        return
+    face_parts = [p for p in frame_parts["face"] if isinstance(p, FacePart)]
+    face_rows = ts.unique_rows(row for p in face_parts for row in p.frames)
+    pose_rows = ts.unique_rows(
+        row for p in frame_parts["pose"] if isinstance(p, PosePart) for row in p.frames
+    )
+    expected = max(int(manifest.frames_sampled or 0), len(pose_rows))
+    units, moved = action_units.summarize(
+        pose_rows, face_rows, expected, settings.face_min_coverage
+    )
+    changed = action_units.read_disgust(face_rows, moved) if settings.face_action_unit_rule else {}
+    if changed and result.face.cannot_assess is None:
+        frame_parts["face"] = [
+            p.model_copy(update={"frames": [changed.get(r.index, r) for r in p.frames]})
+            for p in face_parts
+        ]
+        summary_input: SummaryInput[PartData, PartData] = SummaryInput(
+            manifest=manifest, settings=settings, frames=frame_parts["face"]
+        )
+        face = analyzer_class("face").summarize(summary_input)["face"]
+        assert isinstance(face, FaceSection)
+        if face.expression is not None:
+            face.expression.action_unit_frames = {"disgust": len(changed)}
+        result.face = face
+    result.face.action_units = units
 
 
 def _join_timeline(

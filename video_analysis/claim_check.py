@@ -38,6 +38,7 @@ COMPACT_OMITS: tuple[str, ...] = (
     "speech.response_delays",
     "speech.speakers.per_speaker.*.response_delays",
     "face.expression.timeline",
+    "face.action_units.timeline",
     "gaze.away_episodes",
     "gestures.face_touching_episodes",
 )

@@ -82,6 +82,7 @@ def _row(
                 start=w.start,
                 end=w.end,
                 speaker=w.speaker,
+                filler=w.filler,
             )
             for w in words
         ],

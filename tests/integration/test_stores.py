@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from video_analysis.errors import SourceNotAllowed, SourceNotFound, UploadTooLarge
-from video_analysis.schemas import AnalysisResult, ResultStatus, VideoState, VideoStatus
+from video_analysis.schemas import (
+    AnalysisResult,
+    ResultStatus,
+    SpeechSection,
+    VideoState,
+    VideoStatus,
+)
 from video_analysis.schemas.events import ErrorInfo, VideoMetadata
 from video_analysis.settings import Settings
 from video_analysis.store import (
@@ -161,6 +167,34 @@ async def test_redelivered_result_overwrites_without_duplicates(
     assert loaded.status is ResultStatus.COMPLETE
     assert loaded.missing == []
     assert await _count_rows(result_store, "vid-2") == 1
+
+
+async def test_an_interviews_language_is_that_of_most_of_its_answers(
+    result_store: ResultStore,
+) -> None:
+    """The language the interview's complete answers were given or heard in, weighted by
+    their audio: a language itself taken from the interview or the default is no evidence."""
+    interview = f"int-{uuid.uuid4().hex[:8]}"
+
+    def answer(video_id: str, language: str, source: str, audio_s: float, **extra: Any) -> Any:
+        return AnalysisResult(
+            video_id=f"{interview}-{video_id}",
+            status=extra.pop("status", ResultStatus.COMPLETE),
+            metadata=VideoMetadata(interview_id=interview),
+            speech=SpeechSection(language=language, language_source=source, audio_s=audio_s),
+        )
+
+    assert await result_store.interview_language(interview) is None
+    await result_store.save_result(answer("a", "ko", "detected", 20.0))
+    await result_store.save_result(answer("b", "en", "detected", 12.0))
+    await result_store.save_result(answer("c", "en", "metadata", 6.0))
+    await result_store.save_result(answer("d", "en", "default", 60.0))
+    await result_store.save_result(answer("e", "en", "interview", 60.0))
+    await result_store.save_result(answer("f", "en", "detected", 60.0, status=ResultStatus.FAILED))
+    assert await result_store.interview_language(interview) == "ko"
+    await result_store.save_result(answer("g", "en", "detected", 3.0))
+    assert await result_store.interview_language(interview) == "en"
+    assert await result_store.interview_language("another interview") is None
 
 
 async def _count_rows(store: ResultStore, video_id: str) -> int:

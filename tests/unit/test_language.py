@@ -15,6 +15,8 @@ from video_analysis.analyzers.speech.language import (
     MAX_WINDOWS,
     MIN_WINDOW_S,
     REPORTED_SCORES,
+    SHORT_CONFIDENT_SHARE,
+    SHORT_SPEECH_S,
     WHISPER_WINDOW_S,
     LanguageChoice,
     Scorer,
@@ -211,6 +213,57 @@ def test_speech_longer_than_whisper_window_is_only_scored_in_windows() -> None:
     assert choice.language == "en"
 
 
+# --- the interview's language -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("en", [0.61, 0.90])
+def test_a_short_answer_keeps_its_interviews_language_unless_another_is_near_certain(
+    en: float,
+) -> None:
+    """Korean words of 0.6-2.4 s scored English first at up to 0.90 (../shared/data/korean);
+    in a Korean interview they stay Korean, even where the default language is English."""
+    speech = np.zeros(seconds(1.0), dtype=np.float32)
+    scorer = recording_scorer([], {"en": en, "ko": 1 - en})
+    choice = detect(
+        speech, scorer, candidates=["en", "ko"], default="en", margin=0.3, interview="ko"
+    )
+    assert (choice.language, choice.source) == ("ko", "interview")
+    assert choice.probability == pytest.approx(1 - en)
+    assert choice.scores == {"en": pytest.approx(en), "ko": pytest.approx(1 - en)}
+
+
+def test_a_short_answer_in_another_language_that_is_near_certain_is_detected() -> None:
+    """English words of GRID scored English at 0.969-1.0."""
+    speech = np.zeros(seconds(1.0), dtype=np.float32)
+    en = SHORT_CONFIDENT_SHARE + 0.02
+    scorer = recording_scorer([], {"en": en, "ko": 1 - en})
+    choice = detect(
+        speech, scorer, candidates=["en", "ko"], default="ko", margin=0.3, interview="ko"
+    )
+    assert (choice.language, choice.source) == ("en", "detected")
+
+
+def test_a_long_answer_is_detected_with_the_interviews_language_as_the_fallback() -> None:
+    speech = np.zeros(seconds(SHORT_SPEECH_S + 1.0), dtype=np.float32)
+    clear = recording_scorer([], {"en": 0.9, "ko": 0.1})
+    choice = detect(
+        speech, clear, candidates=["en", "ko"], default="ko", margin=0.3, interview="ko"
+    )
+    assert (choice.language, choice.source) == ("en", "detected")
+    unclear = recording_scorer([], {"en": 0.6, "ko": 0.4})
+    choice = detect(
+        speech, unclear, candidates=["en", "ko"], default="en", margin=0.3, interview="ko"
+    )
+    assert (choice.language, choice.source) == ("ko", "interview")
+
+
+def test_without_an_interview_a_short_answer_follows_the_default_rule() -> None:
+    speech = np.zeros(seconds(1.0), dtype=np.float32)
+    scorer = recording_scorer([], {"en": 0.9, "ko": 0.1})
+    choice = detect(speech, scorer, candidates=["en", "ko"], default="ko", margin=0.3)
+    assert (choice.language, choice.source) == ("en", "detected")
+
+
 # --- given, speech_only -----------------------------------------------------------------------
 
 
@@ -265,3 +318,14 @@ def test_a_setting_naming_an_unknown_language_is_refused(field: str) -> None:
     with pytest.raises(ValidationError, match="unknown language 'xx'"):
         Settings(speech_languages="en,xx")  # type: ignore[arg-type]
     assert Settings(**{field: " KO", "speech_languages": ["en", "ko"]}).model_dump()[field] == "ko"  # type: ignore[arg-type]
+
+
+def test_beam_sizes_per_language_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VA_SPEECH_LANGUAGE_BEAM_SIZES", "KO=5, ja=3")
+    assert Settings().speech_language_beam_sizes == {"ko": 5, "ja": 3}
+    monkeypatch.setenv("VA_SPEECH_LANGUAGE_BEAM_SIZES", '{"en": 2}')
+    assert Settings().speech_language_beam_sizes == {"en": 2}
+    for wrong in ("ko", "ko=0", "zz=5"):
+        monkeypatch.setenv("VA_SPEECH_LANGUAGE_BEAM_SIZES", wrong)
+        with pytest.raises(ValidationError):
+            Settings()

@@ -14,7 +14,7 @@ from tests.interviews import dense_interview, interview
 from video_analysis.cli import main
 from video_analysis.report import Recording, render
 from video_analysis.report.windows import MIN_CHART_S, Window, chart_groups, windows
-from video_analysis.schemas import QuestionSpan
+from video_analysis.schemas import ActionUnits, QuestionSpan
 
 #: The issue's bound for the report of an hour's interview.
 MAX_HOUR_BYTES = 1_500_000
@@ -222,3 +222,30 @@ def test_a_page_without_a_recording_says_so() -> None:
 
     assert "<video" not in page
     assert 'id="no-recording"' in page and "No recording to play here" in page
+
+
+def test_the_action_units_have_a_lane_beside_the_expression_and_a_column_in_the_tables() -> None:
+    page = render(interview(60))
+
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    # A lane per unit, named by its FACS number, between the expression and eye contact.
+    lanes = [svg.find(text) for text in ("expression score", "action units", "eye contact")]
+    assert lanes == sorted(lanes) and -1 not in lanes
+    assert all(f">{code}<" in svg for code in ("AU1+2", "AU4", "AU9", "AU10", "AU12", "AU26"))
+    assert "<image" in svg  # the lanes are one small raster, whatever the length
+    # The text alternatives: the tables' column and the caption.
+    assert '<th scope="col">Action units active</th>' in page
+    assert re.search(r"<td>AU[0-9+]+(, AU[0-9+]+)*<td>", page)
+    assert "apparent movement, not a feeling" in page
+
+
+def test_without_action_units_their_lane_says_why() -> None:
+    result = interview(60)
+    result.face.action_units = ActionUnits.not_assessed(
+        "the pose role, which places the face's landmarks, is not enabled"
+    )
+
+    page = render(result)
+
+    assert "the pose role, which places the face" in page
+    assert re.search(r"<td>neutral<td>–<td>", page)

@@ -11,9 +11,10 @@ from numpy.typing import NDArray
 
 from video_analysis.analyzers.speaker_embedding import MIN_WINDOW_S
 from video_analysis.analyzers.speech import activity, figures, speakers
-from video_analysis.analyzers.speech.fillers import count_fillers, fillers_figures
+from video_analysis.analyzers.speech.fillers import count_fillers, fillers_figures, mark_fillers
 from video_analysis.analyzers.speech.speakers import SpeakerWindow, Turn
-from video_analysis.schemas.parts import SegmentRow, SpeechPart, VoiceSignal
+from video_analysis.analyzers.speech.transcript import refine_filled_pauses
+from video_analysis.schemas.parts import SegmentRow, SpeechPart, VoiceSignal, WordRow
 from video_analysis.schemas.parts import SpeakerWindow as WindowRow
 from video_analysis.schemas.speech import ResponseDelay, Segment, Word
 
@@ -554,6 +555,51 @@ def test_filled_pauses_and_lexical_fillers_are_counted_apart() -> None:
     assert lexical.by_word == {"like": 1, "you know": 1}
     assert sounds.per_min == pytest.approx(round(3 * 60 / 2.4, 2))
     assert lexical.per_min + sounds.per_min == pytest.approx(fillers.per_min, abs=0.02)
+
+
+def test_fillers_are_marked_on_the_words_as_they_are_counted() -> None:
+    words = [
+        word(0.0, 0.3, " Um,", "A"),
+        word(0.4, 0.6, " it", "A"),
+        word(0.7, 0.9, " works,", "A"),
+        word(1.0, 1.2, " you", "A"),
+        word(1.3, 1.5, " know,", "A"),
+        word(1.6, 1.8, " you", "A"),
+        word(2.0, 2.2, " know,", "B"),  # two people's halves make no filler
+        word(2.3, 2.4, " right.", "B"),
+    ]
+    mark_fillers(words, "en")
+    assert [w.word.strip() for w in words if w.filler] == ["Um,", "you", "know,"]
+    a = figures.speaker_figures(words, "A", chunks=[], language="en", min_pause=0.3, received_s=5)
+    every = figures.speaker_figures(
+        words, None, chunks=[], language="en", min_pause=0.3, received_s=5
+    )
+    assert a is not None and every is not None
+    assert a.fillers.by_word == every.fillers.by_word == {"um": 1, "you know": 1}
+
+
+def test_a_filled_pause_starts_where_its_voicing_holds() -> None:
+    """Whisper put an "uh" 0.28 s early, in breath noise; a single voiced frame there is
+    noise, the first run of three voiced frames is the sound."""
+    row = SegmentRow(
+        start=10.0,
+        end=11.0,
+        text="Uh, we",
+        avg_logprob=-0.2,
+        no_speech_prob=0.0,
+        compression_ratio=1.0,
+        words=[
+            WordRow(start=10.0, end=10.6, word=" Uh,", probability=0.8),
+            WordRow(start=10.6, end=11.0, word=" we", probability=0.9),
+        ],
+    )
+    voiced = np.zeros(100, dtype=bool)  # 20 ms frames from 9.0 s
+    voiced[55] = True  # 10.10 s: one frame in noise
+    voiced[64:80] = True  # 10.28 s on: the sound
+    refine_filled_pauses(row, 9.0, voiced, lambda w: w.strip(" ,").lower() == "uh")
+    assert row.words[0].start == pytest.approx(10.28)
+    assert row.start == pytest.approx(10.28)
+    assert row.words[1].start == 10.6  # not a filled pause: left alone
 
 
 def test_korean_hesitation_sounds_are_filled_pauses_and_words_are_lexical() -> None:

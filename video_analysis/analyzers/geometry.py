@@ -42,6 +42,31 @@ EYE_WIDTH_PER_RADIUS = 2.5
 # Outermost face-outline points (cheek to cheek), the face's width for normalising.
 FACE_WIDTH_LANDMARKS = (234, 454)
 
+# --- facial action units -------------------------------------------------------------------
+# Face Mesh points that each geometric action-unit measure is taken from (``action_units``).
+# The face's own frame: the four eye corners (its origin and, outer to outer, its x axis and
+# scale, the inter-ocular distance) and the nose ridge from the tip (1) to the nasion (168),
+# its y axis: points the expressions measured here barely move.
+EYE_CORNERS = (33, 133, 362, 263)
+NOSE_TIP, NASION = 1, 168
+# Both brows, upper and lower edge, outer to inner; the inner thirds; and the innermost pair
+# of each side (upper, lower edge) whose gap closes when the brows are drawn together.
+BROWS = (70, 63, 105, 66, 107, 46, 53, 52, 65, 55, 300, 293, 334, 296, 336, 276, 283, 282, 295, 285)
+INNER_BROWS = (66, 107, 65, 55, 296, 336, 295, 285)
+INNER_BROW_PAIRS = ((107, 336), (55, 285))
+# The middle of each upper lid and that eye's corners.
+UPPER_LIDS = ((159, 158, 160), (386, 385, 387))
+EYE_CORNER_PAIRS = ((33, 133), (362, 263))
+# The alar creases, where the nose wrinkler lifts the nostril wings.
+ALAE = (129, 358)
+# Subnasale, and the top of the upper lip: its middle and the peaks of the Cupid's bow.
+SUBNASALE = 2
+UPPER_LIP = (0, 37, 267)
+# The mouth's corners, the person's right first; the chin's lowest point.
+MOUTH_CORNERS = (61, 291)
+CHIN = 152
+ACTION_UNIT_POINTS = 468
+
 # --- body (MediaPipe Pose) ----------------------------------------------------------------
 POSE_LEFT_SHOULDER, POSE_RIGHT_SHOULDER = 11, 12
 POSE_LEFT_HIP, POSE_RIGHT_HIP = 23, 24
@@ -136,3 +161,81 @@ def points_in_box(points: NDArray[Any], box: tuple[float, float, float, float]) 
     x0, y0, x1, y1 = box
     inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
     return int(np.count_nonzero(inside))
+
+
+def face_frame(mesh: NDArray[Any]) -> NDArray[np.float64] | None:
+    """Face Mesh landmarks (N, 3; pixels, y down, as ``head_pose`` takes them) in the face's
+    own frame, in inter-ocular distances: origin the middle of the eye corners, x towards the
+    person's left eye (outer corner to outer corner), y up the nose ridge, z out of the face.
+    Turning and tilting the head, or moving towards the camera, leaves them (nearly) where they
+    are; None where the frame cannot be built (points on top of each other)."""
+    p = np.asarray(mesh, dtype=np.float64)
+    right_outer, right_inner, left_inner, left_outer = (p[i] for i in EYE_CORNERS)
+    across = left_outer - right_outer
+    distance = float(np.linalg.norm(across))
+    if distance <= 0:
+        return None
+    across /= distance
+    up = p[NASION] - p[NOSE_TIP]  # image y is down: the nasion lies above the tip
+    up -= across * float(up @ across)
+    norm = float(np.linalg.norm(up))
+    if norm <= 0:
+        return None
+    up /= norm
+    axes = np.stack([across, up, np.cross(across, up)])
+    origin = (right_outer + right_inner + left_inner + left_outer) / 4
+    frame: NDArray[np.float64] = (p - origin) @ axes.T / distance
+    return frame
+
+
+def action_units(mesh: NDArray[Any]) -> dict[str, float] | None:
+    """Geometric measures of nine facial action units in one frame, in inter-ocular distances
+    in the face's own frame (``face_frame``), each oriented so that more of the action is a
+    larger value. They are positions, not intensities: the join measures each against the
+    person's neutral. None without the 468 Face Mesh points or where the frame fails.
+
+    - brow_raiser (AU1+2): mean height of both brows above the eye corners.
+    - brow_lowerer (AU4): minus the height of the brows' inner thirds, minus the gap between
+      the inner ends of the brows (AU4 lowers them and draws them together).
+    - upper_lid_raiser (AU5): height of the upper lids' middle above their eye's corners.
+    - nose_wrinkler (AU9): height of the alar creases (the nostril wings rise).
+    - upper_lip_raiser (AU10): minus the philtrum, from the subnasale down to the top of the
+      upper lip (the lip rises towards the nose).
+    - lip_corner_puller (AU12): height of the mouth's corners; lip_corner_depressor (AU15)
+      is its opposite.
+    - lip_stretcher (AU20): half the mouth's width minus the corners' height: the corners
+      pulled sideways without rising (a smile widens the mouth too, but lifts its corners).
+    - jaw_drop (AU26): depth of the chin below the eye corners.
+    """
+    if len(mesh) < ACTION_UNIT_POINTS:
+        return None
+    q = face_frame(mesh)
+    if q is None:
+        return None
+
+    def height(points: tuple[int, ...]) -> float:
+        return float(q[list(points), 1].mean())
+
+    inner_gap = float(np.mean([q[b, 0] - q[a, 0] for a, b in INNER_BROW_PAIRS]))
+    lids = float(
+        np.mean(
+            [
+                height(lid) - height(corners)
+                for lid, corners in zip(UPPER_LIDS, EYE_CORNER_PAIRS, strict=True)
+            ]
+        )
+    )
+    corners = height(MOUTH_CORNERS)
+    right, left = MOUTH_CORNERS
+    half_width = float(q[left, 0] - q[right, 0]) / 2
+    return {
+        "brow_raiser": height(BROWS),
+        "brow_lowerer": -height(INNER_BROWS) - inner_gap,
+        "upper_lid_raiser": lids,
+        "nose_wrinkler": height(ALAE),
+        "upper_lip_raiser": height(UPPER_LIP) - float(q[SUBNASALE, 1]),
+        "lip_corner_puller": corners,
+        "lip_corner_depressor": -corners,
+        "lip_stretcher": half_width - corners,
+        "jaw_drop": -float(q[CHIN, 1]),
+    }

@@ -81,6 +81,7 @@ def decode_audio_chunk(chunk: AudioChunk) -> DecodedAudio:
         sample_rate=rate,
         samples=samples,
         language=chunk.language,
+        interview_language=chunk.interview_language,
     )
 
 

@@ -79,12 +79,18 @@ class _State:
 
 
 def split_video(
-    path: Path, video_id: str, settings: Settings, *, language: str | None = None
+    path: Path,
+    video_id: str,
+    settings: Settings,
+    *,
+    language: str | None = None,
+    interview_language: str | None = None,
 ) -> Generator[FrameBatch | AudioChunk, None, SplitSummary]:
     """Yield ``FrameBatch`` and ``AudioChunk`` messages of one file; return a ``SplitSummary``.
 
-    ``language`` (the upload's spoken-language override) travels on every audio chunk, since
-    chunks are analysed before the join has the upload's metadata.
+    ``language`` (the upload's spoken-language override) and ``interview_language`` (that of
+    the interview's answers analysed before) travel on every audio chunk, since chunks are
+    analysed before the join has the upload's metadata.
 
     Raises ``UnreadableMedia``, ``NoVideoStream``, ``TooLong`` or ``FrameTooLarge`` (before
     yielding anything when the probe can tell; otherwise after the audio chunks, when the
@@ -102,7 +108,7 @@ def split_video(
         # Audio first: it is one cheap pass (the video packets are read, not decoded), and the
         # speech worker, the longest stage, starts on the first chunk within a second instead of
         # once the video has been decoded that far.
-        audio_chunker = _AudioChunker(video_id, settings, summary, language)
+        audio_chunker = _AudioChunker(video_id, settings, summary, language, interview_language)
         yield from _audio_pass(path, state, audio_chunker, settings, video_id)
     state.video_t0 = None  # set again by the first decoded frame, as the audio pass found it
     with open_media(path) as container:
@@ -425,12 +431,18 @@ class _AudioChunker:
     """
 
     def __init__(
-        self, video_id: str, settings: Settings, summary: SplitSummary, language: str | None
+        self,
+        video_id: str,
+        settings: Settings,
+        summary: SplitSummary,
+        language: str | None,
+        interview_language: str | None,
     ) -> None:
         self.video_id = video_id
         self.settings = settings
         self.summary = summary
         self.language = language
+        self.interview_language = None if language else interview_language
         self.max_samples = int(settings.audio_chunk_max_s * AUDIO_RATE)
         self.first_max_samples = min(
             self.max_samples, int(settings.audio_first_chunk_s * AUDIO_RATE)
@@ -488,6 +500,7 @@ class _AudioChunker:
             end=round(self.offset + (start_sample + samples.size) / AUDIO_RATE, 6),
             sample_rate=AUDIO_RATE,
             language=self.language,
+            interview_language=self.interview_language,
             data=encode_flac(samples, AUDIO_RATE),
         )
         if len(chunk.model_dump_json()) > self.settings.max_message_bytes:

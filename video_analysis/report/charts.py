@@ -1,7 +1,8 @@
 """The report's timeline charts: matplotlib drawn to SVG on the server, inlined in the page.
 
-One chart per stretch of the video, four panels sharing the time axis: who speaks (a lane per
+One chart per stretch of the video, five panels sharing the time axis: who speaks (a lane per
 speaker, the candidate's long pauses in a lane of their own), the apparent expression scores,
+the facial action units (a lane per unit, darker for more movement from the neutral face),
 eye contact, and head yaw. The overview of a long interview draws bins of several seconds and
 marks where each of the report's panels lies; a panel's chart draws every second. Every series
 differs by line style or hatching as well as by colour, so the chart reads without colour; the
@@ -35,7 +36,11 @@ CONTACT_COLOUR = "#009E73"
 AWAY_COLOUR = "#D55E00"
 
 WIDTH_IN = 11.0
-HEIGHT_IN = 6.4
+HEIGHT_IN = 7.8
+#: The action-unit lanes shade a movement from white (none) to black (this many times the
+#: unit's active threshold or more): grey levels read without colour, and "active" is the
+#: middle of the scale whatever the unit.
+UNIT_SHADE_MAX = 2.0
 #: The overview names at most this many questions above its lanes; more would overlap.
 MAX_WINDOW_LABELS = 20
 MAX_LABEL_CHARS = 12
@@ -67,7 +72,7 @@ def timeline_chart(
     ids: str,
     marks: Sequence[Window] = (),
 ) -> Chart:
-    """The four-panel timeline of the stretch ``bins`` cover; ``pauses`` are the candidate's
+    """The five-panel timeline of the stretch ``bins`` cover; ``pauses`` are the candidate's
     long pauses, ``labels`` every expression label of the video (so that a label keeps its
     colour and line style from chart to chart), ``ids`` a prefix that keeps the SVG's ids apart
     from the other charts' in the page, ``marks`` the report's panels to show on an overview."""
@@ -81,10 +86,13 @@ def timeline_chart(
     end = bins[-1].end if bins else 1.0
     with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "video-analysis", "font.size": 9}):
         fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN))
-        axes = fig.subplots(4, 1, sharex=True, gridspec_kw={"height_ratios": [1.3, 1.6, 0.7, 1.0]})
-        speakers_ax, expression_ax, contact_ax, yaw_ax = axes
+        axes = fig.subplots(
+            5, 1, sharex=True, gridspec_kw={"height_ratios": [1.3, 1.6, 1.4, 0.7, 1.0]}
+        )
+        speakers_ax, expression_ax, units_ax, contact_ax, yaw_ax = axes
         _speakers(speakers_ax, result, pauses, start, end)
         _expression(expression_ax, result, bins, labels)
+        _action_units(units_ax, result, bins, start, end)
         _eye_contact(contact_ax, result, bins)
         _head_yaw(yaw_ax, result, bins)
         yaw_ax.set_xlim(start, end)
@@ -95,7 +103,7 @@ def timeline_chart(
             ax.grid(axis="x", color="#ddd", linewidth=0.6)
             ax.set_axisbelow(True)
         _marks(axes, marks)
-        fig.subplots_adjust(left=0.1, right=0.8, top=0.96, bottom=0.09, hspace=0.18)
+        fig.subplots_adjust(left=0.1, right=0.8, top=0.96, bottom=0.08, hspace=0.18)
         box = yaw_ax.get_position()
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
@@ -180,6 +188,58 @@ def _expression(
     else:
         reason = result.face.cannot_assess or "no face scored"
         ax.text(0.5, 0.5, _short(reason), transform=ax.transAxes, ha="center", va="center")
+
+
+def _action_units(
+    ax: Any, result: AnalysisResult, bins: Sequence[Bin], start: float, end: float
+) -> None:
+    """A lane per action unit, each bin shaded by its mean movement over the unit's active
+    threshold: one small raster image, however long the stretch."""
+    units = result.face.action_units
+    keys = list(units.units) if units is not None else []
+    if units is None or not keys or not any(b.action_units for b in bins):
+        reason = (units.cannot_assess if units is not None else None) or "not measured"
+        ax.text(0.5, 0.5, _short(reason), transform=ax.transAxes, ha="center", va="center")
+        ax.set_yticks([])
+        ax.set_ylabel("facial\naction units")
+        return
+    import numpy as np
+
+    shade = np.full((len(keys), len(bins)), np.nan)
+    for j, b in enumerate(bins):
+        for i, key in enumerate(keys):
+            if key in b.action_units:
+                shade[i, j] = b.action_units[key] / units.units[key].active_threshold
+    # Bins without a measure are left out of the image: the hatching behind shows through.
+    _rects(
+        ax,
+        [(start, -0.5, end, len(keys) - 0.5)],
+        facecolor="white",
+        edgecolor="#bbb",
+        hatch="///",
+        linewidth=0,
+    )
+    ax.imshow(
+        np.clip(shade, 0.0, UNIT_SHADE_MAX),
+        aspect="auto",
+        interpolation="nearest",
+        cmap="Greys",
+        vmin=0.0,
+        vmax=UNIT_SHADE_MAX,
+        extent=(start, end, len(keys) - 0.5, -0.5),
+    )
+    ax.set_yticks(range(len(keys)), [units.units[key].au for key in keys], fontsize=7)
+    ax.set_ylabel("facial\naction units")
+    ax.text(
+        1.01,
+        0.5,
+        "shade: movement from the\nneutral face; mid-grey =\n"
+        "active, black = twice that;\nhatched: not measured",
+        transform=ax.transAxes,
+        ha="left",
+        va="center",
+        fontsize=8,
+    )
 
 
 def _eye_contact(ax: Any, result: AnalysisResult, bins: Sequence[Bin]) -> None:

@@ -11,12 +11,17 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..analyzers.action_units import UNITS
 from ..analyzers.speech.fillers import filler_spans
 from ..analyzers.speech.fluency import LONG_PAUSE_S
 from ..schemas import AnalysisResult, Section, Word
 from ..schemas.result import QuestionFigures
 from ..schemas.speech import QuestionSpeech
 from .windows import Bin
+
+#: How the page names each action unit: its FACS number and name.
+UNIT_NAMES = {unit.key: f"{unit.au} {unit.name}" for unit in UNITS}
+UNIT_CODES = {unit.key: unit.au for unit in UNITS}
 
 
 @dataclass(frozen=True)
@@ -237,6 +242,10 @@ def turns(result: AnalysisResult, cuts: Sequence[float] = ()) -> list[list[TurnV
 
 
 def _filler_positions(words: Sequence[Word], language: str | None) -> set[int]:
+    """The words that are (part of) a filler: as the result marks them, or for a result
+    made before words were marked, found in the segment's text."""
+    if any("filler" in w.model_fields_set for w in words):
+        return {k for k, w in enumerate(words) if w.filler}
     spans = filler_spans([w.word for w in words], language)
     return {k for start, length, _name in spans for k in range(start, start + length)}
 
@@ -322,6 +331,23 @@ def bin_summary(part: Bin) -> str:
         parts.append(f"eye contact {part.eye_contact_share:.0%} of the measured time")
     if part.expression is not None:
         parts.append(f"apparent expression mostly {part.expression}")
+    if part.action_units:
+        parts.append(f"facial action units active: {active_units(part)}")
     if part.head_yaw is not None:
         parts.append(f"head yaw {part.head_yaw:+.0f}° on average")
     return "; ".join(parts) + "."
+
+
+def active_units(part: Bin) -> str:
+    """The action units whose mean movement in the stretch is at least active, by their FACS
+    numbers and names; "none" where none is (and "–" where none was measured)."""
+    if not part.action_units:
+        return "–"
+    return ", ".join(UNIT_NAMES[key] for key in part.active_units) or "none"
+
+
+def active_unit_codes(part: Bin) -> str:
+    """The same by FACS numbers alone, for a table's cell."""
+    if not part.action_units:
+        return "–"
+    return ", ".join(UNIT_CODES[key] for key in part.active_units) or "none"

@@ -152,7 +152,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(clock=page.clock, pct=_pct, yes_no=_yes_no)
+    env.globals.update(
+        clock=page.clock, pct=_pct, yes_no=_yes_no, unit_codes=page.active_unit_codes
+    )
     env.filters["secs"] = _seconds
     return env
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..schemas import AnalysisResult, TimelineRow
+from ..schemas import ActionUnit, AnalysisResult, TimelineRow
 
 #: A panel without questions: what a reader takes in at once, and at 1 s per point still
 #: readable across the chart's width (300 points on about 560 px).
@@ -59,6 +59,10 @@ class Bin:
     head_yaw: float | None  # mean, degrees
     scores: dict[str, float]  # mean apparent expression score by label, seconds with a face
     expression: str | None  # the label with the highest mean score
+    # Mean movement from the neutral face by action unit, over the seconds that measured it
+    # (the keys of ``face.action_units.units``), and those whose mean is at least active.
+    action_units: dict[str, float] = field(default_factory=dict)
+    active_units: tuple[str, ...] = ()
 
 
 class Seconds:
@@ -71,6 +75,11 @@ class Seconds:
             int(s.t): s.scores for s in (expression.timeline if expression is not None else [])
         }
         self.labels: list[str] = sorted({label for s in self.scores.values() for label in s})
+        units = result.face.action_units
+        self.units: dict[str, ActionUnit] = dict(units.units) if units is not None else {}
+        self.movements: dict[int, dict[str, float]] = {
+            int(s.t): s.intensity for s in (units.timeline if units is not None else [])
+        }
         self.duration_s = max(1.0, result.media.duration_s, len(result.timeline))
 
     def bin(self, start: float, end: float) -> Bin:
@@ -84,6 +93,12 @@ class Seconds:
             if scored
             else {}
         )
+        measured = [self.movements[s] for s in seconds if s in self.movements]
+        movements = (
+            {key: sum(m.get(key, 0.0) for m in measured) / len(measured) for key in self.units}
+            if measured
+            else {}
+        )
         return Bin(
             start=start,
             end=end,
@@ -94,6 +109,10 @@ class Seconds:
             head_yaw=_mean([r.head_yaw for r in rows]),
             scores=scores,
             expression=max(scores, key=lambda label: scores[label]) if scores else None,
+            action_units=movements,
+            active_units=tuple(
+                key for key, value in movements.items() if value >= self.units[key].active_threshold
+            ),
         )
 
     def bins(self, start: float, end: float, width_s: float) -> list[Bin]:

@@ -54,6 +54,9 @@ from .result import (
 from .section import Section
 from .speech import Segment, Speakers, SpeechSection, Turn, Word
 from .vision import (
+    ActionUnit,
+    ActionUnits,
+    ActionUnitSecond,
     AwayEpisode,
     BlinksSection,
     Expression,
@@ -71,6 +74,9 @@ from .vision import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ActionUnit",
+    "ActionUnitSecond",
+    "ActionUnits",
     "AnalysisResult",
     "AnalyzerPlan",
     "AudioChunk",

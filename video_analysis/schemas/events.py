@@ -143,6 +143,11 @@ class AudioChunk(Message):
     language: str | None = Field(
         None, description="The upload's spoken-language override (e.g. 'ko'), if it had one."
     )
+    interview_language: str | None = Field(
+        None,
+        description="Without an override: the language the upload's interview (same "
+        "interview_id) was spoken in over its answers analysed before, if any.",
+    )
     encoding: Literal["flac"] = "flac"
     data: bytes
 

@@ -66,6 +66,34 @@ class Hand(BaseModel):
     score: float | None = Field(None, description="MediaPipe's score for that label.")
 
 
+class ActionUnitMeasures(BaseModel):
+    """Where the face's landmarks sit in one frame, one measure per facial action unit: in
+    inter-ocular distances (outer eye corner to outer eye corner) in the face's own frame, so
+    that neither the face's size in the picture nor a turned head changes them much; each
+    oriented so that more of the action is larger. Positions, not intensities: the join
+    measures each against the person's neutral."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    brow_raiser: float = Field(description="AU1+2: height of the brows above the eye corners.")
+    brow_lowerer: float = Field(
+        description="AU4: minus the inner brows' height and minus the gap between them."
+    )
+    upper_lid_raiser: float = Field(
+        description="AU5: height of the upper lids' middle above their eye's corners."
+    )
+    nose_wrinkler: float = Field(description="AU9: height of the alar creases (nostril wings).")
+    upper_lip_raiser: float = Field(
+        description="AU10: minus the philtrum (subnasale to the top of the upper lip)."
+    )
+    lip_corner_puller: float = Field(description="AU12: height of the mouth's corners.")
+    lip_corner_depressor: float = Field(description="AU15: minus the mouth corners' height.")
+    lip_stretcher: float = Field(
+        description="AU20: half the mouth's width minus its corners' height."
+    )
+    jaw_drop: float = Field(description="AU26: depth of the chin below the eye corners.")
+
+
 class PoseFrame(FrameRow):
     """One frame's face and, on the body grid, body and hand measures; null where not found."""
 
@@ -81,6 +109,9 @@ class PoseFrame(FrameRow):
     direction: str | None = Field(None, description="Where the person looks when not at it.")
     face_width: float | None = Field(
         None, description="Face width, share of the frame's long side (distance to camera)."
+    )
+    action_units: ActionUnitMeasures | None = Field(
+        None, description="Face Mesh's geometric measure of each facial action unit."
     )
     body_checked: bool | None = Field(None, description="Body and hands were looked for.")
     body: bool | None = Field(None, description="Both shoulders were found.")
@@ -163,6 +194,12 @@ class SegmentRow(BaseModel):
     compression_ratio: float = Field(description="gzip compression ratio of the text.")
     words: list[WordRow] = Field(default_factory=list, description="Its words in time order.")
     flag: str | None = Field(None, description="Why the segment is left out, if it is.")
+    words_after_speech: int = Field(
+        0,
+        ge=0,
+        description="Words cut from its end: decoded after the chunk's last speech, with no "
+        "speech heard under them.",
+    )
 
 
 class VoiceSignal(BaseModel):
@@ -238,7 +275,9 @@ class SpeechPart(PartData):
     language_probability: float | None = Field(
         None, description="Its share of probability among the candidate languages."
     )
-    language_source: str | None = Field(None, description="metadata, setting, detected or default.")
+    language_source: str | None = Field(
+        None, description="metadata, setting, detected, default or interview."
+    )
     language_scores: dict[str, float] = Field(
         default_factory=dict, description="The best detected candidates' shares."
     )

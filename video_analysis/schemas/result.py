@@ -149,6 +149,9 @@ class TimelineWord(BaseModel):
     start: float = Field(description="Seconds from the start of the video.")
     end: float = Field(description="Seconds from the start of the video.")
     speaker: str | None = Field(None, description="Speaker label (S1, S2...), when known.")
+    filler: bool = Field(
+        False, description="A filler (um, uh, 'you know'), as the transcript marks it."
+    )
 
 
 class TimelineRow(BaseModel):

@@ -38,6 +38,11 @@ class Word(SpeechModel):
     probability: float = Field(ge=0, le=1, description="Whisper's probability of the word.")
     speaker: str | None = Field(None, description="Speaker label (S1, S2...), when known.")
     overlap: bool = Field(False, description="Said while two people spoke at once.")
+    filler: bool = Field(
+        False,
+        description="A filler: a hesitation sound (um, uh, 음, 어) or a word used as one ('like,', "
+        "'you know', 뭐); the fillers figures count these.",
+    )
     expression: str | None = Field(
         None, description="Apparent facial expression in the sampled frame nearest the word."
     )
@@ -69,7 +74,14 @@ class HallucinationsDropped(SpeechModel):
 
     count: int = Field(ge=0, description="Segments dropped.")
     by_reason: dict[str, int] = Field(
-        description="Segments dropped by reason: repetition, silence, low_probability, no_words."
+        description="Segments dropped by reason: repetition, silence, low_probability, "
+        "no_words, after_speech (every word decoded after the speech ended)."
+    )
+    words_after_speech: int = Field(
+        0,
+        ge=0,
+        description="Words cut from the end of a chunk's transcript: decoded after its last "
+        "speech (Whisper goes on past the end of the audio), with no speech heard under them.",
     )
 
 
@@ -391,7 +403,9 @@ class SpeechSection(Section):
 
     language: str | None = Field(None, description="The language spoken longest, e.g. 'en'.")
     language_source: str | None = Field(
-        None, description="metadata, setting, detected or default: the rule that chose."
+        None,
+        description="metadata, setting, detected, default or interview (the language of the "
+        "interview's earlier answers): the rule that chose.",
     )
     transcript: str | None = Field(None, description="The whole transcript, every speaker.")
     segments: list[Segment] = Field(

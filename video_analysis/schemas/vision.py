@@ -70,7 +70,74 @@ class Expression(BaseModel):
     timeline: list[ExpressionSecond] = Field(
         default_factory=list, description="One row per whole second that has a scored face."
     )
+    action_unit_frames: dict[str, int] | None = Field(
+        None,
+        description="Frames whose label the facial action units changed, by the label given "
+        "(the expression model barely ever reads disgust); null when no frame changed.",
+    )
     note: str | None = Field(None, description="How to read the labels.")
+
+
+class ActionUnit(BaseModel):
+    """One facial action unit over the video: how far its landmarks moved from where they
+    sit on the person's neutral face, in inter-ocular distances (0.01 is about 1 mm)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    au: str = Field(description="Its FACS action unit(s), e.g. 'AU12'.")
+    name: str = Field(description="Its FACS name, e.g. 'lip corner puller'.")
+    mean: float = Field(ge=0, description="Mean movement over the measured frames.")
+    peak: float = Field(ge=0, description="95th percentile of the movement over the frames.")
+    active_share: float = Field(
+        ge=0,
+        le=1,
+        description="Share of the measured frames with the movement at or above active_threshold.",
+    )
+    active_threshold: float = Field(
+        description="The movement that counts as active: above what talking with a neutral "
+        "face moves it."
+    )
+
+
+class ActionUnitSecond(BaseModel):
+    """One whole second of the video with measured landmarks: each action unit's mean movement
+    over its frames."""
+
+    model_config = ConfigDict(extra="allow")
+
+    t: float = Field(description="Start of the second, in seconds from the start of the video.")
+    intensity: dict[str, float] = Field(
+        default_factory=dict, description="Mean movement by action unit (the keys of units)."
+    )
+    frames: int = Field(0, ge=0, description="Frames with measured landmarks in this second.")
+
+
+class ActionUnits(Section):
+    """Facial action units as OpenFace or py-feat name them, estimated from the geometry of
+    Face Mesh's landmarks against the person's own neutral face: apparent movement of the
+    brows, lids, nose, lips and jaw, not a feeling. ``coverage`` is the share of sampled frames
+    with measured landmarks."""
+
+    unit: str | None = Field(None, description="The unit of every movement.")
+    neutral: str | None = Field(
+        None, description="Which of the person's frames the neutral face is the median of."
+    )
+    neutral_frames: int | None = Field(
+        None, ge=0, description="How many frames the neutral face is taken from."
+    )
+    frames_measured: int | None = Field(
+        None, ge=0, description="Frames with the face's landmarks measured."
+    )
+    units: dict[str, ActionUnit] = Field(
+        default_factory=dict,
+        description="By action unit: brow_raiser, brow_lowerer, upper_lid_raiser, "
+        "nose_wrinkler, upper_lip_raiser, lip_corner_puller, lip_corner_depressor, "
+        "lip_stretcher, jaw_drop.",
+    )
+    timeline: list[ActionUnitSecond] = Field(
+        default_factory=list, description="One row per whole second with measured landmarks."
+    )
+    note: str | None = Field(None, description="How to read the figures.")
 
 
 class FaceSection(Section):
@@ -92,6 +159,11 @@ class FaceSection(Section):
     )
     expression: Expression | None = Field(
         None, description="Apparent expression over the video; only its note when not judged."
+    )
+    action_units: ActionUnits | None = Field(
+        None,
+        description="Facial action units (apparent movement of the face against the person's "
+        "neutral, not a feeling), from the pose role's face landmarks; null without that role.",
     )
 
 

@@ -37,6 +37,30 @@ class ResultStore(Protocol):
     async def get_result(self, video_id: str) -> AnalysisResult | None: ...
     async def get_result_body(self, video_id: str) -> bytes | None: ...
     async def delete_result(self, video_id: str) -> bool: ...
+    async def interview_language(self, interview_id: str) -> str | None: ...
+
+
+#: The speech rules whose language is evidence of what an interview is spoken in: the upload
+#: said it, or it was heard. A language taken from the interview itself or the default is not.
+LANGUAGE_EVIDENCE = ("metadata", "detected")
+#: What each stored result says of its speech: the language, the rule that chose it, and
+#: seconds of audio (JSON paths into the result column).
+_LANGUAGE_PATHS = ("$.speech.language", "$.speech.language_source", "$.speech.audio_s")
+_SQLITE_LANGUAGE_COLUMNS = ", ".join(f"json_extract(result, '{p}')" for p in _LANGUAGE_PATHS)
+# MySQL's and MariaDB's JSON_EXTRACT gives JSON (a string in its quotes).
+_MYSQL_LANGUAGE_COLUMNS = ", ".join(
+    f"JSON_UNQUOTE(JSON_EXTRACT(result, '{p}'))" for p in _LANGUAGE_PATHS
+)
+
+
+def main_language(rows: list[tuple[Any, Any, Any]]) -> str | None:
+    """The language of most audio over an interview's answers (language, the rule that chose
+    it, seconds of audio each), counting only answers whose language was given or heard."""
+    seconds: dict[str, float] = {}
+    for language, source, audio_s in rows:
+        if language and source in LANGUAGE_EVIDENCE:
+            seconds[str(language)] = seconds.get(str(language), 0.0) + float(audio_s or 0.0)
+    return max(seconds, key=lambda name: seconds[name]) if seconds else None
 
 
 def embedded_db_path(settings: Settings) -> Path:
@@ -127,6 +151,21 @@ class SQLiteResultStore(SQLiteStore):
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"result store unavailable: {exc}") from exc
         return None if row is None else str(row[0]).encode()
+
+    async def interview_language(self, interview_id: str) -> str | None:
+        """The language the interview's analysed answers were spoken in (``main_language``);
+        None before any."""
+        conn = await self._connection()
+        try:
+            async with conn.execute(
+                f"SELECT {_SQLITE_LANGUAGE_COLUMNS} FROM {RESULTS_TABLE} "
+                "WHERE interview_id = ? AND status <> 'failed'",
+                (interview_id,),
+            ) as cursor:
+                rows = await cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"result store unavailable: {exc}") from exc
+        return main_language([tuple(row) for row in rows])
 
     async def delete_result(self, video_id: str) -> bool:
         """Remove the video's result; whether there was one."""
@@ -253,15 +292,20 @@ class MySQLResultStore:
                 raise StoreUnavailable(f"result database unreachable: {exc}") from exc
         return self._pool
 
-    async def _run(self, sql: str, args: tuple[Any, ...], *, rowcount: bool = False) -> Any:
-        """The first row of ``sql``'s answer (or, with ``rowcount``, how many rows it changed)."""
+    async def _run(
+        self, sql: str, args: tuple[Any, ...], *, rowcount: bool = False, every: bool = False
+    ) -> Any:
+        """The first row of ``sql``'s answer (``every``: all rows; ``rowcount``: how many rows
+        it changed)."""
         import aiomysql
 
         pool = await self._get_pool()
         try:
             async with pool.acquire() as conn, conn.cursor() as cur:
                 await cur.execute(sql, args)
-                return cur.rowcount if rowcount else await cur.fetchone()
+                if rowcount:
+                    return cur.rowcount
+                return await (cur.fetchall() if every else cur.fetchone())
         except (aiomysql.OperationalError, aiomysql.InterfaceError, OSError) as exc:
             raise StoreUnavailable(f"result database unavailable: {exc}") from exc
 
@@ -303,6 +347,17 @@ class MySQLResultStore:
             f"SELECT result FROM {RESULTS_TABLE} WHERE video_id = %s", (video_id,)
         )
         return None if row is None else str(row[0]).encode()
+
+    async def interview_language(self, interview_id: str) -> str | None:
+        """The language the interview's analysed answers were spoken in (``main_language``);
+        None before any."""
+        rows = await self._run(
+            f"SELECT {_MYSQL_LANGUAGE_COLUMNS} FROM {RESULTS_TABLE} "
+            "WHERE interview_id = %s AND status <> 'failed'",
+            (interview_id,),
+            every=True,
+        )
+        return main_language([tuple(row) for row in rows])
 
     async def delete_result(self, video_id: str) -> bool:
         """Remove the video's result; whether there was one."""

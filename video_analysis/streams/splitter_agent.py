@@ -135,18 +135,43 @@ async def _keep_event(sources: Sources, upload: VideoUploaded) -> None:
         log.warning("could not keep the event of video_id=%s: %s", upload.video_id, exc)
 
 
+async def _interview_language(wiring: Wiring, upload: VideoUploaded) -> str | None:
+    """The language of the upload's interview over its answers analysed so far, when the
+    upload names an interview and no language: a short answer is read in it (the speech
+    analyzer's language rule). None when there is none, or the result store cannot say."""
+    metadata = upload.metadata
+    if metadata.language or not metadata.interview_id or wiring.settings.speech_language:
+        return None
+    try:
+        results = await wiring.services.results()
+        return await results.interview_language(metadata.interview_id)
+    except Exception as exc:  # noqa: BLE001 - the language is then detected, as without one
+        log.warning(
+            "no interview language for video_id=%s (interview %s): %s",
+            upload.video_id,
+            metadata.interview_id,
+            exc,
+        )
+        return None
+
+
 async def _split_and_publish(wiring: Wiring, sources: Sources, upload: VideoUploaded) -> Any:
     """Fetch and decode in a thread and publish each batch as it is ready; wait for every ack.
     A downloaded copy (s3://, https://) is removed when the split is done."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4)
     video_id = upload.video_id
+    interview_language = await _interview_language(wiring, upload)
 
     def produce() -> Any:
         try:
             with sources.local_copy(upload.uri) as path:
                 generator = split_video(
-                    path, video_id, wiring.settings, language=upload.metadata.language
+                    path,
+                    video_id,
+                    wiring.settings,
+                    language=upload.metadata.language,
+                    interview_language=interview_language,
                 )
                 while True:
                     try:

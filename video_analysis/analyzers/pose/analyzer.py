@@ -47,7 +47,7 @@ from pydantic import BaseModel
 from ...models.bundle import model_info as bundle_model_info
 from ...models.bundle import record_loaded
 from ...schemas import ModelInfo, PartSource
-from ...schemas.parts import Hand, PartData, PoseFrame, PosePart
+from ...schemas.parts import ActionUnitMeasures, Hand, PartData, PoseFrame, PosePart
 from ...settings import Settings, get_settings
 from .. import geometry as geo
 from .. import timeseries as ts
@@ -178,6 +178,11 @@ class PoseAnalyzer(Analyzer):
             + geo.eye_aspect_ratio(pts[list(geo.LEFT_EYE_EAR)])
         ) / 2
         row.ear = round(ear, 4)
+        measures = geo.action_units(mesh)
+        if measures is not None:
+            row.action_units = ActionUnitMeasures(
+                **{name: round(value, 4) for name, value in measures.items()}
+            )
         if angles is not None:
             yaw, pitch, roll = angles
             row.yaw, row.pitch, row.roll = round(yaw, 2), round(pitch, 2), round(roll, 2)

@@ -54,13 +54,16 @@ from ..base import Analyzer, DecodedAudio, SummaryInput, WordsHook
 from ..speaker_embedding import SpeakerEmbedder
 from . import activity, praat, segmentation, speakers, voice
 from .figures import speaker_figures
-from .fillers import FILLER_PROMPTS
+from .fillers import FILLER_PROMPTS, is_filled_pause, mark_fillers
 from .language import LanguageChoice, detect, given
 from .recognition import Recognizer, Speech
 from .transcript import (
     better_decode,
     decode_failed,
+    drop_after_speech,
+    norm,
     onset_threshold,
+    refine_filled_pauses,
     refine_first_word,
     segment_row,
     stitch,
@@ -271,16 +274,25 @@ class SpeechAnalyzer(Analyzer):
         speech = self._recognizer.speech(
             x, activity.speech_chunks(probabilities, x.size, self._vad.VadOptions())
         )
-        choice = self._language(speech, chunk.language)
+        choice = self._language(speech, chunk.language, chunk.interview_language)
         prompt = FILLER_PROMPTS.get(choice.language)
-        rows = self._transcribe(speech, offset, choice.language, prompt, settings.speech_beam_size)
+        beam_used = settings.speech_language_beam_sizes.get(
+            choice.language, settings.speech_beam_size
+        )
+        rows = self._transcribe(speech, offset, choice.language, prompt, beam_used)
         max_ratio = settings.speech_max_compression_ratio
-        beam_used = settings.speech_beam_size
         fallback = settings.speech_fallback_beam_size
         if fallback > beam_used and any(decode_failed(row, max_ratio) for row in rows):
             again = self._transcribe(speech, offset, choice.language, prompt, fallback)
             if better_decode(rows, again, max_ratio) is again:
                 rows, beam_used = again, fallback
+        drop_after_speech(
+            rows,
+            offset,
+            probabilities,
+            activity.SILERO_FRAME_S,
+            self._vad.VadOptions().threshold,
+        )
         transcribe_s = time.monotonic() - started
         if on_words is not None:
             # The words are what people wait for; pitch and the rest follow in the part.
@@ -320,6 +332,13 @@ class SpeechAnalyzer(Analyzer):
             stretches = measured.stretches
             signal.speech_frames = int(speech_mask.sum())
             signal.voiced_frames = int((speech_mask & measured.voiced).sum())
+            for row in kept:
+                refine_filled_pauses(
+                    row,
+                    offset,
+                    measured.voiced,
+                    lambda word: is_filled_pause(norm(word), choice.language),
+                )
         return SpeechPart(
             start=offset,
             end=float(chunk.end),
@@ -413,9 +432,12 @@ class SpeechAnalyzer(Analyzer):
             speaker_model=None if self._embedder is not None else self._no_speakers,
         )
 
-    def _language(self, speech: Speech, override: str | None) -> LanguageChoice:
+    def _language(
+        self, speech: Speech, override: str | None, interview: str | None
+    ) -> LanguageChoice:
         """The chunk's language: the upload's override, the configured one, or detected over
-        the chunk's speech (``language.detect``)."""
+        the chunk's speech with the interview's language, when known, as the prior
+        (``language.detect``)."""
         settings = self._settings
         if override:
             return given(override, "metadata")
@@ -429,6 +451,7 @@ class SpeechAnalyzer(Analyzer):
             candidates=settings.speech_languages,
             default=settings.speech_default_language,
             margin=settings.speech_language_margin,
+            interview=interview,
         )
 
     # --- per video --------------------------------------------------------------------------
@@ -453,6 +476,7 @@ class SpeechAnalyzer(Analyzer):
         overlaps = activity.union([(a, b) for c in chunks for a, b in c.overlap_regions])
         segments = speakers.mark_overlaps(speakers.label_words(segments, turns), overlaps)
         words = [w for s in segments for w in s.words]
+        mark_fillers(words, language)
         talk = speakers.talk_seconds(turns) or _word_seconds(words)
         total = sum(talk.values()) or 1.0
         candidate, rule = _candidate(talk, manifest.metadata.candidate_speaker)

@@ -18,7 +18,7 @@ import numpy as np
 from ...schemas.parts import SpeechPart
 from ...schemas.speech import Fillers, ResponseDelay, ResponseDelayBasis, SpeakerFigures, Word
 from . import activity, fluency, voice
-from .fillers import count_fillers, filler_method, fillers_figures
+from .fillers import count_fillers, filler_method, fillers_figures, speaker_runs
 
 
 def runs_of(words: Sequence[Word], speaker: str | None) -> list[list[Word]]:
@@ -84,7 +84,8 @@ def speaker_figures(
         fillers = Fillers(method=method)
     else:
         found: Counter[str] = Counter()
-        for run in runs:
+        # Found in each speaker's own stretches, as ``mark_fillers`` marks the words.
+        for run in runs if speaker is not None else speaker_runs(words):
             found += count_fillers([w.word for w in run], language)
         fillers = fillers_figures(found, language, speaking_s, method)
     spans = activity.union([(w.start, w.end) for w in own])

@@ -18,11 +18,11 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ...schemas.parts import SpeechPart
-from ...schemas.speech import FillerCounts, Fillers
+from ...schemas.speech import FillerCounts, Fillers, Word
 from .transcript import norm
 
 FILLER_PROMPTS: dict[str, str] = {
-    "en": "Umm, let me think like, hmm... Okay, here is what I, uh, think.",
+    "en": "So, um, I was, uh, thinking that, um, we could, uh, you know, try it.",
     "ko": "음, 그러니까 어... 제 생각에는, 뭐, 이렇습니다.",
 }
 # Sounds that are fillers wherever they stand (elongations included: "ummm", "uhh", "hmm").
@@ -76,6 +76,31 @@ def filler_spans(tokens: Sequence[str], language: str | None) -> list[tuple[int,
                     break
         i += 1
     return found
+
+
+def speaker_runs(words: Sequence[Word]) -> list[list[Word]]:
+    """``words`` (in time order) cut where the speaker changes: the stretches fillers are
+    found in, so that "you know" said by two people is no filler of either."""
+    runs: list[list[Word]] = []
+    for word in words:
+        if runs and runs[-1][-1].speaker == word.speaker:
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+    return runs
+
+
+def mark_fillers(words: Sequence[Word], language: str | None) -> None:
+    """Set ``filler`` on each word that is (part of) a filler, found in each speaker's
+    stretches of ``words`` as the fillers figures count them."""
+    for run in speaker_runs(words):
+        marked = {
+            k
+            for start, length, _name in filler_spans([w.word for w in run], language)
+            for k in range(start, start + length)
+        }
+        for k, word in enumerate(run):
+            word.filler = k in marked
 
 
 def _set_off(token: str) -> bool:
