@@ -239,6 +239,23 @@ def test_the_action_units_have_a_lane_beside_the_expression_and_a_column_in_the_
     assert "apparent movement, not a feeling" in page
 
 
+def test_the_action_units_are_drawn_over_the_hatching_of_unmeasured_seconds() -> None:
+    """The shading is an image and the hatching a patch: a patch is drawn above an image
+    unless the image says otherwise, and the lane then read "not measured" everywhere."""
+    from matplotlib.figure import Figure
+
+    from video_analysis.report.charts import _action_units
+    from video_analysis.report.windows import Seconds
+
+    result = interview(60)
+    ax = Figure().subplots()
+    _action_units(ax, result, Seconds(result).bins(0.0, 60.0, 1.0), 0.0, 60.0)
+
+    assert ax.images and ax.patches + ax.collections
+    hatching = max(a.get_zorder() for a in ax.patches + ax.collections)
+    assert min(image.get_zorder() for image in ax.images) > hatching
+
+
 def test_without_action_units_their_lane_says_why() -> None:
     result = interview(60)
     result.face.action_units = ActionUnits.not_assessed(

@@ -227,6 +227,7 @@ def _action_units(
         vmin=0.0,
         vmax=UNIT_SHADE_MAX,
         extent=(start, end, len(keys) - 0.5, -0.5),
+        zorder=2,  # over the hatching (a patch, drawn above images by default)
     )
     ax.set_yticks(range(len(keys)), [units.units[key].au for key in keys], fontsize=7)
     ax.set_ylabel("facial\naction units")
