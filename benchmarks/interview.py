@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/interview.py [--minutes 30] [--pair mf|ff] [--skip-dev]
                                              [--skip-analyze] [--json OUT] [--keep DIR]
+                                             [--set VA_NAME=VALUE]
 
 The interview is built from the real recordings of ``../shared/data`` by
 ``benchmarks/interview_media.py`` (AMI voices taking turns, GRID faces, 1280x720 25 fps
@@ -41,6 +42,7 @@ from interview_media import PAIRS, Interview, build_interview  # noqa: E402
 from measure import (  # noqa: E402
     DevService,
     PeakMemory,
+    _own_env,
     cold_env,
     cold_run,
     stage_work,
@@ -163,9 +165,11 @@ def log_problems(text: str, limit: int = 8) -> list[str]:
     return seen[:limit] + ([f"... {len(seen) - limit} more"] if len(seen) > limit else [])
 
 
-def run_dev(interview: Interview, warm: Interview, work: Path) -> dict[str, Any]:
+def run_dev(
+    interview: Interview, warm: Interview, work: Path, settings: dict[str, str]
+) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    with DevService(work / "dev") as dev:
+    with DevService(work / "dev", env={**_own_env(), **settings}) as dev:
         assert dev.process is not None and dev.http is not None
         memory = PeakMemory(dev.process.pid).start()
         try:
@@ -340,6 +344,13 @@ def main() -> int:
     parser.add_argument(
         "--keep", type=Path, default=None, help="work folder: logs, results, report (default: temp)"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="VA_NAME=VALUE",
+        help="a setting of the warm service (e.g. VA_ANALYSIS_PREFETCH=16); repeatable",
+    )
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="va-interview-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -357,7 +368,8 @@ def main() -> int:
     }
     try:
         if not args.skip_dev:
-            figures["dev"] = run_dev(interview, warm, work)
+            settings = dict(pair.split("=", 1) for pair in args.set)
+            figures["dev"] = run_dev(interview, warm, work, settings)
         if not args.skip_analyze:
             print("cold analyze ...", flush=True)
             figures["analyze"] = run_analyze(interview, work)

@@ -66,10 +66,11 @@ class Settings(BaseSettings):
         description="Frame batches or audio chunks an analyzer worker may hold in memory ahead "
         "of those it is analysing (Faust's stream buffer for the analyzer roles; 4096 is "
         "Faust's default). Each is up to max_message_bytes, so a long backlog piles up in the "
-        "slowest analyzer; a small buffer bounds that, but Faust resumes one paused partition "
-        "per message taken once the buffer is half empty, and partitions then went unread for "
-        "over 5 minutes (at 4 on the frames of a 30-minute interview; at 16 on the audio of a "
-        "60-minute one, whose speech then missed the join's deadline: a partial result).",
+        "slowest analyzer; a small buffer bounds that. Faust resumes one paused partition "
+        "per message taken once the buffer has drained, any of them, and partitions went "
+        "unread for over 5 minutes (at 4 on the frames of a 30-minute interview; at 16 on the "
+        "audio of a 60-minute one, whose speech then missed the join's deadline); paused "
+        "partitions are now resumed oldest first (streams/flow.py).",
     )
     max_message_bytes: int = Field(
         900_000, ge=64_000, description="Largest serialized message the splitter publishes."

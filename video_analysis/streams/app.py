@@ -21,6 +21,7 @@ from ..schemas import PartSource
 from ..settings import Settings
 from . import metrics
 from .analyzer_agent import add_analyzer_agent, add_model_reports
+from .flow import resume_in_order
 from .join_agent import add_join
 from .splitter_agent import add_splitter
 from .topics import ALL_TOPICS, VIDEO_AUDIO, VIDEO_FRAMES
@@ -56,6 +57,7 @@ def _buffer_options(settings: Settings, role: str) -> dict[str, Any]:
 def create_app(settings: Settings, role: str) -> tuple[faust.App, Watchdog]:
     """The role's app, and its watchdog (whose ``exit_code`` says why the worker stopped)."""
     validate_plan(settings.frame_analyzers, settings.audio_analyzers)
+    resume_in_order()
     app = faust.App(
         app_id_for_role(settings, role),
         broker=settings.broker_url,
