@@ -61,16 +61,15 @@ class Settings(BaseSettings):
         "0 = never.",
     )
     analysis_prefetch: int = Field(
-        4096,
+        16,
         ge=4,
         description="Frame batches or audio chunks an analyzer worker may hold in memory ahead "
-        "of those it is analysing (Faust's stream buffer for the analyzer roles; 4096 is "
-        "Faust's default). Each is up to max_message_bytes, so a long backlog piles up in the "
-        "slowest analyzer; a small buffer bounds that. Faust resumes one paused partition "
-        "per message taken once the buffer has drained, any of them, and partitions went "
-        "unread for over 5 minutes (at 4 on the frames of a 30-minute interview; at 16 on the "
-        "audio of a 60-minute one, whose speech then missed the join's deadline); paused "
-        "partitions are now resumed oldest first (streams/flow.py).",
+        "of those it is analysing (Faust's stream buffer for the analyzer roles; Faust's own "
+        "default is 4096). Each is up to max_message_bytes, so a long backlog would pile up in "
+        "the slowest analyzer. Paused partitions are resumed oldest first "
+        "(streams/flow.py): with Faust's order, at 16 the audio of a 60-minute interview went "
+        "unread for over 5 minutes and its speech missed the join's deadline; now it completes "
+        "(0.214x real time, no stalled stream; 30 minutes at 4: 0.223x, none).",
     )
     max_message_bytes: int = Field(
         900_000, ge=64_000, description="Largest serialized message the splitter publishes."
