@@ -71,7 +71,7 @@ def filled_pauses(speech: SpeechSection) -> list[Word]:
         w
         for s in speech.segments
         for w in s.words
-        if w.filler and filler_rules.is_filled_pause(w.word.strip(" ,.?!…").lower(), "en")
+        if w.filler and filler_rules.is_filled_pause(w.word, "en")
     ]
 
 

@@ -286,10 +286,7 @@ def test_a_one_word_answer_is_read_in_its_interviews_language(analyzer: SpeechAn
 
 def _filled_pauses(speech: SpeechSection) -> list[Word]:
     return [
-        w
-        for s in speech.segments
-        for w in s.words
-        if w.filler and is_filled_pause(w.word.strip(" ,.?!…").lower(), "en")
+        w for s in speech.segments for w in s.words if w.filler and is_filled_pause(w.word, "en")
     ]
 
 

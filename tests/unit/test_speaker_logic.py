@@ -596,7 +596,7 @@ def test_a_filled_pause_starts_where_its_voicing_holds() -> None:
     voiced = np.zeros(100, dtype=bool)  # 20 ms frames from 9.0 s
     voiced[55] = True  # 10.10 s: one frame in noise
     voiced[64:80] = True  # 10.28 s on: the sound
-    refine_filled_pauses(row, 9.0, voiced, lambda w: w.strip(" ,").lower() == "uh")
+    refine_filled_pauses([row], 9.0, voiced, lambda w: w.strip(" ,").lower() == "uh")
     assert row.words[0].start == pytest.approx(10.28)
     assert row.start == pytest.approx(10.28)
     assert row.words[1].start == 10.6  # not a filled pause: left alone

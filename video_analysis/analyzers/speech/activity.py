@@ -172,10 +172,20 @@ def regions(
 
 def mean_over(probabilities: NDArray[Any], frame_s: float, start: float, end: float) -> float:
     """Mean probability over the frames of [start, end) (seconds from frame 0)."""
-    a = max(0, int(start / frame_s))
-    b = max(a + 1, int(np.ceil(end / frame_s)))
-    values = probabilities[a:b]
+    values = _frames(probabilities, frame_s, start, end)
     return float(values.mean()) if values.size else 0.0
+
+
+def max_over(probabilities: NDArray[Any], frame_s: float, start: float, end: float) -> float:
+    """Highest probability over the frames of [start, end) (seconds from frame 0)."""
+    values = _frames(probabilities, frame_s, start, end)
+    return float(values.max()) if values.size else 0.0
+
+
+def _frames(probabilities: NDArray[Any], frame_s: float, start: float, end: float) -> Any:
+    """The frames of [start, end), at least the one ``start`` falls in."""
+    a = max(0, int(start / frame_s))
+    return probabilities[a : max(a + 1, int(np.ceil(end / frame_s)))]
 
 
 def union(*spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:

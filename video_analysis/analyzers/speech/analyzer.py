@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -61,7 +62,6 @@ from .transcript import (
     better_decode,
     decode_failed,
     drop_after_speech,
-    norm,
     onset_threshold,
     refine_filled_pauses,
     refine_first_word,
@@ -249,7 +249,8 @@ class SpeechAnalyzer(Analyzer):
         vad_s = time.monotonic() - started
         # Silence (or noise without speech) never reaches the decoder: it is where Whisper
         # invents text. Whisper's own voice detection decides, at its own threshold.
-        if x.size == 0 or not (probabilities >= self._vad.VadOptions().threshold).any():
+        vad = self._vad.VadOptions()
+        if x.size == 0 or not (probabilities >= vad.threshold).any():
             started = time.monotonic()
             heard = self._speaker_windows(x, offset, probabilities)
             return SpeechPart(
@@ -271,9 +272,7 @@ class SpeechAnalyzer(Analyzer):
         # Whisper's speech chunks from the same Silero pass, the speech joined and encoded
         # once for language and words (``recognition`` says what that saved).
         assert self._recognizer is not None
-        speech = self._recognizer.speech(
-            x, activity.speech_chunks(probabilities, x.size, self._vad.VadOptions())
-        )
+        speech = self._recognizer.speech(x, activity.speech_chunks(probabilities, x.size, vad))
         choice = self._language(speech, chunk.language, chunk.interview_language)
         prompt = FILLER_PROMPTS.get(choice.language)
         beam_used = settings.speech_language_beam_sizes.get(
@@ -286,13 +285,7 @@ class SpeechAnalyzer(Analyzer):
             again = self._transcribe(speech, offset, choice.language, prompt, fallback)
             if better_decode(rows, again, max_ratio) is again:
                 rows, beam_used = again, fallback
-        drop_after_speech(
-            rows,
-            offset,
-            probabilities,
-            activity.SILERO_FRAME_S,
-            self._vad.VadOptions().threshold,
-        )
+        drop_after_speech(rows, offset, probabilities, activity.SILERO_FRAME_S, vad.threshold)
         transcribe_s = time.monotonic() - started
         if on_words is not None:
             # The words are what people wait for; pitch and the rest follow in the part.
@@ -332,13 +325,9 @@ class SpeechAnalyzer(Analyzer):
             stretches = measured.stretches
             signal.speech_frames = int(speech_mask.sum())
             signal.voiced_frames = int((speech_mask & measured.voiced).sum())
-            for row in kept:
-                refine_filled_pauses(
-                    row,
-                    offset,
-                    measured.voiced,
-                    lambda word: is_filled_pause(norm(word), choice.language),
-                )
+            refine_filled_pauses(
+                kept, offset, measured.voiced, partial(is_filled_pause, language=choice.language)
+            )
         return SpeechPart(
             start=offset,
             end=float(chunk.end),

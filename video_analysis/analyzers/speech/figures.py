@@ -24,17 +24,9 @@ from .fillers import count_fillers, filler_method, fillers_figures, speaker_runs
 def runs_of(words: Sequence[Word], speaker: str | None) -> list[list[Word]]:
     """The speaker's words (all words when ``speaker`` is None) in runs not interrupted by
     another speaker's word; ``words`` are in time order."""
-    runs: list[list[Word]] = []
-    previous: str | None = None
-    for word in words:
-        own = speaker is None or word.speaker == speaker
-        if own:
-            if runs and previous == "own":
-                runs[-1].append(word)
-            else:
-                runs.append([word])
-        previous = "own" if own else "other"
-    return runs
+    if speaker is None:
+        return [list(words)] if words else []
+    return [run for run in speaker_runs(words) if run[0].speaker == speaker]
 
 
 def response_delays(words: Sequence[Word], speaker: str) -> list[ResponseDelay]:

@@ -120,11 +120,13 @@ def _en_sound(word: str) -> str:
     return "hmm"
 
 
-def is_filled_pause(filler: str, language: str | None) -> bool:
-    """Whether a filler as :func:`count_fillers` names it is a hesitation sound (else a word)."""
+def is_filled_pause(word: str, language: str | None) -> bool:
+    """Whether a filler as :func:`count_fillers` names it, or a word as Whisper writes it
+    (" Um,"), is a hesitation sound (else a word)."""
+    sound = norm(word)
     if language == "ko":
-        return bool(_KO_SOUNDS.match(filler))
-    return bool(_EN_SOUNDS.match(filler))
+        return bool(_KO_SOUNDS.match(sound))
+    return bool(_EN_SOUNDS.match(sound))
 
 
 def fillers_figures(

@@ -139,7 +139,7 @@ def decide(
     best, p_best = ranked[0]
     p_next = ranked[1][1] if len(ranked) > 1 else 0.0
     p_default = float(shares.get(default, 0.0))
-    scores = {name: round(p, 4) for name, p in ranked[:REPORTED_SCORES]}
+    scores = _reported(shares)
     if p_best - p_next < margin and best != default and p_best - p_default < margin:
         return LanguageChoice(default, p_default, default_source, scores)
     return LanguageChoice(best, p_best, "detected", scores)
@@ -149,10 +149,15 @@ def in_interview(shares: Mapping[str, float], interview: str) -> LanguageChoice:
     """A short answer's language in an interview spoken in ``interview``: that language,
     unless another candidate holds ``SHORT_CONFIDENT_SHARE``."""
     best, p_best = next(iter(shares.items()))
-    scores = {name: round(p, 4) for name, p in list(shares.items())[:REPORTED_SCORES]}
+    scores = _reported(shares)
     if best != interview and p_best >= SHORT_CONFIDENT_SHARE:
         return LanguageChoice(best, p_best, "detected", scores)
     return LanguageChoice(interview, float(shares.get(interview, 0.0)), "interview", scores)
+
+
+def _reported(shares: Mapping[str, float]) -> dict[str, float]:
+    """The best candidates' shares (``shares`` best first), as a chunk reports them."""
+    return {name: round(p, 4) for name, p in list(shares.items())[:REPORTED_SCORES]}
 
 
 def detect(

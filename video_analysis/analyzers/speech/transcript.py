@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from ...schemas.parts import SegmentRow, SpeechPart, WordRow
 from ...schemas.speech import HallucinationsDropped, Segment, Word
+from .activity import max_over
 from .voice import HOP_S
 
 # A hesitation sound's voicing: at least 3 voiced frames in a row (60 ms on the 20 ms grid).
@@ -78,10 +79,8 @@ def drop_after_speech(
     ``after_speech``. Returns the number of words cut."""
 
     def unheard(word: WordRow) -> bool:
-        a = max(0, int((word.start - offset) / frame_s))
-        b = min(speech_probability.size, max(a + 1, int(math.ceil((word.end - offset) / frame_s))))
-        under = speech_probability[a:b]
-        return not (under.size and float(under.max()) >= threshold)
+        start, end = word.start - offset, word.end - offset
+        return max_over(speech_probability, frame_s, start, end) < threshold
 
     cut = 0
     for row in reversed([r for r in rows if r.flag is None]):
@@ -183,24 +182,26 @@ def refine_first_word(
 
 
 def refine_filled_pauses(
-    row: SegmentRow,
+    rows: list[SegmentRow],
     offset: float,
     voiced: NDArray[np.bool_],
     is_filled_pause: Callable[[str], bool],
 ) -> None:
-    """A hesitation sound ("um", "uh") is voiced from its first moment: move its start to
+    """A hesitation sound ("um", "uh") is voiced from its first moment: in each of ``rows``,
+    move its start to
     its first voiced frame when Whisper put it earlier. On the real verbatim recording of
     ../shared/data/fillers Whisper started an "uh" 0.28 s early, in breath noise only 6 dB
     under the voice, where the level rule cannot see the onset. Voicing counts from its
     first run of ``SUSTAINED_VOICING_FRAMES``: single voiced frames turn up in noise."""
     sustained = _runs_of_at_least(voiced, SUSTAINED_VOICING_FRAMES)
-    for word in row.words:
-        if is_filled_pause(word.word):
-            onset = _first_frame(word, offset, sustained)
-            if onset is not None:
-                word.start = onset
-                if word is row.words[0]:
-                    row.start = max(row.start, onset)
+    for row in rows:
+        for word in row.words:
+            if is_filled_pause(word.word):
+                onset = _first_frame(word, offset, sustained)
+                if onset is not None:
+                    word.start = onset
+                    if word is row.words[0]:
+                        row.start = max(row.start, onset)
 
 
 def _runs_of_at_least(mask: NDArray[np.bool_], frames: int) -> NDArray[np.bool_]:
