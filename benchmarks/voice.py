@@ -93,8 +93,7 @@ def words_of(part: SpeechPart) -> list[tuple[float, float]]:
 
 def with_f0(part: SpeechPart, f0: NDArray[np.float64]) -> SpeechPart:
     assert part.track is not None
-    values = [round(float(v), 1) if np.isfinite(v) else None for v in f0]
-    return part.model_copy(update={"track": part.track.model_copy(update={"f0": values})})
+    return part.model_copy(update={"track": part.track.model_copy(update={"f0": np.round(f0, 1)})})
 
 
 def row(
@@ -110,8 +109,7 @@ def row(
     mask = voice.span_mask(
         [(a - part.track.start, b - part.track.start) for a, b in spans], len(part.track.f0)
     )
-    a = np.array([np.nan if v is None else v for v in part.track.f0])[mask]
-    b = np.array([np.nan if v is None else v for v in pyin.track.f0])[mask]
+    a, b = part.track.f0[mask], pyin.track.f0[mask]
     both = np.isfinite(a) & np.isfinite(b)
     ratio = a[both] / b[both]
     db = voice.frames_within([part], spans, "db")

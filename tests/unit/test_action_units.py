@@ -4,6 +4,7 @@ in ``face.action_units``."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -136,7 +137,7 @@ def test_a_mesh_without_the_468_points_has_no_measures() -> None:
 
 def frames(upper_lip: list[float], **fields: float) -> list[ActionUnitMeasures]:
     """Per-frame measures that differ from a neutral face in the upper-lip raiser only."""
-    base = {name: 0.0 for name in ActionUnitMeasures.model_fields} | fields
+    base = {f.name: 0.0 for f in dataclasses.fields(ActionUnitMeasures)} | fields
     return [ActionUnitMeasures(**(base | {"upper_lip_raiser": v})) for v in upper_lip]
 
 

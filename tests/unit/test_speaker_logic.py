@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from pydantic import TypeAdapter
 
 from video_analysis.analyzers.speaker_embedding import MIN_WINDOW_S
 from video_analysis.analyzers.speech import activity, figures, speakers
@@ -380,7 +381,9 @@ def test_window_rows_shift_to_video_time_and_round() -> None:
     rows = speakers.window_rows(
         [(0.12345, 1.5)], np.array([[0.123456, -0.5]], dtype=np.float32), [0.87654], 60.0
     )
-    assert rows == [WindowRow(start=60.123, end=61.5, clarity=0.877, embedding=[0.1235, -0.5])]
+    assert TypeAdapter(list[WindowRow]).dump_python(rows, mode="json") == [
+        {"start": 60.123, "end": 61.5, "clarity": 0.877, "embedding": [0.1235, -0.5]}
+    ]
     assert SpeakerWindow.from_row(rows[0]).embedding.tolist() == pytest.approx([0.1235, -0.5])
 
 

@@ -145,7 +145,8 @@ def summarize(
 def speech_part(data: PartData) -> SpeechPart:
     assert isinstance(data, SpeechPart)
     # A part travels as JSON: what the join reads back is what the worker sent.
-    assert SpeechPart.model_validate_json(data.model_dump_json()) == data
+    sent = data.model_dump_json()
+    assert SpeechPart.model_validate_json(sent).model_dump_json() == sent
     return data
 
 

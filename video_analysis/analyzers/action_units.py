@@ -20,7 +20,7 @@ Pure functions over what the join holds: the pose role's and the face role's fra
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -182,7 +182,7 @@ def read_disgust(
         brows = au["brow_lowerer"] < max(au["nose_wrinkler"], au["upper_lip_raiser"])
         if top in DISGUST_FROM and shown and brows:
             swapped = {**scores, "disgust": scores[top], top: scores["disgust"]}
-            changed[row.index] = row.model_copy(update={"scores": swapped})
+            changed[row.index] = replace(row, scores=swapped)
     return changed
 
 

@@ -5,11 +5,70 @@ reads it back into the same model before ``summarize``, so a part that does not 
 analyzer's model is an error of that part, not a crash of the join. Times are seconds from the
 start of the video; image coordinates are shares of the frame (0..1) unless a field says
 otherwise. Models forbid unknown keys: a field added here is added on both ends at once.
+
+The rows a part holds many of (a frame, a word, a speaker window) are slotted pydantic
+dataclasses, not models: validated and serialised alike, but the join holds every row of a
+video at once, and a model's per-instance ``__dict__`` and fields-set made a pose frame
+3.2 KB in memory (an hour's parts took 255 MiB; ``benchmarks/join_build.py``).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import math
+from typing import Annotated, Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    TypeAdapter,
+    WithJsonSchema,
+)
+from pydantic.dataclasses import dataclass
+
+#: The configuration of a row type: like the models, it forbids unknown keys.
+ROW = ConfigDict(extra="forbid")
+
+_NUMBERS = TypeAdapter(list[float])
+_OR_NULLS = TypeAdapter(list[float | None])
+
+
+def _numbers(value: Any) -> NDArray[np.float64]:
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    return np.asarray(_NUMBERS.validate_python(value), dtype=np.float64)
+
+
+def _numbers_or_nan(value: Any) -> NDArray[np.float64]:
+    if isinstance(value, np.ndarray):
+        value = [None if math.isnan(v) else v for v in value.tolist()]
+    numbers = _OR_NULLS.validate_python(value)
+    return np.asarray([math.nan if v is None else v for v in numbers], dtype=np.float64)
+
+
+def _listed(values: NDArray[np.float64]) -> list[float | None]:
+    return [None if math.isnan(v) else v for v in values.tolist()]
+
+
+#: A long list of numbers (a speaker embedding, a level track) held as one float64 array:
+#: 8 bytes a number instead of a float object and a list slot (32). JSON: a list of numbers.
+Numbers = Annotated[
+    NDArray[np.float64],
+    PlainValidator(_numbers),
+    PlainSerializer(lambda values: values.tolist(), return_type=list[float]),
+    WithJsonSchema({"type": "array", "items": {"type": "number"}}),
+]
+#: The same with gaps (an unvoiced frame's pitch): NaN in the array, null in JSON.
+NumbersOrNull = Annotated[
+    NDArray[np.float64],
+    PlainValidator(_numbers_or_nan),
+    PlainSerializer(_listed, return_type=list[float | None]),
+    WithJsonSchema({"type": "array", "items": {"anyOf": [{"type": "number"}, {"type": "null"}]}}),
+]
 
 
 class PartData(BaseModel):
@@ -18,10 +77,9 @@ class PartData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class FrameRow(BaseModel):
+@dataclass(slots=True, kw_only=True, config=ROW)
+class FrameRow:
     """One sampled frame: where it sits in the video."""
-
-    model_config = ConfigDict(extra="forbid")
 
     index: int = Field(ge=0, description="Frame number in the sampled series of the video.")
     t: float = Field(ge=0, description="Seconds from the start of the video.")
@@ -30,20 +88,22 @@ class FrameRow(BaseModel):
 # --- face -----------------------------------------------------------------------------------
 
 
+@dataclass(slots=True, kw_only=True, config=ROW)
 class FaceFrame(FrameRow):
     faces: int = Field(ge=0, description="Faces found in the frame.")
     box: list[float] | None = Field(
-        None,
+        default=None,
         min_length=4,
         max_length=4,
         description="The largest face: x, y, width, height as shares of the frame's size.",
     )
-    detection_score: float | None = Field(None, description="The face detector's score.")
+    detection_score: float | None = Field(default=None, description="The face detector's score.")
     scores: dict[str, float] | None = Field(
-        None, description="Apparent expression scores of the largest face (sum 1)."
+        default=None, description="Apparent expression scores of the largest face (sum 1)."
     )
     roll_deg: float | None = Field(
-        None, description="The face's tilt in the image plane, degrees; it is turned upright."
+        default=None,
+        description="The face's tilt in the image plane, degrees; it is turned upright.",
     )
 
 
@@ -57,23 +117,21 @@ class FacePart(PartData):
 # --- pose: head, gaze, blinks, body and hands -------------------------------------------------
 
 
-class Hand(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@dataclass(slots=True, kw_only=True, config=ROW)
+class Hand:
     x: float = Field(description="Centre of the hand's landmarks, share of the frame's long side.")
     y: float = Field(description="The same, vertically.")
-    label: str | None = Field(None, description="MediaPipe's handedness label.")
-    score: float | None = Field(None, description="MediaPipe's score for that label.")
+    label: str | None = Field(default=None, description="MediaPipe's handedness label.")
+    score: float | None = Field(default=None, description="MediaPipe's score for that label.")
 
 
-class ActionUnitMeasures(BaseModel):
+@dataclass(slots=True, kw_only=True, config=ROW)
+class ActionUnitMeasures:
     """Where the face's landmarks sit in one frame, one measure per facial action unit: in
     inter-ocular distances (outer eye corner to outer eye corner) in the face's own frame, so
     that neither the face's size in the picture nor a turned head changes them much; each
     oriented so that more of the action is larger. Positions, not intensities: the join
     measures each against the person's neutral."""
-
-    model_config = ConfigDict(extra="forbid")
 
     brow_raiser: float = Field(description="AU1+2: height of the brows above the eye corners.")
     brow_lowerer: float = Field(
@@ -94,40 +152,50 @@ class ActionUnitMeasures(BaseModel):
     jaw_drop: float = Field(description="AU26: depth of the chin below the eye corners.")
 
 
+@dataclass(slots=True, kw_only=True, config=ROW)
 class PoseFrame(FrameRow):
     """One frame's face and, on the body grid, body and hand measures; null where not found."""
 
-    face: bool | None = Field(None, description="A face was detected.")
-    landmarks: bool | None = Field(None, description="Face Mesh placed its landmarks.")
-    ear: float | None = Field(None, description="Mean eye aspect ratio of both eyes.")
-    yaw: float | None = Field(None, description="Head yaw, degrees, the person's own left +.")
-    pitch: float | None = Field(None, description="Head pitch, degrees, up +.")
-    roll: float | None = Field(None, description="Head roll, degrees.")
-    gaze_yaw: float | None = Field(None, description="Gaze yaw, degrees.")
-    gaze_pitch: float | None = Field(None, description="Gaze pitch, degrees.")
-    looking: bool | None = Field(None, description="Looking at the camera.")
-    direction: str | None = Field(None, description="Where the person looks when not at it.")
+    face: bool | None = Field(default=None, description="A face was detected.")
+    landmarks: bool | None = Field(default=None, description="Face Mesh placed its landmarks.")
+    ear: float | None = Field(default=None, description="Mean eye aspect ratio of both eyes.")
+    yaw: float | None = Field(
+        default=None, description="Head yaw, degrees, the person's own left +."
+    )
+    pitch: float | None = Field(default=None, description="Head pitch, degrees, up +.")
+    roll: float | None = Field(default=None, description="Head roll, degrees.")
+    gaze_yaw: float | None = Field(default=None, description="Gaze yaw, degrees.")
+    gaze_pitch: float | None = Field(default=None, description="Gaze pitch, degrees.")
+    looking: bool | None = Field(default=None, description="Looking at the camera.")
+    direction: str | None = Field(
+        default=None, description="Where the person looks when not at it."
+    )
     face_width: float | None = Field(
-        None, description="Face width, share of the frame's long side (distance to camera)."
+        default=None, description="Face width, share of the frame's long side (distance to camera)."
     )
     action_units: ActionUnitMeasures | None = Field(
-        None, description="Face Mesh's geometric measure of each facial action unit."
+        default=None, description="Face Mesh's geometric measure of each facial action unit."
     )
-    body_checked: bool | None = Field(None, description="Body and hands were looked for.")
-    body: bool | None = Field(None, description="Both shoulders were found.")
-    shoulder_tilt: float | None = Field(None, description="Degrees.")
-    shoulder_width: float | None = Field(None, description="Share of the frame's long side.")
+    body_checked: bool | None = Field(default=None, description="Body and hands were looked for.")
+    body: bool | None = Field(default=None, description="Both shoulders were found.")
+    shoulder_tilt: float | None = Field(default=None, description="Degrees.")
+    shoulder_width: float | None = Field(
+        default=None, description="Share of the frame's long side."
+    )
     shoulder_mid: list[float] | None = Field(
-        None, min_length=2, max_length=2, description="Midpoint of the shoulders, x and y."
+        default=None, min_length=2, max_length=2, description="Midpoint of the shoulders, x and y."
     )
     body_visibility: float | None = Field(
-        None, description="The lower of the two shoulders' visibility scores."
+        default=None, description="The lower of the two shoulders' visibility scores."
     )
     hip_mid: list[float] | None = Field(
-        None, min_length=2, max_length=2, description="Midpoint of the hips, when both are seen."
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="Midpoint of the hips, when both are seen.",
     )
-    hands: list[Hand] | None = Field(None, description="Hands found, on the body grid.")
-    face_touch: bool | None = Field(None, description="A hand lies over the face.")
+    hands: list[Hand] | None = Field(default=None, description="Hands found, on the body grid.")
+    face_touch: bool | None = Field(default=None, description="A hand lies over the face.")
 
 
 class PosePart(PartData):
@@ -138,13 +206,14 @@ class PosePart(PartData):
 # --- media quality ----------------------------------------------------------------------------
 
 
+@dataclass(slots=True, kw_only=True, config=ROW)
 class QualityFrame(FrameRow):
     brightness: float = Field(description="Mean luma, 0..255.")
     contrast: float = Field(description="Standard deviation of luma.")
     blur: float = Field(description="Variance of the Laplacian: low is blurred.")
     black: bool = Field(description="The frame is (nearly) black.")
     diff_prev: float | None = Field(
-        None, description="Mean absolute difference to the previous frame of the batch."
+        default=None, description="Mean absolute difference to the previous frame of the batch."
     )
 
 
@@ -170,10 +239,9 @@ class QualityAudioPart(PartData):
 # --- speech -----------------------------------------------------------------------------------
 
 
-class WordRow(BaseModel):
+@dataclass(slots=True, kw_only=True, config=ROW)
+class WordRow:
     """One recognised word of a segment."""
-
-    model_config = ConfigDict(extra="forbid")
 
     start: float = Field(description="Start of the word, seconds.")
     end: float = Field(description="End of the word, seconds.")
@@ -193,9 +261,9 @@ class SegmentRow(BaseModel):
     no_speech_prob: float = Field(description="Whisper's probability of no speech.")
     compression_ratio: float = Field(description="gzip compression ratio of the text.")
     words: list[WordRow] = Field(default_factory=list, description="Its words in time order.")
-    flag: str | None = Field(None, description="Why the segment is left out, if it is.")
+    flag: str | None = Field(default=None, description="Why the segment is left out, if it is.")
     words_after_speech: int = Field(
-        0,
+        default=0,
         ge=0,
         description="Words cut from its end: decoded after the chunk's last speech, with no "
         "speech heard under them.",
@@ -209,8 +277,8 @@ class VoiceSignal(BaseModel):
 
     samples: int = Field(ge=0, description="Samples of the chunk at 16 kHz.")
     clipped: int = Field(ge=0, description="Samples at full scale.")
-    speech_frames: int = Field(0, ge=0, description="20 ms frames inside kept segments.")
-    voiced_frames: int = Field(0, ge=0, description="Of those, frames with a pitch.")
+    speech_frames: int = Field(default=0, ge=0, description="20 ms frames inside kept segments.")
+    voiced_frames: int = Field(default=0, ge=0, description="Of those, frames with a pitch.")
 
 
 class Track(BaseModel):
@@ -221,21 +289,20 @@ class Track(BaseModel):
 
     start: float = Field(description="Time of the first frame.")
     hop_s: float = Field(gt=0, description="Seconds between frames.")
-    f0: list[float | None] = Field(description="Pitch in Hz per frame (Praat, autocorrelation).")
-    db: list[float] = Field(description="Level in dBFS per frame.")
-    hnr: list[float | None] = Field(
-        default_factory=list,
+    f0: NumbersOrNull = Field(description="Pitch in Hz per frame (Praat, autocorrelation).")
+    db: Numbers = Field(description="Level in dBFS per frame.")
+    hnr: NumbersOrNull = Field(
+        default_factory=lambda: np.zeros(0),
         description="Harmonics-to-noise ratio in dB per frame, 10·log10(r/(1-r)) of the "
         "frame's autocorrelation peak r; null where unvoiced; empty from workers that did "
         "not measure it.",
     )
 
 
-class VoicedStretch(BaseModel):
+@dataclass(slots=True, kw_only=True, config=ROW)
+class VoicedStretch:
     """A run of glottal pulses without a voice break, with its local jitter and shimmer
     (Praat); the join gives it to the speaker whose words cover its middle."""
-
-    model_config = ConfigDict(extra="forbid")
 
     start: float = Field(description="Time of its first glottal pulse, seconds.")
     end: float = Field(description="Time of its last glottal pulse, seconds.")
@@ -254,15 +321,14 @@ class VoicedStretch(BaseModel):
     )
 
 
-class SpeakerWindow(BaseModel):
+@dataclass(slots=True, kw_only=True, config=ROW)
+class SpeakerWindow:
     """A window of speech and its speaker embedding, clustered over the video in the join."""
-
-    model_config = ConfigDict(extra="forbid")
 
     start: float = Field(description="Start of the window, seconds.")
     end: float = Field(description="End of the window, seconds.")
     clarity: float = Field(ge=0, le=1, description="Mean speech probability over the window.")
-    embedding: list[float] = Field(description="The window's CAM++ speaker embedding.")
+    embedding: Numbers = Field(description="The window's CAM++ speaker embedding.")
 
 
 class SpeechPart(PartData):
@@ -271,18 +337,20 @@ class SpeechPart(PartData):
     start: float = Field(ge=0, description="Start of the chunk, seconds.")
     end: float = Field(ge=0, description="End of the chunk, seconds.")
     duration_s: float = Field(ge=0, description="Seconds of audio analysed.")
-    language: str | None = Field(None, description="The chunk's language; null without speech.")
+    language: str | None = Field(
+        default=None, description="The chunk's language; null without speech."
+    )
     language_probability: float | None = Field(
-        None, description="Its share of probability among the candidate languages."
+        default=None, description="Its share of probability among the candidate languages."
     )
     language_source: str | None = Field(
-        None, description="metadata, setting, detected, default or interview."
+        default=None, description="metadata, setting, detected, default or interview."
     )
     language_scores: dict[str, float] = Field(
         default_factory=dict, description="The best detected candidates' shares."
     )
-    filler_prompt: bool = Field(False, description="Whisper was prompted to keep fillers.")
-    beam_size: int | None = Field(None, description="Beam size of the decode kept.")
+    filler_prompt: bool = Field(default=False, description="Whisper was prompted to keep fillers.")
+    beam_size: int | None = Field(default=None, description="Beam size of the decode kept.")
     segments: list[SegmentRow] = Field(
         default_factory=list, description="Every decoded segment, flagged ones included."
     )
@@ -292,13 +360,14 @@ class SpeechPart(PartData):
         description="Frames outside speech per 1 dB level bin from -100 dBFS.",
     )
     track: Track | None = Field(
-        None, description="Pitch, harmonics-to-noise ratio and level; null without kept speech."
+        default=None,
+        description="Pitch, harmonics-to-noise ratio and level; null without kept speech.",
     )
     voiced_stretches: list[VoicedStretch] = Field(
         default_factory=list,
         description="Voiced stretches inside kept speech, with their jitter and shimmer.",
     )
-    speech_s: float = Field(0.0, ge=0, description="Seconds inside kept segments.")
+    speech_s: float = Field(default=0.0, ge=0, description="Seconds inside kept segments.")
     speech_regions: list[tuple[float, float]] = Field(
         default_factory=list, description="Where speech is heard, (start, end) seconds."
     )
@@ -309,7 +378,7 @@ class SpeechPart(PartData):
         default_factory=list, description="Embedded windows of speech."
     )
     speaker_model: str | None = Field(
-        None, description="Why there are no speaker windows when the model was unavailable."
+        default=None, description="Why there are no speaker windows when the model was unavailable."
     )
     timing: dict[str, float] = Field(
         default_factory=dict, description="Seconds spent per stage of the analysis."

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from pydantic.dataclasses import dataclass
 
-from ...schemas.parts import FrameRow, PoseFrame
+from ...schemas.parts import ROW, FrameRow, PoseFrame
 from ...schemas.vision import Lean, Movement, PostureSection
 from .. import timeseries as ts
 from .head_pose import stats
@@ -82,6 +83,7 @@ def summarize(rows: list[PoseFrame], min_coverage: float, gap: float) -> Posture
     return section
 
 
+@dataclass(slots=True, kw_only=True, config=ROW)
 class _Shoulders(FrameRow):
     """A body frame's shoulder measures, all present (and its hips', when found)."""
 

@@ -112,7 +112,7 @@ def window_rows(
             start=round(start + offset, 3),
             end=round(end + offset, 3),
             clarity=round(float(c), 3),
-            embedding=[round(float(v), EMBEDDING_DECIMALS) for v in vector],
+            embedding=np.asarray([round(float(v), EMBEDDING_DECIMALS) for v in vector]),
         )
         for (start, end), vector, c in zip(spans, embeddings, clarity, strict=True)
     ]

@@ -107,20 +107,20 @@ def frames_within(
 ) -> NDArray[np.float64]:
     """Values of track ``key`` (pitch, level or harmonics-to-noise ratio) in the frames inside
     ``spans`` (video time), unvoiced frames left out."""
-    out: list[float] = []
+    out: list[NDArray[np.float64]] = []
     for chunk in chunks:
         data = chunk.track
-        values: Sequence[float | None] = [] if data is None else getattr(data, key)
-        if data is None or not values:
+        if data is None or not getattr(data, key).size:
             continue
-        end = data.start + len(values) * data.hop_s
+        values: NDArray[np.float64] = getattr(data, key)
+        end = data.start + values.size * data.hop_s
         mask = span_mask(
             [(a - data.start, b - data.start) for a, b in spans if b > data.start and a < end],
-            len(values),
+            values.size,
             data.hop_s,
         )
-        out.extend(float(v) for v, keep in zip(values, mask, strict=True) if keep and v is not None)
-    return np.asarray(out, dtype=np.float64)
+        out.append(values[mask & np.isfinite(values)])
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float64)
 
 
 def stretches_within(
