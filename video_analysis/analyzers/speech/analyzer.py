@@ -14,7 +14,6 @@ no figure travels as an untyped dict.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -31,7 +30,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from ...errors import MissingExtra, ModelNotAvailable
-from ...models.bundle import MODEL_SPECS, model_path, record_loaded
+from ...models.bundle import MODEL_SPECS, file_sha256, model_path, record_loaded
 from ...models.bundle import model_info as bundle_model_info
 from ...models.runtime import pick_device
 from ...schemas import ModelInfo, PartialSegment, PartSource, QuestionSpan
@@ -123,7 +122,7 @@ class SpeechAnalyzer(Analyzer):
             return ModelInfo(analyzer=self.name, name=name, version=version, sha256=info.sha256)
         if self._sha256 is None:
             weights = Path(self._model_name) / "model.bin"
-            self._sha256 = _sha256(weights) if weights.is_file() else None
+            self._sha256 = file_sha256(weights) if weights.is_file() else None
         return ModelInfo(
             analyzer=self.name,
             name=f"faster-whisper:{Path(self._model_name).name}",
@@ -580,14 +579,6 @@ def model_workers(settings: Settings) -> tuple[int, int]:
     (benchmarks/speech.py; +170 MiB for the second worker)."""
     workers = settings.analysis_threads
     return workers, settings.speech_cpu_threads or max(1, settings.cores // workers)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _turns(chunks: list[SpeechPart], settings: Settings) -> tuple[list[speakers.Turn], str | None]:
