@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
-from .settings import WORKER_ROLES, Settings, get_settings
+from .settings import Settings, get_settings
+from .streams.names import HEAVY_ROLES, WORKER_ROLES, Role
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -94,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("worker", help="run a stream worker")
-    p.add_argument("--role", choices=WORKER_ROLES, default="all")
+    p.add_argument("--role", choices=WORKER_ROLES, default=Role.ALL.value)
     p.add_argument(
         "--web-port",
         type=int,
@@ -356,10 +357,6 @@ def _progress_printer() -> Any:
     return show
 
 
-#: The roles of ``dev`` that keep cores busy for long: each gets an equal share of them.
-HEAVY_ROLES = ("face", "pose", "speech")
-
-
 def dev_cpu_share(cores: int | None = None) -> int:
     """VA_CPU_THREADS for each worker of ``dev``: the machine's cores over the heavy roles."""
     return max(1, (cores or os.cpu_count() or 1) // len(HEAVY_ROLES))
@@ -385,7 +382,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
         serve(metrics_port)
     limit_threads(settings)
-    if args.role in ("face", "pose") and settings.vision_worker_nice:
+    if args.role in (Role.FACE, Role.POSE) and settings.vision_worker_nice:
         os.nice(settings.vision_worker_nice)
     asyncio.run(ensure_topics(settings))
     app, watchdog = create_app(settings, args.role)
@@ -471,7 +468,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     catch_up()
     exe = [sys.executable, "-m", "video_analysis"]
-    roles = [r for r in WORKER_ROLES if r != "all"]
+    roles = [r for r in WORKER_ROLES if r != Role.ALL]
 
     def launcher(
         command: list[str], extra: dict[str, str] | None = None

@@ -23,7 +23,6 @@ PLACEHOLDER_SECRETS = {"changeme", "change-me", "password", "secret", "example"}
 MIN_MEDIA_URL_SECRET_CHARS = 32
 
 WorkerRole = Literal["splitter", "quality", "face", "pose", "speech", "join", "all"]
-WORKER_ROLES: tuple[str, ...] = ("splitter", "quality", "face", "pose", "speech", "join", "all")
 
 
 class Settings(BaseSettings):

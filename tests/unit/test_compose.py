@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from video_analysis.settings import WORKER_ROLES, Settings
+from video_analysis.settings import Settings
+from video_analysis.streams.names import WORKER_ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*):\?[^}]*\}")

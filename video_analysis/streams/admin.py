@@ -21,6 +21,7 @@ from tenacity import (
 )
 
 from ..settings import Settings
+from .names import changelog_topics
 from .topics import ALL_TOPICS
 
 log = logging.getLogger(__name__)
@@ -31,21 +32,6 @@ REQUEST_TIMEOUT_S = 10.0
 
 class BrokerUnavailable(Exception):
     """The broker did not answer (down, unreachable, or too slow); worth trying again."""
-
-
-JOIN_TABLE = "video-joins"
-PARTS_TABLE = "video-parts"
-
-
-def changelog_topics(settings: Settings) -> list[str]:
-    """Changelog topics of the Faust tables of every app id a role can run under."""
-    from .app import app_id_for_role  # local: keeps this module free of Faust
-
-    return [
-        f"{app_id_for_role(settings, role)}-{table}-changelog"
-        for role in ("join", "all")
-        for table in (JOIN_TABLE, PARTS_TABLE)
-    ]
 
 
 def all_topic_names(settings: Settings) -> list[str]:

@@ -23,6 +23,7 @@ from . import metrics
 from .analyzer_agent import add_analyzer_agent, add_model_reports
 from .flow import resume_in_order
 from .join_agent import add_join
+from .names import ANALYZER_ROLES, JOIN_ROLES, Role, app_id_for_role
 from .splitter_agent import add_splitter
 from .topics import ALL_TOPICS, VIDEO_AUDIO, VIDEO_FRAMES
 from .watchdog import Watchdog
@@ -30,19 +31,13 @@ from .wiring import Services, Wiring
 
 log = logging.getLogger(__name__)
 
-ANALYZER_ROLES = ("quality", "face", "pose", "speech")
 #: How often a worker updates its consumer-lag gauges and looks for stalled partitions.
 LAG_INTERVAL_S = 15.0
 
 
-def app_id_for_role(settings: Settings, role: str) -> str:
-    """Each role is its own consumer group, so heavy analyzers scale on their own."""
-    return f"{settings.topic_prefix}{settings.app_id}-{role}"
-
-
 def analyzers_for_role(settings: Settings, role: str, source: PartSource) -> list[str]:
     names = settings.frame_analyzers if source is PartSource.FRAMES else settings.audio_analyzers
-    return list(names) if role == "all" else [n for n in names if n == role]
+    return list(names) if role == Role.ALL else [n for n in names if n == role]
 
 
 def _buffer_options(settings: Settings, role: str) -> dict[str, Any]:
@@ -98,14 +93,14 @@ def create_app(settings: Settings, role: str) -> tuple[faust.App, Watchdog]:
         metrics.record_lag(role, app.consumer)
         await watchdog.tick(time.monotonic())
 
-    if role in ANALYZER_ROLES or role == "all":
+    if role in ANALYZER_ROLES or role == Role.ALL:
         add_model_reports(wiring, f"{role}@{socket.gethostname()}:{os.getpid()}")
-    if role in ("splitter", "all"):
+    if role in (Role.SPLITTER, Role.ALL):
         add_splitter(wiring)
     for source, topic_name in ((PartSource.FRAMES, VIDEO_FRAMES), (PartSource.AUDIO, VIDEO_AUDIO)):
         names = analyzers_for_role(settings, role, source)
-        if names and (role in ANALYZER_ROLES or role == "all"):
+        if names and (role in ANALYZER_ROLES or role == Role.ALL):
             add_analyzer_agent(wiring, source, topic_name, names)
-    if role in ("join", "all"):
+    if role in JOIN_ROLES:
         add_join(wiring)
     return app, watchdog

@@ -33,8 +33,8 @@ from ..schemas import (
 )
 from ..store.connect import StoreUnavailable
 from . import metrics
-from .admin import JOIN_TABLE, PARTS_TABLE
 from .delivery import deliver
+from .names import JOIN_TABLE, PARTS_TABLE
 from .tables import acked_table, wait_acked
 from .topics import ANALYSIS_RESULTS, ANALYZER_RESULTS, DLQ, VIDEO_MANIFESTS
 from .wiring import Wiring, message_key, message_value
