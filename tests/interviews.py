@@ -192,7 +192,7 @@ def _assemble(
         reliability=[ReliabilityNote(section="posture", reason="no shoulders in view")],
     )
     result.media.duration_s = float(seconds)
-    result.structure = build_structure(speech, rows, spans, 20.0)
+    result.structure = build_structure(speech, rows, spans, 20.0, min_pause=0.3)
     return result
 
 

@@ -136,6 +136,7 @@ def build_result(
         result.timeline,
         manifest.metadata.questions,
         settings.baseline_s,
+        min_pause=settings.speech_min_pause_s,
     )
     coverage = _media_coverage(manifest, received)
     result.media.coverage = coverage

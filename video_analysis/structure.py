@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .analyzers.speech.figures import runs_of
-from .analyzers.speech.fluency import LONG_PAUSE_S
+from .analyzers.speech.fluency import LONG_PAUSE_S, talk_time
 from .schemas import QuestionSpan, SpeechSection, TimelineRow, Turn, Word
 from .schemas.result import (
     Answer,
@@ -36,8 +36,11 @@ def build(
     timeline: Sequence[TimelineRow],
     questions: Sequence[QuestionSpan],
     baseline_s: float,
+    *,
+    min_pause: float,
 ) -> StructureSection:
-    """The ``structure`` section from the speech section and the timeline."""
+    """The ``structure`` section from the speech section and the timeline; rates leave out
+    pauses of ``min_pause`` seconds or more, as the speech section's do."""
     words = [w for seg in speech.segments for w in seg.words]
     speakers = speech.speakers
     candidate = speakers.candidate if speakers is not None else None
@@ -80,12 +83,12 @@ def build(
     section.interruptions = interruptions(turns, overlaps)
     spoken = {q.question_id: q.figures for q in speech.questions}
     section.questions = [
-        question_figures(q, words, candidate, timeline).model_copy(
+        question_figures(q, words, candidate, timeline, min_pause).model_copy(
             update={"speech": spoken.get(q.question_id)}
         )
         for q in questions
     ]
-    section.baseline = baseline(words, candidate, timeline, baseline_s)
+    section.baseline = baseline(words, candidate, timeline, baseline_s, min_pause)
     pitch = speech.pitch_baseline
     if section.baseline is not None and pitch is not None:
         section.baseline.pitch_median_hz = pitch.median_hz
@@ -160,10 +163,11 @@ def question_figures(
     words: Sequence[Word],
     candidate: str,
     timeline: Sequence[TimelineRow],
+    min_pause: float,
 ) -> QuestionFigures:
-    inside = [w for w in words if question.start <= _mid(w) < question.end]
+    inside = [w for w in words if question.start <= w.midpoint < question.end]
     own = [w for w in inside if w.speaker == candidate]
-    talk_s = _talk_seconds(inside, candidate)
+    talk_s = _talk_seconds(inside, candidate, min_pause)
     delay = None
     if own:
         first = own[0]
@@ -183,7 +187,11 @@ def question_figures(
 
 
 def baseline(
-    words: Sequence[Word], candidate: str, timeline: Sequence[TimelineRow], seconds: float
+    words: Sequence[Word],
+    candidate: str,
+    timeline: Sequence[TimelineRow],
+    seconds: float,
+    min_pause: float,
 ) -> Baseline | None:
     """The candidate's first ``seconds`` from their first word, and the rest against them."""
     own = [w for w in words if w.speaker == candidate]
@@ -191,11 +199,11 @@ def baseline(
         return None
     start = own[0].start
     end = start + seconds
-    inside = [w for w in words if _mid(w) < end]
-    after = [w for w in words if _mid(w) >= end]
+    inside = [w for w in words if w.midpoint < end]
+    after = [w for w in words if w.midpoint >= end]
     early = vision_figures([r for r in timeline if start <= r.t < end])
     late = vision_figures([r for r in timeline if r.t >= end])
-    wpm, rest_wpm = _rate(inside, candidate), _rate(after, candidate)
+    wpm, rest_wpm = _rate(inside, candidate, min_pause), _rate(after, candidate, min_pause)
     labels = sorted(set(early.expression_distribution) | set(late.expression_distribution))
     return Baseline(
         window=(round(start, 3), round(end, 3)),
@@ -233,24 +241,16 @@ def vision_figures(rows: Sequence[TimelineRow]) -> VisionFigures:
     )
 
 
-def _rate(words: Sequence[Word], speaker: str) -> float | None:
+def _rate(words: Sequence[Word], speaker: str, min_pause: float) -> float | None:
     """Words per minute of ``speaker`` over their own talk time in ``words``."""
-    talk_s = _talk_seconds(words, speaker)
+    talk_s = _talk_seconds(words, speaker, min_pause)
     count = sum(1 for w in words if w.speaker == speaker)
     return round(count * 60 / talk_s, 1) if talk_s > 0 else None
 
 
-def _talk_seconds(words: Sequence[Word], speaker: str) -> float:
-    """Time ``speaker`` spent speaking in ``words``: their uninterrupted runs, first word to
-    last, without pauses of ``LONG_PAUSE_S`` or more."""
-    total = 0.0
-    for run in runs_of(list(words), speaker):
-        total += run[-1].end - run[0].start
-        for previous, word in zip(run, run[1:], strict=False):
-            gap = word.start - previous.end
-            if gap >= LONG_PAUSE_S:
-                total -= gap
-    return total
+def _talk_seconds(words: Sequence[Word], speaker: str, min_pause: float) -> float:
+    """Time ``speaker`` spent speaking in ``words`` (``fluency.talk_time``)."""
+    return talk_time(runs_of(list(words), speaker), min_pause).speaking_s
 
 
 def _change(rest: float | None, base: float | None) -> float | None:
@@ -259,7 +259,3 @@ def _change(rest: float | None, base: float | None) -> float | None:
 
 def _question_at(questions: Sequence[QuestionSpan], t: float) -> str | None:
     return next((q.question_id for q in questions if q.start <= t < q.end), None)
-
-
-def _mid(word: Word) -> float:
-    return (word.start + word.end) / 2

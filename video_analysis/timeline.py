@@ -30,13 +30,13 @@ def build(
 ) -> list[TimelineRow]:
     """One row per second of ``duration_s`` (rounded up; longer when data runs past it)."""
     words = [w for seg in segments for w in seg.words]
-    ends = [r.t for r in (*face_rows, *pose_rows)] + [_mid(w) for w in words]
+    ends = [r.t for r in (*face_rows, *pose_rows)] + [w.midpoint for w in words]
     seconds = max(math.ceil(duration_s), math.floor(max(ends)) + 1 if ends else 0)
     face_by_s = _by_second(face_rows)
     pose_by_s = _by_second(pose_rows)
     words_by_s: dict[int, list[Word]] = {}
-    for word in sorted(words, key=_mid):
-        words_by_s.setdefault(math.floor(_mid(word)), []).append(word)
+    for word in sorted(words, key=lambda w: w.midpoint):
+        words_by_s.setdefault(math.floor(word.midpoint), []).append(word)
     return [
         _row(second, face_by_s.get(second, []), pose_by_s.get(second, []), words_by_s)
         for second in range(seconds)
@@ -57,7 +57,7 @@ def annotate_words(
     pose = _Nearest(pose_rows, reach)
     for seg in segments:
         for word in seg.words:
-            t = _mid(word)
+            t = word.midpoint
             seen = face.at(t)
             looked = pose.at(t)
             scores = seen.scores if seen else None
@@ -114,10 +114,6 @@ def _by_second(rows: Sequence[ts.Row]) -> dict[int, list[ts.Row]]:
     ordered = sorted(rows, key=lambda r: r.t)
     groups = ts.by_second([r.t for r in ordered])
     return {second: [ordered[i] for i in positions] for second, positions in groups.items()}
-
-
-def _mid(word: Word) -> float:
-    return (word.start + word.end) / 2
 
 
 class _Nearest(Generic[ts.Row]):

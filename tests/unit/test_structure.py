@@ -8,7 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from video_analysis import structure
+from video_analysis.analyzers.speech.figures import speaker_figures
 from video_analysis.schemas import QuestionSpan, SpeechSection, TimelineRow, VideoMetadata
+from video_analysis.settings import Settings
 
 
 def word(start: float, end: float, speaker: str, text: str = "word") -> dict[str, Any]:
@@ -42,6 +44,9 @@ def speech(words: list[dict[str, Any]], **fields: Any) -> SpeechSection:
     return SpeechSection.model_validate(base)
 
 
+# Rates leave out pauses of this many seconds or more (the service's default).
+MIN_PAUSE = Settings().speech_min_pause_s
+
 # An interviewer (S2) asks twice; the candidate (S1) answers, once starting early.
 INTERVIEW = [
     word(0.0, 0.5, "S2"),
@@ -58,7 +63,7 @@ INTERVIEW = [
 
 
 def test_answers_are_the_candidates_uninterrupted_stretches_with_their_delays() -> None:
-    section = structure.build(speech(INTERVIEW), [], [], 20.0)
+    section = structure.build(speech(INTERVIEW), [], [], 20.0, min_pause=MIN_PAUSE)
 
     assert section.candidate == "S1" and section.cannot_assess is None
     assert [(a.start, a.end, a.words) for a in section.answers] == [
@@ -74,7 +79,7 @@ def test_answers_are_the_candidates_uninterrupted_stretches_with_their_delays() 
 
 
 def test_a_long_pause_ends_a_monologue_but_not_an_answer() -> None:
-    section = structure.build(speech(INTERVIEW), [], [], 20.0)
+    section = structure.build(speech(INTERVIEW), [], [], 20.0, min_pause=MIN_PAUSE)
 
     # 2.0-3.0, then 5.5-6.5 after 2.5 s of silence, then 8.0-9.0: each 1.0 s.
     assert section.longest_monologue_s == pytest.approx(1.0)
@@ -82,7 +87,7 @@ def test_a_long_pause_ends_a_monologue_but_not_an_answer() -> None:
 
 def test_one_speaker_without_questions_is_one_answer() -> None:
     words = [word(1.0 + i, 1.6 + i, "S1") for i in range(5)]
-    section = structure.build(speech(words), [], [], 20.0)
+    section = structure.build(speech(words), [], [], 20.0, min_pause=MIN_PAUSE)
 
     assert section.answer_count == 1
     assert section.answers[0].after_speaker is None
@@ -98,7 +103,9 @@ def test_a_turn_taken_during_an_overlap_is_an_interruption() -> None:
         {"start": 8.0, "end": 9.0, "speaker": "S1"},
     ]
     overlaps = [{"start": 3.6, "end": 4.0}, {"start": 12.0, "end": 12.5}]
-    section = structure.build(speech(INTERVIEW, turns=turns, overlaps=overlaps), [], [], 20.0)
+    section = structure.build(
+        speech(INTERVIEW, turns=turns, overlaps=overlaps), [], [], 20.0, min_pause=MIN_PAUSE
+    )
 
     assert [(i.at, i.by, i.of) for i in section.interruptions] == [(3.6, "S2", "S1")]
     assert section.interruptions[0].overlap_s == pytest.approx(0.4)
@@ -115,7 +122,7 @@ def test_each_question_gets_its_own_speech_and_vision_figures() -> None:
         TimelineRow(t=float(t), face_seen=True, eye_contact=t < 5, expression="neutral")
         for t in range(10)
     ]
-    section = structure.build(speech(INTERVIEW), rows, questions, 20.0)
+    section = structure.build(speech(INTERVIEW), rows, questions, 20.0, min_pause=MIN_PAUSE)
 
     q1, q2 = section.questions
     assert (q1.candidate_words, q2.candidate_words) == (4, 2)
@@ -131,7 +138,9 @@ def test_each_question_gets_its_own_speech_and_vision_figures() -> None:
 
 def test_a_question_the_candidate_did_not_answer_has_no_rate_or_delay() -> None:
     question = QuestionSpan(question_id="q0", start=0.0, end=1.5)
-    (figures,) = structure.build(speech(INTERVIEW), [], [question], 20.0).questions
+    (figures,) = structure.build(
+        speech(INTERVIEW), [], [question], 20.0, min_pause=MIN_PAUSE
+    ).questions
 
     assert figures.candidate_words == 0 and figures.candidate_talk_s == 0.0
     assert figures.words_per_minute is None and figures.response_delay_s is None
@@ -150,12 +159,14 @@ def test_the_rest_of_the_video_is_given_against_the_candidates_first_seconds() -
         )
         for t in range(11)
     ]
-    section = structure.build(speech(words), rows, [], 5.0)
+    section = structure.build(speech(words), rows, [], 5.0, min_pause=MIN_PAUSE)
     base = section.baseline
 
     assert base is not None and base.window == (1.0, 6.0)
     assert base.words_per_minute == pytest.approx(10 * 60 / 4.8, abs=0.1)
-    assert base.rest_words_per_minute == pytest.approx(5 * 60 / 4.3, abs=0.1)
+    # After 6 s the words are 0.7 s apart: pauses, which a rate leaves out (as the speech
+    # section's rates do), so the rate is the words over their own 1.5 s.
+    assert base.rest_words_per_minute == pytest.approx(5 * 60 / 1.5, abs=0.1)
     assert base.words_per_minute_change == pytest.approx(
         base.rest_words_per_minute - base.words_per_minute, abs=0.01
     )
@@ -165,7 +176,7 @@ def test_the_rest_of_the_video_is_given_against_the_candidates_first_seconds() -
 
 
 def test_a_video_shorter_than_the_baseline_has_no_change() -> None:
-    base = structure.build(speech(INTERVIEW), [], [], 60.0).baseline
+    base = structure.build(speech(INTERVIEW), [], [], 60.0, min_pause=MIN_PAUSE).baseline
 
     assert base is not None and base.words_per_minute is not None
     assert base.rest_words_per_minute is None and base.words_per_minute_change is None
@@ -174,7 +185,7 @@ def test_a_video_shorter_than_the_baseline_has_no_change() -> None:
 
 def test_without_words_structure_cannot_be_assessed() -> None:
     speech = SpeechSection(coverage=1.0, confidence=0.0, cannot_assess="no speech detected")
-    section = structure.build(speech, [], [], 20.0)
+    section = structure.build(speech, [], [], 20.0, min_pause=MIN_PAUSE)
 
     assert section.cannot_assess == "no speech to structure (no speech detected)"
     assert section.confidence == 0.0
@@ -193,8 +204,37 @@ def test_the_baseline_carries_the_speech_sections_pitch_against_it() -> None:
         "rest_median_hz": 100.0,
         "change_semitones": -12.0,
     }
-    base = structure.build(speech(INTERVIEW, pitch_baseline=pitch), [], [], 20.0).baseline
+    base = structure.build(
+        speech(INTERVIEW, pitch_baseline=pitch), [], [], 20.0, min_pause=MIN_PAUSE
+    ).baseline
 
     assert base is not None
     assert (base.pitch_median_hz, base.rest_pitch_median_hz) == (200.0, 100.0)
     assert base.pitch_change_semitones == -12.0
+
+
+def test_a_one_question_videos_rate_is_its_whole_videos_rate() -> None:
+    # Pauses short and long, an interviewer's words between: one definition of talk time
+    # (fluency.talk_time) gives the speech section's rate and the question's.
+    section = speech(
+        [
+            word(0.0, 0.5, "S2"),
+            word(1.5, 1.9, "S1"),
+            word(2.0, 2.4, "S1"),  # 0.1 s: articulation
+            word(3.2, 3.6, "S1"),  # 0.8 s: a pause
+            word(6.1, 6.5, "S1"),  # 2.5 s: a long pause
+            word(6.6, 7.0, "S2"),
+            word(7.5, 8.0, "S1"),
+            word(8.4, 9.0, "S1"),  # 0.4 s: a pause
+        ]
+    )
+    words = [w for seg in section.segments for w in seg.words]
+    whole = speaker_figures(
+        words, "S1", chunks=[], language="en", min_pause=MIN_PAUSE, received_s=9.0
+    )
+    question = QuestionSpan(question_id="q1", start=0.0, end=9.0)
+    (figures,) = structure.build(section, [], [question], 20.0, min_pause=MIN_PAUSE).questions
+
+    assert whole is not None and figures.words_per_minute is not None
+    assert figures.words_per_minute == whole.words_per_minute.speaking
+    assert figures.candidate_talk_s == pytest.approx(whole.words_per_minute.speaking_s)

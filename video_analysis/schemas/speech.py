@@ -49,6 +49,12 @@ class Word(SpeechModel):
     eye_contact: bool | None = Field(None, description="Looking at the camera in that frame.")
     head_yaw: float | None = Field(None, description="Head yaw in that frame, degrees.")
 
+    @property
+    def midpoint(self) -> float:
+        """Where the word counts when it is placed in time: in a second of the timeline, a
+        question, a speaker's turn, an overlap."""
+        return (self.start + self.end) / 2
+
 
 class Segment(SpeechModel):
     """A stretch of transcript of one speaker (segments are split where the speaker changes)."""

@@ -605,13 +605,9 @@ def _word_seconds(words: list[Word]) -> dict[str, float]:
     return talk
 
 
-def _mid(word: Word) -> float:
-    return (word.start + word.end) / 2
-
-
 def _within(words: list[Word], span: QuestionSpan) -> list[Word]:
     """The words whose midpoint lies in the question's span."""
-    return [w for w in words if span.start <= _mid(w) < span.end]
+    return [w for w in words if span.start <= w.midpoint < span.end]
 
 
 def _question(
@@ -636,8 +632,8 @@ def _pitch_baseline(
         return None
     start = own[0].start
     end = start + seconds
-    early = voice.frames_within(chunks, [(w.start, w.end) for w in own if _mid(w) < end], "f0")
-    late = voice.frames_within(chunks, [(w.start, w.end) for w in own if _mid(w) >= end], "f0")
+    early = voice.frames_within(chunks, [(w.start, w.end) for w in own if w.midpoint < end], "f0")
+    late = voice.frames_within(chunks, [(w.start, w.end) for w in own if w.midpoint >= end], "f0")
     # As pitch_of: too few voiced frames give no figure.
     base = float(np.median(early)) if early.size >= voice.MIN_PITCH_FRAMES else None
     rest = float(np.median(late)) if late.size >= voice.MIN_PITCH_FRAMES else None

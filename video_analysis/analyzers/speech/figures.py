@@ -68,9 +68,9 @@ def speaker_figures(
     own = [w for run in runs for w in run]
     if not own:
         return None
-    gaps = [g for run in runs for g in fluency.pauses(run, min_pause)]
-    spoken_s = sum(run[-1].end - run[0].start for run in runs)
-    speaking_s = max(1e-6, spoken_s - sum(gaps))
+    talk = fluency.talk_time(runs, min_pause)
+    gaps, spoken_s = talk.pauses, talk.spoken_s
+    speaking_s = max(1e-6, talk.speaking_s)
     method = filler_method(chunks, language)
     if method == "unsupported_language":
         fillers = Fillers(method=method)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,6 +25,26 @@ def pauses(words: Sequence[Word], min_pause: float) -> list[float]:
     """The gaps of at least ``min_pause`` seconds between consecutive ``words``."""
     gaps = [b.start - a.end for a, b in zip(words, words[1:], strict=False)]
     return [round(g, 3) for g in gaps if g >= min_pause]
+
+
+@dataclass(frozen=True)
+class TalkTime:
+    """How long one speaker talked in some runs of their words (stretches no other speaker's
+    word interrupts): the pauses, the time from each run's first word to its last, and that
+    time without the pauses, which a speaking rate divides by."""
+
+    pauses: list[float]
+    spoken_s: float
+    speaking_s: float
+
+
+def talk_time(runs: Sequence[Sequence[Word]], min_pause: float) -> TalkTime:
+    """The talk time of ``runs`` with pauses of ``min_pause`` seconds or more left out: the one
+    definition behind every words-per-minute figure (a speaker's, a question's, the
+    baseline's)."""
+    gaps = [g for run in runs for g in pauses(run, min_pause)]
+    spoken_s = sum(run[-1].end - run[0].start for run in runs if run)
+    return TalkTime(gaps, spoken_s, max(0.0, spoken_s - sum(gaps)))
 
 
 def words_per_minute(

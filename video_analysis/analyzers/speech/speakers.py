@@ -262,7 +262,7 @@ def label_words(segments: list[Segment], turns: Sequence[Turn]) -> list[Segment]
     for seg in segments:
         groups: list[tuple[str, list[Word]]] = []
         for word in seg.words:
-            name = speaker_at(turns, (word.start + word.end) / 2, starts) or "S1"
+            name = speaker_at(turns, word.midpoint, starts) or "S1"
             word.speaker = name
             if groups and groups[-1][0] == name:
                 groups[-1][1].append(word)
@@ -293,7 +293,7 @@ def mark_overlaps(
     starts = [start for start, _ in overlaps]
     for seg in segments:
         for word in seg.words:
-            t = (word.start + word.end) / 2
+            t = word.midpoint
             i = bisect.bisect_right(starts, t) - 1
             word.overlap = i >= 0 and t < overlaps[i][1]
     return segments
