@@ -171,26 +171,13 @@ def _add_video_options(p: argparse.ArgumentParser) -> None:
 
 
 def _metadata(args: argparse.Namespace) -> Any:
-    from pydantic import ValidationError
-
-    from .schemas import VideoMetadata
+    from .errors import InvalidMetadata
+    from .metadata import read_metadata
 
     try:
-        extra = json.loads(args.metadata) if args.metadata else {}
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"error: --metadata is not valid JSON: {exc}") from exc
-    if not isinstance(extra, dict):
-        raise SystemExit("error: --metadata must be a JSON object")
-    if args.language:
-        extra["language"] = args.language
-    try:
-        return VideoMetadata.model_validate(extra)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise SystemExit(f"error: invalid --metadata: {problems}") from exc
+        return read_metadata(args.metadata, language=args.language)
+    except InvalidMetadata as exc:
+        raise SystemExit(f"error: --{exc}") from exc
 
 
 def _print_result(result: Any, out: Path | None = None) -> int:

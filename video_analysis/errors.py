@@ -96,6 +96,12 @@ class Forbidden(VideoAnalysisError):
     http_status = 403
 
 
+class InvalidMetadata(VideoAnalysisError):
+    """An upload's metadata is not a JSON object, or does not fit ``VideoMetadata``."""
+
+    code = "invalid_metadata"
+
+
 class InvalidEvent(VideoAnalysisError):
     """A message on a topic does not match its schema."""
 

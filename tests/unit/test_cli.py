@@ -76,7 +76,7 @@ def test_analyze_of_audio_only_file_fails_with_no_video_stream(
         ("[1]", "--metadata must be a JSON object"),
         (
             '{"questions": [{"question_id": "q1", "start": 3, "end": 1}]}',
-            "invalid --metadata: questions.0: Value error, question q1: end 1.0 <= start 3.0",
+            "--metadata is invalid: questions.0: Value error, question q1: end 1.0 <= start 3.0",
         ),
     ],
 )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 import uuid
@@ -27,7 +26,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
@@ -38,6 +37,7 @@ from ..auth import ApiKey, KeyRing, presented_key
 from ..deletion import Deleted, delete_video
 from ..errors import (
     Forbidden,
+    InvalidMetadata,
     MediaError,
     Unauthorized,
     UnknownVideo,
@@ -47,6 +47,7 @@ from ..errors import (
     VideoAnalysisError,
 )
 from ..media.limits import check_media_limits
+from ..metadata import read_metadata
 from ..reprocess import Reprocessing, reprocess_video
 from ..schemas import MediaInfo, VideoMetadata, VideoState, VideoStatus, VideoUploaded
 from ..schemas.events import VIDEO_ID_PATTERN, valid_video_id
@@ -600,28 +601,13 @@ async def _read_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
 
 
 def _metadata(fields: dict[str, str]) -> VideoMetadata:
-    raw = fields.get("metadata")
-    data: dict[str, Any] = {}
-    if raw:
-        try:
-            parsed = json.loads(raw)
-        except ValueError as exc:
-            raise ApiError(
-                f"metadata is not valid JSON: {exc}", code="invalid_metadata", http_status=422
-            ) from exc
-        if not isinstance(parsed, dict):
-            raise ApiError(
-                "metadata must be a JSON object", code="invalid_metadata", http_status=422
-            )
-        data.update(parsed)
     # Explicit form fields win over the same keys inside the metadata JSON.
-    data.update({name: fields[name] for name in METADATA_FIELDS if fields.get(name)})
     try:
-        return VideoMetadata.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(
-            f"invalid metadata: {_first_error(exc)}", code="invalid_metadata", http_status=422
-        ) from exc
+        return read_metadata(
+            fields.get("metadata"), **{name: fields.get(name) for name in METADATA_FIELDS}
+        )
+    except InvalidMetadata as exc:
+        raise ApiError(str(exc), code=exc.code, http_status=422) from exc
 
 
 def _sniff(head: bytes) -> str | None:
@@ -704,12 +690,6 @@ def _refuse_deleted(status: VideoStatus) -> None:
 
 def _valid_id(video_id: str) -> bool:
     return valid_video_id(video_id)
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(part) for part in err.get("loc", ()))
-    return f"{where}: {err.get('msg', '')}" if where else str(err.get("msg", ""))
 
 
 # --------------------------------------------------------------------------------------------
