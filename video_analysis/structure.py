@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .analyzers.speech.figures import runs_of
+from .analyzers.speech.figures import first_response_delay, runs_of, takeover
 from .analyzers.speech.fluency import LONG_PAUSE_S, talk_time
 from .schemas import QuestionSpan, SpeechSection, TimelineRow, Turn, Word
 from .schemas.result import (
@@ -106,6 +106,7 @@ def candidate_answers(
     for run in runs_of(list(words), candidate):
         first, last = run[0], run[-1]
         before = words[position[id(first)] - 1] if position[id(first)] > 0 else None
+        delay = takeover(before, first) if before is not None else None
         start, end = first.start, last.end
         answers.append(
             Answer(
@@ -114,8 +115,8 @@ def candidate_answers(
                 duration_s=round(end - start, 3),
                 words=len(run),
                 question_id=_question_at(questions, start),
-                after_speaker=None if before is None else before.speaker,
-                response_delay_s=None if before is None else round(start - before.end, 3),
+                after_speaker=None if delay is None else delay.after,
+                response_delay_s=None if delay is None else delay.delay_s,
             )
         )
     return answers
@@ -168,12 +169,6 @@ def question_figures(
     inside = [w for w in words if question.start <= w.midpoint < question.end]
     own = [w for w in inside if w.speaker == candidate]
     talk_s = _talk_seconds(inside, candidate, min_pause)
-    delay = None
-    if own:
-        first = own[0]
-        earlier = [w for w in inside if w.speaker != candidate and w.end <= first.end]
-        since = earlier[-1].end if earlier else question.start
-        delay = round(first.start - since, 3)
     return QuestionFigures(
         question_id=question.question_id,
         start=question.start,
@@ -181,7 +176,7 @@ def question_figures(
         candidate_words=len(own),
         candidate_talk_s=round(talk_s, 3),
         words_per_minute=round(len(own) * 60 / talk_s, 1) if talk_s > 0 else None,
-        response_delay_s=delay,
+        response_delay_s=first_response_delay(inside, candidate, question.start),
         vision=vision_figures([r for r in timeline if question.start <= r.t < question.end]),
     )
 

@@ -213,7 +213,7 @@ def test_the_baseline_carries_the_speech_sections_pitch_against_it() -> None:
     assert base.pitch_change_semitones == -12.0
 
 
-def test_a_one_question_videos_rate_is_its_whole_videos_rate() -> None:
+def test_a_one_question_videos_rate_and_delay_are_its_whole_videos() -> None:
     # Pauses short and long, an interviewer's words between: one definition of talk time
     # (fluency.talk_time) gives the speech section's rate and the question's.
     section = speech(
@@ -238,3 +238,5 @@ def test_a_one_question_videos_rate_is_its_whole_videos_rate() -> None:
     assert whole is not None and figures.words_per_minute is not None
     assert figures.words_per_minute == whole.words_per_minute.speaking
     assert figures.candidate_talk_s == pytest.approx(whole.words_per_minute.speaking_s)
+    # And one response delay: the question's is the speaker's first take-over.
+    assert figures.response_delay_s == whole.response_delays[0].delay_s == 1.0

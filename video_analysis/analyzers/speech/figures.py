@@ -29,20 +29,32 @@ def runs_of(words: Sequence[Word], speaker: str | None) -> list[list[Word]]:
     return [run for run in speaker_runs(words) if run[0].speaker == speaker]
 
 
+def takeover(before: Word, word: Word) -> ResponseDelay | None:
+    """``word``'s speaker taking over from ``before``'s (None when it is the same speaker, or
+    either is unknown): after whom, when, and the gap from the other's last word to their
+    first (negative when they start before it ends). The one definition of a response delay:
+    a speaker's, an answer's, a question's."""
+    if word.speaker is None or before.speaker is None or before.speaker == word.speaker:
+        return None
+    return ResponseDelay(
+        after=before.speaker, at=round(word.start, 3), delay_s=round(word.start - before.end, 3)
+    )
+
+
 def response_delays(words: Sequence[Word], speaker: str) -> list[ResponseDelay]:
-    """Each time ``speaker`` takes over from another speaker: after whom, when, and the gap
-    from the other's last word to their first (negative when they start before it ends)."""
-    out = []
-    for before, word in zip(words, words[1:], strict=False):
-        if word.speaker == speaker and before.speaker is not None and before.speaker != speaker:
-            out.append(
-                ResponseDelay(
-                    after=before.speaker,
-                    at=round(word.start, 3),
-                    delay_s=round(word.start - before.end, 3),
-                )
-            )
-    return out
+    """Each time ``speaker`` takes over from another speaker in ``words`` (in time order)."""
+    found = (takeover(a, b) for a, b in zip(words, words[1:], strict=False) if b.speaker == speaker)
+    return [delay for delay in found if delay is not None]
+
+
+def first_response_delay(words: Sequence[Word], speaker: str, since: float) -> float | None:
+    """The delay before ``speaker``'s first word in ``words``: after the other speaker's word
+    just before it, or else from ``since`` (a question's start); None when they said nothing."""
+    for k, word in enumerate(words):
+        if word.speaker == speaker:
+            delay = takeover(words[k - 1], word) if k else None
+            return delay.delay_s if delay is not None else round(word.start - since, 3)
+    return None
 
 
 def speaker_figures(
