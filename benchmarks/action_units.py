@@ -25,9 +25,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from measure import analysed_parts  # noqa: E402
 
 from tests.real_data import EXPRESSION, GRID, GRID_CLIPS  # noqa: E402
-from video_analysis import pipeline  # noqa: E402
 from video_analysis.analyzers import action_units as au  # noqa: E402
 from video_analysis.schemas.parts import FacePart, PosePart  # noqa: E402
 from video_analysis.settings import Settings  # noqa: E402
@@ -39,21 +41,9 @@ PERCENTILE = 95
 def movements(path: Path, settings: Settings) -> tuple[np.ndarray[Any, Any], str]:
     """Each measured frame's movement from the person's neutral (frames x units), and where
     the neutral came from."""
-    captured: dict[str, Any] = {}
-    build = pipeline.build_result
-
-    def keep(manifest: Any, parts: Any, **kwargs: Any) -> Any:
-        parts = list(parts)
-        captured["parts"] = parts
-        return build(manifest, parts, **kwargs)
-
-    pipeline.build_result = keep  # type: ignore[assignment]
-    try:
-        pipeline.analyze_file(path, settings, video_id=path.stem)
-    finally:
-        pipeline.build_result = build
+    _, parts = analysed_parts(path, settings, path.stem)
     pose_rows, face_rows = [], []
-    for part in captured["parts"]:
+    for part in parts:
         if part.error is not None:
             continue
         if part.analyzer == "pose":

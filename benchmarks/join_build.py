@@ -30,25 +30,16 @@ TIME_KEYS = {"t", "start", "end"}
 
 
 def capture(path: Path) -> dict[str, Any]:
-    """The manifest and parts of one in-process `analyze` of the minute at ``path``."""
-    from video_analysis import pipeline
+    """The manifest and parts (as JSON) of one in-process `analyze` of the minute at ``path``."""
+    from measure import analysed_parts
+
     from video_analysis.settings import Settings
 
-    captured: dict[str, Any] = {}
-    build = pipeline.build_result
-
-    def keep(manifest: Any, parts: Any, **kwargs: Any) -> Any:
-        parts = list(parts)
-        captured["manifest"] = manifest.model_dump(mode="json")
-        captured["parts"] = [part.model_dump(mode="json") for part in parts]
-        return build(manifest, parts, **kwargs)
-
-    pipeline.build_result = keep  # type: ignore[assignment]
-    try:
-        pipeline.analyze_file(path, Settings(), video_id="join-build")
-    finally:
-        pipeline.build_result = build
-    return captured
+    manifest, parts = analysed_parts(path, Settings(), "join-build")
+    return {
+        "manifest": manifest.model_dump(mode="json"),
+        "parts": [part.model_dump(mode="json") for part in parts],
+    }
 
 
 def shifted(value: Any, offset: float) -> Any:

@@ -25,9 +25,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from video_analysis.streams.embedded import free_port, port_open  # noqa: E402
+from video_analysis.streams.names import DEV_ROLES  # noqa: E402
 
-#: dev's worker roles in the order of their metrics ports (README: VA_DEV_METRICS_PORT_BASE).
-DEV_ROLES = ("splitter", "quality", "face", "pose", "speech", "join")
+
+def analysed_parts(path: Path, settings: Any, video_id: str) -> tuple[Any, list[Any]]:
+    """The manifest and the parts (``PartialResult``) of one in-process `analyze` of
+    ``path``, as ``build_result`` receives them."""
+    from video_analysis import pipeline
+
+    captured: list[Any] = []
+    build = pipeline.build_result
+
+    def keep(manifest: Any, parts: Any, **kwargs: Any) -> Any:
+        captured[:] = [manifest, list(parts)]
+        return build(manifest, captured[1], **kwargs)
+
+    pipeline.build_result = keep  # type: ignore[assignment]
+    try:
+        pipeline.analyze_file(path, settings, video_id=video_id)
+    finally:
+        pipeline.build_result = build
+    return captured[0], captured[1]
 
 
 def _own_env() -> dict[str, str]:

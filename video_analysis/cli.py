@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 from .settings import Settings, get_settings
-from .streams.names import HEAVY_ROLES, WORKER_ROLES, Role
+from .streams.names import DEV_ROLES, HEAVY_ROLES, WORKER_ROLES, Role
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -455,7 +455,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     catch_up()
     exe = [sys.executable, "-m", "video_analysis"]
-    roles = [r for r in WORKER_ROLES if r != Role.ALL]
+    roles = list(DEV_ROLES)
 
     def launcher(
         command: list[str], extra: dict[str, str] | None = None

@@ -22,8 +22,6 @@ PLACEHOLDER_SECRETS = {"changeme", "change-me", "password", "secret", "example"}
 #: A signing key shorter than this is guessable offline from one signed link.
 MIN_MEDIA_URL_SECRET_CHARS = 32
 
-WorkerRole = Literal["splitter", "quality", "face", "pose", "speech", "join", "all"]
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VA_", extra="ignore", env_file=None)

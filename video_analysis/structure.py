@@ -175,7 +175,7 @@ def question_figures(
         end=question.end,
         candidate_words=len(own),
         candidate_talk_s=round(talk_s, 3),
-        words_per_minute=round(len(own) * 60 / talk_s, 1) if talk_s > 0 else None,
+        words_per_minute=_per_minute(len(own), talk_s),
         response_delay_s=first_response_delay(inside, candidate, question.start),
         vision=vision_figures([r for r in timeline if question.start <= r.t < question.end]),
     )
@@ -239,7 +239,11 @@ def vision_figures(rows: Sequence[TimelineRow]) -> VisionFigures:
 def _rate(words: Sequence[Word], speaker: str, min_pause: float) -> float | None:
     """Words per minute of ``speaker`` over their own talk time in ``words``."""
     talk_s = _talk_seconds(words, speaker, min_pause)
-    count = sum(1 for w in words if w.speaker == speaker)
+    return _per_minute(sum(1 for w in words if w.speaker == speaker), talk_s)
+
+
+def _per_minute(count: int, talk_s: float) -> float | None:
+    """Words per minute of talk time; None without any."""
     return round(count * 60 / talk_s, 1) if talk_s > 0 else None
 
 

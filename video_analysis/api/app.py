@@ -37,7 +37,6 @@ from ..auth import ApiKey, KeyRing, presented_key
 from ..deletion import Deleted, delete_video
 from ..errors import (
     Forbidden,
-    InvalidMetadata,
     MediaError,
     Unauthorized,
     UnknownVideo,
@@ -49,7 +48,7 @@ from ..errors import (
 from ..media.limits import check_media_limits
 from ..metadata import read_metadata
 from ..reprocess import Reprocessing, reprocess_video
-from ..schemas import MediaInfo, VideoMetadata, VideoState, VideoStatus, VideoUploaded
+from ..schemas import MediaInfo, VideoState, VideoStatus, VideoUploaded
 from ..schemas.events import VIDEO_ID_PATTERN, valid_video_id
 from ..settings import Settings, get_settings
 from ..store import (
@@ -519,7 +518,11 @@ async def _accept_upload(request: Request, c: Components) -> UploadAccepted:
                     code="invalid_video_id",
                     http_status=422,
                 )
-            metadata = _metadata(fields)
+            # Explicit form fields win over the same keys inside the metadata JSON;
+            # InvalidMetadata is a 422 like the other domain errors.
+            metadata = read_metadata(
+                fields.get("metadata"), **{name: fields.get(name) for name in METADATA_FIELDS}
+            )
             filename = upload.filename or "upload"
             suffix = Path(filename).suffix.lower()
             if suffix not in VIDEO_EXTENSIONS:
@@ -598,16 +601,6 @@ def _limited_receive(receive: Receive, limit: int, settings: Settings) -> Receiv
 async def _read_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
     while chunk := await upload.read(CHUNK_BYTES):
         yield chunk
-
-
-def _metadata(fields: dict[str, str]) -> VideoMetadata:
-    # Explicit form fields win over the same keys inside the metadata JSON.
-    try:
-        return read_metadata(
-            fields.get("metadata"), **{name: fields.get(name) for name in METADATA_FIELDS}
-        )
-    except InvalidMetadata as exc:
-        raise ApiError(str(exc), code=exc.code, http_status=422) from exc
 
 
 def _sniff(head: bytes) -> str | None:

@@ -37,15 +37,20 @@ _NUMBERS = TypeAdapter(list[float])
 _OR_NULLS = TypeAdapter(list[float | None])
 
 
+def _numeric_array(value: Any) -> bool:
+    """An array of numbers, as an analyzer builds it: taken as it is, not checked item by item."""
+    return isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "fiu"
+
+
 def _numbers(value: Any) -> NDArray[np.float64]:
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
+    if _numeric_array(value):
+        return np.asarray(value, dtype=np.float64)
     return np.asarray(_NUMBERS.validate_python(value), dtype=np.float64)
 
 
 def _numbers_or_nan(value: Any) -> NDArray[np.float64]:
-    if isinstance(value, np.ndarray):
-        value = [None if math.isnan(v) else v for v in value.tolist()]
+    if _numeric_array(value):
+        return np.asarray(value, dtype=np.float64)
     numbers = _OR_NULLS.validate_python(value)
     return np.asarray([math.nan if v is None else v for v in numbers], dtype=np.float64)
 

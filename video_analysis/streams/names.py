@@ -30,6 +30,8 @@ WORKER_ROLES: tuple[str, ...] = tuple(role.value for role in Role)
 ANALYZER_ROLES: tuple[str, ...] = (Role.QUALITY, Role.FACE, Role.POSE, Role.SPEECH)
 #: The analyzer roles that keep cores busy for long (``dev`` gives each a share of them).
 HEAVY_ROLES: tuple[str, ...] = (Role.FACE, Role.POSE, Role.SPEECH)
+#: The roles ``dev`` runs, one process each, in the order of their metrics ports.
+DEV_ROLES: tuple[str, ...] = tuple(role.value for role in Role if role is not Role.ALL)
 #: The roles that run the join, and so hold its tables.
 JOIN_ROLES: tuple[str, ...] = (Role.JOIN, Role.ALL)
 

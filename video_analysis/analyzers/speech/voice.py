@@ -110,9 +110,9 @@ def frames_within(
     out: list[NDArray[np.float64]] = []
     for chunk in chunks:
         data = chunk.track
-        if data is None or not getattr(data, key).size:
+        values: NDArray[np.float64] = np.zeros(0) if data is None else getattr(data, key)
+        if data is None or not values.size:
             continue
-        values: NDArray[np.float64] = getattr(data, key)
         end = data.start + values.size * data.hop_s
         mask = span_mask(
             [(a - data.start, b - data.start) for a, b in spans if b > data.start and a < end],
