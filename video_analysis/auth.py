@@ -86,14 +86,3 @@ class KeyRing:
             if hmac.compare_digest(key.digest, digest):
                 found = key
         return found
-
-
-def presented_key(x_api_key: str | None, authorization: str | None) -> str | None:
-    """The key from ``X-API-Key`` or ``Authorization: Bearer``."""
-    if x_api_key:
-        return x_api_key.strip()
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
-    return None

@@ -391,7 +391,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from .api.app import create_app
+    from .api.main import create_app
 
     uvicorn.run(
         create_app(settings),

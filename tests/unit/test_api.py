@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.media_factory import make_clip, make_corrupt, make_text_as_mp4
 from video_analysis import __version__
 from video_analysis.api import create_app
+from video_analysis.api.deps import Components, components_of
 from video_analysis.schemas import VideoState, VideoStatus, VideoUploaded
 from video_analysis.settings import Settings
 from video_analysis.store import EmbeddedStatusStore, SQLiteResultStore
@@ -69,6 +71,12 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def publisher() -> FakePublisher:
     return FakePublisher()
+
+
+def components(client: TestClient) -> Components:
+    """The app's stores, publisher and keys, as its routes see them."""
+    assert isinstance(client.app, FastAPI)
+    return components_of(client.app)
 
 
 @contextmanager
@@ -394,7 +402,7 @@ def test_result_is_202_with_status_while_processing(
     client: TestClient, publisher: FakePublisher, clip: Path
 ) -> None:
     assert upload(client, clip, video_id="busy")[0] == 202
-    app_status = client.app.state.components.status  # type: ignore[attr-defined]
+    app_status = components(client).status
     client.portal.call(  # type: ignore[union-attr]
         app_status.set_status,
         VideoStatus(video_id="busy", state=VideoState.PROCESSING, progress=0.5),
@@ -410,7 +418,7 @@ def test_stored_result_is_returned_as_the_bytes_a_claim_check_hashes(client: Tes
     from video_analysis import claim_check
     from video_analysis.schemas import AnalysisResult, ResultStatus
 
-    results = client.app.state.components.results  # type: ignore[attr-defined]
+    results = components(client).results
     result = AnalysisResult(video_id="done", status=ResultStatus.COMPLETE)
     client.portal.call(results.save_result, result)  # type: ignore[union-attr]
 
@@ -429,7 +437,7 @@ def test_report_is_the_page_of_the_stored_result_and_409_while_processing(
 ) -> None:
     from video_analysis.schemas import AnalysisResult, ResultStatus
 
-    results = client.app.state.components.results  # type: ignore[attr-defined]
+    results = components(client).results
     result = AnalysisResult(video_id="done", status=ResultStatus.COMPLETE)
     client.portal.call(results.save_result, result)  # type: ignore[union-attr]
     assert upload(client, clip, video_id="busy")[0] == 202
@@ -475,6 +483,28 @@ def test_unknown_route_has_error_shape(client: TestClient) -> None:
     assert response.json()["error"]["code"] == "not_found"
 
 
+def test_a_method_a_path_does_not_serve_names_every_method_it_does(client: TestClient) -> None:
+    # GET and DELETE /videos/{id} are two routes; Starlette alone would name only the first.
+    response = client.put("/videos/v1")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert set(response.headers["allow"].split(", ")) == {"GET", "DELETE"}
+
+
+def test_a_file_sent_without_an_extension_is_named_by_its_container(
+    client: TestClient, clip: Path, publisher: FakePublisher, settings: Settings
+) -> None:
+    # A generated client or a browser's Blob sends bare bytes ("file", "blob"): the content
+    # decides, as it does for a named file.
+    code, body = upload(client, clip, name="blob", video_id="bare")
+    assert code == 202, body
+    assert publisher.events[-1].filename == "blob.mp4"
+    assert "blob.mp4" in {path.name for path in stored_files(settings)}
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    code, body = upload(client, make_text_as_mp4(settings.data_dir / "notes"), name="notes")
+    assert (code, body["error"]["code"]) == (415, "unsupported_media_type")
+
+
 def test_stores_built_from_settings_share_the_embedded_file(
     settings: Settings, publisher: FakePublisher, clip: Path
 ) -> None:
@@ -494,7 +524,7 @@ def test_models_status_shows_what_workers_report_loaded(client: TestClient) -> N
 
     before = {m["name"]: m for m in client.get("/models/status").json()["models"]}
     assert before["whisper-base"]["loaded"] is False
-    app_status = client.app.state.components.status  # type: ignore[attr-defined]
+    app_status = components(client).status
     load = ModelLoad(name="whisper-base", worker="speech@host:42", load_time_s=0.9, device="cpu")
     client.portal.call(app_status.report_model_loads, [load])  # type: ignore[union-attr]
 
@@ -561,7 +591,7 @@ def test_model_status_shows_paths_hosts_and_pids_to_admin_keys_only(
 
     settings, key = keyed(settings, ("viewer", "read"), ("ops", "read+admin"))
     with make_client(settings, publisher) as client:
-        app_status = client.app.state.components.status  # type: ignore[attr-defined]
+        app_status = components(client).status
         load = ModelLoad(name="whisper-base", worker="speech@host-7:42", load_time_s=0.9)
         client.portal.call(app_status.report_model_loads, [load])  # type: ignore[union-attr]
         seen = {}
@@ -619,11 +649,11 @@ def test_delete_erases_upload_result_and_status_and_tells_the_join(
     from video_analysis.schemas import AnalysisResult, ResultStatus
 
     assert upload(client, clip, video_id="gone", applicant_id="ap-1")[0] == 202
-    components = client.app.state.components  # type: ignore[attr-defined]
+    parts = components(client)
     result = AnalysisResult(
         video_id="gone", status=ResultStatus.COMPLETE, created_at=datetime.now(UTC)
     )
-    client.portal.call(components.results.save_result, result)  # type: ignore[union-attr]
+    client.portal.call(parts.results.save_result, result)  # type: ignore[union-attr]
     assert stored_files(settings) and client.get("/videos/gone/result").status_code == 200
 
     answer = client.delete("/videos/gone")
@@ -638,17 +668,23 @@ def test_delete_erases_upload_result_and_status_and_tells_the_join(
     assert publisher.deleted == ["gone"]
     assert stored_files(settings) == []
     assert not (settings.upload_root / "gone").exists()
-    stored = client.portal.call(components.results.get_result, "gone")  # type: ignore[union-attr]
+    stored = client.portal.call(parts.results.get_result, "gone")  # type: ignore[union-attr]
     assert stored is None
-    assert client.get("/videos/gone").json()["state"] == "deleted"
-    for path in ("/videos/gone/result", "/videos/gone/report"):
+    # Every read of an erased video answers 410 deleted (its status record stays internally).
+    for path in (
+        "/videos/gone",
+        "/videos/gone/events",
+        "/videos/gone/result",
+        "/videos/gone/report",
+    ):
         gone = client.get(path)
         assert (gone.status_code, gone.json()["error"]["code"]) == (410, "deleted"), path
     # The id stays taken; a worker's late update cannot bring the video back.
     assert upload(client, clip, video_id="gone")[0] == 409
     late = VideoStatus(video_id="gone", state=VideoState.COMPLETE, progress=1.0)
-    client.portal.call(components.status.set_status, late)  # type: ignore[union-attr]
-    assert client.get("/videos/gone").json()["state"] == "deleted"
+    client.portal.call(parts.status.set_status, late)  # type: ignore[union-attr]
+    assert client.get("/videos/gone").json()["error"]["code"] == "deleted"
+    assert client.portal.call(parts.status.get_status, "gone").state is VideoState.DELETED  # type: ignore[union-attr]
     # Deleting again is harmless; an unknown video is a 404.
     assert client.delete("/videos/gone").status_code == 200
     assert client.delete("/videos/never").status_code == 404

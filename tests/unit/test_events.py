@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.unit.test_api import components
 from video_analysis.api.events import status_events, transcript_update
 from video_analysis.schemas import VideoState, VideoStatus
 from video_analysis.schemas.result import PartialSegment
@@ -107,7 +108,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def test_the_events_route_streams_until_the_video_is_final(client: TestClient) -> None:
-    store = client.app.state.components.status  # type: ignore[attr-defined]
+    store = components(client).status
     client.portal.call(store.set_status, status("complete", 1.0, seg(0.5, "Hi")))  # type: ignore[union-attr]
 
     with client.stream("GET", "/videos/v1/events") as response:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
 from tests.media_factory import make_clip
-from tests.unit.test_api import FakePublisher, keyed, make_client
+from tests.unit.test_api import FakePublisher, components, keyed, make_client
 from video_analysis.api import create_app
 from video_analysis.api.media import MediaLinks, byte_range
 from video_analysis.errors import MediaLinkRefused, RangeNotSatisfiable
@@ -62,7 +62,7 @@ def submitted(client: TestClient, key: str, clip: Path, video_id: str) -> str:
             headers={"X-API-Key": key},
         )
     assert answer.status_code == 202, answer.json()
-    results = client.app.state.components.results  # type: ignore[attr-defined]
+    results = components(client).results
     result = AnalysisResult(video_id=video_id, status=ResultStatus.COMPLETE)
     result.media.duration_s = 2.0
     client.portal.call(results.save_result, result)  # type: ignore[union-attr]
@@ -115,7 +115,7 @@ def test_an_expired_link_is_refused(
     client: TestClient, keys: tuple[Settings, dict[str, str]], clip: Path
 ) -> None:
     submitted(client, keys[1]["platform"], clip, "v3")
-    links: MediaLinks = client.app.state.media_links  # type: ignore[attr-defined]
+    links: MediaLinks = components(client).links
     old = links.sign("v3", time.time() - links.lifetime_s - 5)
 
     answer = client.get(f"/videos/v3/media?{old.query}", headers={"Range": "bytes=0-99"})
@@ -161,7 +161,7 @@ def test_a_deleted_video_or_one_no_longer_kept_is_gone(
     key = {"X-API-Key": keys[1]["platform"]}
     deleted = submitted(client, key["X-API-Key"], clip, "v6")
     expired = submitted(client, key["X-API-Key"], clip, "v7")
-    links: MediaLinks = client.app.state.media_links  # type: ignore[attr-defined]
+    links: MediaLinks = components(client).links
 
     assert client.delete("/videos/v6", headers=key).status_code == 200
     # Retention removes the upload and leaves the result: the report stays, without a player.

@@ -26,6 +26,7 @@ from video_analysis.models import (
     record_loaded,
     status,
 )
+from video_analysis.schemas.api import ModelStatus
 from video_analysis.settings import Settings
 
 WHISPER_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -55,7 +56,7 @@ def _settings(tmp_path: Path) -> Settings:
     return Settings(models_dir=tmp_path / "models")
 
 
-def _by_name(statuses: list[bundle.ModelStatus]) -> dict[str, bundle.ModelStatus]:
+def _by_name(statuses: list[ModelStatus]) -> dict[str, ModelStatus]:
     return {item.name: item for item in statuses}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from .app import Publisher, UploadAccepted, create_app
+from ..schemas.api import UploadAccepted
+from .deps import Publisher
+from .main import create_app
 
 __all__ = ["Publisher", "UploadAccepted", "create_app"]

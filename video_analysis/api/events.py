@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..schemas import VideoStatus
+from ..schemas.api import TranscriptUpdate
 from ..schemas.result import PartialSegment
 from ..store import TERMINAL_STATES, StoreUnavailable
 
@@ -59,8 +60,8 @@ async def status_events(
             update = transcript_update(sent, status.transcript)
             if update is not None:
                 segments, replace = update
-                payload = {"segments": [s.model_dump() for s in segments], "replace": replace}
-                yield sse("transcript", payload)
+                payload = TranscriptUpdate(segments=segments, replace=replace)
+                yield sse("transcript", payload.model_dump(mode="json"))
                 sent = list(status.transcript)
                 quiet_since = time.monotonic()
             summary = status.model_dump(mode="json", exclude={"transcript", "updated_at"})

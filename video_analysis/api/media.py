@@ -18,22 +18,15 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import PurePath
-from typing import Annotated, Protocol
+from typing import Protocol
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-
-from ..errors import MediaLinkRefused, RangeNotSatisfiable, UnknownVideo, UploadGone
+from ..errors import MediaLinkRefused, RangeNotSatisfiable
 from ..report import Recording
-from ..schemas import VideoState
 from ..settings import Settings
 from ..store import ResultStore, Sources, StatusStore
-from ..store.sources import KeptUpload
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +38,7 @@ MEDIA_TYPES: dict[str, str] = {
     ".mkv": "video/x-matroska",
     ".webm": "video/webm",
     ".avi": "video/x-msvideo",
+    ".ts": "video/mp2t",
 }
 #: What the signature covers besides the video and the time: a key signs only media links.
 SIGNED_PURPOSE = "video-analysis media v1"
@@ -54,7 +48,7 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 class MediaStores(Protocol):
-    """What the media route reads; ``api.app.Components`` has all of it."""
+    """What the player's link needs; ``api.deps.Components`` has all of it."""
 
     @property
     def status(self) -> StatusStore: ...
@@ -156,68 +150,3 @@ async def recording(stores: MediaStores, links: MediaLinks, video_id: str) -> Re
         return None
     link = links.sign(video_id, time.time())
     return Recording(src=f"media?{link.query}", expires_at=link.expires_at)
-
-
-router = APIRouter()
-
-_ANSWERS: dict[int | str, dict[str, str]] = {
-    206: {"description": "The bytes the Range header asked for."},
-    403: {"description": "invalid_media_link, or media_link_expired: reload the report."},
-    404: {"description": "unknown_video"},
-    410: {"description": "deleted, or upload_gone (retention removed the video)."},
-    416: {"description": "range_not_satisfiable; Content-Range says the size."},
-}
-
-
-@router.get(
-    "/videos/{video_id}/media",
-    response_class=Response,
-    responses={200: {"content": {"video/mp4": {}}}, **_ANSWERS},
-)
-async def video_media(
-    video_id: str,
-    request: Request,
-    exp: Annotated[str, Query(description="Expiry of the link, unix seconds.")] = "",
-    sig: Annotated[str, Query(description="The service's signature of the link.")] = "",
-    range_header: Annotated[str | None, Header(alias="range")] = None,
-) -> Response:
-    """The video of a report's player, by the signed link in the report (no API key)."""
-    links: MediaLinks = request.app.state.media_links
-    stores: MediaStores = request.app.state.components
-    links.check(video_id, exp, sig, time.time())
-    status = await stores.status.get_status(video_id)
-    if status is not None and status.state is VideoState.DELETED:
-        raise UploadGone(f"video {video_id!r} was deleted", code="deleted")
-    kept = await asyncio.to_thread(stores.sources.kept_upload, video_id)
-    if kept is None:
-        if status is None and await stores.results.get_result(video_id) is None:
-            raise UnknownVideo(f"no video with id {video_id!r}")
-        raise UploadGone(f"the video {video_id!r} is no longer kept by this service")
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Cache-Control": "private",
-        "X-Content-Type-Options": "nosniff",
-    }
-    try:
-        wanted = byte_range(range_header, kept.size)
-    except RangeNotSatisfiable as exc:
-        return JSONResponse(
-            {"error": exc.as_dict()},
-            status_code=exc.http_status,
-            headers={**headers, "Content-Range": f"bytes */{kept.size}"},
-        )
-    first, last = wanted if wanted is not None else (0, kept.size - 1)
-    headers["Content-Length"] = str(max(0, last - first + 1))
-    if wanted is not None:
-        headers["Content-Range"] = f"bytes {first}-{last}/{kept.size}"
-    return StreamingResponse(
-        _chunks(stores.sources, kept, first, last),
-        status_code=206 if wanted is not None else 200,
-        media_type=MEDIA_TYPES.get(PurePath(kept.name).suffix.lower(), "application/octet-stream"),
-        headers=headers,
-    )
-
-
-def _chunks(sources: Sources, kept: KeptUpload, first: int, last: int) -> Iterator[bytes]:
-    if last >= first:  # an empty file has no bytes to read
-        yield from sources.read_range(kept, first, last)

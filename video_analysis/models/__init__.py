@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from ..schemas.api import ModelStatus
 from .bundle import (
     MODEL_SPECS,
     Build,
     ModelSpec,
-    ModelStatus,
     OutputFile,
     SourceFile,
     SourcePackage,

@@ -39,11 +39,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from .. import __version__
 from ..errors import ModelNotAvailable
 from ..schemas import ModelInfo, ModelLoad
+from ..schemas.api import ModelStatus
 from ..settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -391,32 +390,6 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         ),
     )
 }
-
-
-class ModelStatus(BaseModel):
-    """One line of ``/models/status`` and ``video-analysis models status``."""
-
-    name: str
-    analyzer: str
-    kind: str
-    present: bool = Field(description="Weights are installed (or the model needs none).")
-    path: str | None = Field(None, description="Installed directory; null for built-ins.")
-    source: str = Field(description='Where the weights came from, e.g. "package a==1 + ...".')
-    version: str | None = None
-    sha256: str | None = Field(None, description="Checksum of the main weights file.")
-    verified: bool = Field(
-        False, description="Files match the manifest (sizes; full hashes when verified)."
-    )
-    installed_at: datetime | None = None
-    loaded: bool = Field(
-        False, description="Loaded by an analyzer in this process or in a worker that reported it."
-    )
-    load_time_s: float | None = None
-    device: str | None = None
-    workers: list[str] = Field(
-        default_factory=list, description="Workers (role@host:pid) that hold it in memory."
-    )
-    error: str | None = Field(None, description="Why the model is not available.")
 
 
 # --- process-local load registry -------------------------------------------------------------

@@ -5,11 +5,18 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from ..languages import language_code
+from ..languages import WHISPER_LANGUAGES, language_code
 
 SCHEMA_VERSION: Literal[1] = 1
 VIDEO_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -61,6 +68,12 @@ class QuestionSpan(BaseModel):
         return self
 
 
+#: A language the platform may name: the canonical codes (the API also takes " EN " as "en").
+_LANGUAGE_CODE: dict[str, Any] = {
+    "anyOf": [{"type": "string", "enum": list(WHISPER_LANGUAGES)}, {"type": "null"}]
+}
+
+
 class VideoMetadata(BaseModel):
     """The platform's own metadata; unknown keys are kept and passed through."""
 
@@ -69,7 +82,7 @@ class VideoMetadata(BaseModel):
     interview_id: str | None = Field(None, description="The platform's interview id.")
     question_id: str | None = Field(None, description="The question a one-answer video answers.")
     applicant_id: str | None = Field(None, description="The platform's applicant id.")
-    language: str | None = Field(
+    language: Annotated[str | None, WithJsonSchema(_LANGUAGE_CODE)] = Field(
         None, description="Spoken language override, a code Whisper knows, e.g. 'en', 'ko'."
     )
     candidate_speaker: str | None = Field(
