@@ -90,6 +90,7 @@ def tiled(minute: dict[str, Any], minutes: int) -> tuple[str, list[str]]:
 MEASURE = r"""
 import json, sys, time
 from video_analysis import claim_check
+from video_analysis.settings import get_settings
 from video_analysis.assemble import build_result
 from video_analysis.schemas import PartialResult, SplitManifest
 
@@ -102,7 +103,9 @@ manifest_text, parts = json.load(sys.stdin)
 manifest = SplitManifest.model_validate_json(manifest_text)
 before = status("VmRSS:")
 started = time.perf_counter()
-result = build_result(manifest, (PartialResult.model_validate_json(p) for p in parts))
+result = build_result(
+    manifest, (PartialResult.model_validate_json(p) for p in parts), settings=get_settings()
+)
 body = claim_check.body_of(result)
 print(json.dumps({"seconds": time.perf_counter() - started, "before": before,
                   "peak": status("VmHWM:"), "kib": len(body) // 1024, "parts": len(parts),

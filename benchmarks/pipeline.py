@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.media_factory import make_clip  # noqa: E402
 from tests.stack import Stack, embedded_broker, stack_env  # noqa: E402
-from video_analysis.cli import dev_cpu_share  # noqa: E402
+from video_analysis.dev import dev_cpu_share  # noqa: E402
 from video_analysis.settings import Settings  # noqa: E402
 
 ROLES = ("splitter", "quality", "face", "pose", "speech", "join")

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from video_analysis.analyzers.base import DecodedFrame, DecodedFrames  # noqa: E402
 from video_analysis.analyzers.registry import get_analyzer  # noqa: E402
+from video_analysis.settings import get_settings  # noqa: E402
 
 ANALYZERS = ("face", "pose")
 SCENES = ("webcam", "close-up")
@@ -92,7 +93,7 @@ def main() -> int:
     analyzers = {}
     for name in ANALYZERS:
         started = time.perf_counter()
-        analyzers[name] = get_analyzer(name)
+        analyzers[name] = get_analyzer(name, get_settings())
         print(f"load {name:<6} {time.perf_counter() - started:7.1f} s")
     for scene in SCENES:
         work = batches(face_frames(args.frames, scene=scene))

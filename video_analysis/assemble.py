@@ -34,7 +34,7 @@ from .schemas import (
     StructureSection,
 )
 from .schemas.parts import FacePart, PartData, PosePart
-from .settings import Settings, get_settings
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,12 @@ def build_result(
     manifest: SplitManifest,
     parts: Iterable[PartialResult],
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     now: datetime | None = None,
 ) -> AnalysisResult:
     """The result for one video from whatever parts arrived (of a part delivered twice, the
     last counts). ``parts`` is read once, in order: a caller that yields them one by one (the
     join, from its table) holds only one part's raw data at a time."""
-    settings = settings or get_settings()
     if manifest.error is not None:
         return failed_result(manifest.video_id, manifest.error, manifest)
     now = now or datetime.now(UTC)

@@ -9,18 +9,16 @@ import json
 import logging
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 from .settings import Settings, get_settings
-from .streams.names import DEV_ROLES, HEAVY_ROLES, WORKER_ROLES, Role
+from .streams.names import WORKER_ROLES, Role
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -170,6 +168,17 @@ def _add_video_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metadata", default=None, help="JSON object passed through as metadata")
 
 
+def _video_id(args: argparse.Namespace) -> str:
+    """The ``--video-id`` given, or a new one."""
+    from .schemas.events import VIDEO_ID_PATTERN, valid_video_id
+
+    if args.video_id is None:
+        return uuid.uuid4().hex
+    if not valid_video_id(args.video_id):
+        raise SystemExit(f"error: --video-id must match {VIDEO_ID_PATTERN}")
+    return str(args.video_id)
+
+
 def _metadata(args: argparse.Namespace) -> Any:
     from .errors import InvalidMetadata
     from .metadata import read_metadata
@@ -195,7 +204,7 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     result = analyze_file(
         args.path,
         settings,
-        video_id=args.video_id,
+        video_id=_video_id(args),
         metadata=_metadata(args),
         progress=_progress_printer() if sys.stderr.isatty() else None,
     )
@@ -228,13 +237,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _stored_result(settings: Settings, video_id: str) -> Any:
     from .store import create_result_store
+    from .store.lifecycle import enter
 
-    store = create_result_store(settings)
-    await store.start()
-    try:
+    async with AsyncExitStack() as stack:
+        store = await enter(stack, create_result_store(settings))
         result = await store.get_result(video_id)
-    finally:
-        await store.close()
     if result is None:
         raise LookupError(f"{video_id} is neither a result file nor the id of a stored result")
     return result
@@ -256,7 +263,7 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     if not source.is_file():
         sys.stderr.write(f"error: {args.path} is not a file\n")
         return 2
-    video_id = args.video_id or uuid.uuid4().hex
+    video_id = _video_id(args)
     root = settings.upload_root.resolve()
     if root not in source.parents:
         # The workers only read under the upload root: put a copy there.
@@ -344,11 +351,6 @@ def _progress_printer() -> Any:
     return show
 
 
-def dev_cpu_share(cores: int | None = None) -> int:
-    """VA_CPU_THREADS for each worker of ``dev``: the machine's cores over the heavy roles."""
-    return max(1, (cores or os.cpu_count() or 1) // len(HEAVY_ROLES))
-
-
 def limit_threads(settings: Settings) -> None:
     """OpenCV's thread pool to this process's share of the cores (its default: all)."""
     import cv2
@@ -402,146 +404,12 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
-    from .streams.embedded import EMBEDDED_BROKER_ENV, port_open, start_broker
-    from .supervise import FIRST_BACKOFF_S, Supervisor
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    port = settings.dev_broker_port
-    env = {**os.environ, **EMBEDDED_BROKER_ENV, "VA_BROKER_URL": f"kafka://127.0.0.1:{port}"}
-    if not settings.api_keys:
-        # The API is never open, not even on a laptop: a key for this run, shown once.
-        from .auth import SCOPES, new_key
-
-        key, entry = new_key("dev", SCOPES)
-        env["VA_API_KEYS"] = entry.entry
-        sys.stderr.write(
-            f"video-analysis dev: API key for this run (all scopes): {key}\n"
-            f"  e.g. curl -H 'X-API-Key: {key}' http://127.0.0.1:{settings.api_port}/videos/ID\n"
-        )
-    dev_settings = settings.model_copy(update={"broker_url": env["VA_BROKER_URL"]})
-
-    def say(text: str) -> None:
-        sys.stderr.write(f"video-analysis dev: {text}\n")
-        sys.stderr.flush()
-
-    def broker_up() -> bool:
-        deadline = time.monotonic() + 30
-        while not port_open("127.0.0.1", port):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.2)
-        return True
-
-    def catch_up() -> None:
-        """The embedded broker starts empty: publish again (or fail) what was in flight."""
-        try:
-            done = asyncio.run(_reconcile(dev_settings))
-        except Exception as exc:  # noqa: BLE001 - dev goes on; the videos stay as they were
-            say(f"could not reconcile videos in flight: {exc}")
-            return
-        if done.republished or done.failed:
-            say(
-                f"videos in flight when the broker's topics were lost: "
-                f"{len(done.republished)} published again, {len(done.failed)} failed as "
-                "interrupted (their upload is gone)"
-            )
-
-    supervisor = Supervisor(say)
-    supervisor.add("broker", lambda: start_broker(port, log_path=settings.data_dir / "broker.log"))
-    if not broker_up():
-        say("the embedded broker did not start; see broker.log")
-        supervisor.stop(last=set())
-        return 1
-    catch_up()
-    exe = [sys.executable, "-m", "video_analysis"]
-    roles = list(DEV_ROLES)
-
-    def launcher(
-        command: list[str], extra: dict[str, str] | None = None
-    ) -> Callable[[], subprocess.Popen[bytes]]:
-        return lambda: subprocess.Popen(command, env={**env, **(extra or {})})
-
-    # The heavy roles (face, pose, speech) each get an equal share of the cores, unless the
-    # user sized them (VA_CPU_THREADS): one process's thread pools must not starve the others.
-    share = {} if "VA_CPU_THREADS" in os.environ else {"VA_CPU_THREADS": str(dev_cpu_share())}
-
-    for offset, role in enumerate(roles):
-        ports = [
-            "--web-port",
-            str(settings.dev_web_port_base + offset),
-            "--metrics-port",
-            str(settings.dev_metrics_port_base + offset),
-        ]
-        # A worker is started again once its dead predecessor's session has expired: its
-        # partitions are not handed on before that anyway, and the embedded broker was seen
-        # to starve a member that joined while the dead one was still registered.
-        supervisor.add(
-            role,
-            launcher([*exe, "worker", "--role", role, *ports], share),
-            first_backoff_s=max(FIRST_BACKOFF_S, settings.broker_session_timeout_s),
-        )
-    supervisor.add("api", launcher([*exe, "api"]))
-    say(
-        f"broker 127.0.0.1:{port}, workers {', '.join(roles)}, "
-        f"API http://127.0.0.1:{settings.api_port} — a role that exits is restarted; "
-        "Ctrl-C stops all"
-    )
-    stopping = {"flag": False}
-
-    def stop(*_: Any) -> None:
-        stopping["flag"] = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping["flag"]:
-        died = supervisor.poll()
-        if any(child.name == "broker" for child in died):
-            # Its topics were in memory: start it again now, and every worker with it (their
-            # groups and topics start afresh), then publish again what was in flight.
-            say("the broker's topics are gone with it: restarting it and every worker")
-            supervisor.restart_now({"broker"})
-            if broker_up():
-                supervisor.restart_now(set(roles))
-                catch_up()
-        time.sleep(0.5)
-    # Workers and API together first (they flush and leave their groups), the broker last.
-    supervisor.stop(last={"broker"})
-    return 0
-
-
-async def _reconcile(settings: Settings) -> Any:
-    from .reconcile import reconcile
-
-    return await _with_stores(settings, reconcile)
-
-
-async def _with_stores(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
-    """Run ``action(results=, status=, sources=, publisher=)`` with the stores and the event
-    publisher open, and close them after (what ``delete``, ``reprocess`` and ``dev``'s catch-up
-    share)."""
-    from .store import Sources, create_result_store, create_status_store
-    from .streams.publisher import EventPublisher
-
-    results, status = create_result_store(settings), create_status_store(settings)
-    publisher = EventPublisher(settings)
-    await results.start()
-    await status.start()
-    try:
-        return await action(
-            results=results, status=status, sources=Sources(settings), publisher=publisher
-        )
-    finally:
-        await publisher.close()
-        await status.close()
-        await results.close()
-
-
 def _on_stored_video(
     settings: Settings, video_id: str, action: Callable[..., Awaitable[BaseModel]]
 ) -> int:
     """A command on one stored video: ``action(video_id, results=..., ...)``; its answer is
     printed as JSON, a refusal as ``error: message (code)``."""
+    from .connections import with_connections
     from .errors import VideoAnalysisError
     from .schemas.events import valid_video_id
 
@@ -549,12 +417,18 @@ def _on_stored_video(
         sys.stderr.write(f"error: {video_id!r} is not a video id\n")
         return 2
     try:
-        answer = asyncio.run(_with_stores(settings, functools.partial(action, video_id)))
+        answer = asyncio.run(with_connections(settings, functools.partial(action, video_id)))
     except VideoAnalysisError as exc:
         sys.stderr.write(f"error: {exc.message} ({exc.code})\n")
         return 1
     sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
     return 0
+
+
+def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
+    from .dev import run_dev
+
+    return run_dev(settings)
 
 
 def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:

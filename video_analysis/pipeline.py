@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 from .analyzers.base import DecodedAudio, DecodedFrames
@@ -29,8 +28,8 @@ from .schemas import (
     FrameBatch,
     PartialResult,
     PartSource,
-    SplitManifest,
     VideoMetadata,
+    VideoUploaded,
 )
 from .settings import Settings
 
@@ -48,8 +47,15 @@ def analyze_file(
     progress: Progress | None = None,
 ) -> AnalysisResult:
     """Analyse a local file; a file that cannot be analysed gives a ``failed`` result."""
-    video_id = video_id or uuid.uuid4().hex
-    submitted_at = datetime.now(UTC)
+    # The file as an upload: the same event the API publishes, so that the same manifest
+    # (truncation included) comes of it.
+    upload = VideoUploaded(
+        video_id=video_id or uuid.uuid4().hex,
+        uri=str(path),
+        filename=path.name,
+        metadata=metadata or VideoMetadata(),
+    )
+    video_id = upload.video_id
     validate_plan(settings.frame_analyzers, settings.audio_analyzers)
     plan = AnalyzerPlan(frames=list(settings.frame_analyzers), audio=list(settings.audio_analyzers))
     parts: list[PartialResult] = []
@@ -62,12 +68,12 @@ def analyze_file(
         ThreadPoolExecutor(settings.analysis_threads, thread_name_prefix="audio") as audio,
     ):
         pools = {PartSource.FRAMES: frames, PartSource.AUDIO: audio}
-        loaded = {name: _load(name) for name in dict.fromkeys([*plan.frames, *plan.audio])}
+        loaded = {
+            name: _load(name, settings) for name in dict.fromkeys([*plan.frames, *plan.audio])
+        }
         tasks: list[Future[PartialResult]] = []
         try:
-            generator = split_video(
-                path, video_id, settings, language=(metadata or VideoMetadata()).language
-            )
+            generator = split_video(path, video_id, settings, language=upload.metadata.language)
             while True:
                 try:
                     message = next(generator)
@@ -76,7 +82,7 @@ def analyze_file(
                     break
                 source, _ = part_source(message)
                 names = plan.frames if source is PartSource.FRAMES else plan.audio
-                part = _Part(message, {name: loaded[name] for name in names})
+                part = _Part(message, {name: loaded[name] for name in names}, settings)
                 tasks.extend(
                     _when_loaded(loaded[name], pools[source], part.analyze, name) for name in names
                 )
@@ -93,23 +99,10 @@ def analyze_file(
             parts.append(PartialResult.model_validate_json(task.result().model_dump_json()))
             if progress is not None:
                 progress("analyze", done / len(tasks))
-    manifest = SplitManifest(
-        video_id=video_id,
-        uri=str(path),
-        metadata=metadata or VideoMetadata(),
-        media=summary.media,
-        frame_batches=summary.frame_batches,
-        audio_chunks=summary.audio_chunks,
-        frames_sampled=summary.frames_sampled,
-        sample_fps=summary.sample_fps,
-        analyzers=plan,
-        split_s=split_s,
-        submitted_at=submitted_at,
-    )
-    return build_result(manifest, parts, settings=settings)
+    return build_result(summary.manifest(upload, plan, split_s), parts, settings=settings)
 
 
-def _load(name: str) -> Future[None]:
+def _load(name: str, settings: Settings) -> Future[None]:
     """Load ``name``'s models now, in a thread of its own, while the video is being split.
 
     Each analyzer's parts wait for its own models only: loading on first use, one message
@@ -120,7 +113,7 @@ def _load(name: str) -> Future[None]:
 
     def load() -> None:
         try:
-            get_analyzer(name)
+            get_analyzer(name, settings)
         except Exception as exc:  # noqa: BLE001 - reported by the parts that need it
             log.debug("loading %s failed: %s", name, exc)
         ready.set_result(None)
@@ -162,10 +155,16 @@ class _Part:
     all of them, and the frames are kept between them only while every analyzer still to run
     has its models loaded: one still loading would otherwise hold every batch's frames."""
 
-    def __init__(self, message: FrameBatch | AudioChunk, loaded: dict[str, Future[None]]) -> None:
+    def __init__(
+        self,
+        message: FrameBatch | AudioChunk,
+        loaded: dict[str, Future[None]],
+        settings: Settings,
+    ) -> None:
         # The JSON round trip keeps this path identical to what crosses the broker.
         self.message = type(message).model_validate_json(message.model_dump_json())
         self._pending = dict(loaded)
+        self._settings = settings
         self._decoded: DecodedFrames | DecodedAudio | None = None
         self._lock = threading.Lock()
 
@@ -175,7 +174,8 @@ class _Part:
             self._pending.pop(name, None)
             keep = bool(self._pending) and all(f.done() for f in self._pending.values())
             self._decoded = decoded if keep else None
-        part, failure = run_analyzer(get_analyzer(name), decoded, video_id=self.message.video_id)
+        analyzer = get_analyzer(name, self._settings)
+        part, failure = run_analyzer(analyzer, decoded, video_id=self.message.video_id)
         if failure is not None:
             log.error(
                 "analyzer %s failed video_id=%s", name, self.message.video_id, exc_info=failure

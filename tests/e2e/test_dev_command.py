@@ -52,7 +52,7 @@ def test_dev_serves_an_upload_end_to_end_and_stops_on_ctrl_c(tmp_path: Path) -> 
             assert time.monotonic() < deadline, (tmp_path / "dev.log").read_text()[-4000:]
             time.sleep(1)
         # Each worker gets its share of the cores (VA_CPU_THREADS), the API none.
-        from video_analysis.cli import dev_cpu_share
+        from video_analysis.dev import dev_cpu_share
 
         for role in ("face", "speech", "join"):
             pid = _role_pid(dev.pid, role)

@@ -18,8 +18,13 @@ from video_analysis.schemas import (
     SplitManifest,
 )
 from video_analysis.schemas.parts import QualityAudioPart, QualityFrame, QualityFramesPart
+from video_analysis.settings import Settings
 
 MODEL = ModelInfo(analyzer="quality", name="media-quality", version="0.1.0")
+
+
+def build(manifest: SplitManifest, parts: list[PartialResult]) -> AnalysisResult:
+    return build_result(manifest, parts, settings=Settings())
 
 
 def manifest(**overrides: object) -> SplitManifest:
@@ -91,7 +96,7 @@ def audio_part() -> PartialResult:
 
 
 def test_all_parts_give_complete_result_with_media_and_models() -> None:
-    result = build_result(manifest(), [frame_part(0, 120), frame_part(1, 130), audio_part()])
+    result = build(manifest(), [frame_part(0, 120), frame_part(1, 130), audio_part()])
     assert result.status == "complete"
     assert result.missing == []
     assert result.media.coverage == 1.0
@@ -113,13 +118,13 @@ def test_parts_can_come_one_at_a_time_and_the_last_of_a_duplicate_counts() -> No
     once); a part delivered twice with different data counts once, as its last copy."""
     first, second = frame_part(1, 10), frame_part(1, 130)
     parts = (part for part in [frame_part(0, 120), first, second, audio_part()])
-    result = build_result(manifest(), parts)
+    result = build(manifest(), parts)
     assert result.status == "complete"
     assert result.media.quality.brightness == 125.0
 
 
 def test_missing_part_gives_partial_result_naming_the_section() -> None:
-    result = build_result(manifest(), [frame_part(0, 120), audio_part()])
+    result = build(manifest(), [frame_part(0, 120), audio_part()])
     assert result.status == "partial"
     assert result.missing == ["media.quality"]
     assert result.media.coverage == pytest.approx(2 / 3, abs=1e-3)
@@ -132,7 +137,7 @@ def test_failed_part_is_reported_not_averaged() -> None:
     broken = frame_part(1, 10).model_copy(
         update={"error": ErrorInfo(code="internal_error", message="boom"), "data": {}}
     )
-    result = build_result(manifest(), [frame_part(0, 120), broken, audio_part()])
+    result = build(manifest(), [frame_part(0, 120), broken, audio_part()])
     assert result.status == "partial"
     assert result.model_dump()["failed_parts"]["quality:frames:1"]["code"] == "internal_error"
     assert result.media.quality.brightness == 120.0
@@ -140,14 +145,14 @@ def test_failed_part_is_reported_not_averaged() -> None:
 
 def test_duplicate_parts_count_once() -> None:
     parts = [frame_part(0, 120), frame_part(0, 120), frame_part(1, 130), audio_part()]
-    result = build_result(manifest(), parts)
+    result = build(manifest(), parts)
     assert result.status == "complete"
     assert result.timings["analyze.quality"] == 0.25
 
 
 def test_manifest_with_error_gives_failed_result() -> None:
     error = ErrorInfo(code="unreadable_media", message="not a video")
-    result = build_result(manifest(error=error, frame_batches=0, audio_chunks=0), [])
+    result = build(manifest(error=error, frame_batches=0, audio_chunks=0), [])
     assert result.status == "failed"
     assert result.error == error
     assert result.media.cannot_assess and result.face.cannot_assess
@@ -155,11 +160,11 @@ def test_manifest_with_error_gives_failed_result() -> None:
 
 def test_a_truncated_file_says_how_much_was_analysed() -> None:
     parts = [frame_part(0, 120), frame_part(1, 130), audio_part()]
-    whole = build_result(manifest(analysed_s=4.0), parts)
+    whole = build(manifest(analysed_s=4.0), parts)
     assert (whole.media.analysed_s, whole.media.truncated) == (4.0, False)
     assert not [n for n in whole.reliability if n.section == "media"]
 
-    cut = build_result(manifest(analysed_s=1.8, truncated=True), parts)
+    cut = build(manifest(analysed_s=1.8, truncated=True), parts)
     assert (cut.media.analysed_s, cut.media.truncated) == (1.8, True)
     notes = [n.reason for n in cut.reliability if n.section == "media"]
     assert notes == [
@@ -169,14 +174,14 @@ def test_a_truncated_file_says_how_much_was_analysed() -> None:
 
 def test_rotation_is_reported_in_media() -> None:
     rotated = MediaInfo(duration_s=4.0, width=240, height=320, rotation=90, has_video=True)
-    result = build_result(manifest(media=rotated), [frame_part(0, 1), frame_part(1, 1)])
+    result = build(manifest(media=rotated), [frame_part(0, 1), frame_part(1, 1)])
     assert (result.media.rotation, result.media.width, result.media.height) == (90, 240, 320)
 
 
 def test_a_video_refused_for_its_length_still_describes_the_file() -> None:
     error = ErrorInfo(code="too_long", message="the video is 7200 s long; the limit is 3600 s")
     probed = MediaInfo(duration_s=7200.0, width=1280, height=720, fps=30, has_video=True)
-    result = build_result(manifest(error=error, media=probed, frame_batches=0), [])
+    result = build(manifest(error=error, media=probed, frame_batches=0), [])
     assert result.status == "failed"
     assert (result.media.duration_s, result.media.width, result.media.fps) == (7200, 1280, 30)
 
@@ -185,9 +190,7 @@ def test_video_without_audio_is_complete_and_says_no_audio() -> None:
     media = MediaInfo(
         duration_s=4.0, width=320, height=240, fps=25, has_video=True, has_audio=False
     )
-    result = build_result(
-        manifest(media=media, audio_chunks=0), [frame_part(0, 120), frame_part(1, 130)]
-    )
+    result = build(manifest(media=media, audio_chunks=0), [frame_part(0, 120), frame_part(1, 130)])
     assert result.status == "complete"
     assert "no_audio" in result.media.quality.verdicts
     assert result.media.quality.audio_level_dbfs is None
@@ -197,7 +200,7 @@ def test_reliability_lists_what_could_not_be_judged_in_plain_words() -> None:
     broken = frame_part(1, 10).model_copy(
         update={"error": ErrorInfo(code="internal_error", message="boom"), "data": {}}
     )
-    result = build_result(manifest(), [frame_part(0, 120), broken, audio_part()])
+    result = build(manifest(), [frame_part(0, 120), broken, audio_part()])
     notes = {(note.section, note.reason) for note in result.reliability}
 
     # Only the quality analyzer runs here: every other section says why it has no figures.
@@ -210,7 +213,7 @@ def test_reliability_lists_what_could_not_be_judged_in_plain_words() -> None:
 
 def test_a_failed_result_says_why_in_its_reliability() -> None:
     error = ErrorInfo(code="unreadable_media", message="the file is not a video")
-    result = build_result(manifest(error=error, frame_batches=0, audio_chunks=0), [])
+    result = build(manifest(error=error, frame_batches=0, audio_chunks=0), [])
 
     assert [(n.section, n.reason) for n in result.reliability] == [
         ("result", "the file is not a video")
@@ -221,7 +224,7 @@ def test_a_part_whose_data_does_not_fit_its_model_is_a_failed_part_not_a_crash()
     """A part from an analyzer of another version, or a corrupted message, is reported as
     failed; the rest of the video is still summarised."""
     odd = frame_part(1, 10).model_copy(update={"data": {"frames": [{"t": "soon"}]}})
-    result = build_result(manifest(), [frame_part(0, 120), odd, audio_part()])
+    result = build(manifest(), [frame_part(0, 120), odd, audio_part()])
 
     assert result.status == "partial"
     failed = result.model_dump()["failed_parts"]["quality:frames:1"]
@@ -234,7 +237,7 @@ def test_a_part_whose_data_does_not_fit_its_model_is_a_failed_part_not_a_crash()
 
 
 def test_a_section_that_cannot_be_judged_has_confidence_zero() -> None:
-    result = build_result(manifest(), [frame_part(0, 120), frame_part(1, 130), audio_part()])
+    result = build(manifest(), [frame_part(0, 120), frame_part(1, 130), audio_part()])
     for name in ("face", "gaze", "head_pose", "blinks", "posture", "gestures", "speech"):
         section = getattr(result, name)
         assert section.cannot_assess and section.confidence == 0.0 and section.coverage == 0.0

@@ -612,7 +612,8 @@ def test_embedding_imports_neither_torch_nor_tensorflow() -> None:
         "import sys\n"
         "from video_analysis.analyzers.speaker_embedding import SpeakerEmbedder\n"
         "from video_analysis.models.campplus import reference_signal\n"
-        "SpeakerEmbedder().embed(reference_signal(1.5), [(0.0, 1.5)])\n"
+        "from video_analysis.settings import Settings\n"
+        "SpeakerEmbedder(Settings()).embed(reference_signal(1.5), [(0.0, 1.5)])\n"
         "heavy = [m for m in ('torch', 'tensorflow', 'onnx') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

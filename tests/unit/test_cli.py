@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.media_factory import make_clip, make_text_as_mp4
+from tests.media_factory import make_clip, make_text_as_mp4, make_truncated
 from video_analysis.cli import main
 from video_analysis.settings import get_settings
 
@@ -33,6 +33,28 @@ def test_analyze_prints_complete_result(tmp_path: Path, capsys: pytest.CaptureFi
     assert result["metadata"]["language"] == "ko"
     assert result["media"]["duration_s"] == pytest.approx(2.0, abs=0.1)
     assert result["media"]["has_audio"] is True
+
+
+def test_analyze_of_a_truncated_file_says_how_much_was_analysed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The manifest is built as the splitter agent builds it: truncation reaches the result.
+    whole = make_clip(tmp_path / "whole.mkv", duration=6.0, audio="sine")
+    cut = make_truncated(whole, tmp_path / "cut.mkv", keep=0.5)
+    assert main(["analyze", str(cut)]) == 0
+    media = json.loads(capsys.readouterr().out)["media"]
+    assert media["truncated"] is True
+    assert 1.0 < media["analysed_s"] < media["duration_s"] - 1.0
+    assert main(["analyze", str(whole)]) == 0
+    media = json.loads(capsys.readouterr().out)["media"]
+    assert (media["truncated"], media["analysed_s"]) == (False, pytest.approx(6.0, abs=0.1))
+
+
+def test_an_impossible_video_id_is_a_clear_error(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "a.mp4", duration=1.0, audio="sine")
+    with pytest.raises(SystemExit) as stop:
+        main(["analyze", str(clip), "--video-id", "no spaces/or slashes"])
+    assert "--video-id" in str(stop.value.code)
 
 
 def test_analyze_of_text_file_prints_failed_result_and_exits_1(

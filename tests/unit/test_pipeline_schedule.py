@@ -26,13 +26,13 @@ def test_parts_do_not_wait_for_another_analyzers_models(
     lock = threading.Lock()
     loaded_at: dict[str, float] = {}
 
-    def get(name: str) -> Any:
+    def get(name: str, settings: Settings) -> Any:
         if name == "speech":  # its models take 2 s more to load
             with lock:
                 if name not in loaded_at:
                     time.sleep(2.0)
                     loaded_at[name] = time.monotonic()
-        return real_get(name)
+        return real_get(name, settings)
 
     ran: list[tuple[str, str, float]] = []
     real_run = pipeline.run_analyzer
@@ -57,7 +57,7 @@ def test_parts_do_not_wait_for_another_analyzers_models(
 def test_a_message_is_decoded_once_for_all_its_analyzers(monkeypatch: pytest.MonkeyPatch) -> None:
     decodes: list[int] = []
     monkeypatch.setattr(pipeline, "decode_part", lambda message: decodes.append(1) or object())
-    monkeypatch.setattr(pipeline, "get_analyzer", lambda name: name)
+    monkeypatch.setattr(pipeline, "get_analyzer", lambda name, settings: name)
     monkeypatch.setattr(pipeline, "run_analyzer", lambda analyzer, decoded, **_: (analyzer, None))
     message = _frames_message()
 
@@ -66,7 +66,7 @@ def test_a_message_is_decoded_once_for_all_its_analyzers(monkeypatch: pytest.Mon
         ready.set_result(None)
         return ready
 
-    part = pipeline._Part(message, {"a": loaded(), "b": loaded(), "c": loaded()})
+    part = pipeline._Part(message, {"a": loaded(), "b": loaded(), "c": loaded()}, Settings())
     for name in ("a", "b", "c"):
         part.analyze(name)
     assert len(decodes) == 1
@@ -74,7 +74,7 @@ def test_a_message_is_decoded_once_for_all_its_analyzers(monkeypatch: pytest.Mon
     # One of them still loading: the frames are not kept for it, it decodes again later.
     decodes.clear()
     loading: Future[None] = Future()
-    part = pipeline._Part(message, {"a": loaded(), "b": loading})
+    part = pipeline._Part(message, {"a": loaded(), "b": loading}, Settings())
     part.analyze("a")
     loading.set_result(None)
     part.analyze("b")

@@ -50,7 +50,7 @@ def summarize(
 
 def analyse(path: Path) -> MediaQuality:
     """Split, decode and analyse every part as the agents would, then summarize."""
-    analyzer = QualityAnalyzer()
+    analyzer = QualityAnalyzer(Settings())
     frames: list[QualityFramesPart] = []
     audio: list[QualityAudioPart] = []
     gen = split_video(path, "vid-q", SETTINGS)
@@ -152,7 +152,7 @@ def test_video_without_audio_says_no_audio_and_leaves_its_figures_null(media: Pa
 
 
 def test_black_frames_are_detected() -> None:
-    analyzer = QualityAnalyzer()
+    analyzer = QualityAnalyzer(Settings())
     black = np.zeros((120, 160, 3), np.uint8)
     frames = [DecodedFrame(index=i, t=i / 5, image=black) for i in range(5)]
     data = analyzer.analyze_frames(DecodedFrames("v", 0, 5.0, frames))
@@ -167,7 +167,7 @@ def test_black_frames_are_detected() -> None:
 
 
 def test_batches_from_different_workers_are_summarized_by_time() -> None:
-    analyzer = QualityAnalyzer()
+    analyzer = QualityAnalyzer(Settings())
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(6)]
     parts = [
@@ -189,7 +189,7 @@ def test_batches_from_different_workers_are_summarized_by_time() -> None:
 
 
 def test_frozen_ratio_is_null_when_no_two_frames_of_a_batch_can_be_compared() -> None:
-    analyzer = QualityAnalyzer()
+    analyzer = QualityAnalyzer(Settings())
     rng = np.random.default_rng(1)
     parts = [
         analyzer.analyze_frames(
@@ -210,7 +210,7 @@ def test_frozen_ratio_is_null_when_no_two_frames_of_a_batch_can_be_compared() ->
 
 def test_a_quality_part_with_a_wrong_field_type_is_refused() -> None:
     chunk = DecodedAudio("v", 0, 0.0, 1.0, 16_000, np.zeros(16_000, np.float32))
-    good = QualityAnalyzer().analyze_audio(chunk).model_dump(mode="json")
+    good = QualityAnalyzer(Settings()).analyze_audio(chunk).model_dump(mode="json")
     row = {"index": 0, "t": 0.0, "brightness": 1.0, "contrast": 1.0, "blur": 1.0, "black": True}
     assert QualityFramesPart.model_validate({"frames": [row]}).frames[0].black is True
 
@@ -222,7 +222,7 @@ def test_a_quality_part_with_a_wrong_field_type_is_refused() -> None:
 
 
 def test_audio_windows_report_levels() -> None:
-    analyzer = QualityAnalyzer()
+    analyzer = QualityAnalyzer(Settings())
     t = np.arange(16_000) / 16_000
     tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     samples = np.concatenate([tone, np.zeros(16_000, np.float32)])
@@ -237,7 +237,7 @@ def test_audio_windows_report_levels() -> None:
 
 
 def test_model_info_has_no_weights() -> None:
-    info = QualityAnalyzer().model_info
+    info = QualityAnalyzer(Settings()).model_info
     assert (info.analyzer, info.name, info.version, info.sha256) == (
         "quality",
         "media-quality",

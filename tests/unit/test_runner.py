@@ -16,6 +16,7 @@ from video_analysis.analyzers.base import (
 )
 from video_analysis.analyzers.runner import failed_part, run_analyzer
 from video_analysis.schemas import ErrorInfo, ModelInfo, PartData, PartSource
+from video_analysis.settings import Settings
 
 
 class Samples(PartData):
@@ -48,14 +49,14 @@ def chunk(index: int) -> DecodedAudio:
 
 
 def test_good_part_carries_data_and_model() -> None:
-    part, failure = run_analyzer(Exploding(), chunk(0), video_id="v")
+    part, failure = run_analyzer(Exploding(Settings()), chunk(0), video_id="v")
     assert failure is None and part.error is None
     assert part.data == {"n": 160}
     assert (part.source, part.index, part.model.name) == (PartSource.AUDIO, 0, "boom")
 
 
 def test_crash_becomes_failed_part_with_internal_error() -> None:
-    part, failure = run_analyzer(Exploding(), chunk(1), video_id="v")
+    part, failure = run_analyzer(Exploding(Settings()), chunk(1), video_id="v")
     assert isinstance(failure, ZeroDivisionError)
     assert part.error is not None and part.error.code == "internal_error"
     assert "bad chunk" in part.error.message
@@ -64,7 +65,7 @@ def test_crash_becomes_failed_part_with_internal_error() -> None:
 
 def test_frames_sent_to_audio_only_analyzer_fail_cleanly() -> None:
     frames = DecodedFrames("v", 2, 5.0, [])
-    part, failure = run_analyzer(Exploding(), frames, video_id="v")
+    part, failure = run_analyzer(Exploding(Settings()), frames, video_id="v")
     assert isinstance(failure, NotImplementedError)
     assert part.source is PartSource.FRAMES and part.error is not None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from video_analysis.cli import dev_cpu_share
+from video_analysis.dev import dev_cpu_share
 from video_analysis.settings import Settings
 
 

@@ -78,6 +78,10 @@ class Analyzer(ABC):
     frames_data: ClassVar[type[PartData] | None] = None
     audio_data: ClassVar[type[PartData] | None] = None
 
+    def __init__(self, settings: Settings) -> None:
+        #: The settings it runs under: the caller's (``analyze_file``'s, the worker's).
+        self._settings = settings
+
     def load(self) -> None:  # noqa: B027 - analyzers without weights need no loading
         """Read weights from the model bundle. Heavy imports go here, not at module level."""
 

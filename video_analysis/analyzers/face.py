@@ -38,7 +38,7 @@ from ..models.bundle import model_info as bundle_model_info
 from ..models.keras_onnx import ExpressionModel
 from ..schemas import Expression, ExpressionSecond, FaceSection, ModelInfo, PartSource
 from ..schemas.parts import FaceFrame, FacePart, PartData
-from ..settings import Settings, get_settings
+from ..settings import Settings
 from . import timeseries as ts
 from .base import Analyzer, DecodedFrames, SummaryInput
 from .face_detection import (
@@ -99,8 +99,8 @@ class FaceAnalyzer(Analyzer):
     sections: ClassVar[tuple[str, ...]] = ("face",)
     frames_data: ClassVar[type[PartData] | None] = FacePart
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self._settings = settings or get_settings()
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self._deepface_weights = _deepface_weights(self._settings)
         #: "deepface" when its weights are present in the DeepFace home, else "fer".
         self.backend = "deepface" if self._deepface_weights is not None else "fer"

@@ -6,6 +6,7 @@ import threading
 from importlib import import_module
 
 from ..schemas import PartSource
+from ..settings import Settings
 from .base import Analyzer
 
 #: name -> "module:Class"; modules are imported on first use so heavy libraries stay unloaded.
@@ -16,7 +17,8 @@ ANALYZERS: dict[str, str] = {
     "speech": "video_analysis.analyzers.speech:SpeechAnalyzer",
 }
 
-_loaded: dict[str, Analyzer] = {}
+#: Per analyzer, the loaded instance and the settings it was built with.
+_loaded: dict[str, tuple[Settings, Analyzer]] = {}
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -32,19 +34,21 @@ def analyzer_class(name: str) -> type[Analyzer]:
     return cls
 
 
-def get_analyzer(name: str) -> Analyzer:
-    """The process-wide loaded instance: weights are read once per process, never per call.
+def get_analyzer(name: str, settings: Settings) -> Analyzer:
+    """The process-wide loaded instance for ``settings``: weights are read once per process,
+    never per call. Other settings (a test, a second ``analyze_file``) replace it.
 
     One lock per analyzer, so a slow load (TensorFlow) does not hold up the others.
     """
     with _locks_guard:
         lock = _locks.setdefault(name, threading.Lock())
     with lock:
-        analyzer = _loaded.get(name)
-        if analyzer is None:
-            analyzer = analyzer_class(name)()
-            analyzer.load()
-            _loaded[name] = analyzer
+        loaded = _loaded.get(name)
+        if loaded is not None and (loaded[0] is settings or loaded[0] == settings):
+            return loaded[1]
+        analyzer = analyzer_class(name)(settings)
+        analyzer.load()
+        _loaded[name] = (settings, analyzer)
         return analyzer
 
 

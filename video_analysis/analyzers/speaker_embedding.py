@@ -25,7 +25,7 @@ from ..models.bundle import model_info, model_path, record_loaded
 from ..models.campplus import EMBEDDING_DIM, FEATURE_DIM, INPUT_NAME, OUTPUT_NAME, SAMPLE_RATE
 from ..models.runtime import onnx_session
 from ..schemas import ModelInfo
-from ..settings import Settings, get_settings
+from ..settings import Settings
 
 MODEL_NAME = "campplus-speaker"
 MODEL_FILE = "model.onnx"
@@ -109,14 +109,14 @@ class SpeakerEmbedder:
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: Settings,
         *,
         threads: int = 1,
         max_batch: int = DEFAULT_MAX_BATCH,
     ) -> None:
         if threads < 1 or max_batch < 1:
             raise ValueError(f"threads and max_batch must be >= 1, got {threads}, {max_batch}")
-        self._settings = settings or get_settings()
+        self._settings = settings
         self._threads = threads
         self._max_batch = max_batch
         self._session: Any = None

@@ -30,6 +30,7 @@ from ..store import (
     create_result_store,
     create_status_store,
 )
+from ..store.lifecycle import enter
 from .deps import Components, Publisher
 from .errors import install_error_handlers
 from .media import MediaLinks
@@ -121,15 +122,13 @@ async def _open(c: Components, owned: list[str], stack: AsyncExitStack) -> None:
 
     if c.sources.upload_prefix is not None:
         background.append(asyncio.create_task(_ensure_upload_bucket(c.sources)))
-    for name in ("results", "status", "publisher"):
-        if name not in owned:
-            continue
-        component = getattr(c, name)
-        stack.push_async_callback(_close, component)
-        if name == "publisher":
-            background.append(asyncio.create_task(_start(component)))
-        else:
-            await _start(component)
+    if "results" in owned:
+        await enter(stack, c.results, tolerate=True)
+    if "status" in owned:
+        await enter(stack, c.status, tolerate=True)
+    if "publisher" in owned:
+        await enter(stack, c.publisher, start=False)
+        background.append(asyncio.create_task(_start(c.publisher)))
     stack.push_async_callback(stop_background)
 
 
@@ -138,13 +137,6 @@ async def _start(component: Any) -> None:
         await component.start()
     except Exception as exc:
         log.error("%s did not start: %s", type(component).__name__, exc)
-
-
-async def _close(component: Any) -> None:
-    try:
-        await component.close()
-    except Exception as exc:
-        log.warning("closing %s failed: %s", type(component).__name__, exc)
 
 
 async def _ensure_upload_bucket(sources: Sources) -> None:

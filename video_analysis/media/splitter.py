@@ -25,7 +25,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import FrameTooLarge, TooLong, UnreadableMedia
-from ..schemas import AudioChunk, FrameBatch, FrameImage, MediaInfo
+from ..schemas import (
+    AnalyzerPlan,
+    AudioChunk,
+    FrameBatch,
+    FrameImage,
+    MediaInfo,
+    SplitManifest,
+    VideoUploaded,
+)
 from ..settings import Settings
 from .codec import encode_flac, encode_jpeg
 from .limits import check_media_limits
@@ -63,6 +71,28 @@ class SplitSummary:
     #: Seconds of video that decoded (less than the declared duration for a truncated file).
     analysed_s: float = 0.0
     truncated: bool = False
+
+    def manifest(
+        self, upload: VideoUploaded, analyzers: AnalyzerPlan, split_s: float
+    ) -> SplitManifest:
+        """The manifest of ``upload`` split into this: the one the splitter agent publishes
+        and ``video-analysis analyze`` builds its result from."""
+        return SplitManifest(
+            video_id=upload.video_id,
+            run=upload.run,
+            uri=upload.uri,
+            metadata=upload.metadata,
+            media=self.media,
+            frame_batches=self.frame_batches,
+            audio_chunks=self.audio_chunks,
+            frames_sampled=self.frames_sampled,
+            sample_fps=self.sample_fps,
+            analysed_s=self.analysed_s,
+            truncated=self.truncated,
+            analyzers=analyzers,
+            split_s=split_s,
+            submitted_at=upload.submitted_at,
+        )
 
 
 @dataclass

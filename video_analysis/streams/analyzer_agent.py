@@ -59,7 +59,7 @@ def add_analyzer_agent(
 
     async def load(name: str) -> Analyzer:
         # get_analyzer keeps one loaded instance per process; loading runs off the loop.
-        return await services.run(get_analyzer, name)
+        return await services.run(get_analyzer, name, settings)
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:

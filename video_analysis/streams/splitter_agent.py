@@ -95,22 +95,7 @@ def add_splitter(wiring: Wiring) -> None:
                     )
                 )
                 continue
-            manifest = SplitManifest(
-                video_id=video_id,
-                run=upload.run,
-                uri=upload.uri,
-                metadata=upload.metadata,
-                media=summary.media,
-                frame_batches=summary.frame_batches,
-                audio_chunks=summary.audio_chunks,
-                frames_sampled=summary.frames_sampled,
-                sample_fps=summary.sample_fps,
-                analysed_s=summary.analysed_s,
-                truncated=summary.truncated,
-                analyzers=plan,
-                split_s=time.monotonic() - started,
-                submitted_at=upload.submitted_at,
-            )
+            manifest = summary.manifest(upload, plan, split_s=time.monotonic() - started)
             await publish_manifest(manifest)
             await _keep_event(sources, upload)
             metrics.observe(wiring.role, "split", manifest.split_s)

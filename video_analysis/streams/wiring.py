@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from ..schemas import DeadLetter, VideoState, VideoStatus
 from ..settings import Settings
 from ..store import Sources, create_result_store, create_status_store
 from ..store.connect import StoreUnavailable
+from ..store.lifecycle import enter
 from ..store.results import ResultStore
 from ..store.status import StatusStore
 from . import metrics
@@ -26,6 +28,7 @@ from .topics import DLQ
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+S = TypeVar("S", ResultStore, StatusStore)
 
 
 #: Backoff between two tries of a store write that must not be lost (seconds).
@@ -35,10 +38,11 @@ STORE_RETRY_MAX_S = 10.0
 STORE_RETRY_LOG_EVERY = 10
 
 
-async def _started(store: ResultStore | StatusStore, what: str) -> None:
-    """Start a store; not reaching it (after its own retries) is a ``StoreUnavailable``."""
+async def _started(stack: AsyncExitStack, store: S, what: str) -> S:
+    """A store, started and closed with ``stack``; not reaching it (after its own retries) is
+    a ``StoreUnavailable``."""
     try:
-        await store.start()
+        return await enter(stack, store)
     except StoreUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - any client's connection error, named once
@@ -56,21 +60,23 @@ class Services:
         #: Where results are kept as objects (``VA_RESULT_OBJECT_STORE``), besides uploads.
         self.sources = Sources(settings)
         self._lock = asyncio.Lock()
+        #: Closes the stores started so far.
+        self._opened = AsyncExitStack()
 
     async def results(self) -> ResultStore:
         async with self._lock:
             if self._results is None:
-                results = create_result_store(self.settings)
-                await _started(results, "result database")
-                self._results = results
+                self._results = await _started(
+                    self._opened, create_result_store(self.settings), "result database"
+                )
             return self._results
 
     async def status(self) -> StatusStore:
         async with self._lock:
             if self._status is None:
-                status = create_status_store(self.settings)
-                await _started(status, "status store")
-                self._status = status
+                self._status = await _started(
+                    self._opened, create_status_store(self.settings), "status store"
+                )
             return self._status
 
     async def set_status(self, video_id: str, state: VideoState, **fields: Any) -> None:
@@ -115,9 +121,7 @@ class Services:
     async def close(self) -> None:
         # Open store connections (aiosqlite runs a non-daemon thread) would keep the
         # process alive after the worker stops.
-        for store in (self._results, self._status):
-            if store is not None:
-                await store.close()
+        await self._opened.aclose()
         self._results = self._status = None
         self.pool.shutdown(wait=False, cancel_futures=True)
 

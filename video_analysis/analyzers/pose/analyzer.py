@@ -48,7 +48,7 @@ from ...models.bundle import model_info as bundle_model_info
 from ...models.bundle import record_loaded
 from ...schemas import ModelInfo, PartSource
 from ...schemas.parts import ActionUnitMeasures, Hand, PartData, PoseFrame, PosePart
-from ...settings import Settings, get_settings
+from ...settings import Settings
 from .. import geometry as geo
 from .. import timeseries as ts
 from ..base import Analyzer, DecodedFrames, SummaryInput
@@ -92,8 +92,8 @@ class PoseAnalyzer(Analyzer):
     sections: ClassVar[tuple[str, ...]] = ("gaze", "head_pose", "blinks", "posture", "gestures")
     frames_data: ClassVar[type[PartData] | None] = PosePart
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self._settings = settings or get_settings()
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self._detector: FaceDetector | None = None
         self._face_mesh: Any = None
         self._pose: Any = None

@@ -49,7 +49,7 @@ from ...schemas.speech import (
     VoiceFigures,
     Word,
 )
-from ...settings import Settings, get_settings
+from ...settings import Settings
 from ..base import Analyzer, DecodedAudio, SummaryInput, WordsHook
 from ..speaker_embedding import SpeakerEmbedder
 from . import activity, praat, segmentation, speakers, voice
@@ -91,8 +91,8 @@ class SpeechAnalyzer(Analyzer):
     sections: ClassVar[tuple[str, ...]] = ("speech",)
     audio_data: ClassVar[type[PartData] | None] = SpeechPart
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self._settings = settings or get_settings()
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self._model_name = self._settings.speech_model
         self._model: Any = None
         self._parselmouth: Any = None
