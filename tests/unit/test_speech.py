@@ -19,13 +19,13 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from tests.media_factory import make_speech_wav
+from video_analysis import models
 from video_analysis.analyzers.base import DecodedAudio, SummaryInput
 from video_analysis.analyzers.speech import SpeechAnalyzer
 from video_analysis.analyzers.speech.fillers import count_fillers
 from video_analysis.analyzers.speech.transcript import drop_after_speech
 from video_analysis.analyzers.speech.voice import MIN_HNR_FRAMES
 from video_analysis.errors import ModelNotAvailable
-from video_analysis.models import bundle
 from video_analysis.schemas import (
     MediaInfo,
     QuestionSpan,
@@ -74,11 +74,11 @@ def analyzer(tmp_path_factory: pytest.TempPathFactory) -> SpeechAnalyzer:
         pytest.skip("needs the speech and dev extras: pip install 'video-analysis[speech,dev]'")
     settings = Settings()
     try:
-        bundle.model_path(settings, "whisper-base")
+        models.model_path(settings, "whisper-base")
     except ModelNotAvailable:
         settings = Settings(models_dir=tmp_path_factory.mktemp("models"))
         try:
-            bundle.install(settings, ["whisper-base"])
+            models.install(settings, ["whisper-base"])
         except ModelNotAvailable as exc:
             pytest.skip(f"whisper base model not installed: {exc}")
     analyzer = SpeechAnalyzer(settings)
@@ -370,7 +370,7 @@ def test_model_info_names_whisper_base_with_its_checksum(analyzer: SpeechAnalyze
     info = analyzer.model_info
     assert info.analyzer == "speech"
     assert info.name == "faster-whisper-base"
-    assert info.sha256 == bundle.MODEL_SPECS["whisper-base"].files[0].sha256
+    assert info.sha256 == models.MODEL_SPECS["whisper-base"].files[0].sha256
 
 
 # --- summary only -----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.media_factory import make_clip
-from video_analysis.models.bundle import install
+from video_analysis.models import install
 from video_analysis.pipeline import analyze_file
 from video_analysis.schemas import VideoMetadata
 from video_analysis.settings import Settings

@@ -34,7 +34,7 @@ def face_clip(path: Path, *, duration: float, x: str, enable: str) -> Path:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    from video_analysis.models.bundle import install
+    from video_analysis.models import install
 
     models = tmp_path_factory.mktemp("models")
     settings = Settings(models_dir=models, frame_analyzers=["quality", "face", "pose"])

@@ -33,8 +33,8 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from ..errors import MissingExtra
-from ..models.bundle import file_sha256, model_path, record_loaded
-from ..models.bundle import model_info as bundle_model_info
+from ..models import file_sha256, model_path, record_loaded
+from ..models import model_info as bundle_model_info
 from ..models.keras_onnx import ExpressionModel
 from ..schemas import Expression, ExpressionSecond, FaceSection, ModelInfo, PartSource
 from ..schemas.parts import FaceFrame, FacePart, PartData

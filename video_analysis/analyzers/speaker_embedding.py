@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import MissingExtra
-from ..models.bundle import model_info, model_path, record_loaded
+from ..models import model_info, model_path, record_loaded
 from ..models.campplus import EMBEDDING_DIM, FEATURE_DIM, INPUT_NAME, OUTPUT_NAME, SAMPLE_RATE
 from ..models.runtime import onnx_session
 from ..schemas import ModelInfo

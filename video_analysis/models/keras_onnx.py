@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ModelNotAvailable
-from .campplus import _Graph
+from .onnx_graph import Graph
 from .runtime import CPU, onnx_session, pick_device
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def _padding(config: dict[str, Any]) -> dict[str, Any]:
     raise ModelNotAvailable(f"padding {padding!r} is not converted")
 
 
-def _activation(g: _Graph, x: str, name: str) -> str:
+def _activation(g: Graph, x: str, name: str) -> str:
     if name == "linear":
         return x
     if name == "relu":
@@ -92,7 +92,7 @@ def _activation(g: _Graph, x: str, name: str) -> str:
     raise ModelNotAvailable(f"activation {name!r} is not converted")
 
 
-def _layer(g: _Graph, layer: dict[str, Any], inputs: list[str], w: dict[str, NDArray[Any]]) -> str:
+def _layer(g: Graph, layer: dict[str, Any], inputs: list[str], w: dict[str, NDArray[Any]]) -> str:
     kind, config = layer["class_name"], layer["config"]
     x = inputs[0]
     if kind == "Conv2D":
@@ -157,7 +157,7 @@ def build_onnx(path: Path) -> onnx.ModelProto:
     takes it, output ``probabilities`` (batch, labels)."""
     onnx_module = _onnx()
     layers, weights = _read_hdf5(path)
-    g = _Graph(onnx_module)
+    g = Graph(onnx_module)
     outputs: dict[str, str] = {}
     shape: list[Any] | None = None
     for layer in layers:

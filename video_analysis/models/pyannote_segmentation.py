@@ -45,7 +45,7 @@ from ..errors import ModelNotAvailable
 
 # The torch-free checkpoint reader and the ONNX graph builder of the CAM++ conversion: one
 # reader of PyTorch archives in the project, extended here rather than written twice.
-from .campplus import _Graph, _StateDictUnpickler, load_torch_archive
+from .onnx_graph import Graph, StateDictUnpickler, load_torch_archive
 from .runtime import onnx_session
 
 if TYPE_CHECKING:
@@ -56,7 +56,6 @@ WINDOW_S = 10.0  # what the model was trained on (its task's ``duration``)
 WINDOW_SAMPLES = 160_000
 INPUT_NAME = "waveforms"  # (batch, samples) float32, 16 kHz
 OUTPUT_NAME = "log_probs"  # (batch, frames, 7) log-softmax over POWERSET
-OPSET = 17
 EXTRA_HINT = "pip install 'video-analysis[speech]'"
 
 # The powerset classes, in the classifier's order: which local speakers each one says speak.
@@ -154,7 +153,7 @@ _CHECKPOINT_STUBS: dict[tuple[str, str], type[_Opaque]] = {
 }
 
 
-class _CheckpointUnpickler(_StateDictUnpickler):
+class _CheckpointUnpickler(StateDictUnpickler):
     def find_class(self, module: str, name: str) -> Any:
         stub = _CHECKPOINT_STUBS.get((module, name))
         return stub if stub is not None else super().find_class(module, name)
@@ -335,11 +334,11 @@ def _filters(w: _Weights) -> NDArray[np.float32]:
     return sinc_filters(low, band, window, n)
 
 
-def _const(g: _Graph, value: NDArray[np.floating[Any]], hint: str) -> str:
+def _const(g: Graph, value: NDArray[np.floating[Any]], hint: str) -> str:
     return g.const(np.ascontiguousarray(value, dtype=np.float32), hint)
 
 
-def _instance_norm(g: _Graph, w: _Weights, x: str, prefix: str, channels: int) -> str:
+def _instance_norm(g: Graph, w: _Weights, x: str, prefix: str, channels: int) -> str:
     return g.op(
         "InstanceNormalization",
         x,
@@ -349,13 +348,13 @@ def _instance_norm(g: _Graph, w: _Weights, x: str, prefix: str, channels: int) -
     )
 
 
-def _pool_norm_act(g: _Graph, w: _Weights, x: str, stage: int, channels: int) -> str:
+def _pool_norm_act(g: Graph, w: _Weights, x: str, stage: int, channels: int) -> str:
     pooled = g.op("MaxPool", x, kernel_shape=[POOL], strides=[POOL])
     normed = _instance_norm(g, w, pooled, f"sincnet.norm1d.{stage}", channels)
     return g.op("LeakyRelu", normed, alpha=LEAKY_RELU_SLOPE)
 
 
-def _sincnet(g: _Graph, w: _Weights, waveforms: str) -> str:
+def _sincnet(g: Graph, w: _Weights, waveforms: str) -> str:
     """(batch, samples) -> (batch, 60, frames)."""
     x = g.op("Unsqueeze", waveforms, g.ints(1))
     x = _instance_norm(g, w, x, "sincnet.wav_norm1d", 1)
@@ -387,7 +386,7 @@ def _onnx_gates(weight: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.concatenate([i, o, f, c], axis=0)
 
 
-def _lstm(g: _Graph, w: _Weights, x: str, layer: int, input_size: int) -> str:
+def _lstm(g: Graph, w: _Weights, x: str, layer: int, input_size: int) -> str:
     """One bidirectional layer: (frames, batch, input) -> (frames, batch, 2 * 128)."""
     hidden = LSTM_HIDDEN
     ws, rs, bs = [], [], []
@@ -411,7 +410,7 @@ def _lstm(g: _Graph, w: _Weights, x: str, layer: int, input_size: int) -> str:
     return g.op("Reshape", y, g.ints(0, 0, 2 * hidden))
 
 
-def _linear(g: _Graph, w: _Weights, x: str, prefix: str, out: int, inp: int) -> str:
+def _linear(g: Graph, w: _Weights, x: str, prefix: str, out: int, inp: int) -> str:
     weight = w(f"{prefix}.weight", (out, inp))
     bias = w(f"{prefix}.bias", (out,))
     return g.op("Add", g.op("MatMul", x, _const(g, weight.T, "w")), _const(g, bias, "b"))
@@ -434,7 +433,7 @@ def build_onnx(state: Mapping[str, NDArray[Any]]) -> onnx.ModelProto:
         import onnx
     except ImportError as exc:
         raise _onnx_missing() from exc
-    g = _Graph(onnx)
+    g = Graph(onnx)
     w = _Weights(state)
     x = _sincnet(g, w, INPUT_NAME)
     x = g.op("Transpose", x, perm=[2, 0, 1])  # (frames, batch, 60): the LSTM's layout 0

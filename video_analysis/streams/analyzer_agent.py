@@ -14,7 +14,7 @@ from ..analyzers.base import Analyzer, WordsHook
 from ..analyzers.registry import get_analyzer
 from ..analyzers.runner import failed_part, run_analyzer
 from ..media.codec import decode_part
-from ..models.bundle import loaded_here
+from ..models import loaded_here
 from ..schemas import (
     AudioChunk,
     FrameBatch,

@@ -44,8 +44,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from ...models.bundle import model_info as bundle_model_info
-from ...models.bundle import record_loaded
+from ...models import model_info as bundle_model_info
+from ...models import record_loaded
 from ...schemas import ModelInfo, PartSource
 from ...schemas.parts import ActionUnitMeasures, Hand, PartData, PoseFrame, PosePart
 from ...settings import Settings

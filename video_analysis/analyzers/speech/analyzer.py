@@ -30,8 +30,8 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from ...errors import MissingExtra, ModelNotAvailable
-from ...models.bundle import MODEL_SPECS, file_sha256, model_path, record_loaded
-from ...models.bundle import model_info as bundle_model_info
+from ...models import MODEL_SPECS, file_sha256, model_path, record_loaded
+from ...models import model_info as bundle_model_info
 from ...models.runtime import pick_device
 from ...schemas import ModelInfo, PartialSegment, PartSource, QuestionSpan
 from ...schemas.parts import PartData, SegmentRow, SpeechPart, VoicedStretch

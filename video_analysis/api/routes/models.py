@@ -24,16 +24,16 @@ router = APIRouter(tags=["models"])
 @router.get("/models/status", operation_id="models_status", responses=answers(401, 403))
 async def models_status(key: ReadKey, c: ComponentsDep) -> ModelsStatus:
     """Every model the analyzers use. Paths, workers and error details for admin keys only."""
-    from ...models import bundle
+    from ... import models
 
-    items = await asyncio.to_thread(bundle.status, c.settings)
+    items = await asyncio.to_thread(models.status, c.settings)
     # The API loads no model itself: "loaded" comes from what the workers report.
     try:
         loads = await c.status.model_loads(max_age_s=MODEL_REPORT_MAX_AGE_S)
     except VideoAnalysisError as exc:
         log.warning("worker model reports unavailable: %s", exc)
     else:
-        items = bundle.with_worker_loads(items, loads)
+        items = models.with_worker_loads(items, loads)
     if not is_admin(c, key):
         # Paths, host names and PIDs describe the server: for operators only.
         items = [
