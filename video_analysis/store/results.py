@@ -82,7 +82,18 @@ def _naive_utc(value: datetime) -> datetime:
 # SQLite (embedded default)
 
 
-class SQLiteResultStore(SQLiteStore):
+class _ReadsResults:
+    """``get_result`` from ``get_result_body``: one reading of the stored bytes for both."""
+
+    async def get_result_body(self, video_id: str) -> bytes | None:
+        raise NotImplementedError
+
+    async def get_result(self, video_id: str) -> AnalysisResult | None:
+        body = await self.get_result_body(video_id)
+        return None if body is None else AnalysisResult.model_validate_json(body)
+
+
+class SQLiteResultStore(_ReadsResults, SQLiteStore):
     """Results in a local SQLite file (``settings.data_dir / "results.sqlite3"``)."""
 
     store_name = "result store: sqlite"
@@ -134,10 +145,6 @@ class SQLiteResultStore(SQLiteStore):
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"result store unavailable: {exc}") from exc
         log.info("stored %s result for video %s", result.status.value, result.video_id)
-
-    async def get_result(self, video_id: str) -> AnalysisResult | None:
-        body = await self.get_result_body(video_id)
-        return None if body is None else AnalysisResult.model_validate_json(body)
 
     async def get_result_body(self, video_id: str) -> bytes | None:
         """The stored result's JSON bytes, exactly as saved (``result_ref.sha256`` is their
@@ -203,7 +210,7 @@ def parse_mysql_url(url: str) -> dict[str, Any]:
     }
 
 
-class MySQLResultStore:
+class MySQLResultStore(_ReadsResults):
     """Results in MySQL/MariaDB through an ``aiomysql`` pool; parameterised queries only."""
 
     def __init__(
@@ -335,10 +342,6 @@ class MySQLResultStore:
             ),
         )
         log.info("stored %s result for video %s", result.status.value, result.video_id)
-
-    async def get_result(self, video_id: str) -> AnalysisResult | None:
-        body = await self.get_result_body(video_id)
-        return None if body is None else AnalysisResult.model_validate_json(body)
 
     async def get_result_body(self, video_id: str) -> bytes | None:
         """The stored result's JSON bytes, exactly as saved (``result_ref.sha256`` is their

@@ -1,0 +1,127 @@
+"""The join agent as Faust runs it (``agent.test_context()``): manifests and parts in, the
+result stored, its status final and one message on ``analysis-results`` out; malformed input
+to the DLQ; a late part ignored; a delete leaves a tombstone.
+
+The topics it writes to are recorded instead of sent, and the wait for the tables' changelog
+acknowledgements (which needs a broker; the e2e tests cover it) is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import faust
+import pytest
+
+from tests.unit.test_assemble import audio_part, frame_part, manifest
+from video_analysis.schemas import JoinDelete, VideoState
+from video_analysis.settings import Settings
+from video_analysis.streams import join_agent
+from video_analysis.streams.topics import ALL_TOPICS, ANALYSIS_RESULTS, DLQ
+from video_analysis.streams.wiring import Services, Wiring
+
+
+class RecordedTopic:
+    """A topic whose sends are kept in a list (and acknowledged at once)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str | None, bytes | None]] = []
+
+    async def send(self, *, key: bytes | None, value: bytes | None) -> asyncio.Future[None]:
+        self.sent.append((key.decode() if key else None, value))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+@pytest.fixture
+async def join(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Any, dict[str, RecordedTopic], Services]]:
+    async def acknowledged(*tables: Any) -> None:
+        for table in tables:
+            table.take_unacked()
+
+    monkeypatch.setattr(join_agent, "wait_acked", acknowledged)
+    settings = Settings(
+        environment="test", data_dir=tmp_path / "data", upload_root=tmp_path / "uploads"
+    )
+    app = faust.App("join-test", broker="kafka://127.0.0.1:1", store="memory://")
+    topics = {name: RecordedTopic() for name in ALL_TOPICS}
+    services = Services(settings)
+    agent = join_agent.add_join(Wiring(app, settings, services, topics, "join"))
+    async with agent.test_context() as running:
+        yield running, topics, services
+    await services.close()
+
+
+async def until(check: Callable[[], Any], timeout_s: float = 10.0) -> Any:
+    """``check()`` once it is truthy (the agent handles a message after ``put`` returns)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not (outcome := await check()):
+        assert asyncio.get_running_loop().time() < deadline, "the join did not get there"
+        await asyncio.sleep(0.02)
+    return outcome
+
+
+async def put(agent: Any, key: str, message: Any) -> None:
+    await agent.put(key=key.encode(), value=message.model_dump_json().encode())
+
+
+async def test_a_video_whose_parts_all_arrive_is_stored_final_and_announced(
+    join: tuple[Any, dict[str, RecordedTopic], Services],
+) -> None:
+    agent, topics, services = join
+    await put(agent, "v1", manifest())
+    for part in (frame_part(0, 120), audio_part(), frame_part(1, 130)):
+        await put(agent, "v1", part)
+
+    async def announced() -> list[tuple[str | None, bytes | None]]:
+        return topics[ANALYSIS_RESULTS].sent
+
+    ((key, value),) = await until(announced)
+    assert key == "v1" and value is not None
+    message = json.loads(value)
+    assert message["status"] == "complete" and message["video_id"] == "v1"
+    stored = await (await services.results()).get_result("v1")
+    assert stored is not None and stored.status == "complete"
+    status = await (await services.status()).get_status("v1")
+    assert status is not None and status.state is VideoState.COMPLETE and status.progress == 1.0
+
+    # A part delivered again after the result changes nothing and sends nothing.
+    await put(agent, "v1", audio_part())
+    await put(agent, "v1", frame_part(0, 120))
+    assert len(topics[ANALYSIS_RESULTS].sent) == 1 and topics[DLQ].sent == []
+
+
+async def test_malformed_input_goes_to_the_dlq_and_a_delete_leaves_a_tombstone(
+    join: tuple[Any, dict[str, RecordedTopic], Services],
+) -> None:
+    agent, topics, services = join
+    await agent.put(key=b"v2", value=b'{"kind": "nonsense"}')
+    await put(agent, "v1", manifest())
+    await put(agent, "v1", frame_part(0, 120))
+
+    async def rejected() -> list[tuple[str | None, bytes | None]]:
+        return topics[DLQ].sent
+
+    ((key, record),) = await until(rejected)
+    assert key == "v2" and record is not None
+    assert json.loads(record)["error"]["code"] == "invalid_event"
+
+    await put(agent, "v1", JoinDelete(video_id="v1"))
+    await put(agent, "v1", audio_part())  # late: the video is gone
+
+    async def tombstone() -> bool:
+        return (("v1", None) in topics[ANALYSIS_RESULTS].sent) and (
+            await (await services.status()).get_status("v1")
+        ) is not None
+
+    await until(tombstone)
+    assert topics[ANALYSIS_RESULTS].sent == [("v1", None)]
+    status = await (await services.status()).get_status("v1")
+    assert status is not None and status.state is VideoState.DELETED
