@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -33,6 +34,7 @@ from video_analysis.store import (
     create_result_store,
     create_status_store,
 )
+from video_analysis.store.status import replaces, starts_run
 
 pytestmark = pytest.mark.integration
 
@@ -491,3 +493,31 @@ async def test_model_loads_reported_by_workers_are_read_back_fresh_only(
     assert await status_store.model_loads(max_age_s=60) == [renewed]
     # The stale report was dropped, so a generous age does not bring it back.
     assert await status_store.model_loads(max_age_s=3600) == [renewed]
+
+
+#: Every pair of a stored status and an update: each state, in the same, an older and a newer run.
+PAIRS = [
+    (VideoStatus(video_id="x", state=old, run=1), VideoStatus(video_id="x", state=new, run=run))
+    for old, new, run in itertools.product(VideoState, VideoState, (0, 1, 2))
+]
+
+
+async def test_set_status_follows_the_reference_rule(status_store: StatusStore) -> None:
+    for number, (current, new) in enumerate(PAIRS):
+        video_id = f"rule-{number}"
+        await status_store.set_status(current.model_copy(update={"video_id": video_id}))
+        await status_store.set_status(new.model_copy(update={"video_id": video_id}))
+        stored = await status_store.get_status(video_id)
+        expected = new if replaces(current, new) else current
+        assert stored is not None
+        assert (stored.state, stored.run) == (expected.state, expected.run), (current, new)
+
+
+async def test_claim_run_follows_the_reference_rule(status_store: StatusStore) -> None:
+    for number, (current, new) in enumerate(PAIRS):
+        video_id = f"claim-{number}"
+        await status_store.set_status(current.model_copy(update={"video_id": video_id}))
+        claimed = await status_store.claim_run(new.model_copy(update={"video_id": video_id}))
+        assert claimed is starts_run(current, new), (current, new)
+    assert await status_store.claim_run(VideoStatus(video_id="none", state=VideoState.QUEUED))
+    assert starts_run(None, VideoStatus(video_id="none", state=VideoState.QUEUED))

@@ -59,12 +59,42 @@ def _log_ignored(status: VideoStatus) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# The rule, in Python: what the Redis scripts and the embedded store's upserts implement (both
+# are tested against these on every pair of states and runs).
+
+
+def replaces(current: VideoStatus | None, new: VideoStatus) -> bool:
+    """Whether ``set_status(new)`` writes over ``current``: a deleted video stays deleted;
+    deletion wins whatever the run; a newer run wins and an older one never does; within a
+    run, a final state is never replaced by one that is not."""
+    if current is None:
+        return True
+    if current.state is VideoState.DELETED:
+        return False
+    if new.state is VideoState.DELETED:
+        return True
+    if new.run != current.run:
+        return new.run > current.run
+    return current.state not in TERMINAL_STATES or new.state in TERMINAL_STATES
+
+
+def starts_run(current: VideoStatus | None, new: VideoStatus) -> bool:
+    """Whether ``claim_run(new)`` writes over ``current``: only over a final status of an
+    older run that is not deleted (or over none)."""
+    if current is None:
+        return True
+    return (
+        current.state is not VideoState.DELETED
+        and current.state in TERMINAL_STATES
+        and current.run < new.run
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Redis
 
 # KEYS[1] = status key; ARGV = new JSON, new state, TTL seconds, new run, terminal states...
-# Returns 1 when written, 0 when kept: a deleted video stays deleted; an older run's update
-# never replaces a newer run's status; within a run a terminal state is never replaced by a
-# non-terminal one.
+# Returns 1 when written, 0 when kept, as ``replaces`` says.
 _SET_STATUS_LUA = """
 local current = redis.call('GET', KEYS[1])
 local new_terminal = false
@@ -94,8 +124,8 @@ return 1
 
 
 # KEYS[1] = status key; ARGV = new JSON, TTL seconds, new run, terminal states...
-# Starts a new run: writes only when the video's status is final (not deleted) and of an
-# older run. Returns 1 when written, 0 when another run is in flight, newer, or deleted.
+# Starts a new run as ``starts_run`` says. Returns 1 when written, 0 when another run is in
+# flight, newer, or deleted.
 _CLAIM_RUN_LUA = """
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -272,9 +302,8 @@ class EmbeddedStatusStore(SQLiteStore):
         await conn.commit()
 
     async def set_status(self, status: VideoStatus) -> None:
-        # One statement: the WHERE of the upsert keeps a deleted row, a newer run's row against
-        # an older run, and a terminal row against a non-terminal update of its run,
-        # atomically even across processes.
+        # One statement: the WHERE of the upsert is ``replaces``, atomically even across
+        # processes.
         written = await self._upsert(
             status,
             f"""{STATUS_TABLE}.state != 'deleted' AND (
