@@ -52,7 +52,7 @@ from video_analysis.analyzers.speech.segmentation import (  # noqa: E402
     overlap_regions,
     speech_regions,
 )
-from video_analysis.models import pyannote_segmentation  # noqa: E402
+from video_analysis.models import segmentation_check  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "ami"
 HELD_OUT = Path("/tmp/realspeech/extracted/pyannote_ami")
@@ -319,7 +319,7 @@ def main() -> int:
                 print(f"no --model and no weights at {args.weights}")
                 return 1
             model = Path(tmp) / "segmentation.onnx"
-            result = pyannote_segmentation.convert(args.weights, model)
+            result = segmentation_check.convert(args.weights, model)
             if args.one is None:
                 print(
                     f"converted {args.weights}: reference max abs diff, filters "

@@ -20,13 +20,13 @@ from tests.real_data import (
     needs_expression,
     needs_grid,
 )
+from tests.splitting import split_all
 from tests.vision_fixtures import needs_models
 from video_analysis.analyzers import action_units
 from video_analysis.analyzers.base import DecodedFrames, SummaryInput
 from video_analysis.analyzers.face import LABELS, FaceAnalyzer
 from video_analysis.analyzers.pose import PoseAnalyzer
 from video_analysis.media.codec import decode_part
-from video_analysis.media.splitter import split_video
 from video_analysis.schemas import (
     ActionUnits,
     FaceSection,
@@ -51,18 +51,13 @@ def analysed(
     do, each through its JSON message; and the manifest."""
     model = analyzer.part_data(PartSource.FRAMES)
     parts: list[PartData] = []
-    generator = split_video(path, path.stem, settings)
-    while True:
-        try:
-            message = next(generator)
-        except StopIteration as stop:
-            summary = stop.value
-            break
-        if isinstance(message, FrameBatch):
-            decoded = decode_part(FrameBatch.model_validate_json(message.model_dump_json()))
-            assert isinstance(decoded, DecodedFrames)
-            part = analyzer.analyze_frames(decoded)
-            parts.append(model.model_validate_json(part.model_dump_json()))
+    split = split_all(path, path.stem, settings)
+    summary = split.summary
+    for batch in split.batches:
+        decoded = decode_part(FrameBatch.model_validate_json(batch.model_dump_json()))
+        assert isinstance(decoded, DecodedFrames)
+        part = analyzer.analyze_frames(decoded)
+        parts.append(model.model_validate_json(part.model_dump_json()))
     manifest = SplitManifest(
         video_id=path.stem,
         media=summary.media,

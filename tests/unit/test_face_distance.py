@@ -18,6 +18,7 @@ import pytest
 
 from tests.media_factory import make_crop, make_inset
 from tests.real_data import GRID, GRID_CLIPS, needs_grid
+from tests.splitting import split_all
 from tests.vision_fixtures import Image, astronaut, frame_batch, needs_models
 from video_analysis import models
 from video_analysis.analyzers import face_detection
@@ -35,10 +36,8 @@ from video_analysis.analyzers.face_detection import (
 from video_analysis.analyzers.pose import PoseAnalyzer
 from video_analysis.errors import MissingExtra
 from video_analysis.media.codec import decode_part
-from video_analysis.media.splitter import split_video
 from video_analysis.schemas import (
     FaceSection,
-    FrameBatch,
     GazeSection,
     HeadPoseSection,
     SplitManifest,
@@ -300,18 +299,13 @@ def split_and_analyse(
     """Both roles' parts for a file, its frames sampled and decoded as the service does."""
     face_parts: list[FacePart] = []
     pose_parts: list[PosePart] = []
-    messages = split_video(path, "vid-grid", settings)
-    while True:
-        try:
-            message = next(messages)
-        except StopIteration as stop:
-            summary = stop.value
-            break
-        if isinstance(message, FrameBatch):
-            frames = decode_part(message)
-            assert isinstance(frames, DecodedFrames)
-            face_parts.append(face.analyze_frames(frames))
-            pose_parts.append(pose.analyze_frames(frames))
+    split = split_all(path, "vid-grid", settings)
+    summary = split.summary
+    for batch in split.batches:
+        frames = decode_part(batch)
+        assert isinstance(frames, DecodedFrames)
+        face_parts.append(face.analyze_frames(frames))
+        pose_parts.append(pose.analyze_frames(frames))
     manifest = SplitManifest(
         video_id="vid-grid",
         frames_sampled=summary.frames_sampled,

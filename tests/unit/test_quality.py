@@ -10,12 +10,12 @@ import pytest
 from pydantic import ValidationError
 
 from tests.media_factory import make_clip
+from tests.splitting import split_all
 from video_analysis import __version__
 from video_analysis.analyzers.base import DecodedAudio, DecodedFrame, DecodedFrames, SummaryInput
 from video_analysis.analyzers.quality import DB_FLOOR, QualityAnalyzer
 from video_analysis.media.codec import decode_audio_chunk, decode_frame_batch
-from video_analysis.media.splitter import split_video
-from video_analysis.schemas import FrameBatch, MediaInfo, MediaQuality, SplitManifest
+from video_analysis.schemas import MediaInfo, MediaQuality, SplitManifest
 from video_analysis.schemas.parts import QualityAudioPart, QualityFramesPart
 from video_analysis.settings import Settings
 
@@ -53,26 +53,20 @@ def analyse(path: Path) -> MediaQuality:
     analyzer = QualityAnalyzer(Settings())
     frames: list[QualityFramesPart] = []
     audio: list[QualityAudioPart] = []
-    gen = split_video(path, "vid-q", SETTINGS)
-    while True:
-        try:
-            message = next(gen)
-        except StopIteration as stop:
-            summary = stop.value
-            break
-        if isinstance(message, FrameBatch):
-            frames.append(
-                QualityFramesPart.model_validate_json(
-                    analyzer.analyze_frames(decode_frame_batch(message)).model_dump_json()
-                )
+    split = split_all(path, "vid-q", SETTINGS)
+    for batch in split.batches:
+        frames.append(
+            QualityFramesPart.model_validate_json(
+                analyzer.analyze_frames(decode_frame_batch(batch)).model_dump_json()
             )
-        else:
-            audio.append(
-                QualityAudioPart.model_validate_json(
-                    analyzer.analyze_audio(decode_audio_chunk(message)).model_dump_json()
-                )
+        )
+    for chunk in split.chunks:
+        audio.append(
+            QualityAudioPart.model_validate_json(
+                analyzer.analyze_audio(decode_audio_chunk(chunk)).model_dump_json()
             )
-    return summarize(SplitManifest(video_id="vid-q", media=summary.media), frames, audio)
+        )
+    return summarize(SplitManifest(video_id="vid-q", media=split.summary.media), frames, audio)
 
 
 @pytest.fixture(scope="module")

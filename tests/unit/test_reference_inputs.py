@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from video_analysis.models import campplus, pyannote_segmentation
+from video_analysis.models import campplus, segmentation_check
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
@@ -42,7 +42,7 @@ def script_functions(name: str, functions: set[str]) -> dict[str, Callable[..., 
 def test_segmentation_reference_signal_is_the_scripts(case: int) -> None:
     script = script_functions("segmentation_reference.py", {"_gate", "_voice", "reference_signal"})
     np.testing.assert_array_equal(
-        script["reference_signal"](case), pyannote_segmentation.reference_signal(case)
+        script["reference_signal"](case), segmentation_check.reference_signal(case)
     )
 
 

@@ -25,7 +25,7 @@ from video_analysis.analyzers.speech.segmentation import (
     window_starts,
 )
 from video_analysis.errors import ModelNotAvailable
-from video_analysis.models import SourceFile, installer, pyannote_segmentation
+from video_analysis.models import SourceFile, installer, pyannote_segmentation, segmentation_check
 from video_analysis.settings import get_settings
 
 NAME = segmentation.MODEL_NAME
@@ -71,7 +71,7 @@ def checkpoint(weights: Path) -> pyannote_segmentation.Checkpoint:
 
 
 def test_conversion_of_the_real_weights_matches_pytorch(weights: Path, tmp_path: Path) -> None:
-    result = pyannote_segmentation.convert(weights, tmp_path / "model.onnx")
+    result = segmentation_check.convert(weights, tmp_path / "model.onnx")
 
     assert result.ok
     assert result.filter_max_abs_diff < 1e-5  # measured 5.4e-07
@@ -112,7 +112,7 @@ def test_a_wrong_network_fails_the_reference_check(
     onnx.save_model(pyannote_segmentation.build_onnx(broken), str(tmp_path / "model.onnx"))
 
     with pytest.raises(ModelNotAvailable, match="does not reproduce the PyTorch reference"):
-        pyannote_segmentation.check_reference(
+        segmentation_check.check_reference(
             tmp_path / "model.onnx", pyannote_segmentation.filters_of(broken)
         )
 
@@ -163,7 +163,7 @@ def test_installed_model_passes_the_reference_check(weights: Path) -> None:
     path = _installed()
     assert path is not None
     checkpoint = pyannote_segmentation.read_checkpoint(weights)
-    result = pyannote_segmentation.check_reference(
+    result = segmentation_check.check_reference(
         path, pyannote_segmentation.filters_of(checkpoint.state)
     )
     assert result.ok

@@ -16,6 +16,7 @@ from tests.media_factory import (
     make_truncated,
     run_ffmpeg,
 )
+from tests.splitting import split_all
 from video_analysis.errors import FrameTooLarge, NoVideoStream, TooLong, UnreadableMedia
 from video_analysis.media.codec import decode_audio_chunk, decode_jpeg
 from video_analysis.media.probe import probe, sniff_container
@@ -40,18 +41,8 @@ SMALL = Settings(max_message_bytes=64_000, frames_per_batch=4, audio_chunk_max_s
 def run_split(
     path: Path, settings: Settings = SMALL, **languages: str | None
 ) -> tuple[list[FrameBatch], list[AudioChunk], SplitSummary]:
-    batches: list[FrameBatch] = []
-    chunks: list[AudioChunk] = []
-    gen = split_video(path, "vid-1", settings, **languages)
-    while True:
-        try:
-            message = next(gen)
-        except StopIteration as stop:
-            return batches, chunks, stop.value
-        if isinstance(message, FrameBatch):
-            batches.append(message)
-        else:
-            chunks.append(message)
+    split = split_all(path, "vid-1", settings, **languages)
+    return split.batches, split.chunks, split.summary
 
 
 @pytest.fixture(scope="module")

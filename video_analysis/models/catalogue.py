@@ -258,10 +258,10 @@ _SEGMENTATION_WEIGHTS = SourceFile(
 
 
 def _convert_segmentation(inputs: Sequence[Path], directory: Path) -> dict[str, Any]:
-    from . import pyannote_segmentation
+    from . import segmentation_check
 
     (weights,) = inputs
-    result = pyannote_segmentation.convert(weights, directory / "model.onnx")
+    result = segmentation_check.convert(weights, directory / "model.onnx")
     logger.info(
         "segmentation reference: filters max abs diff %.2e, log-probabilities %.2e",
         result.filter_max_abs_diff,

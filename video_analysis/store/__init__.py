@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..errors import SourceUnavailable
 from .connect import StoreUnavailable
+from .objects import ObjectStore
 from .results import (
     MySQLResultStore,
     ResultStore,
@@ -14,7 +15,7 @@ from .results import (
     create_result_store,
     embedded_db_path,
 )
-from .sources import ObjectStore, Sources
+from .sources import Sources
 from .status import (
     TERMINAL_STATES,
     EmbeddedStatusStore,

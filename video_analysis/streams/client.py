@@ -14,7 +14,7 @@ from .. import claim_check
 from ..errors import ResultUnavailable
 from ..schemas import AnalysisResult, VideoState, VideoStatus, VideoUploaded
 from ..settings import Settings
-from ..store.sources import parse_s3_uri
+from ..store.objects import parse_s3_uri
 from .admin import REQUEST_TIMEOUT_S, admin_config, ensure_topics
 from .publisher import EventPublisher
 from .topics import ANALYSIS_RESULTS

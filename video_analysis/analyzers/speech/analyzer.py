@@ -1,15 +1,10 @@
-"""The speech analyzer: faster-whisper recognition per chunk, the video-wide summary in the join.
+"""The speech analyzer: faster-whisper recognition per chunk; the video-wide summary, which
+the join runs over every chunk's part, is ``summary.py``.
 
 ``analyze_audio`` works on one chunk alone: it transcribes, flags hallucinated segments and
-measures the voice, every time relative to the video start. ``summarize`` does the video-wide
-work over the parts of a video, whichever workers analysed them: it stitches segments in time
-order, removes words duplicated at chunk edges, drops flagged segments, and computes fluency,
-fillers, pitch, energy, voice measures (jitter, shimmer, harmonics-to-noise ratio), voice
-quality and the speaker clustering, over the whole video and over each question the upload's
-metadata marks out.
-
-Parts are ``schemas.parts.SpeechPart`` models and the section a ``schemas.speech.SpeechSection``:
-no figure travels as an untyped dict.
+measures the voice, every time relative to the video start. Parts are
+``schemas.parts.SpeechPart`` models and the section a ``schemas.speech.SpeechSection``: no
+figure travels as an untyped dict.
 """
 
 from __future__ import annotations
@@ -17,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError
@@ -33,30 +28,17 @@ from ...errors import MissingExtra, ModelNotAvailable
 from ...models import MODEL_SPECS, file_sha256, model_path, record_loaded
 from ...models import model_info as bundle_model_info
 from ...models.runtime import pick_device
-from ...schemas import ModelInfo, PartialSegment, PartSource, QuestionSpan
+from ...schemas import ModelInfo, PartialSegment, PartSource
 from ...schemas.parts import PartData, SegmentRow, SpeechPart, VoicedStretch
 from ...schemas.parts import SpeakerWindow as WindowRow
-from ...schemas.speech import (
-    FiguresFor,
-    OverlapRegion,
-    Overlaps,
-    PitchBaseline,
-    QuestionSpeech,
-    SpeakerFigures,
-    Speakers,
-    SpeechSection,
-    Turn,
-    VoiceFigures,
-    Word,
-)
 from ...settings import Settings
 from ..base import Analyzer, DecodedAudio, SummaryInput, WordsHook
 from ..speaker_embedding import SpeakerEmbedder
 from . import activity, praat, segmentation, speakers, voice
-from .figures import speaker_figures
-from .fillers import FILLER_PROMPTS, is_filled_pause, mark_fillers
+from .fillers import FILLER_PROMPTS, is_filled_pause
 from .language import LanguageChoice, detect, given
 from .recognition import Recognizer, Speech
+from .summary import summarize_speech
 from .transcript import (
     better_decode,
     decode_failed,
@@ -65,9 +47,6 @@ from .transcript import (
     refine_filled_pauses,
     refine_first_word,
     segment_row,
-    stitch,
-    unique_chunks,
-    video_language,
 )
 from .voice import SAMPLE_RATE
 
@@ -83,6 +62,27 @@ class HeardSpeech:
     speaker_windows: list[WindowRow]
     #: Why there are no windows: the speaker model is not available in this process.
     speaker_model: str | None
+
+
+@dataclass
+class _Said:
+    """A chunk's transcription: its segments, language and how it was decoded."""
+
+    rows: list[SegmentRow]
+    choice: LanguageChoice
+    prompt: str | None
+    beam_size: int
+
+
+@dataclass
+class _Measured:
+    """The voice of a chunk's kept speech."""
+
+    rms_db: NDArray[np.float64]
+    spans: list[tuple[float, float]]
+    speech_mask: NDArray[np.bool_]
+    track: Any = None
+    stretches: list[VoicedStretch] = field(default_factory=list)
 
 
 class SpeechAnalyzer(Analyzer):
@@ -231,15 +231,7 @@ class SpeechAnalyzer(Analyzer):
     ) -> SpeechPart:
         if self._model is None:
             self.load()
-        settings = self._settings
-        x = np.asarray(chunk.samples, dtype=np.float32).reshape(-1)
-        x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
-        if chunk.sample_rate != SAMPLE_RATE and x.size:
-            # soxr at high quality: what librosa.resample did here, without librosa's import.
-            x = np.asarray(
-                self._soxr.resample(x, chunk.sample_rate, SAMPLE_RATE, quality="HQ"),
-                dtype=np.float32,
-            )
+        x = self._samples(chunk)
         offset = float(chunk.start)
         duration_s = round(x.size / SAMPLE_RATE, 4)
         signal = voice.signal_figures(x)
@@ -268,6 +260,72 @@ class SpeechAnalyzer(Analyzer):
             )
 
         started = time.monotonic()
+        said = self._words(x, chunk, probabilities, vad)
+        transcribe_s = time.monotonic() - started
+        if on_words is not None:
+            # The words are what people wait for; pitch and the rest follow in the part.
+            on_words(
+                [
+                    PartialSegment(start=row.start, end=row.end, text=row.text.strip())
+                    for row in said.rows
+                    if row.flag is None and row.text.strip()
+                ]
+            )
+
+        # Who speaks when after the words: it changes nothing in either, and the words are
+        # what a user waiting on the upload sees first.
+        started = time.monotonic()
+        heard = self._speaker_windows(x, offset, probabilities)
+        speakers_s = vad_s + time.monotonic() - started
+        started = time.monotonic()
+        measured = self._voice(x, offset, said, signal)
+        choice = said.choice
+        return SpeechPart(
+            start=offset,
+            end=float(chunk.end),
+            duration_s=duration_s,
+            language=choice.language,
+            language_probability=round(choice.probability, 4),
+            language_source=choice.source,
+            language_scores=choice.scores,
+            filler_prompt=said.prompt is not None,
+            beam_size=said.beam_size,
+            segments=said.rows,
+            voice=signal,
+            noise_db_hist=voice.db_hist(measured.rms_db[~measured.speech_mask]),
+            track=measured.track,
+            voiced_stretches=measured.stretches,
+            speech_s=round(sum(end - start for start, end in measured.spans), 3),
+            speech_regions=heard.speech_regions,
+            overlap_regions=heard.overlap_regions,
+            speaker_windows=heard.speaker_windows,
+            speaker_model=heard.speaker_model,
+            timing={
+                "transcribe_s": round(transcribe_s, 3),
+                "features_s": round(time.monotonic() - started, 3),
+                "speakers_s": round(speakers_s, 3),
+            },
+        )
+
+    def _samples(self, chunk: DecodedAudio) -> NDArray[np.float32]:
+        """The chunk's samples as float32 at SAMPLE_RATE, NaN and infinities made finite."""
+        x = np.asarray(chunk.samples, dtype=np.float32).reshape(-1)
+        x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
+        if chunk.sample_rate != SAMPLE_RATE and x.size:
+            # soxr at high quality: what librosa.resample did here, without librosa's import.
+            x = np.asarray(
+                self._soxr.resample(x, chunk.sample_rate, SAMPLE_RATE, quality="HQ"),
+                dtype=np.float32,
+            )
+        return x
+
+    def _words(
+        self, x: NDArray[np.float32], chunk: DecodedAudio, probabilities: Any, vad: Any
+    ) -> _Said:
+        """The chunk's segments in its language, decoded again with a wider beam when the
+        first decode failed and the second is better; words after the speech ends dropped."""
+        settings = self._settings
+        offset = float(chunk.start)
         # Whisper's speech chunks from the same Silero pass, the speech joined and encoded
         # once for language and words (``recognition`` says what that saved).
         assert self._recognizer is not None
@@ -285,74 +343,36 @@ class SpeechAnalyzer(Analyzer):
             if better_decode(rows, again, max_ratio) is again:
                 rows, beam_used = again, fallback
         drop_after_speech(rows, offset, probabilities, activity.SILERO_FRAME_S, vad.threshold)
-        transcribe_s = time.monotonic() - started
-        if on_words is not None:
-            # The words are what people wait for; pitch and the rest follow in the part.
-            on_words(
-                [
-                    PartialSegment(start=row.start, end=row.end, text=row.text.strip())
-                    for row in rows
-                    if row.flag is None and row.text.strip()
-                ]
-            )
+        return _Said(rows=rows, choice=choice, prompt=prompt, beam_size=beam_used)
 
-        # Who speaks when after the words: it changes nothing in either, and the words are
-        # what a user waiting on the upload sees first.
-        started = time.monotonic()
-        heard = self._speaker_windows(x, offset, probabilities)
-        speakers_s = vad_s + time.monotonic() - started
-        started = time.monotonic()
-        kept = [row for row in rows if row.flag is None]
+    def _voice(self, x: NDArray[np.float32], offset: float, said: _Said, signal: Any) -> _Measured:
+        """Pitch, level and voice measures over the kept segments' speech (Praat); the first
+        words' onsets and filled pauses refined with them. Fills ``signal``'s frame counts."""
+        kept = [row for row in said.rows if row.flag is None]
         rms_db = voice.rms_db(x)
         threshold = onset_threshold(rms_db)
         for row in kept:
             refine_first_word(row, offset, rms_db, threshold)
         spans = [(row.start - offset, row.end - offset) for row in kept]
-        speech_mask = voice.span_mask(spans, rms_db.size)
-        track = None
-        stretches: list[VoicedStretch] = []
-        if kept:
-            measured = praat.measure(
-                self._parselmouth,
-                x,
-                frames=rms_db.size,
-                hop_s=voice.HOP_S,
-                offset=offset,
-                speech=spans,
-            )
-            track = voice.track(offset, measured, rms_db)
-            stretches = measured.stretches
-            signal.speech_frames = int(speech_mask.sum())
-            signal.voiced_frames = int((speech_mask & measured.voiced).sum())
-            refine_filled_pauses(
-                kept, offset, measured.voiced, partial(is_filled_pause, language=choice.language)
-            )
-        return SpeechPart(
-            start=offset,
-            end=float(chunk.end),
-            duration_s=duration_s,
-            language=choice.language,
-            language_probability=round(choice.probability, 4),
-            language_source=choice.source,
-            language_scores=choice.scores,
-            filler_prompt=prompt is not None,
-            beam_size=beam_used,
-            segments=rows,
-            voice=signal,
-            noise_db_hist=voice.db_hist(rms_db[~speech_mask]),
-            track=track,
-            voiced_stretches=stretches,
-            speech_s=round(sum(end - start for start, end in spans), 3),
-            speech_regions=heard.speech_regions,
-            overlap_regions=heard.overlap_regions,
-            speaker_windows=heard.speaker_windows,
-            speaker_model=heard.speaker_model,
-            timing={
-                "transcribe_s": round(transcribe_s, 3),
-                "features_s": round(time.monotonic() - started, 3),
-                "speakers_s": round(speakers_s, 3),
-            },
+        measured = _Measured(
+            rms_db=rms_db, spans=spans, speech_mask=voice.span_mask(spans, rms_db.size)
         )
+        if not kept:
+            return measured
+        praat_measures = praat.measure(
+            self._parselmouth, x, frames=rms_db.size, hop_s=voice.HOP_S, offset=offset, speech=spans
+        )
+        measured.track = voice.track(offset, praat_measures, rms_db)
+        measured.stretches = praat_measures.stretches
+        signal.speech_frames = int(measured.speech_mask.sum())
+        signal.voiced_frames = int((measured.speech_mask & praat_measures.voiced).sum())
+        refine_filled_pauses(
+            kept,
+            offset,
+            praat_measures.voiced,
+            partial(is_filled_pause, language=said.choice.language),
+        )
+        return measured
 
     def _transcribe(
         self,
@@ -446,127 +466,7 @@ class SpeechAnalyzer(Analyzer):
 
     @staticmethod
     def summarize(parts: SummaryInput[PartData, SpeechPart]) -> dict[str, BaseModel]:
-        settings = parts.settings
-        manifest = parts.manifest
-        questions = manifest.metadata.questions
-        chunks = unique_chunks(parts.audio)
-        if not chunks:
-            reason = "no audio track" if not manifest.media.has_audio else "no audio received"
-            unheard = [_question(q, None, None) for q in questions]
-            return {"speech": SpeechSection.not_assessed(reason, questions=unheard)}
-        received_s = sum(c.duration_s for c in chunks)
-        duration = float(manifest.media.duration_s or 0.0) or received_s
-        coverage = min(1.0, received_s / duration) if duration > 0 else 0.0
-
-        segments, dropped = stitch(chunks, settings.speech_max_compression_ratio)
-        language, language_source = video_language(chunks)
-        turns, speaker_note = _turns(chunks, settings)
-        overlaps = activity.union([(a, b) for c in chunks for a, b in c.overlap_regions])
-        segments = speakers.mark_overlaps(speakers.label_words(segments, turns), overlaps)
-        words = [w for s in segments for w in s.words]
-        mark_fillers(words, language)
-        talk = speakers.talk_seconds(turns) or _word_seconds(words)
-        total = sum(talk.values()) or 1.0
-        candidate, rule = _candidate(talk, manifest.metadata.candidate_speaker)
-
-        def figures_of(
-            spoken: list[Word], speaker: str | None, span: QuestionSpan | None = None
-        ) -> SpeakerFigures | None:
-            """``speaker``'s figures over ``spoken``, over the video or a question's span."""
-            return speaker_figures(
-                spoken,
-                speaker,
-                chunks=chunks,
-                language=language,
-                min_pause=settings.speech_min_pause_s,
-                received_s=received_s if span is None else span.end - span.start,
-                since=0.0 if span is None else span.start,
-                since_basis="from_video_start" if span is None else "from_question_start",
-            )
-
-        per_speaker = {name: figures_of(words, name) for name in sorted(talk)}
-        section = SpeechSection(
-            coverage=round(coverage, 4),
-            language=language,
-            language_source=language_source,
-            hallucinations_dropped=dropped,
-            audio_s=round(received_s, 3),
-            turns=[Turn(start=t.start, end=t.end, speaker=t.speaker) for t in turns],
-            pitch_baseline=_pitch_baseline(words, candidate, chunks, settings.baseline_s)
-            if candidate
-            else None,
-            # Where two people speak at once: marked, not split between them. Each turn still
-            # has one speaker (the voice that dominates its windows); words inside say
-            # ``overlap``.
-            overlaps=Overlaps(
-                count=len(overlaps),
-                total_s=round(sum(b - a for a, b in overlaps), 3),
-                regions=[OverlapRegion(start=round(a, 3), end=round(b, 3)) for a, b in overlaps],
-                method="pyannote segmentation-3.0: P(two speakers) >= 0.5",
-                cannot_assess=speaker_note,
-            ),
-            speakers=Speakers(
-                count=len(talk),
-                talk_ratio={name: round(talk[name] / total, 4) for name in sorted(talk)},
-                talk_s={name: round(talk[name], 3) for name in sorted(talk)},
-                candidate=candidate,
-                candidate_source=rule,
-                cannot_assess=speaker_note,
-                method="CAM++ speaker embeddings (3D-Speaker) of 1.5 s speech windows, "
-                "average-linkage cosine clustering over the whole video",
-                per_speaker=per_speaker,
-            ),
-            # The candidate's figures over each question's words, as over the whole video.
-            questions=[
-                _question(
-                    q,
-                    candidate,
-                    None if candidate is None else figures_of(_within(words, q), candidate, q),
-                )
-                for q in questions
-            ],
-        )
-        if not words:
-            section.confidence = 0.0
-            section.cannot_assess = "no speech detected" if not turns else "no words recognised"
-            section.transcript = ""
-            return {"speech": section}
-
-        everyone = figures_of(words, None)
-        assert everyone is not None  # there are words
-        own = per_speaker.get(candidate) if candidate is not None else None
-        chosen = own if own is not None else everyone
-        spans = [(s.start, s.end) for s in segments]
-        section.confidence = everyone.confidence
-        section.transcript = " ".join(s.text for s in segments).strip()
-        section.segments = segments
-        # The candidate's own figures: an interviewer's questions are not the answer.
-        section.figures_for = (
-            FiguresFor(speaker=candidate, rule=rule)
-            if own is not None
-            else FiguresFor(speaker=None, rule="everyone: the candidate said no word")
-        )
-        section.words_per_minute = chosen.words_per_minute
-        section.pauses = chosen.pauses
-        section.response_delay_s = chosen.response_delay_s
-        section.response_delay_basis = chosen.response_delay_basis
-        section.response_delays = chosen.response_delays
-        section.fillers = chosen.fillers
-        section.pitch = chosen.pitch
-        section.energy = chosen.energy
-        section.voice = chosen.voice
-        section.everyone = VoiceFigures(
-            words_per_minute=everyone.words_per_minute,
-            pauses=everyone.pauses,
-            fillers=everyone.fillers,
-            pitch=everyone.pitch,
-            energy=everyone.energy,
-            voice=everyone.voice,
-        )
-        section.voice_quality = voice.voice_quality(
-            chunks, voice.frames_within(chunks, spans, "db")
-        )
-        return {"speech": section}
+        return {"speech": summarize_speech(parts)}
 
 
 def model_workers(settings: Settings) -> tuple[int, int]:
@@ -579,80 +479,3 @@ def model_workers(settings: Settings) -> tuple[int, int]:
     (benchmarks/speech.py; +170 MiB for the second worker)."""
     workers = settings.analysis_threads
     return workers, settings.speech_cpu_threads or max(1, settings.cores // workers)
-
-
-def _turns(chunks: list[SpeechPart], settings: Settings) -> tuple[list[speakers.Turn], str | None]:
-    """Speaker turns over the video, or none and why."""
-    windows = [speakers.SpeakerWindow.from_row(w) for c in chunks for w in c.speaker_windows]
-    regions = [region for c in chunks for region in c.speech_regions]
-    missing = next((c.speaker_model for c in chunks if c.speaker_model), None)
-    if missing:
-        return [], missing
-    turns = speakers.diarize(
-        windows,
-        regions,
-        min_similarity=settings.speech_speaker_min_similarity,
-        max_speakers=settings.speech_max_speakers,
-    )
-    return turns, None
-
-
-def _word_seconds(words: list[Word]) -> dict[str, float]:
-    talk: dict[str, float] = {}
-    for word in words:
-        name = word.speaker or "S1"
-        talk[name] = talk.get(name, 0.0) + word.end - word.start
-    return talk
-
-
-def _within(words: list[Word], span: QuestionSpan) -> list[Word]:
-    """The words whose midpoint lies in the question's span."""
-    return [w for w in words if span.start <= w.midpoint < span.end]
-
-
-def _question(
-    span: QuestionSpan, speaker: str | None, figures: SpeakerFigures | None
-) -> QuestionSpeech:
-    return QuestionSpeech(
-        question_id=span.question_id,
-        start=span.start,
-        end=span.end,
-        speaker=speaker,
-        figures=figures,
-    )
-
-
-def _pitch_baseline(
-    words: list[Word], candidate: str, chunks: list[SpeechPart], seconds: float
-) -> PitchBaseline | None:
-    """The candidate's median pitch over their first ``seconds`` from their first word, and
-    over the rest of the video: a naturally low voice is not read as a change."""
-    own = [w for w in words if w.speaker == candidate]
-    if not own:
-        return None
-    start = own[0].start
-    end = start + seconds
-    early = voice.frames_within(chunks, [(w.start, w.end) for w in own if w.midpoint < end], "f0")
-    late = voice.frames_within(chunks, [(w.start, w.end) for w in own if w.midpoint >= end], "f0")
-    # As pitch_of: too few voiced frames give no figure.
-    base = float(np.median(early)) if early.size >= voice.MIN_PITCH_FRAMES else None
-    rest = float(np.median(late)) if late.size >= voice.MIN_PITCH_FRAMES else None
-    return PitchBaseline(
-        window=(round(start, 3), round(end, 3)),
-        median_hz=None if base is None else round(base, 1),
-        rest_median_hz=None if rest is None else round(rest, 1),
-        change_semitones=None
-        if base is None or rest is None
-        else round(12 * float(np.log2(rest / base)), 2),
-    )
-
-
-def _candidate(talk: dict[str, float], named: str | None) -> tuple[str | None, str]:
-    """The candidate and the rule that chose them: the upload's ``candidate_speaker`` when it
-    names a speaker found, else whoever talks most."""
-    if named and named in talk:
-        return named, "metadata"
-    if not talk:
-        return None, "no_speech"
-    best = max(sorted(talk), key=lambda name: talk[name])
-    return best, "most_talk" if not named else f"most_talk (metadata named {named}, not found)"
