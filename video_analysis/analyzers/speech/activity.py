@@ -111,6 +111,14 @@ def speech_chunks(
         current["end"] = n_samples
         speeches.append(current)
 
+    return _padded(speeches, pad_samples, n_samples)
+
+
+def _padded(
+    speeches: list[dict[str, Any]], pad_samples: float, n_samples: int
+) -> list[dict[str, int]]:
+    """``speeches`` widened by ``pad_samples`` each side, a silence shorter than two pads
+    split between its neighbours (the end of faster-whisper's ``get_speech_timestamps``)."""
     for i, speech in enumerate(speeches):
         if i == 0:
             speech["start"] = int(max(0, speech["start"] - pad_samples))
