@@ -121,6 +121,13 @@ class NotReprocessable(VideoAnalysisError):
     http_status = 409
 
 
+class BrokerUnavailable(VideoAnalysisError):
+    """The message broker did not take an event: nothing was started, retry later."""
+
+    code = "broker_unavailable"
+    http_status = 503
+
+
 class ResultUnavailable(VideoAnalysisError):
     """A claim check's full result cannot be read (gone, or not the bytes its hash names)."""
 

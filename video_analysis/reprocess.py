@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
-from .errors import NotReprocessable, UnknownVideo
+from .errors import BrokerUnavailable, NotReprocessable, UnknownVideo
 from .reconcile import UploadPublisher
 from .schemas import VideoState, VideoStatus
 from .store import ResultStore, Sources, StatusStore
@@ -80,10 +80,29 @@ async def reprocess_video(
             f"video {video_id!r} is being analysed again already: wait for its result",
             code="in_flight",
         )
-    await publisher.publish_upload(
-        event.model_copy(update={"run": run, "submitted_at": datetime.now(UTC)})
-    )
+    try:
+        await publisher.publish_upload(
+            event.model_copy(update={"run": run, "submitted_at": datetime.now(UTC)})
+        )
+    except Exception as exc:
+        # Nothing started: the video is put back as it was, so that it can be reprocessed
+        # when the broker is back (a claimed run without its event would stay queued).
+        log.error("reprocess: video %s not published: %s", video_id, exc)
+        await _put_back(status, video_id, current)
+        raise BrokerUnavailable(
+            "the message broker is unavailable; the video was not reprocessed: retry later"
+        ) from exc
     log.info("reprocess: video %s published again as run %d", video_id, run)
     return Reprocessing(
         video_id=video_id, run=run, previous_status=stored.status.value if stored else None
     )
+
+
+async def _put_back(status: StatusStore, video_id: str, before: VideoStatus | None) -> None:
+    """The status ``video_id`` had before its run was claimed (none, when it had none)."""
+    try:
+        await status.delete_status(video_id)
+        if before is not None:
+            await status.claim(before)
+    except Exception as exc:  # noqa: BLE001 - the broker error is what the caller must see
+        log.error("reprocess: status of video %s not put back: %s", video_id, exc)

@@ -711,3 +711,18 @@ def test_delete_needs_the_delete_scope_and_reports_a_broker_outage(
         publisher.fail = False
         done = client.delete("/videos/v9", headers={"X-API-Key": key["privacy"]})
         assert done.status_code == 200 and publisher.deleted == ["v9"]
+
+
+def test_reprocess_during_a_broker_outage_is_503_and_leaves_the_video_final(
+    client: TestClient, clip: Path, publisher: FakePublisher
+) -> None:
+    assert upload(client, clip, video_id="again")[0] == 202
+    done = VideoStatus(video_id="again", state=VideoState.COMPLETE, progress=1.0)
+    client.portal.call(components(client).status.set_status, done)  # type: ignore[union-attr]
+    publisher.fail = True
+    answer = client.post("/videos/again/reprocess")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "broker_unavailable"
+    assert client.get("/videos/again").json()["state"] == "complete"
+    publisher.fail = False
+    assert client.post("/videos/again/reprocess").json()["run"] == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from video_analysis.assemble import failed_result
-from video_analysis.errors import NotReprocessable, UnknownVideo
+from video_analysis.errors import BrokerUnavailable, NotReprocessable, UnknownVideo
 from video_analysis.reprocess import reprocess_video
 from video_analysis.schemas import ErrorInfo, VideoState, VideoStatus, VideoUploaded
 from video_analysis.settings import Settings
@@ -20,8 +20,11 @@ from video_analysis.store import EmbeddedStatusStore, Sources, SQLiteResultStore
 class Recorder:
     def __init__(self) -> None:
         self.published: list[VideoUploaded] = []
+        self.down = False
 
     async def publish_upload(self, event: VideoUploaded) -> None:
+        if self.down:
+            raise ConnectionError("broker down")
         self.published.append(event)
 
 
@@ -128,4 +131,21 @@ async def test_of_concurrent_reprocess_calls_one_starts_the_run_the_others_are_r
     refused = [o for o in outcomes if isinstance(o, NotReprocessable)]
     assert len(started) == 1 and len(refused) == 4
     assert all(r.code == "in_flight" for r in refused)
+    assert [e.run for e in here.publisher.published] == [1]
+
+
+async def test_a_broker_outage_starts_nothing_and_leaves_the_video_as_it_was(here: Here) -> None:
+    here.keep("v6")
+    done = VideoStatus(video_id="v6", state=VideoState.COMPLETE, progress=1.0)
+    await here.status.set_status(done)
+    here.publisher.down = True
+
+    with pytest.raises(BrokerUnavailable):
+        await here.reprocess("v6")
+
+    back = await here.status.get_status("v6")
+    assert back is not None and (back.state, back.run) == (VideoState.COMPLETE, 0)
+    # Once the broker is back, the same call starts the run it could not start before.
+    here.publisher.down = False
+    assert (await here.reprocess("v6")).run == 1  # type: ignore[attr-defined]
     assert [e.run for e in here.publisher.published] == [1]

@@ -23,6 +23,7 @@ from starlette.formparsers import MultiPartException
 from starlette.types import Message, Receive
 
 from ...errors import (
+    BrokerUnavailable,
     MediaError,
     UnreadableMedia,
     UnsupportedMediaType,
@@ -303,11 +304,7 @@ async def _publish(c: Components, event: VideoUploaded) -> None:
         await asyncio.wait_for(c.publisher.publish_upload(event), timeout=PUBLISH_TIMEOUT_S)
     except Exception as exc:
         log.error("publishing video %s failed: %s", event.video_id, exc, exc_info=True)
-        raise ApiError(
-            "the message broker is unavailable; retry later",
-            code="broker_unavailable",
-            http_status=503,
-        ) from exc
+        raise BrokerUnavailable("the message broker is unavailable; retry later") from exc
 
 
 async def _forget_upload(c: Components, video_id: str) -> None:

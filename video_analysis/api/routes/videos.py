@@ -196,6 +196,7 @@ async def delete_video_route(key: DeleteKey, video_id: VideoId, c: ComponentsDep
         404,
         409,
         e409="not_reprocessable: in_flight (wait for its result), deleted, or upload_gone.",
+        e503="broker_unavailable: nothing was started; retry later.",
     ),
 )
 async def reprocess_video_route(
