@@ -126,8 +126,14 @@ def refuse_deleted(status: VideoStatus) -> VideoStatus:
     return status
 
 
-async def _known(c: ComponentsDep, video_id: VideoId) -> VideoStatus:
+async def live_video(c: Components, video_id: str) -> VideoStatus:
+    """The status of ``video_id``, known and not erased (404 ``unknown_video``, 410
+    ``deleted``)."""
     return refuse_deleted(await known_video(c, video_id))
+
+
+async def _known(c: ComponentsDep, video_id: VideoId) -> VideoStatus:
+    return await live_video(c, video_id)
 
 
 #: The status of the path's video, which this service knows and has not erased (404

@@ -30,7 +30,7 @@ from ..store import (
     create_result_store,
     create_status_store,
 )
-from ..store.lifecycle import enter
+from ..store.lifecycle import enter, start_or_log
 from .deps import Components, Publisher
 from .errors import install_error_handlers
 from .media import MediaLinks
@@ -66,11 +66,6 @@ def create_app(
                 "(video-analysis keys create NAME --scopes submit,read)"
             )
         log.warning("VA_API_KEYS is empty: the API is open to anyone who can reach it")
-    owned = {
-        "publisher": publisher is None,
-        "results": result_store is None,
-        "status": status_store is None,
-    }
     components = Components(
         settings=settings,
         keys=keys,
@@ -82,11 +77,18 @@ def create_app(
         links=MediaLinks.from_settings(settings),
         metrics=Metrics(),
     )
+    # What was built here (not injected) is the app's to start and close.
+    owned_stores = [
+        store
+        for store, given in ((components.results, result_store), (components.status, status_store))
+        if given is None
+    ]
+    owned_publisher = components.publisher if publisher is None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            await _open(components, [name for name, own in owned.items() if own], stack)
+            await _open(components.sources, owned_stores, owned_publisher, stack)
             yield
 
     docs = settings.docs_enabled
@@ -107,7 +109,12 @@ def create_app(
     return app
 
 
-async def _open(c: Components, owned: list[str], stack: AsyncExitStack) -> None:
+async def _open(
+    sources: Sources,
+    stores: list[ResultStore | StatusStore],
+    publisher: Publisher | None,
+    stack: AsyncExitStack,
+) -> None:
     """Start what the app owns and have ``stack`` close it, in reverse, on shutdown.
 
     The API must come up even when a dependency is down: readiness says so, and the stores
@@ -120,23 +127,14 @@ async def _open(c: Components, owned: list[str], stack: AsyncExitStack) -> None:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
 
-    if c.sources.upload_prefix is not None:
-        background.append(asyncio.create_task(_ensure_upload_bucket(c.sources)))
-    if "results" in owned:
-        await enter(stack, c.results, tolerate=True)
-    if "status" in owned:
-        await enter(stack, c.status, tolerate=True)
-    if "publisher" in owned:
-        await enter(stack, c.publisher, start=False)
-        background.append(asyncio.create_task(_start(c.publisher)))
+    if sources.upload_prefix is not None:
+        background.append(asyncio.create_task(_ensure_upload_bucket(sources)))
+    for store in stores:
+        await enter(stack, store, tolerate=True)
+    if publisher is not None:
+        await enter(stack, publisher, start=False)
+        background.append(asyncio.create_task(start_or_log(publisher)))
     stack.push_async_callback(stop_background)
-
-
-async def _start(component: Any) -> None:
-    try:
-        await component.start()
-    except Exception as exc:
-        log.error("%s did not start: %s", type(component).__name__, exc)
 
 
 async def _ensure_upload_bucket(sources: Sources) -> None:

@@ -30,7 +30,8 @@ from ..store import ResultStore, Sources, StatusStore
 
 log = logging.getLogger(__name__)
 
-#: The container's media type by file extension (the upload route accepts these).
+#: The container's media type by file extension: those the upload route accepts, and .ts, the
+#: name it gives an extensionless MPEG-TS upload.
 MEDIA_TYPES: dict[str, str] = {
     ".mp4": "video/mp4",
     ".m4v": "video/mp4",

@@ -31,13 +31,16 @@ async def enter(
     down and says so in its readiness)."""
     stack.push_async_callback(_close, connection)
     if start:
-        try:
-            await connection.start()
-        except Exception as exc:
-            if not tolerate:
-                raise
-            log.error("%s did not start: %s", type(connection).__name__, exc)
+        await (start_or_log(connection) if tolerate else connection.start())
     return connection
+
+
+async def start_or_log(connection: Connection) -> None:
+    """Start ``connection``; a failure is logged, not raised (it reconnects on next use)."""
+    try:
+        await connection.start()
+    except Exception as exc:  # noqa: BLE001 - the caller goes on without it, and says so
+        log.error("%s did not start: %s", type(connection).__name__, exc)
 
 
 async def _close(connection: Connection) -> None:

@@ -24,8 +24,7 @@ from ..deps import (
     ReadKey,
     SubmitKey,
     VideoId,
-    known_video,
-    refuse_deleted,
+    live_video,
 )
 from ..errors import KEYED, ApiError, answers
 from ..events import status_events
@@ -93,8 +92,7 @@ async def video_result(key: ReadKey, video_id: VideoId, c: ComponentsDep) -> Res
             media_type="application/json",
             headers={"ETag": f'"{hashlib.sha256(body).hexdigest()}"'},
         )
-    status = await known_video(c, video_id)
-    refuse_deleted(status)
+    status = await live_video(c, video_id)
     return JSONResponse(status.model_dump(mode="json"), status_code=202)
 
 
@@ -141,8 +139,7 @@ async def video_report(key: ReadKey, video_id: VideoId, c: ComponentsDep) -> HTM
     """The interview's report: one self-contained HTML page (no network needed)."""
     result = await c.results.get_result(video_id)
     if result is None:
-        status = await known_video(c, video_id)
-        refuse_deleted(status)
+        status = await live_video(c, video_id)
         raise ApiError(
             f"video {video_id!r} is {status.state.value}: its report is ready when the "
             "analysis is done",
