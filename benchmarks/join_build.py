@@ -6,9 +6,11 @@ The parts of a real, speech-dense minute (``benchmarks/interview_media.py``: AMI
 turns, GRID faces) come from one in-process `analyze` of it (kept in ``--parts`` for the next
 run); that minute is then repeated, its times shifted, into an N-minute video's parts (frame
 rows, words, speaker windows, pitch tracks: as many as the real interview of that length has).
-Each length is built in a fresh process that holds the parts as JSON text, as the join's table
-does, and hands them to ``build_result`` one at a time, as the join does. Prints the build's
-seconds, the process's RSS before, and its peak over that (VmHWM), and the result's size.
+Each length is built in a fresh process that holds the parts as the join's table does
+(compressed JSON) and hands them to ``build_result`` one analyzer's at a time, one by one, as
+the join does. Prints the parts' JSON and what is held of it, the build's seconds, the
+process's RSS before the parts, with them, its peak (VmHWM) and the peak over the RSS before,
+and the result's size.
 Asserts nothing.
 """
 
@@ -93,23 +95,41 @@ from video_analysis import claim_check
 from video_analysis.settings import get_settings
 from video_analysis.assemble import build_result
 from video_analysis.schemas import PartialResult, SplitManifest
+from video_analysis.streams.tables import packed, unpacked
 
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key):
             return int(line.split()[1]) // 1024
 
-manifest_text, parts = json.load(sys.stdin)
-manifest = SplitManifest.model_validate_json(manifest_text)
+class Table:
+    # The parts as the join's table holds them (compressed JSON), each kept as it arrives and
+    # read back one analyzer's at a time.
+    def __init__(self, texts):
+        self.rows, self.text_bytes = [], 0
+        for text in texts:
+            self.text_bytes += len(text)
+            self.rows.append((json.loads(text)["analyzer"], packed(text)))
+    def analyzers(self):
+        return {name for name, _ in self.rows}
+    def of(self, analyzer):
+        for name, value in self.rows:
+            if name == analyzer:
+                yield PartialResult.model_validate_json(unpacked(value))
+
 before = status("VmRSS:")
+# The manifest's line, then a part per line.
+with open(sys.argv[1]) as lines:
+    manifest = SplitManifest.model_validate_json(next(lines))
+    table = Table(line.rstrip("\n") for line in lines)
+held = status("VmRSS:")
 started = time.perf_counter()
-result = build_result(
-    manifest, (PartialResult.model_validate_json(p) for p in parts), settings=get_settings()
-)
+result = build_result(manifest, table, settings=get_settings())
 body = claim_check.body_of(result)
-print(json.dumps({"seconds": time.perf_counter() - started, "before": before,
-                  "peak": status("VmHWM:"), "kib": len(body) // 1024, "parts": len(parts),
-                  "text_mib": sum(map(len, parts)) / 2**20}))
+print(json.dumps({"seconds": time.perf_counter() - started, "before": before, "held": held,
+                  "peak": status("VmHWM:"), "kib": len(body) // 1024, "parts": len(table.rows),
+                  "text_mib": table.text_bytes / 2**20,
+                  "held_mib": sum(len(v) for _, v in table.rows) / 2**20}))
 """
 
 
@@ -127,14 +147,16 @@ def main() -> int:
         args.parts.write_text(json.dumps(capture(video)))
     minute = json.loads(args.parts.read_text())
     print(
-        f"{'minutes':>7} {'parts':>6} {'text MiB':>8} {'build s':>7} {'RSS before':>10} "
-        f"{'peak':>6} {'+peak':>6} {'result KiB':>10}"
+        f"{'minutes':>7} {'parts':>6} {'text MiB':>8} {'held MiB':>8} {'build s':>7} "
+        f"{'RSS before':>10} {'with parts':>10} {'peak':>6} {'+peak':>6} {'result KiB':>10}"
     )
     for minutes in args.minutes:
         manifest, parts = tiled(minute, minutes)
+        lines = args.parts.with_name(f"join-build-{minutes}.jsonl")
+        lines.write_text("\n".join([manifest, *parts]) + "\n")
+        del parts
         run = subprocess.run(
-            [sys.executable, "-c", MEASURE],
-            input=json.dumps([manifest, parts]),
+            [sys.executable, "-c", MEASURE, str(lines)],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -142,8 +164,10 @@ def main() -> int:
         )
         row = json.loads(run.stdout.strip().splitlines()[-1])
         print(
-            f"{minutes:7d} {row['parts']:6d} {row['text_mib']:8.1f} {row['seconds']:7.1f} "
-            f"{row['before']:10d} {row['peak']:6d} {row['peak'] - row['before']:6d} "
+            f"{minutes:7d} {row['parts']:6d} {row['text_mib']:8.1f} {row['held_mib']:8.1f} "
+            f"{row['seconds']:7.1f} "
+            f"{row['before']:10d} {row['held']:10d} {row['peak']:6d} "
+            f"{row['peak'] - row['before']:6d} "
             f"{row['kib']:10d}"
         )
     return 0

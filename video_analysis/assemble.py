@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
@@ -62,24 +62,58 @@ def failed_result(
     return result
 
 
+@runtime_checkable
+class PartsByAnalyzer(Protocol):
+    """A video's parts, read one analyzer's at a time (the join reads them from its table)."""
+
+    def analyzers(self) -> Collection[str]:
+        """The analyzers with a part in."""
+        ...
+
+    def of(self, analyzer: str) -> Iterable[PartialResult]:
+        """``analyzer``'s parts, each read when it is asked for."""
+        ...
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """Parts given in one sequence (the in-process ``analyze``), grouped by analyzer."""
+
+    groups: dict[str, list[PartialResult]]
+
+    @classmethod
+    def of_parts(cls, parts: Iterable[PartialResult]) -> Grouped:
+        groups: dict[str, list[PartialResult]] = defaultdict(list)
+        for part in parts:
+            groups[part.analyzer].append(part)
+        return cls(dict(groups))
+
+    def analyzers(self) -> Collection[str]:
+        return self.groups.keys()
+
+    def of(self, analyzer: str) -> Iterable[PartialResult]:
+        return self.groups.get(analyzer, [])
+
+
 def build_result(
     manifest: SplitManifest,
-    parts: Iterable[PartialResult],
+    parts: Iterable[PartialResult] | PartsByAnalyzer,
     *,
     settings: Settings,
     now: datetime | None = None,
 ) -> AnalysisResult:
     """The result for one video from whatever parts arrived (of a part delivered twice, the
-    last counts). ``parts`` is read once, in order: a caller that yields them one by one (the
-    join, from its table) holds only one part's raw data at a time."""
+    last counts).
+
+    The parts are read one analyzer at a time, and each analyzer's data is let go once it is
+    summarised; only the face and pose frame rows, which the timeline and the action units
+    read, are held to the end, and they are read last. So a caller that yields parts one by
+    one (the join, from its table) holds one analyzer's data at a time, not the video's."""
     if manifest.error is not None:
         return failed_result(manifest.video_id, manifest.error, manifest)
     now = now or datetime.now(UTC)
-    received, data = _read_parts(parts)
+    source = parts if isinstance(parts, PartsByAnalyzer) else Grouped.of_parts(parts)
     expected = manifest.expected_parts()
-    missing_parts = sorted(expected - received.keys())
-    failed_parts = sorted(key for key, part in received.items() if part.error is not None)
-
     result = AnalysisResult(
         video_id=manifest.video_id,
         status=ResultStatus.COMPLETE,
@@ -88,8 +122,15 @@ def build_result(
     )
     _fill_media(result, manifest)
     seen = _Summaries()
-    for name in _plan_names(manifest):
-        _summarize(result, name, _Received(manifest, settings, received, data, expected), seen)
+    planned = _plan_names(manifest)
+    received: dict[str, PartialResult] = {}
+    for name in _reading_order(planned, source.analyzers()):
+        own, data = _read_parts(source.of(name))
+        received.update(own)
+        if name in planned:
+            _summarize(result, name, _Received(manifest, settings, own, data, expected), seen)
+    missing_parts = sorted(expected - received.keys())
+    failed_parts = sorted(key for key, part in received.items() if part.error is not None)
     filled, missing_sections, frame_parts = seen.filled, seen.missing_sections, seen.frame_parts
     _join_action_units(result, manifest, frame_parts, settings)
     _join_timeline(result, manifest, frame_parts)
@@ -298,6 +339,13 @@ def _order(part: PartialResult) -> tuple[str, int]:
 
 def _plan_names(manifest: SplitManifest) -> list[str]:
     return list(dict.fromkeys([*manifest.analyzers.frames, *manifest.analyzers.audio]))
+
+
+def _reading_order(planned: list[str], arrived: Collection[str]) -> list[str]:
+    """Every analyzer planned or with a part in; those whose rows the timeline reads last, so
+    that the others' data is let go before theirs is read."""
+    names = list(dict.fromkeys([*planned, *sorted(arrived)]))
+    return sorted(names, key=lambda name: name in TIMELINE_ANALYZERS)
 
 
 def _fill_media(result: AnalysisResult, manifest: SplitManifest) -> None:

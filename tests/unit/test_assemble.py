@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -254,3 +255,36 @@ def test_reliability_names_a_section_judged_on_part_of_the_video_but_not_a_round
     sections = {note.section for note in reliability(result, set(), [])}
 
     assert "gaze" in sections and "speech" not in sections
+
+
+class RecordedReads:
+    """Parts by analyzer (as the join's table gives them), recording which analyzer's parts
+    were read, in order."""
+
+    def __init__(self, parts: list[PartialResult]) -> None:
+        self.parts = parts
+        self.read: list[str] = []
+
+    def analyzers(self) -> set[str]:
+        return {part.analyzer for part in self.parts}
+
+    def of(self, analyzer: str) -> Iterator[PartialResult]:
+        self.read.append(analyzer)
+        return (part for part in self.parts if part.analyzer == analyzer)
+
+
+def test_parts_are_read_one_analyzer_at_a_time_the_timeline_s_last() -> None:
+    """The join hands its table over by analyzer: each analyzer's parts are read once, and the
+    face and pose rows (which the timeline holds to the end) after the others', so the others'
+    data is let go first. The result is the one the same parts give as a list."""
+    plan = AnalyzerPlan(frames=["face", "quality", "pose"], audio=["quality", "speech"])
+    parts = [frame_part(0, 120), frame_part(1, 130), audio_part()]
+    source = RecordedReads(parts)
+    by_analyzer = build_result(manifest(analyzers=plan), source, settings=Settings())
+    assert source.read == ["quality", "speech", "face", "pose"]
+    as_list = build(manifest(analyzers=plan), parts)
+    assert by_analyzer.model_dump(exclude={"created_at", "timings"}) == as_list.model_dump(
+        exclude={"created_at", "timings"}
+    )
+    assert by_analyzer.media.quality.brightness == 125.0
+    assert by_analyzer.face.cannot_assess == "no part of it arrived"

@@ -18,9 +18,11 @@ import faust
 import pytest
 
 from tests.unit.test_assemble import audio_part, frame_part, manifest
-from video_analysis.schemas import JoinDelete, VideoState
+from video_analysis.schemas import JoinDelete, PartialResult, VideoState
 from video_analysis.settings import Settings
 from video_analysis.streams import join_agent
+from video_analysis.streams.names import PARTS_TABLE
+from video_analysis.streams.tables import PACKED, unpacked
 from video_analysis.streams.topics import ALL_TOPICS, ANALYSIS_RESULTS, DLQ
 from video_analysis.streams.wiring import Services, Wiring
 
@@ -125,3 +127,26 @@ async def test_malformed_input_goes_to_the_dlq_and_a_delete_leaves_a_tombstone(
     assert topics[ANALYSIS_RESULTS].sent == [("v1", None)]
     status = await (await services.status()).get_status("v1")
     assert status is not None and status.state is VideoState.DELETED
+
+
+async def test_parts_wait_compressed_in_the_table_and_parts_kept_before_as_json_still_read(
+    join: tuple[Any, dict[str, RecordedTopic], Services],
+) -> None:
+    """An hour's parts are about 32 MiB of JSON: the table holds them zstd-compressed. A part
+    its changelog holds from before (the part's JSON text, or the part as a dict) is still
+    read."""
+    agent, _topics, _services = join
+    part = frame_part(0, 120)
+    await put(agent, "v1", manifest())
+    await put(agent, "v1", part)
+    table = agent.app.tables[PARTS_TABLE]
+
+    async def kept() -> Any:
+        return table.get("v1|" + part.part_key)
+
+    value = await until(kept)
+    assert isinstance(value, str) and value.startswith(PACKED)
+    assert len(value) < len(part.model_dump_json())
+    assert PartialResult.model_validate_json(unpacked(value)) == part
+    assert unpacked(part.model_dump_json()) == part.model_dump_json()
+    assert unpacked(part.model_dump(mode="json")) == part.model_dump(mode="json")

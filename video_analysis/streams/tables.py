@@ -6,14 +6,20 @@ buffer has already taken off its queue is not yet in the Kafka client's either. 
 killed in that window has its offsets committed and its state lost. The join therefore waits
 for the broker to acknowledge every record it wrote before the message that wrote them counts
 as processed.
+
+A table of large values (the join's parts) keeps them zstd-compressed (:func:`packed`): an
+hour's parts are about 32 MiB of JSON text and a quarter of that compressed, in the join's
+memory and on its changelog.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from typing import Any
 
+import cramjam
 import faust
 from faust.types import FutureMessage
 
@@ -21,6 +27,10 @@ log = logging.getLogger(__name__)
 
 #: How long the join waits for its changelog records before it says so (and waits on).
 ACK_WARN_S = 30.0
+#: What a packed value starts with (no JSON text does).
+PACKED = "zstd:"
+#: zstd's level for table values: its fastest, a fraction of a millisecond per part.
+ZSTD_LEVEL = 1
 
 
 class AckedTable(faust.Table):  # type: ignore[type-arg]
@@ -41,6 +51,22 @@ def acked_table(app: faust.App, name: str, partitions: int) -> AckedTable:
     table = AckedTable(app, name=name, beacon=app.tables.beacon, partitions=partitions)
     app.tables.add(table)
     return table
+
+
+def packed(text: str) -> str:
+    """``text`` (JSON) as a table value: zstd-compressed UTF-8, in base64 (the table's values
+    are JSON, as its changelog's records have always been)."""
+    return (
+        PACKED + base64.b64encode(cramjam.zstd.compress(text.encode(), level=ZSTD_LEVEL)).decode()
+    )
+
+
+def unpacked(value: Any) -> Any:
+    """The JSON text a :func:`packed` value holds; any other value (the JSON text or the dict
+    an earlier join kept) as it is."""
+    if isinstance(value, str) and value.startswith(PACKED):
+        return bytes(cramjam.zstd.decompress(base64.b64decode(value[len(PACKED) :]))).decode()
+    return value
 
 
 async def wait_acked(*tables: AckedTable) -> None:

@@ -160,7 +160,8 @@ def cluster(
     groups, centroids = _centroids(x[founders], labels[founders])
     others = np.setdiff1d(np.arange(n), founders)
     if others.size:
-        nearest = np.argmax(x[others] @ centroids.T, axis=1)
+        # Similarities of every window (n by groups), not a copy of the others' embeddings.
+        nearest = np.argmax((x @ centroids.T)[others], axis=1)
         labels[others] = groups[nearest]
     return labels
 
