@@ -118,14 +118,43 @@ def _watch(supervisor: Supervisor, port: int, settings: Settings) -> None:
     while not stopping["flag"]:
         died = supervisor.poll()
         if any(child.name == "broker" for child in died):
-            # Its topics were in memory: start it again now, and every worker with it (their
-            # groups and topics start afresh), then publish again what was in flight.
-            _say("the broker's topics are gone with it: restarting it and every worker")
-            supervisor.restart_now({"broker"})
-            if _broker_up(port):
-                supervisor.restart_now(set(DEV_ROLES))
-                _catch_up(settings)
+            _say(
+                "the broker's topics are gone with it: restarting it, creating its topics, "
+                "then every worker, and publishing again what was in flight"
+            )
+            _restart_broker(supervisor, port, settings)
         time.sleep(0.5)
+
+
+def _restart_broker(supervisor: Supervisor, port: int, settings: Settings) -> None:
+    """The embedded broker kept its topics in memory: start it again, empty, and every worker
+    with it (their groups start afresh), then publish again what was in flight.
+
+    In that order: the workers are killed first (with the broker gone they can neither
+    commit nor leave their groups; what they were doing is published again), since a worker
+    that reconnects to the new broker has it create the topics it asks about, with the
+    broker's default partition count, before ``ensure_topics`` could create them as the
+    settings say; their sends then failed with ``UnknownError`` again and again. The topics
+    are created before any worker or the reconcile publishes."""
+    supervisor.kill_now(set(DEV_ROLES))
+    supervisor.restart_now({"broker"})
+    up = _broker_up(port)
+    if up:
+        _create_topics(settings)
+    else:
+        _say("the embedded broker did not start again; the workers wait for it")
+    supervisor.restart_now(set(DEV_ROLES))
+    if up:
+        _catch_up(settings)
+
+
+def _create_topics(settings: Settings) -> None:
+    from .streams.admin import ensure_topics
+
+    try:
+        asyncio.run(ensure_topics(settings))
+    except Exception as exc:  # noqa: BLE001 - the workers create them when they start
+        _say(f"could not create the topics: {exc}")
 
 
 def _broker_up(port: int) -> bool:

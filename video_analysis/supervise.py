@@ -88,6 +88,18 @@ class Supervisor:
         for child in chosen:
             self._restart(child, now)
 
+    def kill_now(self, names: set[str]) -> None:
+        """SIGKILL these children and hold them (no restart) until :meth:`restart_now`."""
+        chosen = [c for c in self.children if c.name in names]
+        for child in chosen:
+            if child.process is not None and child.process.poll() is None:
+                child.process.kill()
+        for child in chosen:
+            if child.process is not None:
+                child.process.wait()
+            child.process = None
+            child.restart_at = None
+
     def _restart(self, child: Child, now: float) -> None:
         child.process = child.start()
         child.started_at = now

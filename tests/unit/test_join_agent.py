@@ -1,6 +1,7 @@
 """The join agent as Faust runs it (``agent.test_context()``): manifests and parts in, the
 result stored, its status final and one message on ``analysis-results`` out; malformed input
-to the DLQ; a late part ignored; a delete leaves a tombstone.
+to the DLQ; a late part ignored; a delete leaves a tombstone. And the agents' way out
+(``Wiring.send``) through a broker's passing failures.
 
 The topics it writes to are recorded instead of sent, and the wait for the tables' changelog
 acknowledgements (which needs a broker; the e2e tests cover it) is skipped.
@@ -16,6 +17,13 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka.errors import (
+    KafkaConnectionError,
+    MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
+    UnknownError,
+)
+from faust.exceptions import ProducerSendError
 
 from tests.unit.test_assemble import audio_part, frame_part, manifest
 from video_analysis.schemas import JoinDelete, PartialResult, VideoState
@@ -150,3 +158,42 @@ async def test_parts_wait_compressed_in_the_table_and_parts_kept_before_as_json_
     assert PartialResult.model_validate_json(unpacked(value)) == part
     assert unpacked(part.model_dump_json()) == part.model_dump_json()
     assert unpacked(part.model_dump(mode="json")) == part.model_dump(mode="json")
+
+
+class FailingTopic(RecordedTopic):
+    """A topic whose first sends the broker fails with ``errors`` (one each), then takes."""
+
+    def __init__(self, *errors: Exception) -> None:
+        super().__init__()
+        self.errors = list(errors)
+
+    async def send(self, *, key: bytes | None, value: bytes | None) -> asyncio.Future[None]:
+        if not self.errors:
+            return await super().send(key=key, value=value)
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        failed.set_exception(ProducerSendError("send failed"))
+        failed.exception().__cause__ = self.errors.pop(0)  # type: ignore[union-attr]
+        return failed
+
+
+async def test_a_send_the_broker_fails_for_a_passing_reason_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker restarted empty answers UnknownError for a topic it lost until the topics are
+    created again; a lost connection or a moving leader pass too. Such a send waits and is
+    tried again (the message being handled stays uncommitted) instead of crashing the agent;
+    a message the broker refuses for itself still raises at once."""
+    monkeypatch.setattr("video_analysis.streams.wiring.SEND_RETRY_MIN_S", 0.01)
+    settings = Settings(environment="test", data_dir=tmp_path / "data")
+    app = faust.App("send-test", broker="kafka://127.0.0.1:1", store="memory://")
+    passing = FailingTopic(UnknownError(), KafkaConnectionError(), NotLeaderForPartitionError())
+    refused = FailingTopic(MessageSizeTooLargeError())
+    wiring = Wiring(
+        app, settings, Services(settings), {"passing": passing, "refused": refused}, "splitter"
+    )
+    await wiring.send("passing", "v1", b"part")
+    assert passing.sent == [("v1", b"part")] and passing.errors == []
+    with pytest.raises(ProducerSendError):
+        await wiring.send("refused", "v1", b"x" * 10)
+    assert refused.sent == []
+    await wiring.services.close()

@@ -17,6 +17,28 @@ def exiting() -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
 
 
+def sleeping() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_children_killed_now_stay_down_until_started_again() -> None:
+    """When the embedded broker dies, dev kills the workers at once and starts them only once
+    the new broker has its topics: a held child is not restarted by ``poll``."""
+    said: list[str] = []
+    supervisor = Supervisor(said.append)
+    face, api = supervisor.add("face", sleeping), supervisor.add("api", sleeping)
+    killed = face.process
+    try:
+        supervisor.kill_now({"face"})
+        assert killed is not None and killed.returncode == -9
+        assert face.process is None and api.process is not None and api.process.poll() is None
+        assert supervisor.poll(face.started_at + 3600) == [] and face.process is None
+        supervisor.restart_now({"face"})
+        assert face.process is not None and face.process.poll() is None and face.restarts == 1
+    finally:
+        supervisor.stop(last=set())
+
+
 def test_a_child_that_exits_is_restarted_after_a_backoff_that_grows_then_resets() -> None:
     said: list[str] = []
     supervisor = Supervisor(said.append)

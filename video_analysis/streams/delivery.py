@@ -22,6 +22,7 @@ from aiokafka.errors import (
     KafkaError,
     KafkaTimeoutError,
     ProducerClosed,
+    UnknownError,
 )
 from faust.exceptions import ProducerSendError
 
@@ -126,6 +127,14 @@ def retriable(exc: BaseException) -> bool:
     return bool(getattr(exc, "retriable", False)) or isinstance(
         exc, KafkaTimeoutError | KafkaConnectionError
     )
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a send that failed with ``exc`` is the broker's passing trouble, not the
+    message's: what :func:`retriable` says, and the embedded broker's ``UnknownError`` for a
+    topic it lost with a restart (before ``dev`` has created it again)."""
+    cause = cause_of(exc)
+    return retriable(cause) or isinstance(cause, UnknownError)
 
 
 def _undelivered(

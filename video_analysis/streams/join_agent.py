@@ -260,7 +260,7 @@ async def announce(
         claim_check.forms(result, body, ref), settings.result_message_bytes
     )
     delivery = await deliver(
-        lambda value: wiring.send(ANALYSIS_RESULTS, video_id, value),
+        lambda value: wiring.send_once(ANALYSIS_RESULTS, video_id, value),
         messages,
         video_id=video_id,
         patience_s=settings.result_send_timeout_s,

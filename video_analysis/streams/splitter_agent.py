@@ -8,6 +8,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka.errors import KafkaError, ProducerClosed
+from faust.exceptions import ProducerSendError
 from faust.types import StreamT
 from pydantic import ValidationError
 
@@ -23,13 +25,14 @@ from ..schemas import (
 )
 from ..store import Sources
 from . import metrics
+from .delivery import cause_of, transient
 from .topics import (
     VIDEO_AUDIO,
     VIDEO_FRAMES,
     VIDEO_MANIFESTS,
     VIDEO_UPLOADED,
 )
-from .wiring import Wiring, message_key, message_value
+from .wiring import SEND_RETRY_MAX_S, SEND_RETRY_MIN_S, Wiring, message_key, message_value
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ def add_splitter(wiring: Wiring) -> None:
                 await services.show_status(
                     video_id, VideoState.PROCESSING, progress=0.0, run=upload.run
                 )
-                summary = await _split_and_publish(wiring, sources, upload)
+                summary = await _split_until_sent(wiring, sources, upload)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a failed result
                 record = await wiring.reject("splitter", message, video_id, exc)
                 # What the probe saw (a too-long or too-large video) still describes the file.
@@ -138,6 +141,32 @@ async def _interview_language(wiring: Wiring, upload: VideoUploaded) -> str | No
             exc,
         )
         return None
+
+
+async def _split_until_sent(wiring: Wiring, sources: Sources, upload: VideoUploaded) -> Any:
+    """:func:`_split_and_publish`, split again when the broker failed a send for a passing
+    reason (a restarted broker that lost its topics answers ``UnknownError`` until they are
+    created again): the broker's trouble is not the video's, so it never fails the video. The
+    batches sent twice count once (the join keeps a part once)."""
+    delay = SEND_RETRY_MIN_S
+    tries = 0
+    while True:
+        try:
+            return await _split_and_publish(wiring, sources, upload)
+        except (ProducerSendError, KafkaError) as exc:
+            cause = cause_of(exc)
+            if isinstance(cause, ProducerClosed) or not transient(cause):
+                raise
+            tries += 1
+            log.warning(
+                "split of video_id=%s not sent (try %d), split again in %.1f s: %r",
+                upload.video_id,
+                tries,
+                delay,
+                cause,
+            )
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, SEND_RETRY_MAX_S)
 
 
 async def _split_and_publish(wiring: Wiring, sources: Sources, upload: VideoUploaded) -> Any:

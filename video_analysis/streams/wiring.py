@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import faust
+from aiokafka.errors import KafkaError, ProducerClosed
+from faust.exceptions import ProducerSendError
 from pydantic import BaseModel
 
 from ..schemas import DeadLetter, VideoState, VideoStatus
@@ -22,6 +24,7 @@ from ..store.lifecycle import enter
 from ..store.results import ResultStore
 from ..store.status import StatusStore
 from . import metrics
+from .delivery import cause_of, transient
 from .failures import dead_letter
 from .topics import DLQ
 
@@ -36,6 +39,9 @@ STORE_RETRY_MIN_S = 0.5
 STORE_RETRY_MAX_S = 10.0
 #: A waiting write logs its first failure and then every this many.
 STORE_RETRY_LOG_EVERY = 10
+#: Backoff between two tries of a send the broker failed for a passing reason (seconds).
+SEND_RETRY_MIN_S = 0.5
+SEND_RETRY_MAX_S = 10.0
 
 
 async def _started(stack: AsyncExitStack, store: S, what: str) -> S:
@@ -145,7 +151,40 @@ class Wiring:
         await self.send(topic, key, message.model_dump_json().encode())
 
     async def send(self, topic: str, key: str | None, value: bytes | None) -> None:
-        """Send raw bytes (None: a tombstone) and wait for the broker's ack."""
+        """Send raw bytes (None: a tombstone) and wait for the broker's ack. A send the broker
+        fails for a passing reason (``delivery.transient``: a lost connection, a leader moving,
+        a topic a restarted broker lost) is tried again with backoff until it is taken: the
+        message being handled stays uncommitted meanwhile, as with a store outage, instead of
+        the agent crashing on it again and again. Any other failure raises."""
+        delay = SEND_RETRY_MIN_S
+        failures = 0
+        while True:
+            try:
+                await self.send_once(topic, key, value)
+            except (ProducerSendError, KafkaError) as exc:
+                cause = cause_of(exc)
+                if isinstance(cause, ProducerClosed) or not transient(cause):
+                    raise
+                failures += 1
+                metrics.failed(self.role, "publish", type(cause).__name__)
+                if failures == 1 or failures % STORE_RETRY_LOG_EVERY == 0:
+                    log.warning(
+                        "send to %s (key %s) waits for the broker (try %d): %r",
+                        topic,
+                        key,
+                        failures,
+                        cause,
+                    )
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, SEND_RETRY_MAX_S)
+                continue
+            if failures:
+                log.info("send to %s (key %s) taken after %d failed tries", topic, key, failures)
+            return
+
+    async def send_once(self, topic: str, key: str | None, value: bytes | None) -> None:
+        """One try of :meth:`send`: its failure raises (the join's result delivery has its own
+        retries, bounded, and a smaller form to fall back on)."""
         fut = await self.topics[topic].send(key=key.encode() if key else None, value=value)
         await fut
 
