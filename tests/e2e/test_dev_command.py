@@ -242,6 +242,29 @@ def stop_dev(dev: subprocess.Popen[bytes]) -> None:
             dev.kill()
 
 
+def delivery_env(tmp_path: Path) -> tuple[dict[str, str], int, int]:
+    """The environment of a ``dev`` run about delivery, not models (the light analyzer only:
+    restarts of a role holding TensorFlow take a minute each here); its API and broker ports."""
+    api_port, broker_port, web_base = free_port(), free_port(), _free_ports(20)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VA_")},
+        "VA_DEV_BROKER_PORT": str(broker_port),
+        "VA_API_PORT": str(api_port),
+        "VA_DEV_WEB_PORT_BASE": str(web_base),
+        "VA_DEV_METRICS_PORT_BASE": str(web_base + 10),
+        "VA_DATA_DIR": str(tmp_path / "var"),
+        "VA_UPLOAD_ROOT": str(tmp_path / "var" / "uploads"),
+        "VA_MODELS_DIR": str(Path("var/models").resolve()),
+        "VA_TOPIC_PARTITIONS": "2",
+        "VA_BROKER_SESSION_TIMEOUT_S": "6",
+        # A worker that lost a partition (faust-streaming #629) stops itself after this long.
+        "VA_WORKER_STALL_S": "45",
+        "VA_FRAME_ANALYZERS": "quality",
+        "VA_AUDIO_ANALYZERS": "quality",
+    }
+    return env, api_port, broker_port
+
+
 def _free_ports(count: int) -> int:
     """The first of ``count`` consecutive free ports (dev numbers its roles' ports from a base)."""
     import socket
@@ -264,12 +287,7 @@ def _role_pid(parent: int, role: str) -> int | None:
     """The PID of ``dev``'s worker process for ``role`` (a child of ``parent``), if running."""
     marker = f"--role{chr(0)}{role}{chr(0)}"
     for pid in _children_with(marker):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        # Field 4 is the parent's PID; the command name (field 2) may hold spaces.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+        if _parent_of(pid) == parent:
             return pid
     return None
 
@@ -292,25 +310,7 @@ def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
 
     from tests.stack import read_all, where_are
 
-    api_port, broker_port, web_base = free_port(), free_port(), _free_ports(20)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("VA_")},
-        "VA_DEV_BROKER_PORT": str(broker_port),
-        "VA_API_PORT": str(api_port),
-        "VA_DEV_WEB_PORT_BASE": str(web_base),
-        "VA_DEV_METRICS_PORT_BASE": str(web_base + 10),
-        "VA_DATA_DIR": str(tmp_path / "var"),
-        "VA_UPLOAD_ROOT": str(tmp_path / "var" / "uploads"),
-        "VA_MODELS_DIR": str(Path("var/models").resolve()),
-        "VA_TOPIC_PARTITIONS": "2",
-        "VA_BROKER_SESSION_TIMEOUT_S": "6",
-        # A worker that lost a partition (see the docstring) stops itself after this long.
-        "VA_WORKER_STALL_S": "45",
-        # The light analyzer only: the test is about delivery, not models (and restarts of a
-        # role holding TensorFlow take a minute each here).
-        "VA_FRAME_ANALYZERS": "quality",
-        "VA_AUDIO_ANALYZERS": "quality",
-    }
+    env, api_port, broker_port = delivery_env(tmp_path)
     base = f"http://127.0.0.1:{api_port}"
     log_path = tmp_path / "dev.log"
     seed = int(os.environ.get("KILL_TEST_SEED") or random.randrange(1_000_000))
@@ -403,23 +403,7 @@ def test_the_embedded_broker_killed_with_videos_in_flight_loses_none_of_them(
 
     from tests.stack import read_all
 
-    api_port, broker_port, web_base = free_port(), free_port(), _free_ports(20)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("VA_")},
-        "VA_DEV_BROKER_PORT": str(broker_port),
-        "VA_API_PORT": str(api_port),
-        "VA_DEV_WEB_PORT_BASE": str(web_base),
-        "VA_DEV_METRICS_PORT_BASE": str(web_base + 10),
-        "VA_DATA_DIR": str(tmp_path / "var"),
-        "VA_UPLOAD_ROOT": str(tmp_path / "var" / "uploads"),
-        "VA_MODELS_DIR": str(Path("var/models").resolve()),
-        "VA_TOPIC_PARTITIONS": "2",
-        "VA_BROKER_SESSION_TIMEOUT_S": "6",
-        "VA_WORKER_STALL_S": "45",
-        # Delivery, not models: the light analyzer only.
-        "VA_FRAME_ANALYZERS": "quality",
-        "VA_AUDIO_ANALYZERS": "quality",
-    }
+    env, api_port, broker_port = delivery_env(tmp_path)
     base = f"http://127.0.0.1:{api_port}"
     log_path = tmp_path / "dev.log"
     clip = make_clip(tmp_path / "answer.mp4", duration=20.0, audio="speech", fps=25)

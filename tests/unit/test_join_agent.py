@@ -183,7 +183,7 @@ async def test_a_send_the_broker_fails_for_a_passing_reason_is_tried_again(
     created again; a lost connection or a moving leader pass too. Such a send waits and is
     tried again (the message being handled stays uncommitted) instead of crashing the agent;
     a message the broker refuses for itself still raises at once."""
-    monkeypatch.setattr("video_analysis.streams.wiring.SEND_RETRY_MIN_S", 0.01)
+    monkeypatch.setattr("video_analysis.streams.wiring.RETRY_MIN_S", 0.01)
     settings = Settings(environment="test", data_dir=tmp_path / "data")
     app = faust.App("send-test", broker="kafka://127.0.0.1:1", store="memory://")
     passing = FailingTopic(UnknownError(), KafkaConnectionError(), NotLeaderForPartitionError())

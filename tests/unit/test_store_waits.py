@@ -16,8 +16,8 @@ from video_analysis.streams import wiring as streams_app
 
 @pytest.fixture
 def services(monkeypatch: pytest.MonkeyPatch) -> streams_app.Services:
-    monkeypatch.setattr(streams_app, "STORE_RETRY_MIN_S", 0.001)
-    monkeypatch.setattr(streams_app, "STORE_RETRY_MAX_S", 0.004)
+    monkeypatch.setattr(streams_app, "RETRY_MIN_S", 0.001)
+    monkeypatch.setattr(streams_app, "RETRY_MAX_S", 0.004)
     return streams_app.Services(Settings())
 
 

@@ -8,8 +8,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.errors import KafkaError, ProducerClosed
-from faust.exceptions import ProducerSendError
 from faust.types import StreamT
 from pydantic import ValidationError
 
@@ -25,14 +23,14 @@ from ..schemas import (
 )
 from ..store import Sources
 from . import metrics
-from .delivery import cause_of, transient
+from .delivery import transient
 from .topics import (
     VIDEO_AUDIO,
     VIDEO_FRAMES,
     VIDEO_MANIFESTS,
     VIDEO_UPLOADED,
 )
-from .wiring import SEND_RETRY_MAX_S, SEND_RETRY_MIN_S, Wiring, message_key, message_value
+from .wiring import Wiring, message_key, message_value, patiently
 
 log = logging.getLogger(__name__)
 
@@ -148,25 +146,14 @@ async def _split_until_sent(wiring: Wiring, sources: Sources, upload: VideoUploa
     reason (a restarted broker that lost its topics answers ``UnknownError`` until they are
     created again): the broker's trouble is not the video's, so it never fails the video. The
     batches sent twice count once (the join keeps a part once)."""
-    delay = SEND_RETRY_MIN_S
-    tries = 0
-    while True:
-        try:
-            return await _split_and_publish(wiring, sources, upload)
-        except (ProducerSendError, KafkaError) as exc:
-            cause = cause_of(exc)
-            if isinstance(cause, ProducerClosed) or not transient(cause):
-                raise
-            tries += 1
-            log.warning(
-                "split of video_id=%s not sent (try %d), split again in %.1f s: %r",
-                upload.video_id,
-                tries,
-                delay,
-                cause,
-            )
-            await asyncio.sleep(delay)
-            delay = min(2 * delay, SEND_RETRY_MAX_S)
+    return await patiently(
+        lambda: _split_and_publish(wiring, sources, upload),
+        passing=transient,
+        what=f"split of video_id={upload.video_id}",
+        waits_for="broker",
+        done="sent",
+        counted=lambda _exc: None,
+    )
 
 
 async def _split_and_publish(wiring: Wiring, sources: Sources, upload: VideoUploaded) -> Any:

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import faust
-from aiokafka.errors import KafkaError, ProducerClosed
-from faust.exceptions import ProducerSendError
 from pydantic import BaseModel
 
 from ..schemas import DeadLetter, VideoState, VideoStatus
@@ -34,14 +32,44 @@ T = TypeVar("T")
 S = TypeVar("S", ResultStore, StatusStore)
 
 
-#: Backoff between two tries of a store write that must not be lost (seconds).
-STORE_RETRY_MIN_S = 0.5
-STORE_RETRY_MAX_S = 10.0
+#: Backoff between two tries of a store write that must not be lost, or of a send the broker
+#: failed for a passing reason (seconds).
+RETRY_MIN_S = 0.5
+RETRY_MAX_S = 10.0
 #: A waiting write logs its first failure and then every this many.
-STORE_RETRY_LOG_EVERY = 10
-#: Backoff between two tries of a send the broker failed for a passing reason (seconds).
-SEND_RETRY_MIN_S = 0.5
-SEND_RETRY_MAX_S = 10.0
+RETRY_LOG_EVERY = 10
+
+
+async def patiently(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    passing: Callable[[Exception], bool],
+    what: str,
+    waits_for: str,
+    done: str,
+    counted: Callable[[Exception], None],
+) -> T:
+    """``attempt()`` until it succeeds, waiting with backoff after each failure that
+    ``passing`` says is the store's or the broker's passing trouble (each ``counted``); any
+    other failure raises. The first wait is logged, then every RETRY_LOG_EVERY-th."""
+    delay = RETRY_MIN_S
+    failures = 0
+    while True:
+        try:
+            outcome = await attempt()
+        except Exception as exc:
+            if not passing(exc):
+                raise
+            failures += 1
+            counted(exc)
+            if failures == 1 or failures % RETRY_LOG_EVERY == 0:
+                log.warning("%s waits for the %s (try %d): %s", what, waits_for, failures, exc)
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, RETRY_MAX_S)
+            continue
+        if failures:
+            log.info("%s %s after %d failed tries", what, done, failures)
+        return outcome
 
 
 async def _started(stack: AsyncExitStack, store: S, what: str) -> S:
@@ -101,28 +129,14 @@ class Services:
         """Run ``write`` until the store takes it: what must not be lost (a result, a final
         status, a deletion) waits out an outage of Redis or the database, with backoff. The
         message being handled stays uncommitted meanwhile, so a crash loses nothing either."""
-        delay = STORE_RETRY_MIN_S
-        failures = 0
-        while True:
-            try:
-                outcome = await write()
-            except StoreUnavailable as exc:
-                failures += 1
-                metrics.STORE_WAITS.labels(what).inc()
-                if failures == 1 or failures % STORE_RETRY_LOG_EVERY == 0:
-                    log.warning(
-                        "%s of video_id=%s waits for the store (try %d): %s",
-                        what,
-                        video_id,
-                        failures,
-                        exc,
-                    )
-                await asyncio.sleep(delay)
-                delay = min(2 * delay, STORE_RETRY_MAX_S)
-                continue
-            if failures:
-                log.info("%s of video_id=%s stored after %d failed tries", what, video_id, failures)
-            return outcome
+        return await patiently(
+            write,
+            passing=lambda exc: isinstance(exc, StoreUnavailable),
+            what=f"{what} of video_id={video_id}",
+            waits_for="store",
+            done="stored",
+            counted=lambda _exc: metrics.STORE_WAITS.labels(what).inc(),
+        )
 
     async def close(self) -> None:
         # Open store connections (aiosqlite runs a non-daemon thread) would keep the
@@ -156,31 +170,14 @@ class Wiring:
         a topic a restarted broker lost) is tried again with backoff until it is taken: the
         message being handled stays uncommitted meanwhile, as with a store outage, instead of
         the agent crashing on it again and again. Any other failure raises."""
-        delay = SEND_RETRY_MIN_S
-        failures = 0
-        while True:
-            try:
-                await self.send_once(topic, key, value)
-            except (ProducerSendError, KafkaError) as exc:
-                cause = cause_of(exc)
-                if isinstance(cause, ProducerClosed) or not transient(cause):
-                    raise
-                failures += 1
-                metrics.failed(self.role, "publish", type(cause).__name__)
-                if failures == 1 or failures % STORE_RETRY_LOG_EVERY == 0:
-                    log.warning(
-                        "send to %s (key %s) waits for the broker (try %d): %r",
-                        topic,
-                        key,
-                        failures,
-                        cause,
-                    )
-                await asyncio.sleep(delay)
-                delay = min(2 * delay, SEND_RETRY_MAX_S)
-                continue
-            if failures:
-                log.info("send to %s (key %s) taken after %d failed tries", topic, key, failures)
-            return
+        await patiently(
+            lambda: self.send_once(topic, key, value),
+            passing=transient,
+            what=f"send to {topic} (key {key})",
+            waits_for="broker",
+            done="taken",
+            counted=lambda exc: metrics.failed(self.role, "publish", type(cause_of(exc)).__name__),
+        )
 
     async def send_once(self, topic: str, key: str | None, value: bytes | None) -> None:
         """One try of :meth:`send`: its failure raises (the join's result delivery has its own
