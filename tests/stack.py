@@ -305,6 +305,25 @@ async def where_are(
         await _stop(consumer)
 
 
+async def commit_past(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """Commit ``group``'s offsets on every partition of ``topic`` at its end, as if its
+    consumer had processed what is there (while none of its members runs): what a consumer
+    that commits past messages it never handled leaves. The offsets committed, by
+    partition."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.commit({tp: ends[tp] for tp in tps})
+        return {tp.partition: await consumer.committed(tp) or 0 for tp in tps}
+    finally:
+        await _stop(consumer)
+
+
 async def wait_for_results(
     bootstrap: str, topic: str, video_ids: set[str], timeout_s: float, stack: Stack | None = None
 ) -> dict[str, dict[str, Any]]:

@@ -1,17 +1,25 @@
 """The join's decisions as a pure state machine: one video's state, one message, the time.
 
 :func:`apply` takes the state kept for a video, the manifest, part or deadline that arrived,
-and the clock, and returns the new state and what to do: keep a new part, wait, build the
-result (every part in, the manifest failed, or the deadline passed) or fail the video because
-the splitter never finished it. The Faust agent (``streams/join_agent.py``) only moves
-messages, tables and stores around it, and calls :func:`video_analysis.assemble.build_result`.
+the clock and the join's :class:`Patience`, and returns the new state and what to do: keep a
+new part, wait, build the result (every part in, or the manifest failed), or, for a video that
+is stuck, analyse it again as its next run (``HEAL``) and, once that was tried enough, build
+what is there or fail the video because the splitter never finished it. The Faust agent
+(``streams/join_agent.py``) only moves messages, tables and stores around it, and calls
+:func:`video_analysis.assemble.build_result`.
+
+A video is *stuck* when nothing of it has come for ``Patience.quiet_s`` and it has had more
+time than its length needs (:meth:`Patience.budget_s`): a slow video whose parts keep coming
+is never taken for a stuck one, and a lost manifest or a lost part is noticed at a time that
+grows with the video, not after a fixed wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from statistics import median
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -34,6 +42,12 @@ class JoinState(BaseModel):
 
     run: int = Field(0, ge=0, description="The analysis run held (see VideoUploaded.run).")
     first_seen: float | None = Field(None, description="When the first message arrived.")
+    last_seen: float | None = Field(
+        None, description="When the last message that was news arrived (a part, a preview)."
+    )
+    heals: int = Field(
+        0, ge=0, description="Runs the join started itself because this video was stuck."
+    )
     manifest: SplitManifest | None = None
     manifest_at: float | None = None
     received: list[str] = Field(default_factory=list, description="Part keys, each once.")
@@ -80,16 +94,77 @@ class JoinState(BaseModel):
         shares["join"] = 0.0
         return shares
 
+    def media_s(self) -> float | None:
+        """Seconds of video to analyse, once the manifest says (None before)."""
+        if self.manifest is None:
+            return None
+        media = self.manifest.media
+        return self.manifest.analysed_s or media.duration_s
+
     def final_stages(self) -> dict[str, float]:
         """The stages once the result is out: the join done, the analyzers as far as they got
         (a partial result lacks some of their parts)."""
         return {**self.stages(), "join": 1.0}
 
 
+#: Least seconds of video a finished video must have for its pace to count in the measured
+#: rate (a short clip's time is mostly fixed costs: it says little of a long one's).
+MIN_MEASURED_MEDIA_S = 30.0
+#: Finished videos whose pace the join remembers.
+MEASURED_VIDEOS = 20
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long the join gives a video before it judges it stuck, and what it does then."""
+
+    #: Time every video gets from its first message, whatever its length.
+    floor_s: float
+    #: Time allowed per second of video on top of ``floor_s``.
+    per_media_s: float
+    #: A video is stuck only when nothing of it has come for this long.
+    quiet_s: float
+    #: Times a stuck video is published again as its next run before the join gives up.
+    heal_runs: int
+
+    def budget_s(self, media_s: float | None) -> float:
+        """Time a video of ``media_s`` seconds gets (only ``floor_s`` while its length is
+        unknown: before its manifest)."""
+        return self.floor_s + (media_s or 0.0) * self.per_media_s
+
+    def stuck(self, state: JoinState, now: float) -> bool:
+        """Whether ``state``'s video waits for what is not coming: quiet, and past its
+        budget."""
+        if state.finalized or state.first_seen is None:
+            return False
+        last = state.last_seen if state.last_seen is not None else state.first_seen
+        return now - last >= self.quiet_s and now - state.first_seen >= self.budget_s(
+            state.media_s()
+        )
+
+
+def per_media_s(paces: Iterable[float], default: float, margin: float) -> float:
+    """Time to allow per second of video: ``margin`` times the median pace measured on the
+    videos finished lately (seconds from their first message to their result, per second of
+    video), or ``default`` before any was measured."""
+    measured = list(paces)
+    return margin * median(measured) if measured else default
+
+
+def pace(state: JoinState, now: float) -> float | None:
+    """A finished video's pace (seconds taken per second of video), when it tells something
+    of the service's: a run that completed, long enough."""
+    media_s = state.media_s()
+    if state.first_seen is None or media_s is None or media_s < MIN_MEASURED_MEDIA_S:
+        return None
+    return (now - state.first_seen) / media_s
+
+
 class Action(StrEnum):
     IGNORE = "ignore"  # a late message for a finalised video
     WAIT = "wait"  # keep the state; more parts to come
     BUILD = "build"  # build the result from the manifest and the parts received
+    HEAL = "heal"  # stuck: publish the video again as its next run
     SPLIT_INCOMPLETE = "split_incomplete"  # parts came, the manifest never did
     DELETE = "delete"  # the video was deleted: drop its parts, keep only a marker
 
@@ -108,14 +183,16 @@ def apply(
     state: JoinState | None,
     item: SplitManifest | PartialResult | JoinDeadline | JoinDelete,
     now: float,
-    deadline_s: float,
+    patience: Patience,
 ) -> Step:
     """The join's next step for one message of a video.
 
-    A video's result is built when every expected part is in, at once when its manifest says
-    the split failed, or on a deadline message once ``deadline_s`` has passed since the
-    manifest. Without a manifest, a deadline after twice ``deadline_s`` since the first part
-    fails the video. Parts delivered twice count once; anything after the result is ignored.
+    A video's result is built when every expected part is in, or at once when its manifest
+    says the split failed. On a deadline message for a stuck video (``patience.stuck``), it is
+    analysed again as its next run (``HEAL``) while it has been so fewer than
+    ``patience.heal_runs`` times; after that its result is built from the parts in (a partial
+    result), or, without a manifest, the video fails. Parts delivered twice count once;
+    anything after the result is ignored.
     """
     current = state or JoinState()
     if isinstance(item, JoinDelete):
@@ -132,7 +209,7 @@ def apply(
     if current.status == "deleted":
         return Step(current, Action.IGNORE)
     dropped: tuple[str, ...] = ()
-    if not isinstance(item, JoinDeadline):
+    if item.run is not None:  # every message but the join's own deadline
         opened = _open_run(current, item.run)
         if opened is None:
             return Step(current, Action.IGNORE)
@@ -145,21 +222,33 @@ def apply(
     new_part = None
     if isinstance(item, SplitManifest):
         new.manifest = item
-        new.manifest_at = now
+        new.manifest_at = new.last_seen = now
     elif isinstance(item, PartialResult) and item.part_key not in new.received:
         new.received.append(item.part_key)
+        new.last_seen = now
         new_part = item
         if item.analyzer == "speech":
             new.previews.pop(str(item.index), None)
-    if new.manifest is not None:
-        if new.manifest.error is not None or new.manifest.expected_parts() <= set(new.received):
-            return Step(new, Action.BUILD, new_part, dropped)
-        overdue = new.manifest_at is not None and now - new.manifest_at >= deadline_s
-        if isinstance(item, JoinDeadline) and overdue:
-            return Step(new, Action.BUILD, new_part, dropped)
-    elif isinstance(item, JoinDeadline) and now - new.first_seen >= 2 * deadline_s:
-        return Step(new, Action.SPLIT_INCOMPLETE, new_part, dropped)
+    if new.manifest is not None and (
+        new.manifest.error is not None or new.manifest.expected_parts() <= set(new.received)
+    ):
+        return Step(new, Action.BUILD, new_part, dropped)
+    if isinstance(item, JoinDeadline) and patience.stuck(new, now):
+        action = Action.HEAL if new.heals < patience.heal_runs else given_up(new)
+        return Step(new, action, new_part, dropped)
     return Step(new, Action.WAIT, new_part, dropped)
+
+
+def given_up(state: JoinState) -> Action:
+    """What ends a stuck video that is not analysed again: its result from the parts in,
+    or, without a manifest, its failure."""
+    return Action.BUILD if state.manifest is not None else Action.SPLIT_INCOMPLETE
+
+
+def healing(state: JoinState, now: float) -> JoinState:
+    """The state of a stuck video published again as its next run: nothing of the old run
+    kept (its late messages are ignored), its time counted afresh."""
+    return JoinState(run=state.run + 1, first_seen=now, last_seen=now, heals=state.heals + 1)
 
 
 def _open_run(current: JoinState, run: int) -> tuple[JoinState, tuple[str, ...]] | None:
@@ -188,6 +277,7 @@ def add_preview(state: JoinState | None, item: TranscriptPreview, now: float) ->
     new = current.model_copy(deep=True)
     if new.first_seen is None:
         new.first_seen = now
+    new.last_seen = now
     new.previews[str(item.chunk_index)] = list(item.segments)
     return new
 
@@ -199,14 +289,9 @@ def finalized(state: JoinState, status: str, now: float) -> JoinState:
     )
 
 
-def overdue(state: JoinState, now: float, deadline_s: float) -> bool:
-    """Whether the deadline timer should ask the join to finalise this video."""
-    if state.finalized:
-        return False
-    if state.manifest_at is not None:
-        return now - state.manifest_at >= deadline_s
-    first = state.first_seen if state.first_seen is not None else now
-    return now - first >= 2 * deadline_s
+def overdue(state: JoinState, now: float, patience: Patience) -> bool:
+    """Whether the deadline timer should ask the join to act on this video."""
+    return patience.stuck(state, now)
 
 
 def partial_transcript(

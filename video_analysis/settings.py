@@ -294,10 +294,42 @@ class Settings(BaseSettings):
     join_deadline_s: float = Field(
         600.0,
         gt=0,
-        description="A video with parts still missing this long after its manifest "
-        "arrived gets a partial result.",
+        description="Time every video gets from its first message before the join may judge "
+        "it stuck, plus VA_JOIN_SECONDS_PER_MEDIA_S per second of video (see VA_JOIN_HEAL_RUNS).",
     )
-    join_check_interval_s: float = Field(5.0, gt=0, description="How often deadlines are checked.")
+    join_seconds_per_media_s: float = Field(
+        1.0,
+        ge=0,
+        description="Time a video gets per second of its length until the join has measured "
+        "its own pace on finished videos (30 s or longer); then VA_JOIN_PACE_MARGIN times "
+        "the median of the last 20.",
+    )
+    join_pace_margin: float = Field(
+        3.0, ge=1, description="How many times its measured pace a video gets before it is stuck."
+    )
+    join_quiet_s: float = Field(
+        120.0,
+        gt=0,
+        description="A video is judged stuck only when nothing of it (part, preview, manifest) "
+        "has come for this long: one whose parts keep coming is slow, not stuck.",
+    )
+    join_heal_runs: int = Field(
+        2,
+        ge=0,
+        description="Times a stuck video (its manifest or parts lost) is published again as its "
+        "next run before the join gives up: a partial result of the parts in, or failed with "
+        "split_incomplete without a manifest. 0 = give up at once.",
+    )
+    join_check_interval_s: float = Field(
+        5.0, gt=0, description="How often the join looks for stuck videos."
+    )
+    join_sweep_interval_s: float = Field(
+        60.0,
+        gt=0,
+        description="How often the join asks the status store for videos in flight that it "
+        "holds nothing of (an upload event lost before the splitter): each unchanged for "
+        "VA_JOIN_DEADLINE_S + VA_JOIN_QUIET_S is then followed, and healed, like the others.",
+    )
 
     # Stores
     database_url: SecretStr | None = Field(

@@ -252,8 +252,17 @@ def test_parts_missing_at_deadline_give_partial_result(
 ) -> None:
     from tests.e2e.conftest import make_stack
 
-    # No quality worker runs, so its parts never arrive; the join gives up after 4 s.
-    deployment = make_stack(broker, tmp_path, mysql_database, VA_JOIN_DEADLINE_S="4")
+    # No quality worker runs, so its parts never arrive; the join gives up on the 3 s clip
+    # 4 s + 3 s after its first message, once nothing came for 2 s, without analysing it
+    # again (tests/e2e/test_healing_e2e.py heals).
+    deployment = make_stack(
+        broker,
+        tmp_path,
+        mysql_database,
+        VA_JOIN_DEADLINE_S="4",
+        VA_JOIN_QUIET_S="2",
+        VA_JOIN_HEAL_RUNS="0",
+    )
     clip = make_clip(tmp_path / "short.mp4", duration=3.0, audio="sine")
     for role in ("splitter", "join"):
         deployment.start_worker(role)

@@ -27,13 +27,16 @@ from video_analysis.schemas import (
     FrameBatch,
     ResultStatus,
     SpeechSection,
+    VideoState,
+    VideoStatus,
     VideoUploaded,
 )
 from video_analysis.schemas.events import VideoMetadata
 from video_analysis.settings import Settings
 from video_analysis.store.connect import StoreUnavailable
 from video_analysis.store.results import SQLiteResultStore
-from video_analysis.streams.splitter_agent import _interview_language
+from video_analysis.store.status import EmbeddedStatusStore
+from video_analysis.streams.splitter_agent import _interview_language, _newer_run
 
 SMALL = Settings(max_message_bytes=64_000, frames_per_batch=4, audio_chunk_max_s=2.0)
 
@@ -176,6 +179,33 @@ async def test_the_splitter_asks_the_result_store_for_the_interviews_language(
 
     wiring = SimpleNamespace(settings=Settings(), services=SimpleNamespace(results=unreachable))
     assert await _interview_language(wiring, upload(interview_id="int-9")) is None
+
+
+async def test_an_upload_a_newer_run_replaced_is_not_split(tmp_path: Path) -> None:
+    """The join published a stuck video again as run 1 while its first event still waited
+    for the splitter: run 0's event is then skipped (work the join would ignore); when the
+    status store cannot say, the video is split."""
+    status = EmbeddedStatusStore(tmp_path / "status.sqlite3")
+    await status.start()
+    try:
+        await status.set_status(VideoStatus(video_id="v1", state=VideoState.QUEUED, run=1))
+
+        async def reachable() -> EmbeddedStatusStore:
+            return status
+
+        wiring: Any = SimpleNamespace(services=SimpleNamespace(status=reachable))
+        assert await _newer_run(wiring, VideoUploaded(video_id="v1", uri="file:///x.mp4")) == 1
+        run_1 = VideoUploaded(video_id="v1", uri="file:///x.mp4", run=1)
+        assert await _newer_run(wiring, run_1) is None
+        assert await _newer_run(wiring, VideoUploaded(video_id="v2", uri="file:///x.mp4")) is None
+    finally:
+        await status.close()
+
+    async def unreachable() -> EmbeddedStatusStore:
+        raise StoreUnavailable("status store unreachable")
+
+    wiring = SimpleNamespace(services=SimpleNamespace(status=unreachable))
+    assert await _newer_run(wiring, VideoUploaded(video_id="v1", uri="file:///x.mp4")) is None
 
 
 def test_audio_is_cut_at_quiet_points(speech_clip: Path) -> None:

@@ -261,10 +261,18 @@ class PartialResult(Message):
 
 
 class JoinDeadline(Message):
-    """A control message the join sends itself when a video's deadline has passed."""
+    """A control message the join sends itself: a video it holds may be stuck (its own
+    timer), or the status store says a video is in flight that the join may not know of
+    (its sweep, with the run in flight)."""
 
     kind: Literal["deadline"] = "deadline"
     video_id: str
+    run: int | None = Field(
+        None,
+        ge=0,
+        description="The run the status store says is in flight (the sweep's); the join "
+        "starts following it when it knows of no newer run. None from the join's own timer.",
+    )
 
 
 class JoinDelete(Message):

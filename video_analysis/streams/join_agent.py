@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -32,6 +34,7 @@ from ..schemas import (
     SplitManifest,
     TranscriptPreview,
     VideoState,
+    VideoUploaded,
 )
 from ..settings import Settings
 from ..store.connect import StoreUnavailable
@@ -39,7 +42,7 @@ from . import metrics
 from .delivery import deliver
 from .names import JOIN_TABLE, PARTS_TABLE
 from .tables import AckedTable, acked_table, packed, unpacked, wait_acked
-from .topics import ANALYSIS_RESULTS, ANALYZER_RESULTS, DLQ, VIDEO_MANIFESTS
+from .topics import ANALYSIS_RESULTS, ANALYZER_RESULTS, DLQ, VIDEO_MANIFESTS, VIDEO_UPLOADED
 from .wiring import Services, Wiring, message_key, message_value
 
 log = logging.getLogger(__name__)
@@ -63,10 +66,25 @@ class Join:
     #: Each video's transcript so far, by audio chunk: kept in this process only (the state's
     #: changelog would carry it on every message) and rebuilt from the parts after a restart.
     heard: dict[str, dict[int, list[PartialSegment]]] = field(default_factory=dict)
+    #: The pace of the videos this process finished lately (``join.pace``): how long it gives
+    #: a video before it judges it stuck. In memory: after a restart the setting's default
+    #: serves until videos are measured again.
+    paces: deque[float] = field(default_factory=lambda: deque(maxlen=rules.MEASURED_VIDEOS))
 
     @property
     def settings(self) -> Settings:
         return self.wiring.settings
+
+    def patience(self) -> rules.Patience:
+        settings = self.settings
+        return rules.Patience(
+            floor_s=settings.join_deadline_s,
+            per_media_s=rules.per_media_s(
+                self.paces, settings.join_seconds_per_media_s, settings.join_pace_margin
+            ),
+            quiet_s=settings.join_quiet_s,
+            heal_runs=settings.join_heal_runs,
+        )
 
     @property
     def services(self) -> Services:
@@ -104,6 +122,10 @@ def add_join(wiring: Wiring) -> Any:
     async def check_deadlines() -> None:
         await ask_overdue(join)
 
+    @app.timer(interval=settings.join_sweep_interval_s)  # type: ignore[untyped-decorator]
+    async def sweep_in_flight() -> None:
+        await sweep(join)
+
     return join_agent
 
 
@@ -121,7 +143,7 @@ async def handle(join: Join, message: Any) -> None:
             join.state_table[video_id] = previewed.model_dump(mode="json")
             await show_progress(join, video_id, previewed)
         return
-    step = rules.apply(before, item, time.time(), join.settings.join_deadline_s)
+    step = rules.apply(before, item, time.time(), join.patience())
     if step.action == rules.Action.IGNORE:
         log.debug("late %s for finalized video_id=%s ignored", item.kind, video_id)
         return
@@ -134,17 +156,33 @@ async def handle(join: Join, message: Any) -> None:
         join.parts_table.pop(_part_table_key(video_id, key), None)
     if new_part is not None:
         _keep_part(join, state, new_part)
-    if step.action == rules.Action.BUILD:
+    action: rules.Action = step.action
+    if action == rules.Action.HEAL:
+        if await heal(join, video_id, state):
+            return
+        action = rules.given_up(state)
+    if isinstance(item, JoinDeadline) and action != rules.Action.WAIT:
+        metrics.HEALS.labels("given_up").inc()
+        log.warning(
+            "video_id=%s run %d stuck (%s) after %d runs started again: %s",
+            video_id,
+            state.run,
+            "no manifest" if state.manifest is None else "parts missing",
+            state.heals,
+            "a partial result" if action == rules.Action.BUILD else "failed",
+        )
+    if action == rules.Action.BUILD:
         assert state.manifest is not None
         result = build_result(
             state.manifest, TableParts(join, video_id, state), settings=join.settings
         )
         await finalize(join, video_id, state, result)
         return
-    if step.action == rules.Action.SPLIT_INCOMPLETE:
+    if action == rules.Action.SPLIT_INCOMPLETE:
         error = ErrorInfo(
             code="split_incomplete",
-            message="parts arrived but the splitter never finished this video",
+            message="parts arrived but the splitter's manifest never did"
+            + (f", in {state.heals + 1} runs" if state.heals else ""),
         )
         failed = failed_result(video_id, error).model_copy(update={"run": state.run})
         await finalize(join, video_id, state, failed)
@@ -201,20 +239,97 @@ def _keep_part(join: Join, state: JoinState, part: PartialResult) -> None:
 
 
 async def ask_overdue(join: Join) -> None:
-    """Ask the join agent to finalise each overdue video. Tables can only change inside
-    stream iteration, so the timer sends it a deadline through its own input topic, keyed
-    like the video."""
+    """Ask the join agent to act on each stuck video (``Patience.stuck``). Tables can only
+    change inside stream iteration, so the timer sends it a deadline through its own input
+    topic, keyed like the video."""
     now = time.time()
+    patience = join.patience()
     states = [(key, JoinState.model_validate(value)) for key, value in join.state_table.items()]
     metrics.VIDEOS_IN_FLIGHT.set(sum(1 for _, state in states if not state.finalized))
     for table_key, state in states:
-        if rules.overdue(state, now, join.settings.join_deadline_s):
+        if rules.overdue(state, now, patience):
             video_id = str(table_key)
             # Not awaiting the ack: a lost tick is simply sent again next interval.
             await join.wiring.topics[ANALYZER_RESULTS].send(
                 key=video_id.encode(),
                 value=JoinDeadline(video_id=video_id).model_dump_json().encode(),
             )
+
+
+async def sweep(join: Join) -> list[str]:
+    """Ask the join about each video the status store says is in flight, unchanged for longer
+    than any video waits for its first message, that this join follows no run of (its upload
+    event lost on the way to the splitter, say): a deadline with the run in flight, on the
+    join's own input, keyed like the video, so that the join process that owns the video
+    starts following it and heals it once it is stuck. The videos asked about."""
+    patience = join.patience()
+    try:
+        in_flight = await (await join.services.status()).in_flight()
+    except Exception as exc:  # noqa: BLE001 - a store outage, or its client's error mid-scan
+        log.warning("sweep of videos in flight skipped (tried again later): %s", exc)
+        return []
+    now = datetime.now(UTC)
+    asked = []
+    for status in in_flight:
+        stored = join.state_table.get(status.video_id)
+        held = JoinState.model_validate(stored) if stored else None
+        if held is not None and not held.finalized and held.run >= status.run:
+            continue
+        if (now - status.updated_at).total_seconds() < patience.floor_s + patience.quiet_s:
+            continue
+        deadline = JoinDeadline(video_id=status.video_id, run=status.run)
+        await join.wiring.topics[ANALYZER_RESULTS].send(
+            key=status.video_id.encode(), value=deadline.model_dump_json().encode()
+        )
+        asked.append(status.video_id)
+    if asked:
+        log.warning("sweep: %d video(s) in flight and quiet the join follows no run of", len(asked))
+    return asked
+
+
+async def heal(join: Join, video_id: str, state: JoinState) -> bool:
+    """Publish a stuck video's kept event again as its next run, as ``reprocess`` would
+    without a person: its status says ``queued`` with the new run, and what the join held of
+    the old run goes (its late messages are ignored). False when its upload is no longer kept,
+    so that there is nothing to analyse again.
+
+    A crash midway repeats the step on replay (the deadline message is not committed): the
+    same run is claimed and published again, and its parts count once."""
+    services = join.services
+
+    async def kept_event() -> VideoUploaded | None:
+        try:
+            return await services.run(services.sources.kept_event, video_id)
+        except SourceUnavailable as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    event = await services.until_stored("kept event", video_id, kept_event)
+    if event is None:
+        return False
+    run = state.run + 1
+    await services.until_stored(
+        "status", video_id, lambda: services.set_status(video_id, VideoState.QUEUED, run=run)
+    )
+    await join.wiring.publish(VIDEO_UPLOADED, video_id, event.model_copy(update={"run": run}))
+    for key in state.received:
+        join.parts_table.pop(_part_table_key(video_id, key), None)
+    join.heard.pop(video_id, None)
+    join.status_written.pop(video_id, None)
+    join.state_table[video_id] = rules.healing(state, time.time()).model_dump(mode="json")
+    metrics.HEALS.labels("healed").inc()
+    log.warning(
+        "video_id=%s run %d stuck (%s, %d of %d parts in): published again as run %d "
+        "(%d of at most %d)",
+        video_id,
+        state.run,
+        "no manifest" if state.manifest is None else "parts missing",
+        len(state.received),
+        len(state.manifest.expected_parts()) if state.manifest is not None else 0,
+        run,
+        state.heals + 1,
+        join.settings.join_heal_runs,
+    )
+    return True
 
 
 async def finalize(join: Join, video_id: str, state: JoinState, result: AnalysisResult) -> None:
@@ -239,7 +354,10 @@ async def finalize(join: Join, video_id: str, state: JoinState, result: Analysis
     for key in state.received:
         join.parts_table.pop(_part_table_key(video_id, key), None)
     join.heard.pop(video_id, None)
-    done = rules.finalized(state, result.status.value, time.time())
+    now = time.time()
+    if result.status == "complete" and (pace := rules.pace(state, now)) is not None:
+        join.paces.append(pace)
+    done = rules.finalized(state, result.status.value, now)
     join.state_table[video_id] = done.model_dump(mode="json")
     log.info(
         "final result video_id=%s status=%s missing=%s",

@@ -2,7 +2,7 @@
 
 Per role: items processed and seconds per item (by stage: split, analyze-<analyzer>, join),
 failures by stage and code, consumer lag per topic, the real-time factor per analyzer (media
-seconds per second of work) and, in the join, the videos in flight.
+seconds per second of work) and, in the join, the videos in flight and the stuck ones healed.
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ RESULTS = Counter(
     "Results the join published, by form: inline (whole), compact or summary (a claim check "
     "with result_ref), not_delivered.",
     ["form"],
+)
+HEALS = Counter(
+    "video_analysis_heals",
+    "Stuck videos the join published again as their next run (healed), and those it gave up "
+    "on after VA_JOIN_HEAL_RUNS runs or without a kept upload to analyse again (given_up).",
+    ["outcome"],
 )
 VIDEOS_IN_FLIGHT = Gauge(
     "video_analysis_videos_in_flight", "Videos the join holds parts of and has not finished."

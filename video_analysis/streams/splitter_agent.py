@@ -74,6 +74,14 @@ def add_splitter(wiring: Wiring) -> None:
                 if video_id:
                     await publish_manifest(SplitManifest(video_id=video_id, error=record.error))
                 continue
+            if (newer := await _newer_run(wiring, upload)) is not None:
+                log.info(
+                    "video_id=%s run %d not split: run %d replaced it",
+                    video_id,
+                    upload.run,
+                    newer,
+                )
+                continue
             started = time.monotonic()
             try:
                 await services.show_status(
@@ -108,6 +116,21 @@ def add_splitter(wiring: Wiring) -> None:
                 summary.audio_chunks,
                 manifest.split_s,
             )
+
+
+async def _newer_run(wiring: Wiring, upload: VideoUploaded) -> int | None:
+    """The run that replaced ``upload``'s, when the status store says one did: the join
+    published a stuck video again while its first event was still waiting for the splitter
+    (or a reprocess came first). Splitting the old run would be work the join ignores. None
+    when the store cannot say: the video is then split."""
+    try:
+        current = await (await wiring.services.status()).get_status(upload.video_id)
+    except Exception as exc:  # noqa: BLE001 - the split goes on: the join drops an old run
+        log.warning("no status of video_id=%s before its split: %s", upload.video_id, exc)
+        return None
+    if current is not None and current.run > upload.run:
+        return current.run
+    return None
 
 
 async def _keep_event(sources: Sources, upload: VideoUploaded) -> None:
