@@ -25,6 +25,8 @@ class PrivateServer:
     name: str = "server"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    #: The address it listens on (another than loopback for hosts in network namespaces).
+    host: str = "127.0.0.1"
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -33,7 +35,7 @@ class PrivateServer:
         log = open(self.root / f"{self.name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not port_open("127.0.0.1", self.port):
+        while not port_open(self.host, self.port):
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} did not start:\n{self.log()}")
             time.sleep(0.1)
@@ -51,6 +53,8 @@ class PrivateServer:
 @dataclass
 class PrivateRedis(PrivateServer):
     name: str = "redis"
+    #: More of redis-server's options (``--requirepass``, ``--protected-mode no``).
+    options: tuple[str, ...] = ()
 
     def command(self) -> list[str]:
         # Append-only, as compose runs it: what was written survives the restart.
@@ -59,18 +63,19 @@ class PrivateRedis(PrivateServer):
             "--port",
             str(self.port),
             "--bind",
-            "127.0.0.1",
+            self.host,
             "--dir",
             str(self.root),
             "--appendonly",
             "yes",
             "--save",
             "",
+            *self.options,
         ]
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
 
 @dataclass
@@ -102,7 +107,7 @@ class PrivateMariaDB(PrivateServer):
             "--no-defaults",
             f"--datadir={self.datadir}",
             f"--port={self.port}",
-            "--bind-address=127.0.0.1",
+            f"--bind-address={self.host}",
             f"--socket={self.root / 'mariadb.sock'}",
             f"--pid-file={self.root / 'mariadb.pid'}",
             "--user=root",
@@ -111,7 +116,7 @@ class PrivateMariaDB(PrivateServer):
         ]
 
     def create_database(self) -> None:
-        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="")
+        conn = pymysql.connect(host=self.host, port=self.port, user="root", password="")
         try:
             with conn.cursor() as cur:
                 cur.execute(f"CREATE DATABASE IF NOT EXISTS `{self.database}` CHARSET utf8mb4")
@@ -120,4 +125,4 @@ class PrivateMariaDB(PrivateServer):
 
     @property
     def url(self) -> str:
-        return f"mysql://root:@127.0.0.1:{self.port}/{self.database}"
+        return f"mysql://root:@{self.host}:{self.port}/{self.database}"

@@ -23,25 +23,25 @@ S3_ENV = {
 
 
 @contextmanager
-def s3_server(log_dir: Path) -> Iterator[str]:
-    """Start ``moto_server`` on a free port; yield its endpoint URL."""
+def s3_server(log_dir: Path, host: str = "127.0.0.1") -> Iterator[str]:
+    """Start ``moto_server`` on a free port of ``host``; yield its endpoint URL."""
     port = free_port()
     command = shutil.which("moto_server", path=str(Path(sys.executable).parent))
     if command is None:
         raise RuntimeError("moto_server is not installed: pip install 'moto[server]'")
     log = (log_dir / "moto.log").open("ab")
     process = subprocess.Popen(
-        [command, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+        [command, "-H", host, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
     )
     try:
         deadline = time.monotonic() + 30
-        while not port_open("127.0.0.1", port):
+        while not port_open(host, port):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     "moto_server did not start:\n" + (log_dir / "moto.log").read_text()
                 )
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         stop_all([process], timeout_s=10)
         log.close()

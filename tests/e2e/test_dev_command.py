@@ -13,6 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.dev_runs import (
+    children_with,
+    delivery_env,
+    parent_of,
+    role_pid,
+    soak_once,
+    start_dev,
+    stop_dev,
+)
 from tests.media_factory import make_clip
 from video_analysis.streams.embedded import free_port
 
@@ -55,7 +64,7 @@ def test_dev_serves_an_upload_end_to_end_and_stops_on_ctrl_c(tmp_path: Path) -> 
         from video_analysis.dev import dev_cpu_share
 
         for role in ("face", "speech", "join"):
-            pid = _role_pid(dev.pid, role)
+            pid = role_pid(dev.pid, role)
             assert pid is not None, role
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             assert f"VA_CPU_THREADS={dev_cpu_share()}".encode() in environ, role
@@ -120,19 +129,6 @@ def _command_lines() -> list[str]:
     return lines
 
 
-def _children_with(marker: str) -> list[int]:
-    """PIDs of processes whose command line holds ``marker`` (NUL-separated arguments)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
 def test_dev_restarts_a_killed_role_and_catches_up_on_what_a_stop_left_in_flight(
     tmp_path: Path,
 ) -> None:
@@ -162,7 +158,7 @@ def test_dev_restarts_a_killed_role_and_catches_up_on_what_a_stop_left_in_flight
     dev, http = start("first")
     try:
         # 1. A worker killed: dev starts it again and the stack goes on.
-        [face] = _children_with(f"--role{chr(0)}face{chr(0)}")
+        [face] = children_with(f"--role{chr(0)}face{chr(0)}")
         os.kill(face, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while "face restarted" not in (tmp_path / "first.log").read_text(errors="replace"):
@@ -207,96 +203,12 @@ def state_after_stop(tmp_path: Path, video_id: str) -> str:
     return str(row[0]) if row else ""
 
 
-def start_dev(
-    env: dict[str, str], log_path: Path, base: str
-) -> tuple[subprocess.Popen[bytes], httpx.Client]:
-    """``video-analysis dev`` in the background, once its API is ready; a client with the key
-    it printed for the run."""
-    log = log_path.open("wb")
-    dev = subprocess.Popen(
-        [sys.executable, "-m", "video_analysis", "dev"], env=env, stdout=log, stderr=log
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        text = log_path.read_text(errors="replace")
-        if dev.poll() is not None or time.monotonic() > deadline:
-            dev.kill()
-            raise AssertionError(f"dev did not come up:\n{text[-4000:]}")
-        found = re.search(r"API key for this run \(all scopes\): (va_\S+)", text)
-        try:
-            if found and httpx.get(f"{base}/health/ready", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    return dev, httpx.Client(headers={"X-API-Key": found.group(1)}, timeout=60)
-
-
-def stop_dev(dev: subprocess.Popen[bytes]) -> None:
-    """Ctrl-C, as a user stops it; killed if it does not stop within a minute."""
-    dev.send_signal(signal.SIGINT)
-    try:
-        dev.wait(timeout=60)
-    finally:
-        if dev.poll() is None:
-            dev.kill()
-
-
-def delivery_env(tmp_path: Path) -> tuple[dict[str, str], int, int]:
-    """The environment of a ``dev`` run about delivery, not models (the light analyzer only:
-    restarts of a role holding TensorFlow take a minute each here); its API and broker ports."""
-    api_port, broker_port, web_base = free_port(), free_port(), _free_ports(20)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("VA_")},
-        "VA_DEV_BROKER_PORT": str(broker_port),
-        "VA_API_PORT": str(api_port),
-        "VA_DEV_WEB_PORT_BASE": str(web_base),
-        "VA_DEV_METRICS_PORT_BASE": str(web_base + 10),
-        "VA_DATA_DIR": str(tmp_path / "var"),
-        "VA_UPLOAD_ROOT": str(tmp_path / "var" / "uploads"),
-        "VA_MODELS_DIR": str(Path("var/models").resolve()),
-        "VA_TOPIC_PARTITIONS": "2",
-        "VA_BROKER_SESSION_TIMEOUT_S": "6",
-        # A worker that lost a partition (faust-streaming #629) stops itself after this long.
-        "VA_WORKER_STALL_S": "45",
-        "VA_FRAME_ANALYZERS": "quality",
-        "VA_AUDIO_ANALYZERS": "quality",
-    }
-    return env, api_port, broker_port
-
-
-def _free_ports(count: int) -> int:
-    """The first of ``count`` consecutive free ports (dev numbers its roles' ports from a base)."""
-    import socket
-
-    for _ in range(50):
-        base = free_port()
-        if base + count > 65535:
-            continue
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError(f"no {count} consecutive free ports")
-
-
-def _role_pid(parent: int, role: str) -> int | None:
-    """The PID of ``dev``'s worker process for ``role`` (a child of ``parent``), if running."""
-    marker = f"--role{chr(0)}{role}{chr(0)}"
-    for pid in _children_with(marker):
-        if _parent_of(pid) == parent:
-            return pid
-    return None
-
-
 def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
     tmp_path: Path,
 ) -> None:
     """Issue 10's fault test: 20 uploads, a random role SIGKILLed 5 times, every video ends
-    with exactly one result in the store and on ``analysis-results``.
+    with exactly one result in the store and on ``analysis-results`` (``tests/dev_runs.py``;
+    ``benchmarks/soak.py`` runs it many times in a row).
 
     It once lost videos in 4 of 29 runs: a join restarted soon after a kill was assigned a
     ``video-manifests`` partition it then never fetched (faust-streaming #629), so those
@@ -305,95 +217,22 @@ def test_twenty_videos_and_five_killed_workers_under_dev_give_one_result_each(
     worker for dev to restart when that did not help. A video lost another way (a manifest
     Faust committed past, as in the soak runs that lost 6 videos once) heals itself: the join
     publishes it again as its next run once it is quiet for 30 s and 90 s past its start."""
-    import asyncio
-    import random
-    import sqlite3
-    from collections import Counter
-
-    from tests.stack import read_all, where_are
-
-    env, api_port, broker_port = delivery_env(tmp_path)
-    env.update(VA_JOIN_DEADLINE_S="90", VA_JOIN_QUIET_S="30")
-    base = f"http://127.0.0.1:{api_port}"
-    log_path = tmp_path / "dev.log"
-    seed = int(os.environ.get("KILL_TEST_SEED") or random.randrange(1_000_000))
-    rng = random.Random(seed)
-    clip = make_clip(tmp_path / "answer.mp4", duration=6.0, audio="speech", fps=25)
-    kills: list[str] = []
-    dev, http = start_dev(env, log_path, base)
-    try:
-        videos: list[str] = []
-        for _round in range(5):
-            for _ in range(4):
-                with clip.open("rb") as fh:
-                    answer = http.post(f"{base}/analyze-video", files={"file": ("a.mp4", fh)})
-                assert answer.status_code == 202, answer.text
-                videos.append(answer.json()["video_id"])
-            role = rng.choice(["splitter", "quality", "join"])
-            deadline = time.monotonic() + 60
-            while (pid := _role_pid(dev.pid, role)) is None:  # back from an earlier kill
-                assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-4000:]
-                time.sleep(0.5)
-            time.sleep(rng.uniform(0.5, 3.0))
-            os.kill(pid, signal.SIGKILL)
-            kills.append(role)
-
-        def state(video_id: str) -> str:
-            return str(http.get(f"{base}/videos/{video_id}").json()["state"])
-
-        deadline = time.monotonic() + float(os.environ.get("KILL_TEST_WAIT_S", "420"))
-        pending = set(videos)
-        while pending:
-            if time.monotonic() >= deadline:
-                # Where the unfinished videos' messages are, against the join's offsets.
-                where = asyncio.run(
-                    where_are(
-                        f"127.0.0.1:{broker_port}",
-                        "video-analysis-join",
-                        ["video-manifests", "analyzer-results"],
-                        pending,
-                    )
-                )
-                statuses = {v[:8]: http.get(f"{base}/videos/{v}").json() for v in pending}
-                raise AssertionError(
-                    f"not final: {sorted(pending)} (seed {seed}, kills {kills})\n"
-                    f"join offsets: {where}\nstatuses: {statuses}\n"
-                    + log_path.read_text(errors="replace")[-4000:]
-                )
-            pending = {v for v in pending if state(v) not in ("complete", "partial", "failed")}
-            time.sleep(1)
-        states = Counter(state(v) for v in videos)
-        assert states == {"complete": 20}, (states, seed, kills)
-        time.sleep(3.0)  # a re-emitted result, if any, is out by now
-        on_topic = Counter(
-            key
-            for key, value in asyncio.run(read_all(f"127.0.0.1:{broker_port}", "analysis-results"))
-            if value is not None
-        )
-        assert set(on_topic) == set(videos)
-        with sqlite3.connect(tmp_path / "var" / "results.sqlite3") as db:
-            rows = Counter(
-                video_id
-                for (video_id,) in db.execute("SELECT video_id FROM analysis_results").fetchall()
-            )
-        assert rows == dict.fromkeys(videos, 1)
-        restarts = len(re.findall(r"restarted \(restart", log_path.read_text(errors="replace")))
-        assert restarts >= 5
-        duplicates = sum(on_topic.values()) - len(videos)
-        stalls = log_path.read_text(errors="replace").count("no message taken for")
-        heals = len(
-            re.findall(
-                r"stuck \(.*\): published again as run", log_path.read_text(errors="replace")
-            )
-        )
-        print(
-            f"20 videos, kills {kills} (seed {seed}): 20 complete, {restarts} restarts "
-            f"({stalls} over a stalled partition), {heals} healed, "
-            f"{sum(on_topic.values())} results on analysis-results ({duplicates} re-emitted), "
-            f"{sum(rows.values())} rows in the store"
-        )
-    finally:
-        stop_dev(dev)
+    seed = int(os.environ["KILL_TEST_SEED"]) if os.environ.get("KILL_TEST_SEED") else None
+    run = soak_once(tmp_path, seed, wait_s=float(os.environ.get("KILL_TEST_WAIT_S", "420")))
+    context = f"seed {run.seed}, kills {run.kills}"
+    assert run.unfinished == [], (
+        f"not final: {run.unfinished} ({context})\n{run.diagnosis}\n"
+        + (tmp_path / "dev.log").read_text(errors="replace")[-4000:]
+    )
+    assert run.complete == run.videos == 20, context
+    assert run.missing_on_topic == 0 and run.stored_once, context
+    assert run.restarts >= 5, context
+    print(
+        f"20 videos, kills {run.kills} (seed {run.seed}): {run.complete} complete, "
+        f"{run.restarts} restarts ({run.stalls} over a stalled partition), {run.heals} healed, "
+        f"{run.on_topic} results on analysis-results ({run.duplicates} re-emitted), "
+        f"{run.stored} rows in the store"
+    )
 
 
 def test_the_embedded_broker_killed_with_videos_in_flight_loses_none_of_them(
@@ -432,7 +271,7 @@ def test_the_embedded_broker_killed_with_videos_in_flight_loses_none_of_them(
             assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-4000:]
             time.sleep(0.2)
         (broker,) = [
-            pid for pid in _children_with(f"{chr(0)}memory://tansu/") if _parent_of(pid) == dev.pid
+            pid for pid in children_with(f"{chr(0)}memory://tansu/") if parent_of(pid) == dev.pid
         ]
         os.kill(broker, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -473,13 +312,3 @@ def test_the_embedded_broker_killed_with_videos_in_flight_loses_none_of_them(
         )
     finally:
         stop_dev(dev)
-
-
-def _parent_of(pid: int) -> int:
-    """The parent PID of ``pid`` (0 once it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    # Field 4 is the parent's PID; the command name (field 2) may hold spaces.
-    return int(stat.rsplit(")", 1)[1].split()[1])

@@ -234,3 +234,82 @@ def test_models_dir_is_the_same_in_image_and_compose(
     assert len(image_dirs) == 1
     for service in _app_services(services).values():
         assert _env(service)["VA_MODELS_DIR"] in image_dirs
+
+
+# --- several machines: compose.workers.yml ------------------------------------------------------
+
+#: What differs on a worker machine: where the shared services are, and what only the API needs.
+WHERE_THE_SERVICES_ARE = {"VA_BROKER_URL", "VA_DATABASE_URL", "VA_REDIS_URL", "VA_S3_ENDPOINT_URL"}
+API_ONLY = {"VA_API_KEYS", "VA_MEDIA_URL_SECRET"}
+
+
+@pytest.fixture(scope="module")
+def worker_services() -> dict[str, dict[str, Any]]:
+    parsed = yaml.safe_load((ROOT / "compose.workers.yml").read_text())
+    result: dict[str, dict[str, Any]] = parsed["services"]
+    return result
+
+
+def test_a_worker_machine_runs_every_worker_role(
+    worker_services: dict[str, dict[str, Any]],
+) -> None:
+    roles = {_worker_role(service) for service in worker_services.values()}
+    assert roles == set(WORKER_ROLES) - {"all"}
+    assert all(_command(s)[:2] == ["video-analysis", "worker"] for s in worker_services.values())
+
+
+def test_a_worker_machine_is_configured_as_the_workers_of_the_main_file(
+    services: dict[str, dict[str, Any]], worker_services: dict[str, dict[str, Any]]
+) -> None:
+    main = _env(services["join"])
+    for name, service in worker_services.items():
+        env = _env(service)
+        assert all(key.removeprefix("VA_").lower() in Settings.model_fields for key in env), name
+        assert set(env) == set(main) - API_ONLY, name
+        for key in set(env) - WHERE_THE_SERVICES_ARE:
+            assert env[key] == main[key], (name, key)
+        for key in WHERE_THE_SERVICES_ARE:
+            assert "${VA_INFRA_ADDRESS" in env[key], (name, key)
+
+
+def test_workers_elsewhere_reach_kafka_redis_mysql_and_minio_where_they_are_published(
+    services: dict[str, dict[str, Any]], worker_services: dict[str, dict[str, Any]]
+) -> None:
+    kafka = _env(services["kafka"])
+    # name://host:port, the host possibly a ${VAR:-default} reference.
+    advertised = {
+        item.split("://", 1)[0].upper(): int(item.rsplit(":", 1)[1])
+        for item in kafka["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    }
+    listeners = {
+        urlsplit(item).scheme.upper(): urlsplit(item).port
+        for item in kafka["KAFKA_LISTENERS"].split(",")
+    }
+    assert listeners["EXTERNAL"] == advertised["EXTERNAL"]
+    assert "${VA_PUBLISH_ADDRESS" in kafka["KAFKA_ADVERTISED_LISTENERS"]
+    assert "EXTERNAL:PLAINTEXT" in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+
+    def published(service: str) -> set[int]:
+        return {int(str(p).rsplit(":", 1)[-1]) for p in services[service].get("ports", [])}
+
+    env = _env(next(iter(worker_services.values())))
+    ports = {
+        "VA_BROKER_URL": ("kafka", advertised["EXTERNAL"]),
+        "VA_DATABASE_URL": ("mysql", 3306),
+        "VA_REDIS_URL": ("redis", 6379),
+        "VA_S3_ENDPOINT_URL": ("minio", 9000),
+    }
+    for key, (service, port) in ports.items():
+        assert env[key].rstrip("}").endswith(str(port)) or f":{port}/" in env[key], key
+        assert port in published(service), (service, port)
+        # Published on the address the operator names, loopback unless told otherwise.
+        for mapping in services[service]["ports"]:
+            assert str(mapping).startswith("${VA_PUBLISH_ADDRESS:-127.0.0.1}:"), mapping
+
+
+def test_redis_asks_for_the_password_the_services_use(services: dict[str, dict[str, Any]]) -> None:
+    redis = services["redis"]
+    assert "--requirepass" in " ".join(_command(redis))
+    assert _env(redis)["REDIS_PASSWORD"] == "${REDIS_PASSWORD:?set it in .env}"
+    for service in _app_services(services).values():
+        assert _env(service)["VA_REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?")

@@ -4,9 +4,11 @@ shrug off what the next write replaces."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
+from tests.private_servers import PrivateRedis
 from video_analysis.schemas import VideoState
 from video_analysis.settings import Settings
 from video_analysis.store.connect import StoreUnavailable
@@ -79,3 +81,48 @@ async def test_a_store_that_cannot_start_is_unavailable(monkeypatch: pytest.Monk
     )
     with pytest.raises(StoreUnavailable, match="status store unreachable"):
         await streams_app.Services(Settings()).status()
+
+
+def outside_address() -> str | None:
+    """An IPv4 address of this machine other than loopback (None when it has none)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: it only picks a route
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+async def test_a_redis_that_refuses_this_client_is_unavailable_and_says_why(
+    tmp_path: Path,
+) -> None:
+    """A Redis without a password in protected mode answers a client from another address
+    with DENIED (as a worker host met it): the status store is unavailable (503 at the API, a
+    wait in the workers) with Redis's reason, not an internal error. A password the URL lacks
+    is refused the same way."""
+    from video_analysis.store.status import RedisStatusStore
+
+    address = outside_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    server = PrivateRedis(tmp_path, host=address)
+    server.start()
+    try:
+        store = RedisStatusStore(server.url, connect_attempts=1)
+        with pytest.raises(StoreUnavailable, match="redis refused the connection: DENIED"):
+            await store.get_status("v1")
+        await store.close()
+    finally:
+        server.stop()
+    locked = PrivateRedis(tmp_path, options=("--requirepass", "not-in-the-url"))
+    locked.start()
+    try:
+        store = RedisStatusStore(locked.url, connect_attempts=1)
+        with pytest.raises(StoreUnavailable, match="authenticated"):
+            await store.get_status("v1")
+        await store.close()
+    finally:
+        locked.stop()

@@ -93,6 +93,10 @@ def starts_run(current: VideoStatus | None, new: VideoStatus) -> bool:
 # --------------------------------------------------------------------------------------------
 # Redis
 
+#: How Redis begins the error of a connection it refuses: protected mode (no password set, a
+#: client from another host), a missing or wrong password, an ACL that forbids a command.
+REFUSALS = ("DENIED", "NOAUTH", "WRONGPASS", "NOPERM")
+
 # KEYS[1] = status key; ARGV = new JSON, new state, TTL seconds, new run, terminal states...
 # Returns 1 when written, 0 when kept, as ``replaces`` says.
 _SET_STATUS_LUA = """
@@ -184,6 +188,12 @@ class RedisStatusStore:
             return await coro
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+        except redis.exceptions.ResponseError as exc:
+            # A server that refuses this client (protected mode, a password or an ACL the URL
+            # lacks) is as unusable as one that is down, and says why.
+            if str(exc).startswith(REFUSALS):
+                raise StoreUnavailable(f"redis refused the connection: {exc}") from exc
+            raise
 
     async def ping(self) -> None:
         await self._call(self._client.ping())
