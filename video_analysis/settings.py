@@ -46,8 +46,22 @@ class Settings(BaseSettings):
         4, ge=1, description="Partitions of every topic the service creates."
     )
     topic_replication: int = Field(1, ge=1, description="Replication factor of created topics.")
-    broker_session_timeout_s: float = Field(10.0, gt=0, description="Consumer session timeout.")
-    broker_heartbeat_s: float = Field(1.0, gt=0, description="Consumer heartbeat interval.")
+    broker_session_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Consumer session timeout: a worker gone without leaving its group (killed, "
+        "cut off) keeps its partitions this long. `dev` uses 6 s unless set (the embedded "
+        "broker also completes each group join half of it after it began).",
+    )
+    broker_heartbeat_s: float = Field(
+        1.0, gt=0, description="Consumer heartbeat interval (a third of the session or less)."
+    )
+    broker_rebalance_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long a rebalance waits for the group's members to join again before "
+        "it goes on without those that did not.",
+    )
     worker_stall_s: float = Field(
         90.0,
         ge=0,

@@ -23,6 +23,7 @@ from . import metrics
 from .analyzer_agent import add_analyzer_agent, add_model_reports
 from .flow import resume_in_order
 from .join_agent import add_join
+from .membership import leave_in_first_generation
 from .names import ANALYZER_ROLES, JOIN_ROLES, Role, app_id_for_role
 from .splitter_agent import add_splitter
 from .topics import ALL_TOPICS, VIDEO_AUDIO, VIDEO_FRAMES
@@ -53,6 +54,7 @@ def create_app(settings: Settings, role: str) -> tuple[faust.App, Watchdog]:
     """The role's app, and its watchdog (whose ``exit_code`` says why the worker stopped)."""
     validate_plan(settings.frame_analyzers, settings.audio_analyzers)
     resume_in_order()
+    leave_in_first_generation()
     app = faust.App(
         app_id_for_role(settings, role),
         broker=settings.broker_url,
@@ -62,6 +64,9 @@ def create_app(settings: Settings, role: str) -> tuple[faust.App, Watchdog]:
         topic_allow_declare=True,
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_heartbeat_interval=settings.broker_heartbeat_s,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout_s,
+        # Faust refuses a session timeout above the request timeout (40 s by default).
+        broker_request_timeout=max(40.0, settings.broker_session_timeout_s + 10.0),
         consumer_auto_offset_reset="earliest",
         producer_max_request_size=settings.max_message_bytes + 100_000,
         producer_max_batch_size=settings.producer_max_batch_bytes,
