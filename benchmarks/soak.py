@@ -1,10 +1,10 @@
 """The soak: the 20-video / 5-kill fault run under ``video-analysis dev`` (``tests/dev_runs.py``),
 many times in a row, each from a cold start (a new broker, stores and data directory).
 
-Prints one row per run (videos complete, left unfinished, workers restarted and how many of
-them over a stalled partition, results on ``analysis-results`` and duplicates among them,
-rows stored, stuck videos healed, seconds) and a total; exits 1 when any video was left
-unfinished or not stored exactly once.
+Prints one row per run (videos complete, left unfinished, workers restarted, partitions a
+worker found stalled and read again, results on ``analysis-results`` and duplicates among
+them, rows stored, stuck videos healed, seconds) and a total; exits 1 when any video was
+left unfinished or not stored exactly once.
 
     .venv/bin/python benchmarks/soak.py --runs 30 [--seed 7] [--json soak.json]
 """
@@ -96,8 +96,8 @@ def main() -> int:
     print(
         f"\n{len(runs)} runs, {sum(run.videos for run in runs)} videos: {unfinished} left "
         f"unfinished, {sum(run.complete for run in runs)} complete, "
-        f"{sum(run.restarts for run in runs)} restarts "
-        f"({sum(run.stalls for run in runs)} over a stalled partition), "
+        f"{sum(run.restarts for run in runs)} workers restarted, "
+        f"{sum(run.stalls for run in runs)} stalled partitions read again, "
         f"{sum(run.duplicates for run in runs)} duplicates on the topic, "
         f"{sum(run.heals for run in runs)} healed; runs with a loss: {bad_runs or 'none'}"
     )

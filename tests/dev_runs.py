@@ -148,7 +148,8 @@ class SoakRun:
     unfinished: list[str] = field(default_factory=list)
     #: Workers ``dev`` started again (killed, or stopped by their watchdog).
     restarts: int = 0
-    #: Of those, workers that stopped themselves over a stalled partition.
+    #: Partitions a worker found stalled (taking no message while messages waited) and read
+    #: again from its committed offset.
     stalls: int = 0
     #: Results on ``analysis-results`` (a video's result sent again counts twice).
     on_topic: int = 0
