@@ -33,13 +33,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa:
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 
 from tests.s3 import S3_ENV, s3_client, s3_server  # noqa: E402
-from video_analysis.streams.embedded import broker_binary, free_port, port_open  # noqa: E402
+from video_analysis.streams.embedded import free_port, start_broker  # noqa: E402
 
 TOPIC, GROUP, BUCKET = "survival", "survival-readers", "tansu"
 TPS = [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)]
 
 
-def start_broker(port: int, endpoint: str, log: Path) -> subprocess.Popen[bytes]:
+def start_s3_broker(port: int, endpoint: str, log: Path) -> subprocess.Popen[bytes]:
+    """The embedded broker keeping its topics in the bucket at ``endpoint``."""
     env = {
         **os.environ,
         "AWS_ENDPOINT": endpoint,
@@ -48,28 +49,7 @@ def start_broker(port: int, endpoint: str, log: Path) -> subprocess.Popen[bytes]
         "AWS_DEFAULT_REGION": S3_ENV["VA_S3_REGION"],
         "AWS_ALLOW_HTTP": "true",
     }
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            broker_binary(),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            f"s3://{BUCKET}/",
-        ],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while not port_open("127.0.0.1", port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the broker did not start:\n" + log.read_text()[-2000:])
-        time.sleep(0.1)
-    return process
+    return start_broker(port, log_path=log, storage=f"s3://{BUCKET}/", env=env)
 
 
 async def write(bootstrap: str, count: int) -> Counter[int]:
@@ -125,13 +105,13 @@ def main() -> int:
         s3_client(s3).create_bucket(Bucket=BUCKET)
         port, log = free_port(), Path(tmp) / "broker.log"
         bootstrap = f"127.0.0.1:{port}"
-        broker = start_broker(port, s3, log)
+        broker = start_s3_broker(port, s3, log)
         written = asyncio.run(write(bootstrap, args.messages))
         commit = {tp: min(2, written[tp.partition]) for tp in TPS}
         before = asyncio.run(look(bootstrap, commit))
         broker.send_signal(signal.SIGKILL)
         broker.wait()
-        broker = start_broker(port, s3, log)
+        broker = start_s3_broker(port, s3, log)
         try:
             after = asyncio.run(look(bootstrap))
         finally:

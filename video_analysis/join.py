@@ -101,6 +101,10 @@ class JoinState(BaseModel):
         media = self.manifest.media
         return self.manifest.analysed_s or media.duration_s
 
+    def stuck_on(self) -> str:
+        """What a stuck video waits for, in the join's log."""
+        return "no manifest" if self.manifest is None else "parts missing"
+
     def final_stages(self) -> dict[str, float]:
         """The stages once the result is out: the join done, the analyzers as far as they got
         (a partial result lacks some of their parts)."""
@@ -287,11 +291,6 @@ def finalized(state: JoinState, status: str, now: float) -> JoinState:
     return JoinState(
         run=state.run, first_seen=state.first_seen, finalized=True, status=status, finalized_at=now
     )
-
-
-def overdue(state: JoinState, now: float, patience: Patience) -> bool:
-    """Whether the deadline timer should ask the join to act on this video."""
-    return patience.stuck(state, now)
 
 
 def partial_transcript(

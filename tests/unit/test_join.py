@@ -10,7 +10,6 @@ from video_analysis.join import (
     apply,
     finalized,
     healing,
-    overdue,
     pace,
     partial_transcript,
     per_media_s,
@@ -133,7 +132,7 @@ def test_a_deleted_video_keeps_nothing_but_a_marker_and_ignores_what_comes_later
     assert marker.manifest is None and marker.received == [] and marker.previews == {}
     for item in (PARTS[1], PARTS[2], manifest(), JoinDeadline(video_id="v1")):
         assert apply(marker, item, 3.0, PATIENCE).action == Action.IGNORE
-    assert not overdue(marker, 10 * DEADLINE_S, PATIENCE)
+    assert not PATIENCE.stuck(marker, 10 * DEADLINE_S)
     # A result already out is deleted too: the delete is not ignored after finalisation.
     done = finalized(midway.state, "complete", 5.0)
     assert apply(done, JoinDelete(video_id="v1"), 6.0, PATIENCE).action == Action.DELETE
@@ -157,11 +156,11 @@ def test_the_timer_asks_for_videos_past_their_deadline() -> None:
     with_manifest = apply(None, manifest(), 0.0, PATIENCE).state
     without = apply(None, PARTS[0], 0.0, PATIENCE).state
 
-    assert not overdue(with_manifest, DEADLINE_S - 1, PATIENCE)
-    assert overdue(with_manifest, DEADLINE_S, PATIENCE)
-    assert not overdue(without, DEADLINE_S - 1, PATIENCE)
-    assert overdue(without, DEADLINE_S, PATIENCE)
-    assert not overdue(finalized(with_manifest, "partial", 1.0), 10 * DEADLINE_S, PATIENCE)
+    assert not PATIENCE.stuck(with_manifest, DEADLINE_S - 1)
+    assert PATIENCE.stuck(with_manifest, DEADLINE_S)
+    assert not PATIENCE.stuck(without, DEADLINE_S - 1)
+    assert PATIENCE.stuck(without, DEADLINE_S)
+    assert not PATIENCE.stuck(finalized(with_manifest, "partial", 1.0), 10 * DEADLINE_S)
 
 
 # --- a stuck video heals itself -----------------------------------------------------------------
@@ -174,29 +173,29 @@ def test_a_video_gets_time_for_its_length_before_it_is_stuck() -> None:
     # 4 s of video: 60 s + 2 s per second of it.
     waiting = apply(apply(None, manifest(), 0.0, HEALING).state, PARTS[0], 0.0, HEALING).state
     assert HEALING.budget_s(4.0) == 68.0 and HEALING.budget_s(None) == 60.0
-    assert not overdue(waiting, 67.9, HEALING)
-    assert overdue(waiting, 68.0, HEALING)
+    assert not HEALING.stuck(waiting, 67.9)
+    assert HEALING.stuck(waiting, 68.0)
     # An hour's video gets its two hours and the floor.
     long = manifest(media=MediaInfo(duration_s=3600.0, has_video=True, has_audio=True))
     hour = apply(None, long, 0.0, HEALING).state
-    assert not overdue(hour, 7259.0, HEALING) and overdue(hour, 7260.0, HEALING)
+    assert not HEALING.stuck(hour, 7259.0) and HEALING.stuck(hour, 7260.0)
     # What decoded counts, when the video ends before its declared length.
     short = apply(None, manifest(media=long.media, analysed_s=10.0), 0.0, HEALING).state
-    assert overdue(short, 80.0, HEALING)
+    assert HEALING.stuck(short, 80.0)
 
 
 def test_a_slow_video_whose_parts_keep_coming_is_not_stuck() -> None:
     state = apply(None, manifest(), 0.0, HEALING).state
     state = apply(state, PARTS[0], 100.0, HEALING).state  # long past its 68 s, but news
-    assert not overdue(state, 129.0, HEALING)
+    assert not HEALING.stuck(state, 129.0)
     assert apply(state, DEADLINE, 129.0, HEALING).action == Action.WAIT
-    assert overdue(state, 130.0, HEALING)
+    assert HEALING.stuck(state, 130.0)
     # A preview (words of a chunk still being analysed) is news too.
     words = [PartialSegment(start=0.0, end=1.0, text="Still talking.")]
     previewed = add_preview(
         state, TranscriptPreview(video_id="v1", chunk_index=0, segments=words), 125.0
     )
-    assert previewed is not None and not overdue(previewed, 150.0, HEALING)
+    assert previewed is not None and not HEALING.stuck(previewed, 150.0)
 
 
 def test_a_stuck_video_is_analysed_again_a_bounded_number_of_times_then_given_up() -> None:
@@ -208,7 +207,7 @@ def test_a_stuck_video_is_analysed_again_a_bounded_number_of_times_then_given_up
     healed = healing(state, 60.0)
     assert (healed.run, healed.heals, healed.received, healed.first_seen) == (1, 1, [], 60.0)
     assert apply(healed, manifest(), 61.0, HEALING).action == Action.IGNORE
-    assert not overdue(healed, 119.0, HEALING)
+    assert not HEALING.stuck(healed, 119.0)
     # Run 1's messages keep the count of heals; lost again, it is healed once more.
     state = apply(healed, part(PartSource.FRAMES, 0, run=1), 61.0, HEALING).state
     assert (state.run, state.heals) == (1, 1)

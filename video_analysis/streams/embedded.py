@@ -10,6 +10,7 @@ import logging
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import MissingExtra
@@ -41,9 +42,16 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def start_broker(
-    port: int, *, log_path: Path | None = None, host: str = "127.0.0.1", wait_s: float = 30.0
+    port: int,
+    *,
+    log_path: Path | None = None,
+    host: str = "127.0.0.1",
+    wait_s: float = 30.0,
+    storage: str = "memory://tansu/",
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start Tansu on ``host:port`` with memory storage and wait until it accepts connections."""
+    """Start Tansu on ``host:port`` with ``storage`` (memory unless told: ``s3://bucket/``
+    reads its endpoint and keys from ``env``) and wait until it accepts connections."""
     if port_open(host, port):
         raise RuntimeError(f"port {port} is already in use; set VA_DEV_BROKER_PORT to another")
     url = f"tcp://{host}:{port}"
@@ -57,8 +65,9 @@ def start_broker(
             "--advertised-listener-url",
             url,
             "--storage-engine",
-            "memory://tansu/",
+            storage,
         ],
+        env=None if env is None else dict(env),
         stdout=out,
         stderr=subprocess.STDOUT,
     )

@@ -8,10 +8,10 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
@@ -34,7 +34,6 @@ from ..schemas import (
     SplitManifest,
     TranscriptPreview,
     VideoState,
-    VideoUploaded,
 )
 from ..settings import Settings
 from ..store.connect import StoreUnavailable
@@ -46,6 +45,8 @@ from .topics import ANALYSIS_RESULTS, ANALYZER_RESULTS, DLQ, VIDEO_MANIFESTS, VI
 from .wiring import Services, Wiring, message_key, message_value
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Least time between two progress writes of one video's status by the join.
 STATUS_INTERVAL_S = 0.5
@@ -167,7 +168,7 @@ async def handle(join: Join, message: Any) -> None:
             "video_id=%s run %d stuck (%s) after %d runs started again: %s",
             video_id,
             state.run,
-            "no manifest" if state.manifest is None else "parts missing",
+            state.stuck_on(),
             state.heals,
             "a partial result" if action == rules.Action.BUILD else "failed",
         )
@@ -247,7 +248,7 @@ async def ask_overdue(join: Join) -> None:
     states = [(key, JoinState.model_validate(value)) for key, value in join.state_table.items()]
     metrics.VIDEOS_IN_FLIGHT.set(sum(1 for _, state in states if not state.finalized))
     for table_key, state in states:
-        if rules.overdue(state, now, patience):
+        if patience.stuck(state, now):
             video_id = str(table_key)
             # Not awaiting the ack: a lost tick is simply sent again next interval.
             await join.wiring.topics[ANALYZER_RESULTS].send(
@@ -297,13 +298,11 @@ async def heal(join: Join, video_id: str, state: JoinState) -> bool:
     same run is claimed and published again, and its parts count once."""
     services = join.services
 
-    async def kept_event() -> VideoUploaded | None:
-        try:
-            return await services.run(services.sources.kept_event, video_id)
-        except SourceUnavailable as exc:
-            raise StoreUnavailable(str(exc)) from exc
-
-    event = await services.until_stored("kept event", video_id, kept_event)
+    event = await services.until_stored(
+        "kept event",
+        video_id,
+        lambda: _from_sources(services, services.sources.kept_event, video_id),
+    )
     if event is None:
         return False
     run = state.run + 1
@@ -322,7 +321,7 @@ async def heal(join: Join, video_id: str, state: JoinState) -> bool:
         "(%d of at most %d)",
         video_id,
         state.run,
-        "no manifest" if state.manifest is None else "parts missing",
+        state.stuck_on(),
         len(state.received),
         len(state.manifest.expected_parts()) if state.manifest is not None else 0,
         run,
@@ -500,8 +499,16 @@ async def _save(join: Join, result: AnalysisResult) -> None:
 
 async def _keep_object(join: Join, result: AnalysisResult, body: bytes) -> str | None:
     services = join.services
+    return await _from_sources(
+        services, services.sources.keep_result, result.video_id, result.run, body
+    )
+
+
+async def _from_sources(services: Services, fn: Callable[..., T], *args: Any) -> T:
+    """``fn`` of the upload/object store, in a thread; its outage is a store's
+    (``StoreUnavailable``), which ``until_stored`` waits out."""
     try:
-        return await services.run(services.sources.keep_result, result.video_id, result.run, body)
+        return await services.run(fn, *args)
     except SourceUnavailable as exc:
         raise StoreUnavailable(str(exc)) from exc
 
