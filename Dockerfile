@@ -7,10 +7,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # libgl1 and libglib2.0-0: the shared libraries OpenCV and MediaPipe load at import time.
+# fonts-nanum: Hangul for the report's charts, which matplotlib measures on the server.
 # (PyAV's wheel carries its own FFmpeg libraries; ffmpeg and espeak-ng are only needed to
 # generate test clips, which the image does not do.)
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 fonts-nanum \
     && rm -rf /var/lib/apt/lists/*
 
 FROM base AS build

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint typecheck bench schemas clean install models services
+.PHONY: run test unit integration e2e lint typecheck bench schemas catalogs clean install models services
 
 # Re-install when the project metadata changes.
 $(STAMP): pyproject.toml
@@ -53,6 +53,14 @@ bench: models
 
 schemas: install
 	$(BIN)/video-analysis schemas --out schemas
+
+# The report's words: extract them into the template, merge it into every language's catalogue
+# (then translate what is new or marked fuzzy). The package compiles the catalogues itself.
+catalogs: install
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project video-analysis \
+	  -o video_analysis/report/locale/messages.pot .
+	$(BIN)/pybabel update -i video_analysis/report/locale/messages.pot \
+	  -d video_analysis/report/locale --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -27,6 +27,7 @@ from video_analysis.schemas import (
     VideoMetadata,
     Word,
 )
+from video_analysis.schemas.reasons import reason
 from video_analysis.schemas.vision import (
     ActionUnit,
     ActionUnits,
@@ -189,7 +190,7 @@ def _assemble(
         gaze=GazeSection(coverage=0.97, confidence=0.78, eye_contact_ratio=0.85),
         timeline=rows,
         models=[ModelInfo(analyzer="speech", name="whisper-base", version="1", sha256="ab" * 32)],
-        reliability=[ReliabilityNote(section="posture", reason="no shoulders in view")],
+        reliability=[ReliabilityNote.of("posture", reason("no_shoulders"))],
     )
     result.media.duration_s = float(seconds)
     result.structure = build_structure(speech, rows, spans, 20.0, min_pause=0.3)

@@ -35,6 +35,7 @@ from .schemas import (
     StructureSection,
 )
 from .schemas.parts import FacePart, PartData, PosePart
+from .schemas.reasons import Reason, reason
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,17 @@ def failed_result(
         result.metadata = manifest.metadata
         result.run = manifest.run
         _fill_media(result, manifest)
+    failed = reason("analysis_failed", error=error.code)
     for name in SECTION_NAMES:
-        setattr(result, name, _section_type(name).not_assessed(f"analysis failed: {error.code}"))
-    result.structure = StructureSection.not_assessed(f"analysis failed: {error.code}")
-    result.media.cannot_assess = f"analysis failed: {error.code}"
+        setattr(result, name, _section_type(name).not_assessed(failed))
+    result.structure = StructureSection.not_assessed(failed)
+    result.media.cannot(failed)
     result.media.confidence = 0.0
-    result.reliability = [ReliabilityNote(section="result", reason=error.message)]
+    result.reliability = [
+        ReliabilityNote.of(
+            "result", reason("result_failed", message=error.message, error=error.code)
+        )
+    ]
     return result
 
 
@@ -212,7 +218,7 @@ def _summarize(result: AnalysisResult, name: str, got: _Received, seen: _Summari
         for section in cls.sections:
             if "." not in section:
                 setattr(
-                    result, section, _section_type(section).not_assessed("no part of it arrived")
+                    result, section, _section_type(section).not_assessed(reason("no_part_arrived"))
                 )
                 seen.filled.add(section)
         return
@@ -235,42 +241,41 @@ def reliability(
     ]
     for name, section in sections:
         if section.cannot_assess:
-            notes.append(ReliabilityNote(section=name, reason=section.cannot_assess))
+            notes.append(_note(name, section.cannot_assess, section.cannot_assess_reason))
         elif round(section.coverage, 2) < 1.0 and name != "media":
             # Under 99.5%: a chunk's rounding (0.998 of the audio) is the whole video.
-            notes.append(
-                ReliabilityNote(
-                    section=name, reason=f"judged on {section.coverage:.0%} of the video"
-                )
-            )
+            notes.append(ReliabilityNote.of(name, reason("partly_judged", share=section.coverage)))
     media = result.media
     if media.truncated and media.analysed_s is not None:
         notes.append(
-            ReliabilityNote(
-                section="media",
-                reason=f"the file ends at {media.analysed_s:.1f} s of a declared "
-                f"{media.duration_s:.1f} s (probably cut off): only that part was analysed",
+            ReliabilityNote.of(
+                "media",
+                reason("truncated", analysed_s=media.analysed_s, duration_s=media.duration_s),
             )
         )
     speech = result.speech
     for part, figures in (("speakers", speech.speakers), ("overlaps", speech.overlaps)):
         if figures is not None and figures.cannot_assess and not speech.cannot_assess:
-            notes.append(ReliabilityNote(section=f"speech.{part}", reason=figures.cannot_assess))
-    for section_name in sorted(missing_sections):
-        notes.append(
-            ReliabilityNote(
-                section=section_name, reason="some of its parts did not arrive or failed"
+            notes.append(
+                _note(f"speech.{part}", figures.cannot_assess, figures.cannot_assess_reason)
             )
-        )
+    for section_name in sorted(missing_sections):
+        notes.append(ReliabilityNote.of(section_name, reason("parts_missing")))
     if failed_parts:
         notes.append(
-            ReliabilityNote(
-                section="result",
-                reason=f"{len(failed_parts)} part(s) failed and are left out: "
-                + ", ".join(failed_parts),
+            ReliabilityNote.of(
+                "result",
+                reason("parts_failed", count=len(failed_parts), parts=", ".join(failed_parts)),
             )
         )
     return notes
+
+
+def _note(section: str, text: str, why: Reason | None) -> ReliabilityNote:
+    """A section's own reason as a note (by code where the section has one)."""
+    return (
+        ReliabilityNote.of(section, why) if why else ReliabilityNote(section=section, reason=text)
+    )
 
 
 def _join_action_units(
@@ -286,9 +291,7 @@ def _join_action_units(
     if "face" not in frame_parts:
         return  # no face section to hold them
     if "pose" not in frame_parts:
-        result.face.action_units = ActionUnits.not_assessed(
-            "the pose role, which places the face's landmarks, is not enabled"
-        )
+        result.face.action_units = ActionUnits.not_assessed(reason("pose_not_enabled"))
         return
     face_parts = [p for p in frame_parts["face"] if isinstance(p, FacePart)]
     face_rows = ts.unique_rows(row for p in face_parts for row in p.frames)
@@ -430,5 +433,5 @@ def _section_type(name: str) -> type[Section]:
     return annotation
 
 
-def _not_enabled_reason(section: str) -> str:
-    return f"no analyzer for {section} is enabled in this deployment"
+def _not_enabled_reason(section: str) -> Reason:
+    return reason("not_enabled", section=section)

@@ -85,11 +85,13 @@ def _add_analysis_commands(sub: Any) -> None:
     _add_video_options(p)
     p.add_argument("--out", type=Path, help="also write the JSON to this file")
     p.add_argument("--report", type=Path, help="also write the HTML report to this file")
+    _add_report_language(p)
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("report", help="write the HTML report of a result")
     p.add_argument("source", help="a result JSON file, or the id of a video whose result is stored")
     p.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    _add_report_language(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("submit", help="submit a file through Kafka")
@@ -174,6 +176,16 @@ def _add_admin_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_schemas)
 
 
+def _add_report_language(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lang",
+        choices=("en", "ko"),
+        default=None,
+        help="the report's language (default: VA_REPORT_LANGUAGE, else the video's own "
+        "language when the report is written in it, else en)",
+    )
+
+
 def _add_video_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--video-id", default=None, help="default: a new random id")
     p.add_argument("--language", default=None, help="spoken language override, e.g. en, ko")
@@ -222,7 +234,7 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
         progress=bar_printer() if sys.stderr.isatty() else None,
     )
     if args.report is not None:
-        _write_report(result, args.report)
+        _write_report(result, args.report, args.lang, settings)
     return _print_result(result, args.out)
 
 
@@ -243,7 +255,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     except LookupError as exc:
         sys.stderr.write(f"error: {exc.args[0]}\n")
         return 2
-    _write_report(result, args.out)
+    _write_report(result, args.out, args.lang, settings)
     sys.stdout.write(f"{args.out}\n")
     return 0
 
@@ -260,11 +272,13 @@ async def _stored_result(settings: Settings, video_id: str) -> Any:
     return result
 
 
-def _write_report(result: Any, out: Path) -> None:
-    from .report import render
+def _write_report(result: Any, out: Path, lang: str | None, settings: Settings) -> None:
+    from .report import Reader, choose_language, render
 
+    language = choose_language(lang, None, settings.report_language, result.speech.language)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(result), encoding="utf-8")
+    reader = Reader(language, settings.report_timezone)
+    out.write_text(render(result, reader=reader), encoding="utf-8")
 
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:

@@ -428,6 +428,17 @@ class Settings(BaseSettings):
         description="How long the link to the video in a served report stays valid, in "
         "seconds: an hour's interview can be watched from one page load.",
     )
+    report_language: Literal["en", "ko"] | None = Field(
+        None,
+        description="The report's language when the request names none (no `?lang=`, "
+        "`--lang` or Accept-Language it is written in): en or ko. Unset = the video's own "
+        "language when the report is written in it, else English.",
+    )
+    report_timezone: str = Field(
+        "UTC",
+        description="The time zone of the times a report shows (when it was made, until when "
+        "its player's link works), an IANA name such as Asia/Seoul.",
+    )
 
     # Dev
     dev_broker_port: int = Field(9092, description="Port of the embedded broker in `dev`.")
@@ -495,6 +506,22 @@ class Settings(BaseSettings):
                 f"speech_languages ({','.join(languages)})"
             )
         return self
+
+    @field_validator("report_language", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("report_timezone", mode="after")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name: Asia/Seoul)") from exc
+        return value
 
     @field_validator("api_keys", mode="after")
     @classmethod

@@ -17,6 +17,7 @@ import numpy as np
 from .analyzers.speech.figures import first_response_delay, runs_of, takeover
 from .analyzers.speech.fluency import LONG_PAUSE_S, talk_time
 from .schemas import QuestionSpan, SpeechSection, TimelineRow, Turn, Word
+from .schemas.reasons import reason
 from .schemas.result import (
     Answer,
     AnswerLengths,
@@ -52,9 +53,8 @@ def build(
     )
     if not words or candidate is None or speakers is None:
         section.confidence = 0.0
-        section.cannot_assess = (
-            f"no speech to structure ({speech.cannot_assess or 'no words recognised'})"
-        )
+        cause = speech.cannot_assess_reason or reason("no_words")
+        section.cannot(reason("no_speech_to_structure", cause=cause))
         return section
     turns = speech.turns
     by_speaker = Counter(t.speaker for t in turns)

@@ -132,54 +132,101 @@ def test_face_and_speech_clip_gets_every_section(run: Run) -> None:
     assert stored_rows(run.stack, run.video_id)[0][0] == "complete"
 
 
+#: Fonts with Hangul that the page names (report.html.j2) and that a machine may have.
+HANGUL_FAMILIES = ("Nanum", "Noto Sans CJK", "Noto Sans KR", "Malgun", "Apple SD Gothic")
+
+
+@dataclass
+class Seen:
+    """What the browser showed of one language's page."""
+
+    html: str
+    box: dict[str, float] | None
+    marker: dict[str, float] | None
+    turns: int
+    transcript: str
+    figures: int
+    lines: int
+    heading_fonts: list[str]
+    shot: Path
+
+
 @pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"),
     reason="Debian's chromium is not installed (scripts/ensure-services installs it; CI runs it)",
 )
-def test_the_report_page_renders_in_a_real_browser(run: Run) -> None:
+def test_the_report_page_renders_in_a_real_browser_in_korean_and_english(run: Run) -> None:
     from playwright.sync_api import sync_playwright
+
+    from tests.report_words import english_left, hangul, visible
 
     problems: list[str] = []
     requests: list[str] = []
+    seen: dict[str, Seen] = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
         )
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            page.on("request", lambda r: requests.append(r.url))
-            response = page.goto(run.url(f"/videos/{run.video_id}/report"))
-            assert response is not None and response.status == 200
-            page.wait_for_load_state("networkidle")
-
-            chart = page.locator("#timeline-chart svg")
-            box = chart.bounding_box()
-            turns = page.locator("#transcript .turn").count()
-            transcript = page.locator("#transcript").inner_text().lower()
-            figures = page.locator("#key-figures tbody tr").count()
-            lines = page.locator("#timeline-chart svg path").count()
-            # A turn's time puts the marker on the timeline.
-            page.locator("#transcript .turn a.at").first.click()
-            marker = page.locator("#timeline-chart .marker").bounding_box()
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            shot = ARTIFACTS / "report-browser.png"
-            page.screenshot(path=str(shot), full_page=True)
+            for language in ("ko", "en"):
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda exc: problems.append(str(exc)))
+                page.on("request", lambda r: requests.append(r.url))
+                response = page.goto(run.url(f"/videos/{run.video_id}/report?lang={language}"))
+                assert response is not None and response.status == 200
+                assert response.headers["content-language"] == language
+                page.wait_for_load_state("networkidle")
+                box = page.locator("#timeline-chart svg").bounding_box()
+                # A turn's time puts the marker on the timeline.
+                page.locator("#transcript .turn a.at").first.click()
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                shot = ARTIFACTS / f"report-browser-{language}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                seen[language] = Seen(
+                    html=page.content(),
+                    box=box,
+                    marker=page.locator("#timeline-chart .marker").bounding_box(),
+                    turns=page.locator("#transcript .turn").count(),
+                    transcript=page.locator("#transcript").inner_text().lower(),
+                    figures=page.locator("#key-figures tbody tr").count(),
+                    lines=page.locator("#timeline-chart svg path").count(),
+                    heading_fonts=_fonts_drawing(page, "h1"),
+                    shot=shot,
+                )
+                page.close()
         finally:
             browser.close()
 
     assert problems == []
-    # Self-contained: the page itself is the only thing the browser fetched, besides the
-    # video its player plays through the signed link.
+    # Self-contained: the pages themselves are the only things the browser fetched, besides
+    # the video their players play through the signed link.
     media = run.url(f"/videos/{run.video_id}/media?")
     assert [r for r in requests if not r.startswith(media)] == [
-        run.url(f"/videos/{run.video_id}/report")
+        run.url(f"/videos/{run.video_id}/report?lang={language}") for language in ("ko", "en")
     ]
-    assert box is not None and box["width"] > 900 and box["height"] > 400
-    assert lines > 20  # axes, bars and the series were drawn
-    assert turns >= 1
-    assert "question" in transcript
-    assert figures >= 10
-    assert marker is not None and box["x"] <= marker["x"] <= box["x"] + box["width"]
-    assert shot.stat().st_size > 20_000
+    for shown in seen.values():
+        box, marker = shown.box, shown.marker
+        assert box is not None and box["width"] > 900 and box["height"] > 400
+        assert shown.lines > 20  # axes, bars and the series were drawn
+        assert shown.turns >= 1
+        assert "question" in shown.transcript  # what was said, as it was said
+        assert shown.figures >= 10
+        assert marker is not None and box["x"] <= marker["x"] <= box["x"] + box["width"]
+        assert shown.shot.stat().st_size > 20_000
+    korean, english = seen["ko"], seen["en"]
+    assert english_left(korean.html) == []
+    assert hangul(visible(korean.html)) and not hangul(visible(english.html))
+    # The Korean heading is drawn with a font that has Hangul, not as empty boxes.
+    assert any(f.startswith(HANGUL_FAMILIES) for f in korean.heading_fonts), korean.heading_fonts
+
+
+def _fonts_drawing(page: Any, selector: str) -> list[str]:
+    """The platform fonts Chromium drew the element's text with (DevTools protocol)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    return [font["familyName"] for font in fonts]

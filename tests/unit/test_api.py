@@ -452,6 +452,30 @@ def test_report_is_the_page_of_the_stored_result_and_409_while_processing(
     assert unknown.status_code == 404
 
 
+def test_report_is_in_the_language_asked_else_the_readers_else_the_videos(
+    client: TestClient,
+) -> None:
+    from video_analysis.schemas import AnalysisResult, ResultStatus, SpeechSection
+
+    results = components(client).results
+    result = AnalysisResult(
+        video_id="kr", status=ResultStatus.COMPLETE, speech=SpeechSection(language="ko")
+    )
+    client.portal.call(results.save_result, result)  # type: ignore[union-attr]
+
+    own = client.get("/videos/kr/report")
+    asked = client.get("/videos/kr/report?lang=en", headers={"Accept-Language": "ko"})
+    browser = client.get("/videos/kr/report", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    unknown = client.get("/videos/kr/report?lang=fr")
+
+    assert own.headers["content-language"] == "ko" and '<html lang="ko">' in own.text
+    assert "면접 보고서" in own.text or "인터뷰 보고서" in own.text
+    assert asked.headers["content-language"] == "en" and "Interview report" in asked.text
+    assert browser.headers["content-language"] == "en"
+    assert "accept-language" in own.headers["vary"].lower()
+    assert unknown.status_code == 422
+
+
 def test_readiness(client: TestClient, publisher: FakePublisher) -> None:
     ready = client.get("/health/ready")
     assert ready.status_code == 200, ready.json()

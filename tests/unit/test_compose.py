@@ -240,7 +240,7 @@ def test_models_dir_is_the_same_in_image_and_compose(
 
 #: What differs on a worker machine: where the shared services are, and what only the API needs.
 WHERE_THE_SERVICES_ARE = {"VA_BROKER_URL", "VA_DATABASE_URL", "VA_REDIS_URL", "VA_S3_ENDPOINT_URL"}
-API_ONLY = {"VA_API_KEYS", "VA_MEDIA_URL_SECRET"}
+API_ONLY = {"VA_API_KEYS", "VA_MEDIA_URL_SECRET", "VA_REPORT_LANGUAGE", "VA_REPORT_TIMEZONE"}
 
 
 @pytest.fixture(scope="module")

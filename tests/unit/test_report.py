@@ -15,6 +15,7 @@ from video_analysis.cli import main
 from video_analysis.report import Recording, render
 from video_analysis.report.windows import MIN_CHART_S, Window, chart_groups, windows
 from video_analysis.schemas import ActionUnits, QuestionSpan
+from video_analysis.schemas.reasons import reason
 
 #: The issue's bound for the report of an hour's interview.
 MAX_HOUR_BYTES = 1_500_000
@@ -37,7 +38,7 @@ def test_key_figures_show_their_coverage_and_what_could_not_be_judged() -> None:
     assert "85% of frames" in page  # the gaze section's eye contact
     assert "97%" in page  # its coverage
     # Posture has no analyzer output here: it says so, with the reason in plain words.
-    assert "no shoulders in view" in page
+    assert "no shoulders could be measured" in page
     assert "not judged" in page
 
 
@@ -122,7 +123,7 @@ def test_an_hour_of_dense_talk_stays_under_one_and_a_half_megabytes(questions: i
     words = sum(len(s.words) for s in result.speech.segments)
     assert words >= 8500  # about 150 a minute, as real interviews go
     turns = re.findall(r'<div class="turn[^"]*" id="turn-\d+">.*?<p>(.*?)</p>', page, re.S)
-    shown = sum(len(re.sub(r"<[^>]+>|pause [\d.]+ s", " ", t).split()) for t in turns)
+    shown = sum(len(re.sub(r"<[^>]+>|pause [\d.]+ sec", " ", t).split()) for t in turns)
     assert shown == words
     # The tables that stand in for the charts have a row per 10 s, not per second.
     assert page.count('<tr><td><a href="#c') == 360
@@ -213,7 +214,7 @@ def test_a_served_page_plays_the_recording_from_a_relative_link() -> None:
     assert (
         '<video id="recording" controls preload="metadata" src="media?exp=1&amp;sig=abc">' in page
     )
-    assert "until\n    12:30 UTC" in page
+    assert "works until 12:30\u202fPM (Coordinated Universal Time)" in page
     assert 'id="no-recording"' not in page
 
 
@@ -258,9 +259,7 @@ def test_the_action_units_are_drawn_over_the_hatching_of_unmeasured_seconds() ->
 
 def test_without_action_units_their_lane_says_why() -> None:
     result = interview(60)
-    result.face.action_units = ActionUnits.not_assessed(
-        "the pose role, which places the face's landmarks, is not enabled"
-    )
+    result.face.action_units = ActionUnits.not_assessed(reason("pose_not_enabled"))
 
     page = render(result)
 

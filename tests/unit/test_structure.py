@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from video_analysis import structure
 from video_analysis.analyzers.speech.figures import speaker_figures
 from video_analysis.schemas import QuestionSpan, SpeechSection, TimelineRow, VideoMetadata
+from video_analysis.schemas.reasons import reason
 from video_analysis.settings import Settings
 
 
@@ -184,10 +185,14 @@ def test_a_video_shorter_than_the_baseline_has_no_change() -> None:
 
 
 def test_without_words_structure_cannot_be_assessed() -> None:
-    speech = SpeechSection(coverage=1.0, confidence=0.0, cannot_assess="no speech detected")
+    speech = SpeechSection(coverage=1.0, confidence=0.0)
+    speech.cannot(reason("no_speech"))
     section = structure.build(speech, [], [], 20.0, min_pause=MIN_PAUSE)
 
     assert section.cannot_assess == "no speech to structure (no speech detected)"
+    assert section.cannot_assess_reason == reason(
+        "no_speech_to_structure", cause=reason("no_speech")
+    )
     assert section.confidence == 0.0
     assert section.answers == [] and section.baseline is None
 

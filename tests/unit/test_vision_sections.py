@@ -20,6 +20,7 @@ from video_analysis.schemas import (
     ResultStatus,
     Section,
 )
+from video_analysis.schemas.reasons import Reason, reason
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 NOTE = "Apparent facial expression: what the face shows in the picture."
@@ -252,8 +253,12 @@ def test_cannot_assess_leaves_figures_null_and_lists_empty(
     for key in real.keys() - cannot.keys():
         assert dumped[key] in (None, []), key
     # Sections no analyzer filled are built the same way by the join.
-    empty = model.not_assessed("not enabled")
-    assert (empty.cannot_assess, empty.confidence) == ("not enabled", 0.0)
+    empty = model.not_assessed(reason("not_enabled", section="gaze"))
+    assert (empty.cannot_assess, empty.confidence) == (
+        "no analyzer for gaze is enabled in this deployment",
+        0.0,
+    )
+    assert empty.cannot_assess_reason == Reason(code="not_enabled", params={"section": "gaze"})
 
 
 def test_face_expression_without_figures_keeps_its_note() -> None:

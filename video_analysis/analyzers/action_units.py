@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..schemas.parts import FaceFrame, PoseFrame
+from ..schemas.reasons import reason
 from ..schemas.vision import ActionUnit, ActionUnits, ActionUnitSecond
 from . import timeseries as ts
 
@@ -126,16 +127,17 @@ def summarize(
     coverage = len(measured) / expected if expected else 0.0
     section = ActionUnits(
         coverage=round(coverage, 4),
-        cannot_assess=ts.low_coverage(
-            "facial action units", coverage, min_coverage, "the face's landmarks"
-        ),
         unit=UNIT,
         frames_measured=len(measured),
         note=NOTE,
     )
     found = neutral(measured, face_rows)
+    section.cannot(
+        ts.low_coverage("facial action units", coverage, min_coverage, "the face's landmarks")
+    )
+    if section.cannot_assess is None and found is None:
+        section.cannot(reason("no_landmarks"))
     if section.cannot_assess or found is None:
-        section.cannot_assess = section.cannot_assess or "no face's landmarks were measured"
         section.confidence = 0.0
         return section, {}
     baseline, source, count = found

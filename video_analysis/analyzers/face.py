@@ -38,6 +38,7 @@ from ..models import model_info as bundle_model_info
 from ..models.keras_onnx import ExpressionModel
 from ..schemas import Expression, ExpressionSecond, FaceSection, ModelInfo, PartSource
 from ..schemas.parts import FaceFrame, FacePart, PartData
+from ..schemas.reasons import reason
 from ..settings import Settings
 from . import timeseries as ts
 from .base import Analyzer, DecodedFrames, SummaryInput
@@ -282,12 +283,9 @@ class FaceAnalyzer(Analyzer):
             expression=Expression(note=NOTE),
         )
         if not analysed:
-            face.cannot_assess = "no sampled frame was analysed"
+            face.cannot(reason("no_frame_analysed"))
         elif coverage < min_coverage or not scored:
-            face.cannot_assess = (
-                f"a face was visible in {coverage:.0%} of the sampled frames; "
-                f"at least {min_coverage:.0%} is needed to describe the expression"
-            )
+            face.cannot(reason("face_too_rare", share=round(coverage, 4), minimum=min_coverage))
         if face.cannot_assess:
             face.confidence = 0.0
             return {"face": face}

@@ -16,6 +16,7 @@ from typing import TypeVar
 import numpy as np
 
 from ..schemas.parts import FrameRow
+from ..schemas.reasons import Reason, reason
 
 Row = TypeVar("Row", bound=FrameRow)
 
@@ -92,11 +93,10 @@ def by_second(times: Sequence[float]) -> dict[int, list[int]]:
     return {second: groups[second] for second in sorted(groups)}
 
 
-def low_coverage(name: str, coverage: float, minimum: float, what: str) -> str | None:
+def low_coverage(name: str, coverage: float, minimum: float, what: str) -> Reason | None:
     """Why ``name`` cannot be judged when ``what`` was found in too few sampled frames."""
     if coverage < minimum:
-        return (
-            f"{what} found in {coverage:.0%} of sampled frames, below the {minimum:.0%} "
-            f"needed to judge {name}"
+        return reason(
+            "too_few_frames", what=what, share=round(coverage, 4), minimum=minimum, name=name
         )
     return None

@@ -15,15 +15,20 @@ drawing at a tenth of a pixel, without what nothing refers to.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..analyzers.pose.gaze import EYE_CONTACT_MAX_YAW  # the band on the head yaw panel
 from ..schemas import AnalysisResult
+from . import i18n
+from .i18n import _
+from .page import why_not, word
 from .windows import Bin, Window
 
 #: Colour-blind-safe palette (Okabe and Ito), with a hatch and a line style per series.
@@ -47,6 +52,15 @@ MAX_LABEL_CHARS = 12
 #: Steps of the time axis, in seconds: the first that gives at most MAX_TICKS ticks.
 CLOCK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 MAX_TICKS = 10
+#: Fonts with Hangul that the charts measure their labels with, the first one installed (the
+#: page names the same for the browser): Debian's fonts-nanum, Noto CJK, Windows, macOS.
+HANGUL_FONTS = (
+    "NanumGothic",
+    "Noto Sans CJK KR",
+    "Noto Sans KR",
+    "Malgun Gothic",
+    "Apple SD Gothic Neo",
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,14 @@ def timeline_chart(
 
     start = bins[0].start if bins else 0.0
     end = bins[-1].end if bins else 1.0
-    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "video-analysis", "font.size": 9}):
+    with plt.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "video-analysis",
+            "font.size": 9,
+            "font.family": ["DejaVu Sans", *_hangul_fonts()],
+        }
+    ):
         fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN))
         axes = fig.subplots(
             5, 1, sharex=True, gridspec_kw={"height_ratios": [1.3, 1.6, 1.4, 0.7, 1.0]}
@@ -96,7 +117,7 @@ def timeline_chart(
         _eye_contact(contact_ax, result, bins)
         _head_yaw(yaw_ax, result, bins)
         yaw_ax.set_xlim(start, end)
-        yaw_ax.set_xlabel("time in the video (m:ss)")
+        yaw_ax.set_xlabel(_("time in the video (m:ss)"))
         yaw_ax.xaxis.set_major_locator(_clock_locator(end - start))
         yaw_ax.xaxis.set_major_formatter(_clock_formatter())
         for ax in axes:
@@ -131,7 +152,7 @@ def _speakers(
     lanes = [*names, "pauses"] if pauses else names
     for k, name in enumerate(names):
         spans = _clipped([(t.start, t.end) for t in speech.turns if t.speaker == name], start, end)
-        label = f"{name} (candidate)" if name == candidate else name
+        label = _("{speaker} (candidate)").format(speaker=name) if name == candidate else name
         _rects(
             ax,
             [(a, k - 0.35, b, k + 0.35) for a, b in spans],
@@ -150,18 +171,20 @@ def _speakers(
             edgecolor=PAUSE_COLOUR,
             hatch="||",
             linewidth=0.6,
-            label="long pause (candidate)",
+            label=_("long pause (candidate)"),
         )
     ax.set_yticks(range(len(lanes)), [_lane_label(n, candidate) for n in lanes])
     ax.set_ylim(-0.6, max(len(lanes), 1) - 0.4)
-    ax.set_ylabel("who speaks")
+    ax.set_ylabel(_("who speaks"))
     if not names:
-        ax.text(0.5, 0.5, "no speaker turns", transform=ax.transAxes, ha="center", va="center")
+        ax.text(0.5, 0.5, _("no speaker turns"), transform=ax.transAxes, ha="center", va="center")
     else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
 def _lane_label(name: str, candidate: str | None) -> str:
+    if name == "pauses":
+        return _("pauses")
     return f"{name} ★" if name == candidate else name
 
 
@@ -179,14 +202,14 @@ def _expression(
             color=COLOURS[k % len(COLOURS)],
             linestyle=LINE_STYLES[k % len(LINE_STYLES)],
             linewidth=1.3,
-            label=label,
+            label=word(label),
         )
     ax.set_ylim(0, 1)
-    ax.set_ylabel("apparent\nexpression score")
+    ax.set_ylabel(_("apparent\nexpression score"))
     if shown:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     else:
-        reason = result.face.cannot_assess or "no face scored"
+        reason = why_not(result.face) or _("no face scored")
         ax.text(0.5, 0.5, _short(reason), transform=ax.transAxes, ha="center", va="center")
 
 
@@ -198,10 +221,10 @@ def _action_units(
     units = result.face.action_units
     keys = list(units.units) if units is not None else []
     if units is None or not keys or not any(b.action_units for b in bins):
-        reason = (units.cannot_assess if units is not None else None) or "not measured"
+        reason = why_not(units) or _("not measured")
         ax.text(0.5, 0.5, _short(reason), transform=ax.transAxes, ha="center", va="center")
         ax.set_yticks([])
-        ax.set_ylabel("facial\naction units")
+        ax.set_ylabel(_("facial\naction units"))
         return
     import numpy as np
 
@@ -230,12 +253,14 @@ def _action_units(
         zorder=2,  # over the hatching (a patch, drawn above images by default)
     )
     ax.set_yticks(range(len(keys)), [units.units[key].au for key in keys], fontsize=7)
-    ax.set_ylabel("facial\naction units")
+    ax.set_ylabel(_("facial\naction units"))
     ax.text(
         1.01,
         0.5,
-        "shade: movement from the\nneutral face; mid-grey =\n"
-        "active, black = twice that;\nhatched: not measured",
+        _(
+            "shade: movement from the\nneutral face; mid-grey =\n"
+            "active, black = twice that;\nhatched: not measured"
+        ),
         transform=ax.transAxes,
         ha="left",
         va="center",
@@ -252,7 +277,7 @@ def _eye_contact(ax: Any, result: AnalysisResult, bins: Sequence[Bin]) -> None:
         [(a, 0.0, b, share) for a, b, share in runs if share > 0],
         facecolor=CONTACT_COLOUR,
         edgecolor="none",
-        label="looking at the camera",
+        label=_("looking at the camera"),
     )
     _rects(
         ax,
@@ -261,30 +286,35 @@ def _eye_contact(ax: Any, result: AnalysisResult, bins: Sequence[Bin]) -> None:
         edgecolor=AWAY_COLOUR,
         hatch="xxx",
         linewidth=0.4,
-        label="looking away",
+        label=_("looking away"),
     )
-    ax.set_yticks([0, 0.5, 1], ["0%", "50%", "100%"])
+    ax.set_yticks([0, 0.5, 1], [i18n.pct(v) for v in (0, 0.5, 1)])
     ax.set_ylim(0, 1)
-    ax.set_ylabel("eye contact\n(share of time)")
+    ax.set_ylabel(_("eye contact\n(share of time)"))
     if runs:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     else:
-        reason = result.gaze.cannot_assess or "not measured"
+        reason = why_not(result.gaze) or _("not measured")
         ax.text(0.5, 0.5, _short(reason), transform=ax.transAxes, ha="center", va="center")
 
 
 def _head_yaw(ax: Any, result: AnalysisResult, bins: Sequence[Bin]) -> None:
     xs, ys = _series(bins, lambda b: b.head_yaw)
-    ax.axhspan(-EYE_CONTACT_MAX_YAW, EYE_CONTACT_MAX_YAW, color="#eee", label="±15° of the camera")
+    ax.axhspan(
+        -EYE_CONTACT_MAX_YAW,
+        EYE_CONTACT_MAX_YAW,
+        color="#eee",
+        label=_("±{degrees}° of the camera").format(degrees=i18n.num(EYE_CONTACT_MAX_YAW)),
+    )
     ax.axhline(0, color="#888", linewidth=0.6)
     if any(not math.isnan(y) for y in ys):
-        ax.plot(xs, ys, color="#0072B2", linewidth=1.3, label="head yaw (° to own left)")
+        ax.plot(xs, ys, color="#0072B2", linewidth=1.3, label=_("head yaw (° to own left)"))
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     else:
-        reason = result.head_pose.cannot_assess or "not measured"
+        reason = why_not(result.head_pose) or _("not measured")
         ax.text(0.5, 0.5, _short(reason), transform=ax.transAxes, ha="center", va="center")
     ax.set_ylim(-60, 60)
-    ax.set_ylabel("head yaw (°)")
+    ax.set_ylabel(_("head yaw (°)"))
 
 
 def _marks(axes: Sequence[Any], marks: Sequence[Window]) -> None:
@@ -368,6 +398,26 @@ def _clock_formatter() -> Any:
         return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
     return FuncFormatter(clock)
+
+
+def _hangul_fonts() -> list[str]:
+    """The fonts of HANGUL_FONTS that are installed (matplotlib falls back along the list
+    glyph by glyph, so Korean labels are measured as the browser draws them)."""
+    return list(_installed_fonts())
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_fonts() -> tuple[str, ...]:
+    from matplotlib import font_manager
+
+    names = {font.name for font in font_manager.fontManager.ttflist}
+    if not names.intersection(HANGUL_FONTS):
+        # Installed after matplotlib cached its font list: add them from where they lie.
+        for path in font_manager.findSystemFonts():
+            if any(key in Path(path).name for key in ("Nanum", "NotoSansCJK", "NotoSansKR")):
+                font_manager.fontManager.addfont(path)
+        names = {font.name for font in font_manager.fontManager.ttflist}
+    return tuple(name for name in HANGUL_FONTS if name in names)
 
 
 def _short(text: str, limit: int = 90) -> str:

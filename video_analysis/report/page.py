@@ -10,17 +10,20 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..analyzers.action_units import UNITS
 from ..analyzers.speech.fillers import filler_spans
 from ..analyzers.speech.fluency import LONG_PAUSE_S
 from ..schemas import AnalysisResult, Section, Word
-from ..schemas.result import QuestionFigures
+from ..schemas.result import QuestionFigures, ReliabilityNote
 from ..schemas.speech import QuestionSpeech
+from . import i18n
+from .i18n import _, num, pct, seconds
 from .windows import Bin
 
-#: How the page names each action unit: its FACS number and name.
-UNIT_NAMES = {unit.key: f"{unit.au} {unit.name}" for unit in UNITS}
+#: Each action unit's FACS number and name (translated where shown).
+UNIT_NAMES = {unit.key: (unit.au, unit.name) for unit in UNITS}
 UNIT_CODES = {unit.key: unit.au for unit in UNITS}
 
 
@@ -32,6 +35,7 @@ class KeyFigure:
     coverage: float | None
     confidence: float | None
     note: str = ""
+    judged: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,20 +69,21 @@ class TurnView:
 
 
 #: The row of the per-question table that gives each question's span (a panel's heading has it).
-SPAN_ROW = "Span"
+SPAN_ROW = "span"
 
 
 @dataclass(frozen=True)
 class QuestionRow:
     """One figure across the questions, for a side-by-side table."""
 
+    key: str
     name: str
     values: list[str]
 
 
-def clock(seconds: float) -> str:
-    """m:ss (h:mm:ss past an hour)."""
-    total = max(0, int(seconds))
+def clock(t: float) -> str:
+    """A moment of the video as m:ss (h:mm:ss past an hour)."""
+    total = max(0, int(t))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
@@ -89,6 +94,32 @@ def key_figures(result: AnalysisResult) -> list[KeyFigure]:
     return _speech_figures(result) + _visual_figures(result)
 
 
+def word(text: str) -> str:
+    """A word of the result (an expression label, a state) in the reader's language."""
+    return _(text)
+
+
+def why_not(owner: Section | None, fallback: str = "") -> str:
+    """Why ``owner`` could not be judged, in the reader's words (its English words in a
+    result made before reasons had codes)."""
+    if owner is None:
+        return fallback
+    if owner.cannot_assess_reason is not None:
+        return i18n.reason(owner.cannot_assess_reason)
+    return owner.cannot_assess or fallback
+
+
+def note_reason(note: ReliabilityNote) -> str:
+    """A reliability note's reason in the reader's words."""
+    why = note.why
+    return note.reason if why is None else i18n.reason(why)
+
+
+def section_name(key: str) -> str:
+    """A section's key path (``head_pose``, ``speech.speakers``) in the reader's words."""
+    return _(key)
+
+
 class _Figures(list[KeyFigure]):
     def add(
         self, name: str, value: str | None, section: str, owner: Section, note: str | None = ""
@@ -97,11 +128,12 @@ class _Figures(list[KeyFigure]):
         self.append(
             KeyFigure(
                 name=name,
-                value=value if value is not None else "not judged",
+                value=value if value is not None else _("not judged"),
                 section=section,
                 coverage=owner.coverage,
                 confidence=owner.confidence,
-                note=(note or "") if value is not None else (owner.cannot_assess or ""),
+                note=(note or "") if value is not None else why_not(owner),
+                judged=value is not None,
             )
         )
 
@@ -111,57 +143,75 @@ def _speech_figures(result: AnalysisResult) -> list[KeyFigure]:
     figures = _Figures()
     add = figures.add
 
-    whose = "the candidate" if speech.figures_for and speech.figures_for.speaker else "everyone"
+    whose = (
+        _("the candidate, over speaking time")
+        if speech.figures_for and speech.figures_for.speaker
+        else _("everyone, over speaking time")
+    )
     wpm = speech.words_per_minute
     add(
-        "Speaking rate",
-        None if wpm is None else f"{wpm.speaking:.0f} words/min",
+        _("Speaking rate"),
+        None if wpm is None else words_per_minute(wpm.speaking),
         "speech",
         speech,
-        f"{whose}, over speaking time",
+        whose,
     )
     pauses = speech.pauses
     add(
-        "Pauses",
-        None if pauses is None else f"{pauses.count} ({pauses.long_count} of 2 s or more)",
+        _("Pauses"),
+        None
+        if pauses is None
+        else _("{count} ({long} of 2 s or more)").format(
+            count=num(pauses.count), long=num(pauses.long_count)
+        ),
         "speech",
         speech,
-        None if pauses is None else f"{pauses.per_min:.1f} per minute",
+        None if pauses is None else _("{n} per minute").format(n=num(pauses.per_min, 1)),
     )
     fillers = speech.fillers
     add(
-        "Filler words",
+        _("Filler words"),
         None
         if fillers is None or fillers.count is None
-        else f"{fillers.count} ({fillers.per_min:.1f}/min)",
+        else _("{count} ({rate}/min)").format(
+            count=num(fillers.count), rate=num(fillers.per_min or 0.0, 1)
+        ),
         "speech",
         speech,
         "" if fillers is None else _fillers_note(fillers.by_word),
     )
     add(
-        "Response delay",
-        None if speech.response_delay_s is None else f"{speech.response_delay_s:.1f} s",
+        _("Response delay"),
+        None if speech.response_delay_s is None else seconds(speech.response_delay_s),
         "speech",
         speech,
-        (speech.response_delay_basis or "").replace("_", " "),
+        word(speech.response_delay_basis) if speech.response_delay_basis else "",
     )
     pitch = speech.pitch
     add(
-        "Pitch (median)",
-        None if pitch is None else f"{pitch.median_hz:.0f} Hz",
+        _("Pitch (median)"),
+        None if pitch is None else _("{hz} Hz").format(hz=num(pitch.median_hz)),
         "speech",
         speech,
-        None if pitch is None else f"spread {pitch.spread_semitones:.1f} semitones",
+        None
+        if pitch is None
+        else _("spread {n} semitones").format(n=num(pitch.spread_semitones, 1)),
     )
     structure = result.structure
     add(
-        "Talk share",
-        None if structure.talk_ratio is None else f"{structure.talk_ratio:.0%}",
+        _("Talk share"),
+        None if structure.talk_ratio is None else pct(structure.talk_ratio),
         "structure",
         structure,
-        f"{structure.speakers} speaker(s), {structure.answer_count} answer(s)",
+        _("{speakers} speaker(s), {answers} answer(s)").format(
+            speakers=num(structure.speakers), answers=num(structure.answer_count)
+        ),
     )
     return figures
+
+
+def words_per_minute(value: float) -> str:
+    return _("{n} words/min").format(n=num(value))
 
 
 def _visual_figures(result: AnalysisResult) -> list[KeyFigure]:
@@ -170,39 +220,45 @@ def _visual_figures(result: AnalysisResult) -> list[KeyFigure]:
     add = figures.add
     expression = face.expression
     add(
-        "Apparent expression (most frames)",
-        None if expression is None or expression.dominant is None else expression.dominant,
+        _("Apparent expression (most frames)"),
+        None if expression is None or expression.dominant is None else word(expression.dominant),
         "face",
         face,
-        "what the face shows, not what the person feels",
+        _("what the face shows, not what the person feels"),
     )
     add(
-        "Eye contact",
-        None if gaze.eye_contact_ratio is None else f"{gaze.eye_contact_ratio:.0%} of frames",
+        _("Eye contact"),
+        None
+        if gaze.eye_contact_ratio is None
+        else _("{share} of frames").format(share=pct(gaze.eye_contact_ratio)),
         "gaze",
         gaze,
-        f"{len(gaze.away_episodes)} look(s) away",
+        _("{n} look(s) away").format(n=num(len(gaze.away_episodes))),
     )
     yaw = result.head_pose.yaw
     add(
-        "Head yaw",
-        None if yaw is None else f"mean {yaw.mean:+.0f}°, spread {yaw.std:.0f}°",
+        _("Head yaw"),
+        None
+        if yaw is None
+        else _("mean {mean}°, spread {spread}°").format(
+            mean=i18n.signed(yaw.mean), spread=num(yaw.std)
+        ),
         "head_pose",
         result.head_pose,
     )
     blinks = result.blinks
     add(
-        "Blinks",
-        None if blinks.per_min is None else f"{blinks.per_min:.0f}/min",
+        _("Blinks"),
+        None if blinks.per_min is None else _("{n}/min").format(n=num(blinks.per_min)),
         "blinks",
         blinks,
     )
     gestures = result.gestures
     add(
-        "Hands visible",
+        _("Hands visible"),
         None
         if gestures.hands_visible_ratio is None
-        else f"{gestures.hands_visible_ratio:.0%} of checked frames",
+        else _("{share} of checked frames").format(share=pct(gestures.hands_visible_ratio)),
         "gestures",
         gestures,
     )
@@ -210,7 +266,7 @@ def _visual_figures(result: AnalysisResult) -> list[KeyFigure]:
 
 
 def _fillers_note(by_word: dict[str, int]) -> str:
-    return ", ".join(f"{word} ×{n}" for word, n in list(by_word.items())[:5])
+    return ", ".join(f"{text} ×{num(n)}" for text, n in list(by_word.items())[:5])
 
 
 def turns(result: AnalysisResult, cuts: Sequence[float] = ()) -> list[list[TurnView]]:
@@ -285,42 +341,51 @@ def question_rows(result: AnalysisResult) -> tuple[list[str], list[QuestionRow]]
         return [], []
     ids = [q.question_id for q in structure]
 
-    def row(name: str, value: Callable[[QuestionFigures, QuestionSpeech | None], str]) -> None:
-        rows.append(QuestionRow(name, [value(q, speech.get(q.question_id)) for q in structure]))
+    def row(
+        key: str, name: str, value: Callable[[QuestionFigures, QuestionSpeech | None], str]
+    ) -> None:
+        rows.append(
+            QuestionRow(key, name, [value(q, speech.get(q.question_id)) for q in structure])
+        )
+
+    def figure(s: QuestionSpeech | None) -> Any:
+        return None if s is None else s.figures
 
     rows: list[QuestionRow] = []
-    row(SPAN_ROW, lambda q, _s: f"{clock(q.start)}–{clock(q.end)}")
-    row("Candidate's words", lambda q, _s: str(q.candidate_words))
-    row("Talk time", lambda q, _s: f"{q.candidate_talk_s:.1f} s")
-    row("Speaking rate", lambda q, _s: _num(q.words_per_minute, "{:.0f} words/min"))
-    row("Response delay", lambda q, _s: _num(q.response_delay_s, "{:.1f} s"))
+    row(SPAN_ROW, _("Span"), lambda q, _s: f"{clock(q.start)}–{clock(q.end)}")
+    row("words", _("Candidate's words"), lambda q, _s: num(q.candidate_words))
+    row("talk", _("Talk time"), lambda q, _s: seconds(q.candidate_talk_s))
+    row("rate", _("Speaking rate"), lambda q, _s: _or_dash(q.words_per_minute, words_per_minute))
+    row("delay", _("Response delay"), lambda q, _s: _or_dash(q.response_delay_s, seconds))
     row(
-        "Pauses",
-        lambda _q, s: "–" if s is None or s.figures is None else str(s.figures.pauses.count),
+        "pauses",
+        _("Pauses"),
+        lambda _q, s: "–" if (f := figure(s)) is None else num(f.pauses.count),
     )
     row(
-        "Filler words",
+        "fillers",
+        _("Filler words"),
         lambda _q, s: (
-            "–"
-            if s is None or s.figures is None or s.figures.fillers.count is None
-            else str(s.figures.fillers.count)
+            "–" if (f := figure(s)) is None or f.fillers.count is None else num(f.fillers.count)
         ),
     )
     row(
-        "Pitch (median)",
+        "pitch",
+        _("Pitch (median)"),
         lambda _q, s: (
             "–"
-            if s is None or s.figures is None or s.figures.pitch is None
-            else f"{s.figures.pitch.median_hz:.0f} Hz"
+            if (f := figure(s)) is None or f.pitch is None
+            else _("{hz} Hz").format(hz=num(f.pitch.median_hz))
         ),
     )
-    row("Face seen", lambda q, _s: _num(q.vision.face_seen_ratio, "{:.0%}"))
-    row("Eye contact", lambda q, _s: _num(q.vision.eye_contact_ratio, "{:.0%}"))
+    row("face", _("Face seen"), lambda q, _s: pct(q.vision.face_seen_ratio))
+    row("eye_contact", _("Eye contact"), lambda q, _s: pct(q.vision.eye_contact_ratio))
     row(
-        "Apparent expression",
+        "expression",
+        _("Apparent expression"),
         lambda q, _s: (
             ", ".join(
-                f"{label} {share:.0%}"
+                f"{word(label)} {pct(share)}"
                 for label, share in sorted(
                     q.vision.expression_distribution.items(), key=lambda kv: -kv[1]
                 )[:2]
@@ -331,24 +396,30 @@ def question_rows(result: AnalysisResult) -> tuple[list[str], list[QuestionRow]]
     return ids, rows
 
 
-def _num(value: float | None, template: str) -> str:
-    return "–" if value is None else template.format(value)
+def _or_dash(value: float | None, show: Callable[[float], str]) -> str:
+    return "–" if value is None else show(value)
 
 
 def bin_summary(part: Bin) -> str:
     """A stretch of the video in one line, from the same figures as its chart and table."""
-    said = f"{part.words} words" + (f" ({', '.join(part.speakers)})" if part.speakers else "")
+    said = _("{n} words").format(n=num(part.words))
+    if part.speakers:
+        said += f" ({', '.join(part.speakers)})"
     parts = [said]
     if part.face_share is not None:
-        parts.append(f"a face in {part.face_share:.0%} of the seconds with a frame")
+        parts.append(
+            _("a face in {share} of the seconds with a frame").format(share=pct(part.face_share))
+        )
     if part.eye_contact_share is not None:
-        parts.append(f"eye contact {part.eye_contact_share:.0%} of the measured time")
+        parts.append(
+            _("eye contact {share} of the measured time").format(share=pct(part.eye_contact_share))
+        )
     if part.expression is not None:
-        parts.append(f"apparent expression mostly {part.expression}")
+        parts.append(_("apparent expression mostly {label}").format(label=word(part.expression)))
     if part.action_units:
-        parts.append(f"facial action units active: {active_units(part)}")
+        parts.append(_("facial action units active: {units}").format(units=active_units(part)))
     if part.head_yaw is not None:
-        parts.append(f"head yaw {part.head_yaw:+.0f}° on average")
+        parts.append(_("head yaw {degrees}° on average").format(degrees=i18n.signed(part.head_yaw)))
     return "; ".join(parts) + "."
 
 
@@ -357,11 +428,12 @@ def active_units(part: Bin) -> str:
     numbers and names; "none" where none is (and "–" where none was measured)."""
     if not part.action_units:
         return "–"
-    return ", ".join(UNIT_NAMES[key] for key in part.active_units) or "none"
+    names = [f"{UNIT_NAMES[key][0]} {_(UNIT_NAMES[key][1])}" for key in part.active_units]
+    return ", ".join(names) or _("none")
 
 
 def active_unit_codes(part: Bin) -> str:
     """The same by FACS numbers alone, for a table's cell."""
     if not part.action_units:
         return "–"
-    return ", ".join(UNIT_CODES[key] for key in part.active_units) or "none"
+    return ", ".join(UNIT_CODES[key] for key in part.active_units) or _("none")

@@ -8,10 +8,12 @@ from datetime import datetime
 from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from .. import __version__
 from ..schemas import AnalysisResult
-from . import charts, page
+from . import charts, i18n, page
+from .i18n import Reader, _
 from .windows import (
     OVERVIEW_BIN_S,
     TABLE_BIN_S,
@@ -48,8 +50,16 @@ class Panel:
     shares_chart_with: Panel | None = None  # the panel above whose chart draws it too
 
 
-def render(result: AnalysisResult, *, recording: Recording | None = None) -> str:
-    """The report of ``result`` as one HTML document; with a player when ``recording``."""
+def render(
+    result: AnalysisResult, *, recording: Recording | None = None, reader: Reader | None = None
+) -> str:
+    """The report of ``result`` as one HTML document, in ``reader``'s language and time zone
+    (English, UTC when none); with a player when ``recording``."""
+    with i18n.reading(reader or Reader()) as current:
+        return _render(result, recording, current)
+
+
+def _render(result: AnalysisResult, recording: Recording | None, reader: Reader) -> str:
     seconds = Seconds(result)
     pauses = page.long_pauses(result)
     cuts = windows(result)
@@ -67,7 +77,7 @@ def render(result: AnalysisResult, *, recording: Recording | None = None) -> str
     panels = [
         Panel(
             window=window,
-            title=f"Question {window.question_id}" if window.question_id else "",
+            title=_("Question {id}").format(id=window.question_id) if window.question_id else "",
             rows=seconds.bins(window.start, window.end, TABLE_BIN_S),
             summary=page.bin_summary(seconds.bin(window.start, window.end)),
             figures=_question_figures(window, question_ids, question_rows),
@@ -114,6 +124,8 @@ def render(result: AnalysisResult, *, recording: Recording | None = None) -> str
             table_bin_s=TABLE_BIN_S,
             overview_bin_s=overview_bin_s,
             version=__version__,
+            lang=reader.language,
+            reader=reader,
         )
     )
 
@@ -125,7 +137,7 @@ def _question_figures(
     if window.question_id not in ids:
         return []
     column = ids.index(window.question_id)
-    return [(row.name, row.values[column]) for row in rows if row.name != page.SPAN_ROW]
+    return [(row.name, row.values[column]) for row in rows if row.key != page.SPAN_ROW]
 
 
 def chart_summary(result: AnalysisResult) -> str:
@@ -134,12 +146,21 @@ def chart_summary(result: AnalysisResult) -> str:
     speakers = sorted({t.speaker for t in result.speech.turns})
     looked = [r.eye_contact for r in rows if r.eye_contact is not None]
     faces = [r.face_seen for r in rows if r.face_seen is not None]
-    parts = [f"Timeline of {page.clock(result.media.duration_s)}"]
-    parts.append(f"{len(speakers)} speaker(s)" + (f": {', '.join(speakers)}" if speakers else ""))
+    parts = [_("Timeline of {length}").format(length=i18n.duration(result.media.duration_s))]
+    said = _("{n} speaker(s)").format(n=i18n.num(len(speakers)))
+    parts.append(said + (f": {', '.join(speakers)}" if speakers else ""))
     if faces:
-        parts.append(f"a face in {sum(faces) / len(faces):.0%} of the seconds with a frame")
+        parts.append(
+            _("a face in {share} of the seconds with a frame").format(
+                share=i18n.pct(sum(faces) / len(faces))
+            )
+        )
     if looked:
-        parts.append(f"eye contact in {sum(looked) / len(looked):.0%} of the measured seconds")
+        parts.append(
+            _("eye contact in {share} of the measured seconds").format(
+                share=i18n.pct(sum(looked) / len(looked))
+            )
+        )
     return "; ".join(parts) + "."
 
 
@@ -151,20 +172,37 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # The reader of the render in progress decides the words (i18n.reading).
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n._, ngettext=i18n.ngettext, newstyle=True
     )
     env.globals.update(
-        clock=page.clock, pct=_pct, yes_no=_yes_no, unit_codes=page.active_unit_codes
+        clock=page.clock,
+        pct=i18n.pct,
+        num=i18n.num,
+        signed=i18n.signed,
+        seconds_text=i18n.seconds,
+        duration=i18n.duration,
+        moment=i18n.moment,
+        time_of_day=i18n.time_of_day,
+        language_name=i18n.language_name,
+        word=page.word,
+        why_not=page.why_not,
+        note_reason=page.note_reason,
+        section_name=page.section_name,
+        unit_codes=page.active_unit_codes,
     )
     env.filters["secs"] = _seconds
+    env.filters["css_string"] = _css_string
     return env
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
-
-
-def _yes_no(value: bool | None) -> str:
-    return "–" if value is None else ("yes" if value else "no")
+def _css_string(text: str) -> Markup:
+    """``text`` as a CSS string, quoted (a translation in a style sheet's ``content``)."""
+    escaped = "".join(f"\\{ord(c):x} " if c in '"\\<>&\n' or ord(c) < 32 else c for c in text)
+    return Markup(f'"{escaped}"')
 
 
 def _seconds(value: float) -> str:

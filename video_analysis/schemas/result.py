@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .events import SCHEMA_VERSION, ErrorInfo, Message, ModelInfo, VideoMetadata, utcnow
+from .reasons import Reason
 from .section import Section
 from .speech import SpeakerFigures, SpeechSection
 from .vision import (
@@ -323,7 +324,25 @@ class ReliabilityNote(BaseModel):
     """Something the result could not judge, or judged on less than the whole video."""
 
     section: str = Field(description="Key path of the section, e.g. 'gaze', 'speech.speakers'.")
-    reason: str = Field(description="Why, in plain words.")
+    reason: str = Field(description="Why, in plain (English) words.")
+    code: str | None = Field(
+        None,
+        description="The reason's stable code (see Reason.code); null in results made before "
+        "codes.",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The values its words need (see Reason.params)."
+    )
+
+    @classmethod
+    def of(cls, section: str, why: Reason) -> ReliabilityNote:
+        """The note for ``section`` with the reason ``why``, in English and by code."""
+        return cls(section=section, reason=why.english, code=why.code, params=why.params)
+
+    @property
+    def why(self) -> Reason | None:
+        """The note's reason by code, None for a note made before codes."""
+        return None if self.code is None else Reason(code=self.code, params=self.params)
 
 
 class ResultRef(BaseModel):

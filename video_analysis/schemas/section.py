@@ -6,6 +6,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .reasons import Reason
+
 
 class Section(BaseModel):
     """Every section says how much of the video it saw and whether it could judge at all."""
@@ -23,8 +25,25 @@ class Section(BaseModel):
     cannot_assess: str | None = Field(
         None, description="Null, or a short reason why the section could not be judged."
     )
+    cannot_assess_reason: Reason | None = Field(
+        None,
+        description="The same reason by its stable code and values (null with cannot_assess, "
+        "and in results made before codes), for wording it in another language.",
+    )
 
     @classmethod
-    def not_assessed(cls, reason: str, **fields: Any) -> Self:
+    def not_assessed(cls, reason: Reason, **fields: Any) -> Self:
         """The section with no figures, and why: coverage and confidence 0."""
-        return cls(coverage=0.0, confidence=0.0, cannot_assess=reason, **fields)
+        return cls(
+            coverage=0.0,
+            confidence=0.0,
+            cannot_assess=reason.english,
+            cannot_assess_reason=reason,
+            **fields,
+        )
+
+    def cannot(self, reason: Reason | None) -> None:
+        """Says why the section cannot be judged (nothing when ``reason`` is None)."""
+        if reason is not None:
+            self.cannot_assess = reason.english
+            self.cannot_assess_reason = reason

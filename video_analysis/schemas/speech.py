@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .reasons import Reason
 from .section import Section
 
 #: How a speaker's response delay was measured.
@@ -115,6 +116,9 @@ class Overlaps(SpeechModel):
     method: str | None = Field(None, description="How overlapping speech is found.")
     cannot_assess: str | None = Field(
         None, description="Null, or why overlapping speech could not be looked for."
+    )
+    cannot_assess_reason: Reason | None = Field(
+        None, description="The same reason by its stable code and values."
     )
 
 
@@ -333,6 +337,9 @@ class Speakers(SpeechModel):
     )
     cannot_assess: str | None = Field(
         None, description="Null, or why speakers could not be told apart."
+    )
+    cannot_assess_reason: Reason | None = Field(
+        None, description="The same reason by its stable code and values."
     )
     method: str | None = Field(None, description="How speakers are told apart.")
     per_speaker: dict[str, SpeakerFigures | None] = Field(

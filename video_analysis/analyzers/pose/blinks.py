@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...schemas.parts import PoseFrame
+from ...schemas.reasons import reason
 from ...schemas.vision import BlinksSection
 from .. import timeseries as ts
 
@@ -24,15 +25,14 @@ def summarize(
     section = BlinksSection(
         coverage=round(coverage, 4),
         confidence=round(coverage * min(1.0, fps / 30.0), 4),
-        cannot_assess=ts.low_coverage("blinks", coverage, min_coverage, "a face"),
         sample_fps=round(fps, 3) if fps > 0 else None,
     )
+    section.cannot(ts.low_coverage("blinks", coverage, min_coverage, "a face"))
     if section.cannot_assess is None and fps < BLINK_MIN_FPS:
-        section.cannot_assess = (
-            f"frames sampled at {fps:g} fps; blinks need at least {BLINK_MIN_FPS:g} fps"
-        )
-    if section.cannot_assess or not rows:
-        section.cannot_assess = section.cannot_assess or "no eye could be measured"
+        section.cannot(reason("blinks_fps", fps=round(fps, 3), minimum=BLINK_MIN_FPS))
+    if section.cannot_assess is None and not rows:
+        section.cannot(reason("no_eye"))
+    if section.cannot_assess:
         section.confidence = 0.0
         return section
     baseline = float(np.median([r.ear for r in rows if r.ear is not None]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ...schemas.parts import PoseFrame
+from ...schemas.reasons import reason
 from ...schemas.vision import AwayEpisode, GazeSection
 from .. import timeseries as ts
 
@@ -38,12 +39,13 @@ def summarize(
     section = GazeSection(
         coverage=round(coverage, 4),
         confidence=round(0.8 * coverage, 4),
-        cannot_assess=ts.low_coverage("gaze", coverage, min_coverage, "a face"),
         min_away_s=min_away_s,
         basis="iris position in the eye plus head pose; left/right are the person's own",
     )
-    if section.cannot_assess or not rows:
-        section.cannot_assess = section.cannot_assess or "no gaze could be measured"
+    section.cannot(ts.low_coverage("gaze", coverage, min_coverage, "a face"))
+    if section.cannot_assess is None and not rows:
+        section.cannot(reason("no_gaze"))
+    if section.cannot_assess:
         section.confidence = 0.0
         return section
     section.eye_contact_ratio = round(sum(bool(r.looking) for r in rows) / len(rows), 4)

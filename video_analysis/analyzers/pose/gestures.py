@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ...schemas.parts import PoseFrame
+from ...schemas.reasons import reason
 from ...schemas.vision import FaceTouchEpisode, GesturesSection
 from .. import timeseries as ts
 
@@ -23,10 +24,10 @@ def summarize(
     section = GesturesSection(
         coverage=round(coverage, 4),
         confidence=round(coverage * (float(np.mean(scores)) if scores else 0.5), 4),
-        cannot_assess=ts.low_coverage("gestures", coverage, min_coverage, "frames"),
     )
+    section.cannot(ts.low_coverage("gestures", coverage, min_coverage, "frames"))
     if section.cannot_assess is None and not checked:
-        section.cannot_assess = "no frame was checked for hands"
+        section.cannot(reason("no_hands_checked"))
     if section.cannot_assess:
         section.confidence = 0.0
         return section

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...schemas.parts import PoseFrame
+from ...schemas.reasons import reason
 from ...schemas.vision import HeadPoseSection, Stats
 from .. import timeseries as ts
 
@@ -19,13 +20,14 @@ def summarize(
     section = HeadPoseSection(
         coverage=round(coverage, 4),
         confidence=round(0.9 * coverage, 4),
-        cannot_assess=ts.low_coverage("head pose", coverage, min_coverage, "a face"),
         convention="degrees; yaw > 0 turned to the person's own left, pitch > 0 up, "
         "roll > 0 tilted towards their left shoulder",
         nods_shakes="not reported: not reliable at the sampled frame rates",
     )
-    if section.cannot_assess or not rows:
-        section.cannot_assess = section.cannot_assess or "no head pose could be measured"
+    section.cannot(ts.low_coverage("head pose", coverage, min_coverage, "a face"))
+    if section.cannot_assess is None and not rows:
+        section.cannot(reason("no_head_pose"))
+    if section.cannot_assess:
         section.confidence = 0.0
         return section
     section.yaw = stats([r.yaw for r in rows if r.yaw is not None])

@@ -9,6 +9,7 @@ import numpy as np
 from pydantic.dataclasses import dataclass
 
 from ...schemas.parts import ROW, FrameRow, PoseFrame
+from ...schemas.reasons import reason
 from ...schemas.vision import Lean, Movement, PostureSection
 from .. import timeseries as ts
 from .head_pose import stats
@@ -38,12 +39,12 @@ def summarize(rows: list[PoseFrame], min_coverage: float, gap: float) -> Posture
     section = PostureSection(
         coverage=round(coverage, 4),
         confidence=round(coverage * visibility, 4),
-        cannot_assess=ts.low_coverage("posture", coverage, min_coverage, "shoulders"),
         convention="shoulder_tilt in degrees, > 0 when the person's left shoulder is lower; "
         "movement in shoulder widths per second",
     )
+    section.cannot(ts.low_coverage("posture", coverage, min_coverage, "shoulders"))
     if section.cannot_assess is None and not found:
-        section.cannot_assess = "no shoulders could be measured"
+        section.cannot(reason("no_shoulders"))
     if section.cannot_assess:
         section.confidence = 0.0
         return section

@@ -12,6 +12,7 @@ import numpy as np
 
 from ...schemas import QuestionSpan
 from ...schemas.parts import PartData, SpeechPart
+from ...schemas.reasons import Reason, reason
 from ...schemas.speech import (
     FiguresFor,
     OverlapRegion,
@@ -70,9 +71,9 @@ def summarize_speech(parts: SummaryInput[PartData, SpeechPart]) -> SpeechSection
     questions = manifest.metadata.questions
     chunks = unique_chunks(parts.audio)
     if not chunks:
-        reason = "no audio track" if not manifest.media.has_audio else "no audio received"
+        why = reason("no_audio_track" if not manifest.media.has_audio else "no_audio_received")
         unheard = [_question(q, None, None) for q in questions]
-        return SpeechSection.not_assessed(reason, questions=unheard)
+        return SpeechSection.not_assessed(why, questions=unheard)
     received_s = sum(c.duration_s for c in chunks)
     duration = float(manifest.media.duration_s or 0.0) or received_s
     coverage = min(1.0, received_s / duration) if duration > 0 else 0.0
@@ -106,7 +107,8 @@ def summarize_speech(parts: SummaryInput[PartData, SpeechPart]) -> SpeechSection
             total_s=round(sum(b - a for a, b in overlaps), 3),
             regions=[OverlapRegion(start=round(a, 3), end=round(b, 3)) for a, b in overlaps],
             method=OVERLAP_METHOD,
-            cannot_assess=speaker_note,
+            cannot_assess=speaker_note and speaker_note.english,
+            cannot_assess_reason=speaker_note,
         ),
         speakers=Speakers(
             count=len(talk),
@@ -114,7 +116,8 @@ def summarize_speech(parts: SummaryInput[PartData, SpeechPart]) -> SpeechSection
             talk_s={name: round(talk[name], 3) for name in sorted(talk)},
             candidate=candidate,
             candidate_source=rule,
-            cannot_assess=speaker_note,
+            cannot_assess=speaker_note and speaker_note.english,
+            cannot_assess_reason=speaker_note,
             method=SPEAKER_METHOD,
             per_speaker=per_speaker,
         ),
@@ -130,7 +133,7 @@ def summarize_speech(parts: SummaryInput[PartData, SpeechPart]) -> SpeechSection
     )
     if not words:
         section.confidence = 0.0
-        section.cannot_assess = "no speech detected" if not turns else "no words recognised"
+        section.cannot(reason("no_speech" if not turns else "no_words"))
         section.transcript = ""
         return section
     everyone = figures_of(words, None)
@@ -181,13 +184,15 @@ def _with_figures(
     return section
 
 
-def _turns(chunks: list[SpeechPart], settings: Settings) -> tuple[list[speakers.Turn], str | None]:
+def _turns(
+    chunks: list[SpeechPart], settings: Settings
+) -> tuple[list[speakers.Turn], Reason | None]:
     """Speaker turns over the video, or none and why."""
     windows = [speakers.SpeakerWindow.from_row(w) for c in chunks for w in c.speaker_windows]
     regions = [region for c in chunks for region in c.speech_regions]
     missing = next((c.speaker_model for c in chunks if c.speaker_model), None)
     if missing:
-        return [], missing
+        return [], reason("speaker_model_missing", detail=missing)
     turns = speakers.diarize(
         windows,
         regions,

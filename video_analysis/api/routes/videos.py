@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
@@ -135,8 +135,22 @@ async def video_events(
         *KEYED, 404, 409, 410, e409="not_ready: the analysis is not done; poll the status."
     ),
 )
-async def video_report(key: ReadKey, video_id: VideoId, c: ComponentsDep) -> HTMLResponse:
-    """The interview's report: one self-contained HTML page (no network needed)."""
+async def video_report(
+    key: ReadKey,
+    video_id: VideoId,
+    c: ComponentsDep,
+    lang: Annotated[
+        Literal["en", "ko"] | None,
+        Query(
+            description="The page's language; default: the request's Accept-Language, "
+            "else VA_REPORT_LANGUAGE, else the video's own language when the report is written "
+            "in it, else English."
+        ),
+    ] = None,
+    accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> HTMLResponse:
+    """The interview's report: one self-contained HTML page (no network needed), in Korean
+    or English."""
     result = await c.results.get_result(video_id)
     if result is None:
         status = await live_video(c, video_id)
@@ -146,12 +160,23 @@ async def video_report(key: ReadKey, video_id: VideoId, c: ComponentsDep) -> HTM
             code="not_ready",
             http_status=409,
         )
-    from ...report import render  # matplotlib and the templates: loaded on first use
+    from ...report import Reader, choose_language, render  # matplotlib: loaded on first use
 
+    reader = Reader(
+        choose_language(lang, accept_language, c.settings.report_language, result.speech.language),
+        c.settings.report_timezone,
+    )
     recording = await media.recording(c, c.links, video_id)
-    page = await asyncio.to_thread(render, result, recording=recording)
+    page = await asyncio.to_thread(render, result, recording=recording, reader=reader)
     # About a person, and holding a link that expires: for this reader, never stored.
-    return HTMLResponse(page, headers={"Cache-Control": "private, no-store"})
+    return HTMLResponse(
+        page,
+        headers={
+            "Cache-Control": "private, no-store",
+            "Content-Language": reader.language,
+            "Vary": "Accept-Language",
+        },
+    )
 
 
 @router.delete(
