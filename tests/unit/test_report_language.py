@@ -266,3 +266,25 @@ def test_an_hour_in_korean_stays_within_the_pages_budget() -> None:
 
     assert len(page.encode()) <= MAX_HOUR_BYTES
     assert english_left(page) == []
+
+
+def test_a_passage_in_another_language_is_marked_in_the_readers_words() -> None:
+    from video_analysis.schemas.speech import LanguageShare
+
+    result = interview(30)
+    result.speech.language = "ko"
+    for segment in result.speech.segments:
+        segment.language = "en" if segment.speaker == "S1" else "ko"
+    result.speech.languages = [
+        LanguageShare(language="ko", speech_s=20.0, share=0.8),
+        LanguageShare(language="en", speech_s=5.0, share=0.2),
+    ]
+
+    korean = render(result, reader=Reader("ko"))
+    english = render(result, reader=Reader("en"))
+
+    assert "언어: 한국어 80%, 영어 20%" in korean
+    assert '<span data-t="3.5" lang="en" class="other-language">' in korean
+    assert '<span class="lang-mark" title="영어(으)로 말함">영어</span>' in korean
+    assert "languages: Korean 80%, English 20%" in english
+    assert english_left(korean) == []

@@ -48,10 +48,12 @@ class Token:
 
 @dataclass
 class Part:
-    """One segment of a turn: where it starts (a click there plays the recording from it)."""
+    """One segment of a turn: where it starts (a click there plays the recording from it),
+    and its language when it is not the video's main one."""
 
     start: float
     tokens: list[Token] = field(default_factory=list)
+    other_language: str | None = None
 
 
 @dataclass
@@ -289,12 +291,13 @@ def turns(result: AnalysisResult, cuts: Sequence[float] = ()) -> list[list[TurnV
             last = TurnView(speaker, segment.start, segment.end, speaker == candidate, continued)
             panel.append(last)
         last.end = max(last.end, segment.end)
-        part = Part(segment.start)
+        other = segment.language if segment.language != speech.language else None
+        part = Part(segment.start, other_language=other)
         last.parts.append(part)
         if not segment.words:
             part.tokens.append(Token(text=segment.text.strip(), start=segment.start))
             continue
-        fillers = _filler_positions(segment.words, speech.language)
+        fillers = _filler_positions(segment.words, segment.language or speech.language)
         for k, word in enumerate(segment.words):
             gap = None if last_end is None else word.start - last_end
             part.tokens.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
@@ -188,6 +189,7 @@ def _environment() -> Environment:
         moment=i18n.moment,
         time_of_day=i18n.time_of_day,
         language_name=i18n.language_name,
+        language_shares=_language_shares,
         word=page.word,
         why_not=page.why_not,
         note_reason=page.note_reason,
@@ -208,3 +210,8 @@ def _css_string(text: str) -> Markup:
 def _seconds(value: float) -> str:
     """A time for a ``data-t``: to the hundredth of a second, as the words are timed."""
     return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _language_shares(shares: list[Any]) -> str:
+    """The video's languages with their shares: Korean 80%, English 20%."""
+    return ", ".join(f"{i18n.language_name(s.language)} {i18n.pct(s.share)}" for s in shares)

@@ -52,7 +52,7 @@ from .result import (
     VideoStatus,
 )
 from .section import Section
-from .speech import Segment, Speakers, SpeechSection, Turn, Word
+from .speech import LanguageShare, Segment, Speakers, SpeechSection, Turn, Word
 from .vision import (
     ActionUnit,
     ActionUnits,
@@ -116,6 +116,7 @@ __all__ = [
     "ResultRef",
     "ResultStatus",
     "Section",
+    "LanguageShare",
     "Segment",
     "Speakers",
     "SpeechPart",

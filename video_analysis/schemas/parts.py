@@ -267,6 +267,9 @@ class SegmentRow(BaseModel):
     compression_ratio: float = Field(description="gzip compression ratio of the text.")
     words: list[WordRow] = Field(default_factory=list, description="Its words in time order.")
     flag: str | None = Field(default=None, description="Why the segment is left out, if it is.")
+    language: str | None = Field(
+        default=None, description="The language it was decoded in (null from older workers)."
+    )
     words_after_speech: int = Field(
         default=0,
         ge=0,

@@ -38,6 +38,9 @@ class Word(SpeechModel):
     word: str = Field(description="As Whisper writes it: leading space, punctuation attached.")
     probability: float = Field(ge=0, le=1, description="Whisper's probability of the word.")
     speaker: str | None = Field(None, description="Speaker label (S1, S2...), when known.")
+    language: str | None = Field(
+        None, description="The language it was transcribed in (its segment's), e.g. 'ko'."
+    )
     overlap: bool = Field(False, description="Said while two people spoke at once.")
     filler: bool = Field(
         False,
@@ -64,6 +67,11 @@ class Segment(SpeechModel):
     end: float = Field(description="End of the segment, seconds.")
     text: str = Field(description="The segment's text.")
     speaker: str | None = Field(None, description="Speaker label of all its words, when known.")
+    language: str | None = Field(
+        None,
+        description="The language it was transcribed in: each passage of a chunk is heard and "
+        "transcribed in its own language, never translated (null from older workers).",
+    )
     words: list[Word] = Field(default_factory=list, description="Its words in time order.")
     avg_logprob: float | None = Field(
         None, description="Whisper's mean token log-probability over the whole decoded segment."
@@ -74,6 +82,14 @@ class Segment(SpeechModel):
     compression_ratio: float | None = Field(
         None, description="gzip compression ratio of the decoded text: high is a repetition loop."
     )
+
+
+class LanguageShare(SpeechModel):
+    """One language of the video and its share of the transcribed speech."""
+
+    language: str = Field(description="Language code, e.g. 'ko'.")
+    speech_s: float = Field(ge=0, description="Seconds of transcribed segments in it.")
+    share: float = Field(ge=0, le=1, description="Its share of the transcribed segments' time.")
 
 
 class HallucinationsDropped(SpeechModel):
@@ -415,6 +431,11 @@ class SpeechSection(Section):
     """Transcript, speakers and the candidate's fluency and voice figures."""
 
     language: str | None = Field(None, description="The language spoken longest, e.g. 'en'.")
+    languages: list[LanguageShare] = Field(
+        default_factory=list,
+        description="Every language the transcript is in, most spoken first, with its share "
+        "of the transcribed time (a Korean answer with English passages: ko 0.8, en 0.2).",
+    )
     language_source: str | None = Field(
         None,
         description="metadata, setting, detected, default or interview (the language of the "

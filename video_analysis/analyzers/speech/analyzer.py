@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError
@@ -34,9 +34,9 @@ from ...schemas.parts import SpeakerWindow as WindowRow
 from ...settings import Settings
 from ..base import Analyzer, DecodedAudio, SummaryInput, WordsHook
 from ..speaker_embedding import SpeakerEmbedder
-from . import activity, praat, segmentation, speakers, voice
+from . import activity, passages, praat, segmentation, speakers, voice
 from .fillers import FILLER_PROMPTS, is_filled_pause
-from .language import LanguageChoice, detect, given
+from .language import LanguageChoice, detect, given, speech_only
 from .recognition import Recognizer, Speech
 from .summary import summarize_speech
 from .transcript import (
@@ -70,6 +70,15 @@ class _Said:
 
     rows: list[SegmentRow]
     choice: LanguageChoice
+    prompt: str | None
+    beam_size: int
+
+
+@dataclass
+class _Decoded:
+    """One stretch of speech decoded in one language."""
+
+    rows: list[SegmentRow]
     prompt: str | None
     beam_size: int
 
@@ -322,28 +331,106 @@ class SpeechAnalyzer(Analyzer):
     def _words(
         self, x: NDArray[np.float32], chunk: DecodedAudio, probabilities: Any, vad: Any
     ) -> _Said:
-        """The chunk's segments in its language, decoded again with a wider beam when the
-        first decode failed and the second is better; words after the speech ends dropped."""
-        settings = self._settings
+        """The chunk's segments, each passage in its own language (``passages``): decoded
+        again with a wider beam when the first decode failed and the second is better; words
+        after the speech ends dropped."""
         offset = float(chunk.start)
         # Whisper's speech chunks from the same Silero pass, the speech joined and encoded
         # once for language and words (``recognition`` says what that saved).
         assert self._recognizer is not None
         speech = self._recognizer.speech(x, activity.speech_chunks(probabilities, x.size, vad))
         choice = self._language(speech, chunk.language, chunk.interview_language)
-        prompt = FILLER_PROMPTS.get(choice.language)
-        beam_used = settings.speech_language_beam_sizes.get(
-            choice.language, settings.speech_beam_size
-        )
-        rows = self._transcribe(speech, offset, choice.language, prompt, beam_used)
+        pieces = self._pieces(x, probabilities, vad, speech)
+        said: _Decoded | None = None
+        parts: list[passages.Passage] = []
+        if len(pieces) > 1 and self._unsure(speech, choice):
+            parts = self._passages(x, speech, choice, pieces)
+        else:
+            said = self._decode(speech, offset, choice.language)
+            words = [(w.start - offset, w.end - offset) for row in said.rows for w in row.words]
+            unheard = passages.unheard_seconds(speech.chunks, words)
+            off = passages.off_script(
+                [(w.start - offset, w.end - offset, w.word) for r in said.rows for w in r.words],
+                choice.language,
+            )
+            other = sum(b - a for a, b in off)
+            if len(pieces) > 1 and max(unheard, other) >= passages.LOST_SPEECH_S:
+                # Only the pieces left without words or in another script are scored: the
+                # rest was heard in the chunk's language.
+                for piece in pieces:
+                    if not passages.suspect(piece, words, off):
+                        piece.language = choice.language
+                parts = self._passages(x, speech, choice, pieces)
+        if not parts or (len(parts) == 1 and parts[0].language == choice.language):
+            said = said or self._decode(speech, offset, choice.language)
+        else:
+            decoded = [
+                self._decode(self._recognizer.speech(x, part.chunks), offset, part.language)
+                for part in parts
+            ]
+            said = _Decoded(
+                rows=sorted((row for d in decoded for row in d.rows), key=lambda r: r.start),
+                prompt=next((d.prompt for d in decoded if d.prompt is not None), None),
+                beam_size=max(d.beam_size for d in decoded),
+            )
+            main = max(parts, key=lambda part: part.seconds).language
+            if main != choice.language:
+                choice = LanguageChoice(main, 0.0, "detected", choice.scores)
+        drop_after_speech(said.rows, offset, probabilities, activity.SILERO_FRAME_S, vad.threshold)
+        return _Said(rows=said.rows, choice=choice, prompt=said.prompt, beam_size=said.beam_size)
+
+    def _decode(self, speech: Speech, offset: float, language: str) -> _Decoded:
+        """One stretch of speech decoded in ``language`` (again with a wider beam when the
+        first decode failed and the second is better), each row saying its language."""
+        settings = self._settings
+        prompt = FILLER_PROMPTS.get(language)
+        beam_used = settings.speech_language_beam_sizes.get(language, settings.speech_beam_size)
+        rows = self._transcribe(speech, offset, language, prompt, beam_used)
         max_ratio = settings.speech_max_compression_ratio
         fallback = settings.speech_fallback_beam_size
         if fallback > beam_used and any(decode_failed(row, max_ratio) for row in rows):
-            again = self._transcribe(speech, offset, choice.language, prompt, fallback)
+            again = self._transcribe(speech, offset, language, prompt, fallback)
             if better_decode(rows, again, max_ratio) is again:
                 rows, beam_used = again, fallback
-        drop_after_speech(rows, offset, probabilities, activity.SILERO_FRAME_S, vad.threshold)
-        return _Said(rows=rows, choice=choice, prompt=prompt, beam_size=beam_used)
+        for row in rows:
+            row.language = language
+        return _Decoded(rows=rows, prompt=prompt, beam_size=beam_used)
+
+    def _pieces(
+        self, x: NDArray[np.float32], probabilities: Any, vad: Any, speech: Speech
+    ) -> list[passages.Piece]:
+        """The chunk's speech cut at short pauses (``passages``); none when it is too short to
+        hold two languages."""
+        if speech.seconds < passages.MIN_CHECK_S:
+            return []
+        fine = replace(vad, min_silence_duration_ms=passages.PIECE_PAUSE_MS)
+        return passages.pieces_of(activity.speech_chunks(probabilities, x.size, fine))
+
+    def _unsure(self, speech: Speech, choice: LanguageChoice) -> bool:
+        """Whisper's scores of the chunk leave room for a second language (``passages.unsure``;
+        one decoder pass over the encoding the decode reuses)."""
+        assert self._recognizer is not None
+        whole = self._recognizer.language_scores(speech, speech.samples)
+        return passages.unsure(whole, choice.language, self._settings.speech_languages)
+
+    def _passages(
+        self,
+        x: NDArray[np.float32],
+        speech: Speech,
+        choice: LanguageChoice,
+        pieces: list[passages.Piece],
+    ) -> list[passages.Passage]:
+        """The chunk's passages, each piece scored on its own (``passages``)."""
+        recognizer = self._recognizer
+        assert recognizer is not None
+        passages.score_pieces(
+            [piece for piece in pieces if piece.language is None],
+            lambda chunks: recognizer.language_scores(speech, speech_only(x, chunks)),
+            around=choice.language,
+            candidates=self._settings.speech_languages,
+            source=choice.source,
+        )
+        return passages.passages(pieces, choice.language)
 
     def _voice(self, x: NDArray[np.float32], offset: float, said: _Said, signal: Any) -> _Measured:
         """Pitch, level and voice measures over the kept segments' speech (Praat); the first
@@ -366,12 +453,13 @@ class SpeechAnalyzer(Analyzer):
         measured.stretches = praat_measures.stretches
         signal.speech_frames = int(measured.speech_mask.sum())
         signal.voiced_frames = int((measured.speech_mask & praat_measures.voiced).sum())
-        refine_filled_pauses(
-            kept,
-            offset,
-            praat_measures.voiced,
-            partial(is_filled_pause, language=said.choice.language),
-        )
+        for language in dict.fromkeys(row.language or said.choice.language for row in kept):
+            refine_filled_pauses(
+                [row for row in kept if (row.language or said.choice.language) == language],
+                offset,
+                praat_measures.voiced,
+                partial(is_filled_pause, language=language),
+            )
         return measured
 
     def _transcribe(

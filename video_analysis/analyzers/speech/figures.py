@@ -90,7 +90,7 @@ def speaker_figures(
         found: Counter[str] = Counter()
         # Found in each speaker's own stretches, as ``mark_fillers`` marks the words.
         for run in runs if speaker is not None else speaker_runs(words):
-            found += count_fillers([w.word for w in run], language)
+            found += count_fillers([w.word for w in run], run[0].language or language)
         fillers = fillers_figures(found, language, speaking_s, method)
     spans = activity.union([(w.start, w.end) for w in own])
     db = voice.frames_within(chunks, spans, "db")

@@ -49,6 +49,8 @@ def filler_spans(tokens: Sequence[str], language: str | None) -> list[tuple[int,
     """Where the fillers are in a token list: (first token, tokens, filler's name) each, in
     order; "you know" spans two tokens. The report marks these; ``count_fillers`` counts them."""
     found: list[tuple[int, int, str]] = []
+    if language not in (None, "en", "ko"):
+        return found  # no rules for it: German "er" is a word, not an English "er"
     normed = [norm(t) for t in tokens]
     i = 0
     while i < len(tokens):
@@ -79,11 +81,13 @@ def filler_spans(tokens: Sequence[str], language: str | None) -> list[tuple[int,
 
 
 def speaker_runs(words: Sequence[Word]) -> list[list[Word]]:
-    """``words`` (in time order) cut where the speaker changes: the stretches fillers are
-    found in, so that "you know" said by two people is no filler of either."""
+    """``words`` (in time order) cut where the speaker or the language changes: the stretches
+    fillers are found in, so that "you know" said by two people is no filler of either, and
+    each stretch is read by its own language's rules."""
     runs: list[list[Word]] = []
     for word in words:
-        if runs and runs[-1][-1].speaker == word.speaker:
+        last = runs[-1][-1] if runs else None
+        if last is not None and (last.speaker, last.language) == (word.speaker, word.language):
             runs[-1].append(word)
         else:
             runs.append([word])
@@ -96,7 +100,9 @@ def mark_fillers(words: Sequence[Word], language: str | None) -> None:
     for run in speaker_runs(words):
         marked = {
             k
-            for start, length, _name in filler_spans([w.word for w in run], language)
+            for start, length, _name in filler_spans(
+                [w.word for w in run], run[0].language or language
+            )
             for k in range(start, start + length)
         }
         for k, word in enumerate(run):

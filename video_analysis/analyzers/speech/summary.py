@@ -31,7 +31,7 @@ from ..base import SummaryInput
 from . import activity, speakers, voice
 from .figures import speaker_figures
 from .fillers import mark_fillers
-from .transcript import stitch, unique_chunks, video_language
+from .transcript import language_shares, stitch, unique_chunks, video_language
 
 SPEAKER_METHOD = (
     "CAM++ speaker embeddings (3D-Speaker) of 1.5 s speech windows, "
@@ -94,6 +94,7 @@ def summarize_speech(parts: SummaryInput[PartData, SpeechPart]) -> SpeechSection
         coverage=round(coverage, 4),
         language=language,
         language_source=language_source,
+        languages=language_shares(segments, language),
         hallucinations_dropped=dropped,
         audio_s=round(received_s, 3),
         turns=[Turn(start=t.start, end=t.end, speaker=t.speaker) for t in turns],

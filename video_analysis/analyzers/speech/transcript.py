@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ...schemas.parts import SegmentRow, SpeechPart, WordRow
-from ...schemas.speech import HallucinationsDropped, Segment, Word
+from ...schemas.speech import HallucinationsDropped, LanguageShare, Segment, Word
 from .activity import max_over
 from .voice import HOP_S
 
@@ -275,8 +275,15 @@ def segment_of(row: SegmentRow) -> Segment:
         avg_logprob=row.avg_logprob,
         no_speech_prob=row.no_speech_prob,
         compression_ratio=row.compression_ratio,
+        language=row.language,
         words=[
-            Word(start=w.start, end=w.end, word=w.word, probability=w.probability)
+            Word(
+                start=w.start,
+                end=w.end,
+                word=w.word,
+                probability=w.probability,
+                language=row.language,
+            )
             for w in row.words
         ],
     )
@@ -326,3 +333,20 @@ def video_language(chunks: list[SpeechPart]) -> tuple[str | None, str | None]:
         return (None, None)
     language = max(weight, key=lambda lang: weight[lang])
     return language, sources.get(language)
+
+
+def language_shares(segments: Sequence[Segment], main: str | None) -> list[LanguageShare]:
+    """Each language of the transcript with its seconds and share of the segments' time,
+    most spoken first; segments of older workers count as ``main``."""
+    seconds: dict[str, float] = {}
+    for segment in segments:
+        language = segment.language or main
+        if language is not None:
+            seconds[language] = seconds.get(language, 0.0) + max(0.0, segment.end - segment.start)
+    total = sum(seconds.values())
+    if total <= 0:
+        return []
+    return [
+        LanguageShare(language=name, speech_s=round(s, 3), share=round(s / total, 4))
+        for name, s in sorted(seconds.items(), key=lambda item: -item[1])
+    ]
