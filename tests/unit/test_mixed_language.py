@@ -41,8 +41,11 @@ def _chunk(start_s: float, end_s: float) -> dict[str, int]:
 
 
 def _scores(**shares: float) -> dict[str, float]:
-    rest = max(0.0, 1.0 - sum(shares.values()))
-    return {**shares, "cy": rest / 2 or 1e-6, "ja": rest / 2 or 1e-6}
+    """Whisper-like scores: the shares given, the rest spread over Welsh and Japanese (and a
+    trace of every language the test names)."""
+    base = {"en": 1e-4, "ko": 1e-4, "de": 1e-4, **shares}
+    rest = max(0.0, 1.0 - sum(base.values()))
+    return {**base, "cy": rest / 2 or 1e-6, "ja": rest / 2 or 1e-6}
 
 
 def test_a_clear_piece_of_another_listed_language_takes_it() -> None:
@@ -225,3 +228,42 @@ def test_a_korean_passage_inside_english_reads_as_it_does_alone(
     assert character_error_rate(alone, inside) <= 0.25, (alone, inside)
     truth = " ".join(korean_transcripts()[n] for n in names)
     assert character_error_rate(truth, inside) <= 0.3, inside
+
+
+def test_sentences_of_a_passage_outside_the_list_are_taken_together() -> None:
+    """A German passage comes in sentences of a few seconds: together they are long enough,
+    and one of them is clear; a lone short sentence, or a run heard only vaguely, is not."""
+    scored = {
+        0: _scores(de=0.6, en=0.3),
+        3: _scores(de=0.85, en=0.1),
+        6: _scores(de=0.7, en=0.2),
+        10: _scores(en=0.95, ko=0.01),
+    }
+    pieces = [Piece([_chunk(t, t + 2.8)]) for t in scored]
+    passages.score_pieces(
+        pieces,
+        lambda chunks: scored[round(chunks[0]["start"] / RATE)],
+        around="en",
+        candidates=["en", "ko"],
+        source="detected",
+    )
+    assert [p.language for p in pieces] == ["de", "de", "de", "en"]
+
+    vague = [Piece([_chunk(t, t + 2.8)]) for t in (0, 3)]
+    passages.score_pieces(
+        vague,
+        lambda chunks: _scores(de=0.6, en=0.3),
+        around="en",
+        candidates=["en", "ko"],
+        source="detected",
+    )
+    assert [p.language for p in vague] == ["en", "en"]
+    alone = [Piece([_chunk(0, 3.0)])]
+    passages.score_pieces(
+        alone,
+        lambda chunks: _scores(de=0.9, en=0.05),
+        around="en",
+        candidates=["en", "ko"],
+        source="detected",
+    )
+    assert alone[0].language != "de"

@@ -409,9 +409,18 @@ class SpeechAnalyzer(Analyzer):
     def _unsure(self, speech: Speech, choice: LanguageChoice) -> bool:
         """Whisper's scores of the chunk leave room for a second language (``passages.unsure``;
         one decoder pass over the encoding the decode reuses)."""
-        assert self._recognizer is not None
-        whole = self._recognizer.language_scores(speech, speech.samples)
-        return passages.unsure(whole, choice.language, self._settings.speech_languages)
+        recognizer = self._recognizer
+        assert recognizer is not None
+        candidates = self._settings.speech_languages
+        whole = recognizer.language_scores(speech, speech.samples)
+        if passages.unsure(whole, choice.language, candidates):
+            return True
+        if speech.seconds < passages.HALVES_FROM_S:
+            return False
+        second = speech.samples[speech.samples.size // 2 :]
+        return passages.unsure(
+            recognizer.language_scores(speech, second), choice.language, candidates
+        )
 
     def _passages(
         self,
