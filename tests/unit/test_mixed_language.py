@@ -7,6 +7,8 @@ scores made up for them.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from numpy.typing import NDArray
@@ -129,6 +131,11 @@ def test_short_stretches_are_joined_before_they_are_scored() -> None:
     assert len(pieces) == 2
 
 
+def test_the_word_error_rate_spells_digits_as_the_truth_does() -> None:
+    assert word_error_rate("set blue in a one again", "Set blue in A1 again.") == 0.0
+    assert word_error_rate("lay white by s zero again", "Lay white by S0.") == pytest.approx(1 / 6)
+
+
 def test_speech_left_without_words_or_in_another_script_is_measured() -> None:
     chunks = [_chunk(0, 4), _chunk(5, 9)]
     assert passages.unheard_seconds(chunks, [(0.2, 1.0), (0.9, 3.8)]) == pytest.approx(4.0)
@@ -162,6 +169,26 @@ def _joined(parts: list[NDArray[np.float32]]) -> tuple[NDArray[np.float32], list
         out += [part, np.zeros(int(GAP_S * RATE), dtype=np.float32)]
         at += part.size / RATE + GAP_S
     return np.concatenate(out), starts
+
+
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def word_error_rate(truth: str, heard: str) -> float:
+    """Word edit distance over the truth's words, both lowercased without punctuation, and
+    digits spelt out as GRID's truth spells them ("P2" is "p two")."""
+
+    def words(text: str) -> list[str]:
+        text = re.sub(r"(\d)", lambda m: f" {DIGITS[int(m.group(1))]} ", text.lower())
+        return re.sub(r"[^\w\s]", " ", text).split()
+
+    ref, hyp = words(truth), words(heard)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        previous, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
+    return row[-1] / max(1, len(ref))
 
 
 def _part_text(speech: SpeechSection, start: float, end: float) -> tuple[str, set[str]]:
@@ -201,9 +228,10 @@ def test_each_part_of_a_mixed_answer_is_transcribed_in_its_own_language(
     for (lang, names), start, end in zip(blocks, starts, ends, strict=True):
         text, read_in = _part_text(speech, start, end)
         truth = " ".join((korean if lang == "ko" else grid)[n] for n in names)
-        error = character_error_rate(truth, text)
+        # The issue's measures: CER on Korean, WER on English.
+        error = (character_error_rate if lang == "ko" else word_error_rate)(truth, text)
         assert read_in == {lang}, (order, lang, text, read_in)
-        assert error <= 0.35, (order, lang, error, text)
+        assert error <= (0.35 if lang == "ko" else 0.25), (order, lang, error, text)
     shares = {s.language: s.share for s in speech.languages}
     assert set(shares) == {"ko", "en"}, speech.languages
     assert speech.language == max(shares, key=lambda k: shares[k])
@@ -267,3 +295,25 @@ def test_sentences_of_a_passage_outside_the_list_are_taken_together() -> None:
         source="detected",
     )
     assert alone[0].language != "de"
+
+
+def test_korean_syllables_are_counted_over_the_time_spent_in_korean() -> None:
+    from video_analysis.analyzers.speech import fluency
+    from video_analysis.schemas import Word
+
+    def said(text: str, start: float, language: str) -> list[Word]:
+        return [
+            Word(
+                start=start + k, end=start + k + 1, word=f" {w}", probability=0.9, language=language
+            )
+            for k, w in enumerate(text.split())
+        ]
+
+    korean = said("시간 안에 풀고 약간", 0.0, "ko")  # 8 syllables in 4 s
+    english = said("set blue in again", 4.0, "en")
+
+    mixed = fluency.words_per_minute(korean + english, 8.0, 8.0, "ko")
+    alone = fluency.words_per_minute(korean, 4.0, 4.0, "ko")
+
+    assert mixed.syllables_per_minute == alone.syllables_per_minute == 120.0
+    assert fluency.words_per_minute(english, 4.0, 4.0, "en").syllables_per_minute is None

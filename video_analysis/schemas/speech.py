@@ -155,8 +155,10 @@ class WordsPerMinute(SpeechModel):
     syllables_per_minute: float | None = Field(
         None,
         ge=0,
-        description="Korean only: Hangul syllables per minute of speaking time (an eojeol "
-        "carries its particles, so syllables are the usual Korean rate); null otherwise.",
+        description="Korean only: Hangul syllables per minute of the speaking time spent in "
+        "Korean (an eojeol carries its particles, so syllables are the usual Korean rate; "
+        "in an answer that mixes languages, over its Korean words' share of the time); null "
+        "without Korean words.",
     )
 
 

@@ -53,13 +53,18 @@ def words_per_minute(
     received_s: float,
     language: str | None,
 ) -> WordsPerMinute:
-    """Words per minute of ``speaking_s`` and of ``received_s``; Korean also in syllables."""
+    """Words per minute of ``speaking_s`` and of ``received_s``; Korean also in syllables,
+    over the share of the speaking time its Korean words take (each word's language, else
+    ``language``): English passages of a Korean answer neither add syllables nor time."""
     syllables = None
-    if language == "ko":
+    korean = [w for w in words if (w.language or language) == "ko"]
+    if korean:
         # An eojeol (space-separated word) carries its particles: syllables are the usual
         # Korean rate measure too.
-        count = sum(len(_HANGUL.findall(w.word)) for w in words)
-        syllables = round(count * 60 / speaking_s, 1)
+        count = sum(len(_HANGUL.findall(w.word)) for w in korean)
+        every = sum(max(0.0, w.end - w.start) for w in words)
+        share = sum(max(0.0, w.end - w.start) for w in korean) / every if every > 0 else 1.0
+        syllables = round(count * 60 / max(1e-6, speaking_s * share), 1)
     return WordsPerMinute(
         speaking=round(len(words) * 60 / speaking_s, 1),
         overall=round(len(words) * 60 / received_s, 1) if received_s > 0 else None,
