@@ -433,7 +433,7 @@ class SpeechAnalyzer(Analyzer):
         recognizer = self._recognizer
         assert recognizer is not None
         passages.score_pieces(
-            [piece for piece in pieces if piece.language is None],
+            pieces,
             lambda chunks: recognizer.language_scores(speech, speech_only(x, chunks)),
             around=choice.language,
             candidates=self._settings.speech_languages,

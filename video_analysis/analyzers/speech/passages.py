@@ -84,7 +84,7 @@ class Piece:
 
     @property
     def seconds(self) -> float:
-        return sum(c["end"] - c["start"] for c in self.chunks) / SAMPLE_RATE
+        return speech_seconds(self.chunks)
 
 
 @dataclass
@@ -96,7 +96,12 @@ class Passage:
 
     @property
     def seconds(self) -> float:
-        return sum(c["end"] - c["start"] for c in self.chunks) / SAMPLE_RATE
+        return speech_seconds(self.chunks)
+
+
+def speech_seconds(chunks: Sequence[Chunk]) -> float:
+    """Seconds of speech in Silero's ``chunks`` (samples of the chunk)."""
+    return sum(c["end"] - c["start"] for c in chunks) / SAMPLE_RATE
 
 
 def unsure(scores: Mapping[str, float], language: str, candidates: Sequence[str]) -> bool:
@@ -198,12 +203,15 @@ def score_pieces(
     candidates: Sequence[str],
     source: LanguageSource,
 ) -> None:
-    """Each piece scored (one Whisper encoder pass) and its language set where the evidence
-    is clear; a run of pieces in which Whisper clearly hears one language outside the
-    configured ones, together at least ``OUTSIDE_MIN_S``, takes that language (sentences of a
-    German passage are a few seconds each)."""
+    """Each piece not yet given a language scored (one Whisper encoder pass) and its
+    language set where the evidence is clear; a run of neighbouring pieces in which Whisper
+    clearly hears one language outside the configured ones, together at least
+    ``OUTSIDE_MIN_S``, takes that language (sentences of a German passage are a few seconds
+    each)."""
     listed = set(candidates) | {around}
     for piece in pieces:
+        if piece.language is not None:
+            continue  # heard in the chunk's language by its decode
         scores = score(piece.chunks)
         piece.language, piece.share = piece_language(
             scores,
@@ -234,8 +242,8 @@ def _outside_runs(pieces: Sequence[Piece]) -> list[list[Piece]]:
         if (
             runs
             and k > 0
-            and pieces[k - 1].outside == piece.outside
             and runs[-1][-1] is pieces[k - 1]
+            and runs[-1][-1].outside == piece.outside
         ):
             runs[-1].append(piece)
         else:
