@@ -126,6 +126,7 @@ held = status("VmRSS:")
 started = time.perf_counter()
 result = build_result(manifest, table, settings=get_settings())
 body = claim_check.body_of(result)
+open(sys.argv[2], "wb").write(body)
 print(json.dumps({"seconds": time.perf_counter() - started, "before": before, "held": held,
                   "peak": status("VmHWM:"), "kib": len(body) // 1024, "parts": len(table.rows),
                   "text_mib": table.text_bytes / 2**20,
@@ -156,7 +157,7 @@ def main() -> int:
         lines.write_text("\n".join([manifest, *parts]) + "\n")
         del parts
         run = subprocess.run(
-            [sys.executable, "-c", MEASURE, str(lines)],
+            [sys.executable, "-c", MEASURE, str(lines), str(lines.with_suffix(".result.json"))],
             capture_output=True,
             text=True,
             cwd=ROOT,

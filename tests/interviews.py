@@ -13,6 +13,7 @@ import random
 from typing import Any
 
 from video_analysis.analyzers.action_units import UNITS
+from video_analysis.analyzers.speech.fillers import mark_fillers
 from video_analysis.schemas import (
     AnalysisResult,
     ModelInfo,
@@ -84,6 +85,7 @@ def interview(seconds: int, *, questions: int = 0) -> AnalysisResult:
             )
             for k, w in enumerate(ANSWER)
         ]
+        mark_fillers(said, "en")  # as the join marks them
         # a long pause (3 s) before the last two words
         for w in said[-2:]:
             w.start += 3.0
@@ -306,6 +308,7 @@ def _dense_speech(rng: random.Random, speaker: str, start: float, end: float) ->
         )
         t += DENSE_WORD_EVERY_S + (DENSE_PAUSE_S if rng.random() < 1 / DENSE_PAUSE_EVERY else 0)
         if len(words) == 12 or t + 0.3 > end:
+            mark_fillers(words, "en")
             segments.append(
                 Segment(
                     start=words[0].start,

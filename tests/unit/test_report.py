@@ -4,6 +4,7 @@ length an overview and a panel per question (or per five minutes) within 1.5 MB 
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from tests.interviews import dense_interview, interview
 from video_analysis.cli import main
 from video_analysis.report import Recording, render
 from video_analysis.report.windows import MIN_CHART_S, Window, chart_groups, windows
-from video_analysis.schemas import ActionUnits, QuestionSpan
+from video_analysis.schemas import ActionUnits, AnalysisResult, QuestionSpan
 from video_analysis.schemas.reasons import reason
 
 #: The issue's bound for the report of an hour's interview.
@@ -54,6 +55,26 @@ def test_the_transcript_is_by_turn_with_fillers_and_long_pauses_marked() -> None
     # Each turn links to its place on the timeline, each of its segments knows its time.
     assert 'href="#timeline-chart" class="at" data-t="3.5"' in page
     assert '<span data-t="18.5">' in page
+
+
+def test_a_result_from_before_words_were_marked_has_its_fillers_found_in_the_text() -> None:
+    # Results stored before 2026-12-06 have no ``filler`` key on their words: the report finds
+    # the fillers in the words themselves. A result whose words say none are fillers has none.
+    body = json.loads(interview(30).model_dump_json())
+    for segment in body["speech"]["segments"]:
+        for word in segment["words"]:
+            del word["filler"]
+    old = AnalysisResult.model_validate(body)
+    assert not any(s.fillers_marked for s in old.speech.segments if s.words)
+    assert '<mark class="filler" title="filler word">um</mark>' in render(old)
+
+    unmarked = interview(30)
+    for segment in unmarked.speech.segments:
+        for word in segment.words:
+            word.filler = False
+    again = AnalysisResult.model_validate_json(unmarked.model_dump_json())
+    assert all(s.fillers_marked for s in again.speech.segments)
+    assert '<mark class="filler" title="filler word">um</mark>' not in render(again)
 
 
 def test_text_from_the_recording_is_escaped() -> None:

@@ -174,3 +174,24 @@ def test_every_field_of_the_result_and_of_part_data_has_a_type_and_a_description
 
     walk(model)
     assert undescribed == []
+
+
+def test_result_rows_read_and_write_the_same_json_and_ignore_keys_they_do_not_know() -> None:
+    # Words, timeline seconds and expression and action unit seconds are slotted dataclasses
+    # (an hour holds tens of thousands of them): their JSON is the models' JSON, byte for byte,
+    # and a key a newer writer added to a row is dropped, not refused.
+    from tests.interviews import dense_interview
+
+    result = dense_interview(120)
+    body = result.model_dump_json().encode()
+    assert AnalysisResult.model_validate_json(body).model_dump_json().encode() == body
+
+    newer = json.loads(body)
+    newer["speech"]["segments"][0]["words"][0]["emphasis"] = 0.7
+    newer["timeline"][3]["gesture"] = "wave"
+    newer["face"]["expression"]["timeline"][0]["valence"] = 0.1
+    read = AnalysisResult.model_validate(newer)
+    assert read.model_dump_json().encode() == body
+    word = read.speech.segments[0].words[0]
+    assert not hasattr(word, "__dict__")  # slotted: no per-word dict
+    assert word.midpoint == (word.start + word.end) / 2

@@ -15,7 +15,7 @@ from typing import Any
 from ..analyzers.action_units import UNITS
 from ..analyzers.speech.fillers import filler_spans
 from ..analyzers.speech.fluency import LONG_PAUSE_S
-from ..schemas import AnalysisResult, Section, Word
+from ..schemas import AnalysisResult, Section, Segment
 from ..schemas.result import QuestionFigures, ReliabilityNote
 from ..schemas.speech import QuestionSpeech
 from . import i18n
@@ -297,7 +297,7 @@ def turns(result: AnalysisResult, cuts: Sequence[float] = ()) -> list[list[TurnV
         if not segment.words:
             part.tokens.append(Token(text=segment.text.strip(), start=segment.start))
             continue
-        fillers = _filler_positions(segment.words, segment.language or speech.language)
+        fillers = _filler_positions(segment, segment.language or speech.language)
         for k, word in enumerate(segment.words):
             gap = None if last_end is None else word.start - last_end
             part.tokens.append(
@@ -314,10 +314,11 @@ def turns(result: AnalysisResult, cuts: Sequence[float] = ()) -> list[list[TurnV
     return panels
 
 
-def _filler_positions(words: Sequence[Word], language: str | None) -> set[int]:
+def _filler_positions(segment: Segment, language: str | None) -> set[int]:
     """The words that are (part of) a filler: as the result marks them, or for a result
     made before words were marked, found in the segment's text."""
-    if any("filler" in w.model_fields_set for w in words):
+    words = segment.words
+    if segment.fillers_marked:
         return {k for k, w in enumerate(words) if w.filler}
     spans = filler_spans([w.word for w in words], language)
     return {k for start, length, _name in spans for k in range(start, start + length)}

@@ -7,9 +7,11 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass
 
 from .events import SCHEMA_VERSION, ErrorInfo, Message, ModelInfo, VideoMetadata, utcnow
 from .reasons import Reason
+from .rows import RESULT_ROW
 from .section import Section
 from .speech import SpeakerFigures, SpeechSection
 from .vision import (
@@ -143,19 +145,21 @@ class MediaSection(Section):
     )
 
 
-class TimelineWord(BaseModel):
+@dataclass(slots=True, kw_only=True, config=RESULT_ROW)
+class TimelineWord:
     """A word of the transcript in the timeline second that holds its midpoint."""
 
     word: str = Field(description="The word as Whisper writes it.")
     start: float = Field(description="Seconds from the start of the video.")
     end: float = Field(description="Seconds from the start of the video.")
-    speaker: str | None = Field(None, description="Speaker label (S1, S2...), when known.")
+    speaker: str | None = Field(default=None, description="Speaker label (S1, S2...), when known.")
     filler: bool = Field(
-        False, description="A filler (um, uh, 'you know'), as the transcript marks it."
+        default=False, description="A filler (um, uh, 'you know'), as the transcript marks it."
     )
 
 
-class TimelineRow(BaseModel):
+@dataclass(slots=True, kw_only=True, config=RESULT_ROW)
+class TimelineRow:
     """One second of the video: what was said and by whom, and what the camera saw meanwhile.
 
     A field is null when nothing measured it in that second (no frame sampled, no face found,
@@ -164,25 +168,33 @@ class TimelineRow(BaseModel):
     """
 
     t: float = Field(description="Start of the second, in seconds from the start of the video.")
-    text: str = Field("", description="The words of this second, in order.")
+    text: str = Field(default="", description="The words of this second, in order.")
     words: list[TimelineWord] = Field(
         default_factory=list, description="The words whose midpoint lies in this second."
     )
     speakers: list[str] = Field(default_factory=list, description="Who spoke in this second.")
-    face_seen: bool | None = Field(None, description="A face in any frame sampled this second.")
+    face_seen: bool | None = Field(
+        default=None, description="A face in any frame sampled this second."
+    )
     expression: str | None = Field(
-        None, description="Dominant apparent facial expression (mean of this second's frames)."
+        default=None,
+        description="Dominant apparent facial expression (mean of this second's frames).",
     )
     expression_score: float | None = Field(
-        None, ge=0, le=1, description="Mean score of the dominant expression in this second."
+        default=None,
+        ge=0,
+        le=1,
+        description="Mean score of the dominant expression in this second.",
     )
     eye_contact: bool | None = Field(
-        None, description="Looking at the camera in most of this second's measured frames."
+        default=None, description="Looking at the camera in most of this second's measured frames."
     )
-    head_yaw: float | None = Field(None, description="Mean head yaw, degrees.")
-    head_pitch: float | None = Field(None, description="Mean head pitch, degrees.")
+    head_yaw: float | None = Field(default=None, description="Mean head yaw, degrees.")
+    head_pitch: float | None = Field(default=None, description="Mean head pitch, degrees.")
     hands_visible: int | None = Field(
-        None, ge=0, description="Most hands seen in a frame of this second checked for hands."
+        default=None,
+        ge=0,
+        description="Most hands seen in a frame of this second checked for hands.",
     )
 
 

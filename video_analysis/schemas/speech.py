@@ -8,11 +8,20 @@ figure that could not be measured is null; its key is there all the same.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
 
 from .reasons import Reason
+from .rows import RESULT_ROW
 from .section import Section
 
 #: How a speaker's response delay was measured.
@@ -30,28 +39,32 @@ class SpeechModel(BaseModel):
 # --- transcript -------------------------------------------------------------------------------
 
 
-class Word(SpeechModel):
+@dataclass(slots=True, kw_only=True, config=RESULT_ROW)
+class Word:
     """One recognised word, with who said it and what the camera saw at its midpoint."""
 
     start: float = Field(description="Start of the word, seconds.")
     end: float = Field(description="End of the word, seconds.")
     word: str = Field(description="As Whisper writes it: leading space, punctuation attached.")
     probability: float = Field(ge=0, le=1, description="Whisper's probability of the word.")
-    speaker: str | None = Field(None, description="Speaker label (S1, S2...), when known.")
+    speaker: str | None = Field(default=None, description="Speaker label (S1, S2...), when known.")
     language: str | None = Field(
-        None, description="The language it was transcribed in (its segment's), e.g. 'ko'."
+        default=None, description="The language it was transcribed in (its segment's), e.g. 'ko'."
     )
-    overlap: bool = Field(False, description="Said while two people spoke at once.")
+    overlap: bool = Field(default=False, description="Said while two people spoke at once.")
     filler: bool = Field(
-        False,
+        default=False,
         description="A filler: a hesitation sound (um, uh, 음, 어) or a word used as one ('like,', "
         "'you know', 뭐); the fillers figures count these.",
     )
     expression: str | None = Field(
-        None, description="Apparent facial expression in the sampled frame nearest the word."
+        default=None,
+        description="Apparent facial expression in the sampled frame nearest the word.",
     )
-    eye_contact: bool | None = Field(None, description="Looking at the camera in that frame.")
-    head_yaw: float | None = Field(None, description="Head yaw in that frame, degrees.")
+    eye_contact: bool | None = Field(
+        default=None, description="Looking at the camera in that frame."
+    )
+    head_yaw: float | None = Field(default=None, description="Head yaw in that frame, degrees.")
 
     @property
     def midpoint(self) -> float:
@@ -82,6 +95,25 @@ class Segment(SpeechModel):
     compression_ratio: float | None = Field(
         None, description="gzip compression ratio of the decoded text: high is a repetition loop."
     )
+    #: Whether its words say which are fillers: a result made before words were marked
+    #: (2026-12-06) has no ``filler`` key, and its reader finds them in the text instead.
+    _fillers_marked: bool = PrivateAttr(default=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_marks(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        segment = handler(data)
+        if isinstance(data, dict):
+            words = data.get("words") or []
+            segment._fillers_marked = not words or any(
+                not isinstance(w, dict) or "filler" in w for w in words
+            )
+        return segment
+
+    @property
+    def fillers_marked(self) -> bool:
+        """Its words carry ``filler`` (every result since words were marked)."""
+        return self._fillers_marked
 
 
 class LanguageShare(SpeechModel):

@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass
 
+from .rows import RESULT_ROW
 from .section import Section
 
 
@@ -30,17 +32,16 @@ class Stats(BaseModel):
 # --- face -----------------------------------------------------------------------------------
 
 
-class ExpressionSecond(BaseModel):
+@dataclass(slots=True, kw_only=True, config=RESULT_ROW)
+class ExpressionSecond:
     """One whole second of the video with a face: the mean expression scores of its frames."""
-
-    model_config = ConfigDict(extra="allow")
 
     t: float = Field(description="Start of the second, in seconds from the start of the video.")
     dominant: str = Field(description="The label with the highest mean score in this second.")
     scores: dict[str, float] = Field(
         default_factory=dict, description="Mean score by apparent expression label."
     )
-    frames: int = Field(0, ge=0, description="Frames with a scored face in this second.")
+    frames: int = Field(default=0, ge=0, description="Frames with a scored face in this second.")
 
 
 class Expression(BaseModel):
@@ -99,17 +100,18 @@ class ActionUnit(BaseModel):
     )
 
 
-class ActionUnitSecond(BaseModel):
+@dataclass(slots=True, kw_only=True, config=RESULT_ROW)
+class ActionUnitSecond:
     """One whole second of the video with measured landmarks: each action unit's mean movement
     over its frames."""
-
-    model_config = ConfigDict(extra="allow")
 
     t: float = Field(description="Start of the second, in seconds from the start of the video.")
     intensity: dict[str, float] = Field(
         default_factory=dict, description="Mean movement by action unit (the keys of units)."
     )
-    frames: int = Field(0, ge=0, description="Frames with measured landmarks in this second.")
+    frames: int = Field(
+        default=0, ge=0, description="Frames with measured landmarks in this second."
+    )
 
 
 class ActionUnits(Section):
