@@ -14,7 +14,9 @@ Runs the speech analyzer as the service does (one chunk per recording, the join'
   cannot be checked): the filled pauses found per excerpt, with their times, to listen to.
 
 ``--beam`` and ``--prompt`` replace the beam size and the English filler prompt, to compare
-decoding choices. Prints figures; asserts nothing.
+decoding choices; ``--without-decoded`` takes every hesitation sound out of Whisper's decode
+before the rest runs (as a build that writes none of them), so what is found comes from the
+gaps read again (``analyzers/speech/hesitations.py``). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,10 +78,29 @@ def filled_pauses(speech: SpeechSection) -> list[Word]:
     ]
 
 
+def without_decoded_fillers(analyzer: SpeechAnalyzer) -> None:
+    """Make ``analyzer``'s decode leave out every hesitation sound it writes."""
+    transcribe = analyzer._transcribe
+
+    def without(*args: Any, **kwargs: Any) -> list[Any]:
+        rows = transcribe(*args, **kwargs)
+        for row in rows:
+            row.words = [w for w in row.words if not filler_rules.is_filled_pause(w.word, "en")]
+            row.text = "".join(w.word for w in row.words).strip()
+        return rows
+
+    analyzer._transcribe = without  # type: ignore[method-assign]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--beam", type=int, default=None, help="beam size (default: setting)")
     parser.add_argument("--prompt", default=None, help="English filler prompt to use instead")
+    parser.add_argument(
+        "--without-decoded",
+        action="store_true",
+        help="take the hesitation sounds out of Whisper's decode (only the gaps find them)",
+    )
     args = parser.parse_args()
     if not (FILLERS / "acoustic_corpus.TextGrid").is_file():
         print(f"no verbatim recording in {FILLERS}: the shared data folder is absent")
@@ -88,8 +110,12 @@ def main() -> int:
         filler_rules.FILLER_PROMPTS["en"] = args.prompt
     analyzer = SpeechAnalyzer(settings)
     analyzer.load()
+    if args.without_decoded:
+        without_decoded_fillers(analyzer)
     started = time.monotonic()
     print(f"beam {settings.speech_beam_size}; prompt {filler_rules.FILLER_PROMPTS['en']!r}")
+    if args.without_decoded:
+        print("hesitation sounds taken out of the decode: found only in the gaps")
 
     truth = filled_pause_times()
     found = filled_pauses(section(analyzer, settings, "fillers", fillers_audio()))

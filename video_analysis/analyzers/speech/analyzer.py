@@ -34,7 +34,7 @@ from ...schemas.parts import SpeakerWindow as WindowRow
 from ...settings import Settings
 from ..base import Analyzer, DecodedAudio, SummaryInput, WordsHook
 from ..speaker_embedding import SpeakerEmbedder
-from . import activity, passages, praat, segmentation, speakers, voice
+from . import activity, hesitations, passages, praat, segmentation, speakers, voice
 from .fillers import FILLER_PROMPTS, is_filled_pause
 from .language import LanguageChoice, detect, given, speech_only
 from .recognition import Recognizer, Speech
@@ -81,6 +81,15 @@ class _Decoded:
     rows: list[SegmentRow]
     prompt: str | None
     beam_size: int
+
+
+@dataclass(frozen=True)
+class _Heard:
+    """A chunk's Silero speech probabilities (a frame per ``activity.SILERO_FRAME_S``) and
+    the threshold Whisper's voice detection keeps speech at."""
+
+    probabilities: NDArray[np.float32]
+    threshold: float
 
 
 @dataclass
@@ -335,6 +344,7 @@ class SpeechAnalyzer(Analyzer):
         again with a wider beam when the first decode failed and the second is better; words
         after the speech ends dropped."""
         offset = float(chunk.start)
+        heard = _Heard(probabilities, vad.threshold)
         # Whisper's speech chunks from the same Silero pass, the speech joined and encoded
         # once for language and words (``recognition`` says what that saved).
         assert self._recognizer is not None
@@ -346,7 +356,7 @@ class SpeechAnalyzer(Analyzer):
         if len(pieces) > 1 and self._unsure(speech, choice):
             parts = self._passages(x, speech, choice, pieces)
         else:
-            said = self._decode(speech, offset, choice.language)
+            said = self._decode(speech, offset, choice.language, heard)
             words = [(w.start - offset, w.end - offset) for row in said.rows for w in row.words]
             unheard = passages.unheard_seconds(speech.chunks, words)
             off = passages.off_script(
@@ -362,10 +372,10 @@ class SpeechAnalyzer(Analyzer):
                         piece.language = choice.language
                 parts = self._passages(x, speech, choice, pieces)
         if not parts or (len(parts) == 1 and parts[0].language == choice.language):
-            said = said or self._decode(speech, offset, choice.language)
+            said = said or self._decode(speech, offset, choice.language, heard)
         else:
             decoded = [
-                self._decode(self._recognizer.speech(x, part.chunks), offset, part.language)
+                self._decode(self._recognizer.speech(x, part.chunks), offset, part.language, heard)
                 for part in parts
             ]
             said = _Decoded(
@@ -379,9 +389,10 @@ class SpeechAnalyzer(Analyzer):
         drop_after_speech(said.rows, offset, probabilities, activity.SILERO_FRAME_S, vad.threshold)
         return _Said(rows=said.rows, choice=choice, prompt=said.prompt, beam_size=said.beam_size)
 
-    def _decode(self, speech: Speech, offset: float, language: str) -> _Decoded:
+    def _decode(self, speech: Speech, offset: float, language: str, heard: _Heard) -> _Decoded:
         """One stretch of speech decoded in ``language`` (again with a wider beam when the
-        first decode failed and the second is better), each row saying its language."""
+        first decode failed and the second is better), each row saying its language; the
+        filled pauses it left out found again in its gaps (``hesitations``)."""
         settings = self._settings
         prompt = FILLER_PROMPTS.get(language)
         beam_used = settings.speech_language_beam_sizes.get(language, settings.speech_beam_size)
@@ -392,9 +403,41 @@ class SpeechAnalyzer(Analyzer):
             again = self._transcribe(speech, offset, language, prompt, fallback)
             if better_decode(rows, again, max_ratio) is again:
                 rows, beam_used = again, fallback
+        if prompt is not None:
+            self._hesitations(rows, speech, offset, language, heard)
         for row in rows:
             row.language = language
         return _Decoded(rows=rows, prompt=prompt, beam_size=beam_used)
+
+    def _hesitations(
+        self, rows: list[SegmentRow], speech: Speech, offset: float, language: str, heard: _Heard
+    ) -> None:
+        """Filled pauses in the gaps between ``rows``' words, read again from there."""
+        recognizer = self._recognizer
+        assert recognizer is not None and speech.chunks
+        words = [
+            (w.start - offset, w.end - offset)
+            for row in rows
+            if row.flag is None
+            for w in row.words
+        ]
+        found = hesitations.gaps(
+            sorted(words),
+            (speech.chunks[0]["start"] / SAMPLE_RATE, speech.chunks[-1]["end"] / SAMPLE_RATE),
+            heard.probabilities,
+            activity.SILERO_FRAME_S,
+            heard.threshold,
+        )
+        if found:
+            hesitations.recover(
+                rows,
+                offset,
+                found,
+                lambda at_s: recognizer.read_from(
+                    speech, at_s, language, prompt=FILLER_PROMPTS[language]
+                ),
+                partial(is_filled_pause, language=language),
+            )
 
     def _pieces(
         self, x: NDArray[np.float32], probabilities: Any, vad: Any, speech: Speech

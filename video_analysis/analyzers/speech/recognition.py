@@ -23,7 +23,10 @@ same arguments; faster-whisper is pinned (1.2.1), since ``generate_segments`` an
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import dropwhile, takewhile
 from typing import Any
 
 import numpy as np
@@ -34,6 +37,9 @@ from .voice import SAMPLE_RATE
 
 #: Mel frames in one Whisper window (30 s at 10 ms).
 WINDOW_FRAMES = 3000
+#: Seconds between two of Whisper's timestamp tokens, and the last one.
+TIME_PRECISION_S = 0.02
+LAST_TIMESTAMP = 1500
 #: Speech left after the last transcribed segment that is decoded again (seconds of joined
 #: speech). Voice detection pads speech by 0.4 s on each side and word ends are estimates, so
 #: less is no sign of words missed.
@@ -159,6 +165,48 @@ class Recognizer:
             ]
         return list(self._restore(iter(segments), speech.chunks, SAMPLE_RATE))
 
+    def read_from(
+        self,
+        speech: Speech,
+        at_s: float,
+        language: str,
+        *,
+        prompt: str | None,
+        max_tokens: int = 3,
+    ) -> tuple[str, float]:
+        """What Whisper reads from ``at_s`` (seconds of the chunk) on: at most ``max_tokens``
+        of text, up to the next timestamp, and their probability (the geometric mean of the
+        tokens'). The decoder starts at that time's timestamp token, after ``prompt``, on the
+        encoding the chunk's decode made: one short decoder pass, no encoder pass."""
+        if not speech.chunks:
+            return "", 0.0
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+        position = round(joined_seconds(speech.chunks, at_s) / TIME_PRECISION_S)
+        tokens = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())] if prompt else []
+        tokens += [
+            *tokenizer.sot_sequence,
+            tokenizer.timestamp_begin + min(position, LAST_TIMESTAMP),
+        ]
+        result = model.model.generate(
+            self._first_window(speech),
+            [tokens],
+            beam_size=1,
+            max_length=len(tokens) + max_tokens,
+            return_scores=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppressed(tokenizer, [-1]),
+        )[0]
+        # The result begins with the timestamp it was started at.
+        timestamp: Any = lambda t: t >= tokenizer.timestamp_begin  # noqa: E731
+        after = dropwhile(timestamp, result.sequences_ids[0])
+        text = list(takewhile(lambda t: not timestamp(t), after))
+        return tokenizer.decode(text), math.exp(result.scores[0])
+
     def _first_window(self, speech: Speech) -> Any:
         """The encoder output of the speech's first window, exactly as ``generate_segments``
         cuts it (its content frames are the features' frames but the last)."""
@@ -167,3 +215,16 @@ class Recognizer:
             window = speech.features[:, : min(WINDOW_FRAMES, content)]
             speech.encoded = self._model.encode(self._pad_or_trim(window))
         return speech.encoded
+
+
+def joined_seconds(chunks: Sequence[Mapping[str, int]], at_s: float) -> float:
+    """Where ``at_s`` (seconds of the chunk) lies in its speech joined (``speech_only`` of
+    ``chunks``, samples of the chunk): a time between chunks is the next chunk's start."""
+    at = at_s * SAMPLE_RATE
+    before = 0
+    for chunk in chunks:
+        start, end = int(chunk["start"]), int(chunk["end"])
+        if at < end:
+            return (before + max(0.0, at - start)) / SAMPLE_RATE
+        before += end - start
+    return before / SAMPLE_RATE
