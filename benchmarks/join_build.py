@@ -127,8 +127,12 @@ started = time.perf_counter()
 result = build_result(manifest, table, settings=get_settings())
 body = claim_check.body_of(result)
 open(sys.argv[2], "wb").write(body)
+# What the join publishes: the first form that fits a message (a claim check at these lengths).
+ref = claim_check.reference(result, body, object_uri=None)
+message = next(claim_check.fitting(claim_check.forms(result, body, ref), 900_000))
 print(json.dumps({"seconds": time.perf_counter() - started, "before": before, "held": held,
-                  "peak": status("VmHWM:"), "kib": len(body) // 1024, "parts": len(table.rows),
+                  "peak": status("VmHWM:"), "kib": len(body) // 1024, "form": message.form,
+                  "message_kib": len(message.value) // 1024, "parts": len(table.rows),
                   "text_mib": table.text_bytes / 2**20,
                   "held_mib": sum(len(v) for _, v in table.rows) / 2**20}))
 """
@@ -149,7 +153,8 @@ def main() -> int:
     minute = json.loads(args.parts.read_text())
     print(
         f"{'minutes':>7} {'parts':>6} {'text MiB':>8} {'held MiB':>8} {'build s':>7} "
-        f"{'RSS before':>10} {'with parts':>10} {'peak':>6} {'+peak':>6} {'result KiB':>10}"
+        f"{'RSS before':>10} {'with parts':>10} {'peak':>6} {'+peak':>6} {'result KiB':>10} "
+        f"{'published':>15}"
     )
     for minutes in args.minutes:
         manifest, parts = tiled(minute, minutes)
@@ -169,7 +174,7 @@ def main() -> int:
             f"{row['seconds']:7.1f} "
             f"{row['before']:10d} {row['held']:10d} {row['peak']:6d} "
             f"{row['peak'] - row['before']:6d} "
-            f"{row['kib']:10d}"
+            f"{row['kib']:10d} {row['form']:>8} {row['message_kib']:4d} KiB"
         )
     return 0
 

@@ -6,16 +6,24 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError, ProducerClosed
 from faust.exceptions import ProducerSendError
 
-from tests.interviews import interview
+from tests.interviews import dense_interview, interview
 from video_analysis import claim_check
 from video_analysis.claim_check import COMPACT_OMITS, SUMMARY_OMITS, Message
 from video_analysis.errors import ResultUnavailable
 from video_analysis.schemas import AnalysisResult
+from video_analysis.schemas.speech import (
+    Fillers,
+    Pauses,
+    ResponseDelay,
+    SpeakerFigures,
+    WordsPerMinute,
+)
 from video_analysis.settings import Settings
 from video_analysis.streams.delivery import deliver
 
@@ -64,6 +72,58 @@ def test_a_long_interview_becomes_a_compact_result_pointing_at_the_full_one() ->
     assert len(notice.structure.questions) == 20
     assert notice.models == result.models
     assert notice.media == result.media
+
+
+def _emptied_json(node: Any, keys: list[str]) -> None:
+    """The path emptied in the result's JSON, as a consumer reads the contract."""
+    if not isinstance(node, dict) or not keys:
+        return
+    head, rest = keys[0], keys[1:]
+    for key in list(node) if head == "*" else [head] if head in node else []:
+        if rest:
+            _emptied_json(node[key], rest)
+        elif isinstance(node[key], list | str | dict):
+            node[key] = type(node[key])()
+
+
+@pytest.mark.parametrize("limit", [100_000, 8_000])
+def test_a_smaller_form_is_the_whole_result_with_its_lists_emptied_and_nothing_else(
+    limit: int,
+) -> None:
+    result = dense_interview(1200, questions=4)
+    speech = result.speech
+    assert speech.speakers is not None
+    delays = [ResponseDelay(after="S2", at=3.5, delay_s=0.4)]
+    speech.speakers.per_speaker["S1"] = SpeakerFigures(
+        words_per_minute=WordsPerMinute(speaking=150.0, words=2800, speaking_s=1120.0),
+        pauses=Pauses(
+            count=40,
+            mean_s=0.9,
+            longest_s=3.1,
+            total_s=36.0,
+            long_count=6,
+            per_min=2.1,
+            min_pause_s=0.3,
+        ),
+        fillers=Fillers(method="whisper_filler_prompt"),
+        first_word_s=3.5,
+        response_delays=delays,
+        response_delay_s=0.4,
+        response_delay_basis="median_after_other_speakers",
+        confidence=0.9,
+    )
+    speech.response_delays = delays
+    body = claim_check.body_of(result)
+    ref = claim_check.reference(result, body, object_uri="s3://r/x.json")
+    form = next(claim_check.fitting(claim_check.forms(result, body, ref), limit))
+    omits = COMPACT_OMITS if form.form == "compact" else SUMMARY_OMITS
+    expected = json.loads(body)
+    for path in omits:
+        _emptied_json(expected, path.split("."))
+    expected["result_ref"] = ref.model_dump(mode="json")
+    expected["omitted"] = list(omits)
+    assert json.loads(form.value) == expected
+    assert claim_check.body_of(result) == body  # the result itself is left as it was
 
 
 def test_a_very_low_limit_gives_a_summary_without_per_answer_lists() -> None:
