@@ -201,10 +201,10 @@ class Recognizer:
             suppress_blank=True,
             suppress_tokens=self._suppressed(tokenizer, [-1]),
         )[0]
-        # The result begins with the timestamp it was started at.
-        timestamp: Any = lambda t: t >= tokenizer.timestamp_begin  # noqa: E731
-        after = dropwhile(timestamp, result.sequences_ids[0])
-        text = list(takewhile(lambda t: not timestamp(t), after))
+        # The result begins with the timestamp it was started at; its text ends at the next.
+        first_time = tokenizer.timestamp_begin
+        after = dropwhile(lambda t: t >= first_time, result.sequences_ids[0])
+        text = list(takewhile(lambda t: t < first_time, after))
         return tokenizer.decode(text), math.exp(result.scores[0])
 
     def _first_window(self, speech: Speech) -> Any:
