@@ -14,6 +14,7 @@ import csv
 import re
 import subprocess
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,11 +256,17 @@ def character_distance(reference: str, hypothesis: str) -> tuple[int, int]:
             spelled = "".join(f" {DIGITS[int(c)]} " if c.isdigit() else c for c in text.lower())
         return [c for c in spelled if c.isalnum()]
 
-    ref, hyp = chars(reference), chars(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
+    ref = chars(reference)
+    return edit_distance(ref, chars(hypothesis)), len(ref)
+
+
+def edit_distance(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
+    """Levenshtein distance between two token sequences (characters or words): the
+    substitutions, deletions and insertions that turn ``reference`` into ``hypothesis``."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, r in enumerate(reference, 1):
         current = [i]
-        for j, h in enumerate(hyp, 1):
+        for j, h in enumerate(hypothesis, 1):
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
         previous = current
-    return previous[-1], len(ref)
+    return previous[-1]

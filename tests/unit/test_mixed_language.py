@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from tests.real_data import (
     RATE,
     character_error_rate,
+    edit_distance,
     grid_audio,
     grid_transcripts,
     korean_audio,
@@ -182,13 +183,8 @@ def word_error_rate(truth: str, heard: str) -> float:
         text = re.sub(r"(\d)", lambda m: f" {DIGITS[int(m.group(1))]} ", text.lower())
         return re.sub(r"[^\w\s]", " ", text).split()
 
-    ref, hyp = words(truth), words(heard)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
-    return row[-1] / max(1, len(ref))
+    ref = words(truth)
+    return edit_distance(ref, words(heard)) / max(1, len(ref))
 
 
 def _part_text(speech: SpeechSection, start: float, end: float) -> tuple[str, set[str]]:
@@ -267,7 +263,19 @@ def test_sentences_of_a_passage_outside_the_list_are_taken_together() -> None:
         6: _scores(de=0.7, en=0.2),
         10: _scores(en=0.95, ko=0.01),
     }
-    pieces = [Piece([_chunk(t, t + 2.8)]) for t in scored]
+    assert _read_in_english_chunk(scored) == ["de", "de", "de", "en"]
+    vague = _scores(de=0.6, en=0.3)
+    assert _read_in_english_chunk({0: vague, 3: vague}) == ["en", "en"]
+    alone = _read_in_english_chunk({0: _scores(de=0.9, en=0.05)}, seconds=3.0)
+    assert alone[0] != "de"
+
+
+def _read_in_english_chunk(
+    scored: dict[int, dict[str, float]], seconds: float = 2.8
+) -> list[str | None]:
+    """The language each piece gets in a chunk detected as English (en and ko listed): a piece
+    of ``seconds`` at each second given, with the scores given for it."""
+    pieces = [Piece([_chunk(t, t + seconds)]) for t in scored]
     passages.score_pieces(
         pieces,
         lambda chunks: scored[round(chunks[0]["start"] / RATE)],
@@ -275,26 +283,7 @@ def test_sentences_of_a_passage_outside_the_list_are_taken_together() -> None:
         candidates=["en", "ko"],
         source="detected",
     )
-    assert [p.language for p in pieces] == ["de", "de", "de", "en"]
-
-    vague = [Piece([_chunk(t, t + 2.8)]) for t in (0, 3)]
-    passages.score_pieces(
-        vague,
-        lambda chunks: _scores(de=0.6, en=0.3),
-        around="en",
-        candidates=["en", "ko"],
-        source="detected",
-    )
-    assert [p.language for p in vague] == ["en", "en"]
-    alone = [Piece([_chunk(0, 3.0)])]
-    passages.score_pieces(
-        alone,
-        lambda chunks: _scores(de=0.9, en=0.05),
-        around="en",
-        candidates=["en", "ko"],
-        source="detected",
-    )
-    assert alone[0].language != "de"
+    return [p.language for p in pieces]
 
 
 def test_korean_syllables_are_counted_over_the_time_spent_in_korean() -> None:

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from tests.media_factory import make_speech_wav
+from tests.real_data import edit_distance
 from video_analysis import models
 from video_analysis.analyzers.base import DecodedAudio, SummaryInput
 from video_analysis.analyzers.speech import SpeechAnalyzer
@@ -155,13 +156,8 @@ def tokens(text: str) -> list[str]:
 
 
 def wer(reference: str, hypothesis: str) -> float:
-    ref, hyp = tokens(reference), tokens(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
-    return row[-1] / len(ref)
+    ref = tokens(reference)
+    return edit_distance(ref, tokens(hypothesis)) / len(ref)
 
 
 def voiced_span(samples: NDArray[np.float32]) -> tuple[float, float]:

@@ -414,13 +414,15 @@ class SpeechAnalyzer(Analyzer):
     ) -> None:
         """Filled pauses in the gaps between ``rows``' words, read again from there."""
         recognizer = self._recognizer
-        assert recognizer is not None and speech.chunks
+        assert recognizer is not None
         words = [
             (w.start - offset, w.end - offset)
             for row in rows
             if row.flag is None
             for w in row.words
         ]
+        if not words or not speech.chunks:
+            return  # no words to put a hesitation between
         found = hesitations.gaps(
             sorted(words),
             (speech.chunks[0]["start"] / SAMPLE_RATE, speech.chunks[-1]["end"] / SAMPLE_RATE),
