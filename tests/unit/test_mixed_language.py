@@ -130,6 +130,23 @@ def test_short_stretches_are_joined_before_they_are_scored() -> None:
     assert [round(p.seconds, 1) for p in pieces] == [4.4]
     pieces = passages.pieces_of([_chunk(0, 3), _chunk(3.5, 6.5)])
     assert len(pieces) == 2
+    # A short stretch joins the neighbour across the shorter pause ...
+    pieces = passages.pieces_of([_chunk(0, 3), _chunk(3.6, 4.6), _chunk(4.8, 7.8)])
+    assert [round(p.seconds, 1) for p in pieces] == [3.0, 4.0]
+    # ... and never across a long one: there a passage may end and another begin.
+    pieces = passages.pieces_of([_chunk(0, 3), _chunk(3.3, 6.3), _chunk(7.5, 8.8)])
+    assert [round(p.seconds, 1) for p in pieces] == [3.0, 3.0, 1.3]
+
+
+def test_an_edge_is_the_speech_nearest_the_chunks_cut() -> None:
+    chunks = [_chunk(0, 3), _chunk(3.5, 6.5), _chunk(7, 8)]
+
+    def seconds(edge: list[dict[str, int]]) -> list[tuple[float, float]]:
+        return [(c["start"] / RATE, c["end"] / RATE) for c in edge]
+
+    assert seconds(passages.edge(chunks, last=True)) == [(2.0, 3.0), (3.5, 6.5), (7.0, 8.0)]
+    assert seconds(passages.edge(chunks, last=False)) == [(0.0, 3.0), (3.5, 5.5)]
+    assert passages.edge([_chunk(1, 3)], last=True) == [_chunk(1, 3)]
 
 
 def test_the_word_error_rate_spells_digits_as_the_truth_does() -> None:
@@ -252,6 +269,47 @@ def test_a_korean_passage_inside_english_reads_as_it_does_alone(
     assert character_error_rate(alone, inside) <= 0.25, (alone, inside)
     truth = " ".join(korean_transcripts()[n] for n in names)
     assert character_error_rate(truth, inside) <= 0.3, inside
+
+
+#: A chunk is cut at a pause, often where a passage ends: a sentence of the passage before can
+#: open the next chunk, and the first of the next passage close this one. Before the chunk's
+#: edges were scored, the short Korean sentence closing English speech came out as an English
+#: translation ("I'll go home. I'll go."), the one opening it gave a Korean hallucination in
+#: the English, and the English sentence opening Korean speech was transliterated ("세트 블루").
+EDGES: dict[str, Order] = {
+    "ko-closes-en": [("en", ENGLISH), ("ko", ("KaiSpeech_000017",))],
+    "ko-opens-en": [("ko", ("KaiSpeech_000017",)), ("en", ENGLISH)],
+    "en-opens-ko": [("en", ENGLISH[:1]), ("ko", KOREAN_BEFORE + KOREAN_AFTER[:1])],
+    "en-closes-ko": [("ko", KOREAN_BEFORE + KOREAN_AFTER[:1]), ("en", ENGLISH[:1])],
+}
+
+
+@needs_models
+@needs_grid
+@needs_korean
+@pytest.mark.parametrize("order", sorted(EDGES))
+def test_a_sentence_at_a_chunks_edge_keeps_its_own_language(
+    analyzer: SpeechAnalyzer, order: str
+) -> None:
+    korean, grid = korean_transcripts(), grid_transcripts()
+    blocks = EDGES[order]
+    x, starts = _joined(
+        [
+            np.concatenate([korean_audio(n) if lang == "ko" else grid_audio(n) for n in names])
+            for lang, names in blocks
+        ]
+    )
+    speech = _speech(analyzer, f"edge-{order}", x)
+    ends = [*starts[1:], x.size / RATE]
+    for (lang, names), start, end in zip(blocks, starts, ends, strict=True):
+        text, read_in = _part_text(speech, start, end)
+        truth = " ".join((korean if lang == "ko" else grid)[n] for n in names)
+        assert read_in == {lang}, (order, lang, text, read_in)
+        if lang == "ko":
+            # One short spontaneous sentence: whisper-base misses a word or two of it alone.
+            assert character_error_rate(truth, text) <= 0.6, (order, text)
+        else:
+            assert word_error_rate(truth, text) <= 0.25, (order, text)
 
 
 def test_sentences_of_a_passage_outside_the_list_are_taken_together() -> None:

@@ -353,7 +353,7 @@ class SpeechAnalyzer(Analyzer):
         pieces = self._pieces(x, probabilities, vad, speech)
         said: _Decoded | None = None
         parts: list[passages.Passage] = []
-        if len(pieces) > 1 and self._unsure(speech, choice):
+        if len(pieces) > 1 and self._unsure(x, speech, choice, pieces):
             parts = self._passages(x, speech, choice, pieces)
         else:
             said = self._decode(speech, offset, choice.language, heard)
@@ -451,21 +451,52 @@ class SpeechAnalyzer(Analyzer):
         fine = replace(vad, min_silence_duration_ms=passages.PIECE_PAUSE_MS)
         return passages.pieces_of(activity.speech_chunks(probabilities, x.size, fine))
 
-    def _unsure(self, speech: Speech, choice: LanguageChoice) -> bool:
-        """Whisper's scores of the chunk leave room for a second language (``passages.unsure``;
-        one decoder pass over the encoding the decode reuses)."""
+    def _unsure(
+        self,
+        x: NDArray[np.float32],
+        speech: Speech,
+        choice: LanguageChoice,
+        pieces: list[passages.Piece],
+    ) -> bool:
+        """Whisper's scores of the chunk, or of its first or last piece (up to
+        ``passages.EDGE_S`` of it), leave room for a second language (``passages.unsure``):
+        the whole costs one decoder pass over the encoding the decode reuses, each edge a short
+        encoder pass (``_part_scores``).
+
+        The whole's scores follow its start: a passage at the end hardly moves them (English
+        then German: German at 0.04) and comes out translated, with no word lost and no script
+        changed. And a chunk is cut at a pause, often where a passage ends: a sentence of the
+        passage before can open it, or one of the next close it."""
         recognizer = self._recognizer
         assert recognizer is not None
         candidates = self._settings.speech_languages
         whole = recognizer.language_scores(speech, speech.samples)
         if passages.unsure(whole, choice.language, candidates):
             return True
-        if speech.seconds < passages.HALVES_FROM_S:
-            return False
-        second = speech.samples[speech.samples.size // 2 :]
-        return passages.unsure(
-            recognizer.language_scores(speech, second), choice.language, candidates
-        )
+        for piece, last in ((pieces[-1], True), (pieces[0], False)):
+            chunks = passages.edge(piece.chunks, last=last)
+            scores = self._part_scores(speech, x, chunks, choice.language)
+            if chunks == piece.chunks:
+                piece.scores = scores  # the whole piece: its scores if the pieces are scored
+            if passages.unsure(scores, choice.language, candidates):
+                return True
+        return False
+
+    def _part_scores(
+        self, speech: Speech, x: NDArray[np.float32], chunks: list[passages.Chunk], around: str
+    ) -> dict[str, float]:
+        """Whisper's scores of the speech in ``chunks`` from a short encoder pass
+        (``recognition.short_window``), or from a 30 s window when a language outside the
+        listed ones comes out first: that is how such a language is found, and the short
+        window moves its share."""
+        recognizer = self._recognizer
+        assert recognizer is not None
+        samples = speech_only(x, chunks)
+        scores = recognizer.language_scores(speech, samples, short=True)
+        listed = {*self._settings.speech_languages, around}
+        if max(scores, key=lambda name: scores[name]) in listed:
+            return scores
+        return recognizer.language_scores(speech, samples)
 
     def _passages(
         self,
@@ -475,11 +506,9 @@ class SpeechAnalyzer(Analyzer):
         pieces: list[passages.Piece],
     ) -> list[passages.Passage]:
         """The chunk's passages, each piece scored on its own (``passages``)."""
-        recognizer = self._recognizer
-        assert recognizer is not None
         passages.score_pieces(
             pieces,
-            lambda chunks: recognizer.language_scores(speech, speech_only(x, chunks)),
+            lambda chunks: self._part_scores(speech, x, chunks, choice.language),
             around=choice.language,
             candidates=self._settings.speech_languages,
             source=choice.source,

@@ -5,12 +5,13 @@ own language.
 Whisper decodes a whole chunk in one language. Forced to English, Korean comes out as nothing
 (speech lost) and German as an English translation presented as what was said. So a chunk is
 checked piece by piece when its speech may hold more than one language: before any decode
-when Whisper gives the chunk's language under ``CHECK_BELOW`` of the configured languages'
-probability or hears a language outside them (``unsure``); after its decode when that left
-``LOST_SPEECH_S`` of speech without a word or wrote that much in another script (English
-words kept in Latin letters in a Korean decode, ``off_script``), and then only the pieces
-concerned (``suspect``). A monolingual chunk costs one decoder pass over the encoding its
-decode uses.
+when Whisper, over the whole or over the first or last ``EDGE_S`` of its speech (a chunk is
+cut at a pause, often where a passage ends), gives the chunk's language under ``CHECK_BELOW``
+of the configured languages' probability or hears a language outside them (``unsure``);
+after its decode when that left ``LOST_SPEECH_S`` of speech without a word or wrote that much
+in another script (English words kept in Latin letters in a Korean decode, ``off_script``),
+and then only the pieces concerned (``suspect``). A monolingual chunk costs one decoder pass
+over the encoding its decode uses and two short encoder passes (``recognition.short_window``).
 
 A piece takes a language other than the chunk's only on clear evidence (``piece_language``):
 one of the configured languages at ``CLEAR_SHARE`` of their probability (``SHORT_SHARE`` for a
@@ -45,14 +46,14 @@ OUTSIDE_SUSPECT = 0.5
 #: Speech without a decoded word over this many seconds: checked (a language decoded in
 #: another one's words comes out empty).
 LOST_SPEECH_S = 2.0
-#: Speech this long is also scored over its second half (one encoder pass): a passage in
-#: another language at the end of a chunk hardly moves the whole's scores (English then German:
-#: German at 0.04) and comes out translated, with no word lost and no script changed. The pass
-#: is most of this check's cost: on the AMI benchmark (270 s, monolingual) recognition took
-#: 28.3 s of work without any check, 32.9 s with the checks but this one, 38.9 s with it.
-HALVES_FROM_S = 10.0
+#: Speech at each edge of a chunk scored on its own (``edge``).
+EDGE_S = 5.0
 #: Pieces are at least this long where the speech allows (shorter ones are joined).
 MIN_PIECE_S = 2.0
+#: A pause this long ends a piece whatever its length: it is where one passage most likely
+#: ends and another begins (a short sentence in another language at a chunk's edge, joined to
+#: its neighbour across it, scored as neither language).
+PASSAGE_PAUSE_S = 1.0
 SHORT_PIECE_S = 5.0
 CLEAR_SHARE = 0.8
 SHORT_SHARE = 0.95
@@ -81,6 +82,9 @@ class Piece:
     #: The language Whisper hears best in it when that is none of the configured ones.
     outside: str | None = None
     outside_share: float = 0.0
+    #: Whisper's scores of it, once taken (a chunk's first and last piece are, when no longer
+    #: than ``EDGE_S``, as its edges are checked).
+    scores: Mapping[str, float] | None = None
 
     @property
     def seconds(self) -> float:
@@ -115,19 +119,43 @@ def unsure(scores: Mapping[str, float], language: str, candidates: Sequence[str]
     return top not in listed and p_top >= OUTSIDE_SUSPECT
 
 
+def edge(chunks: Sequence[Chunk], *, last: bool) -> list[Chunk]:
+    """The first (or ``last``) ``EDGE_S`` of speech in ``chunks``: what a passage across the
+    chunk's cut leaves on this side of it, cut short so its check is one short encoder pass."""
+    keep = int(EDGE_S * SAMPLE_RATE)
+    out: list[Chunk] = []
+    for chunk in reversed(chunks) if last else chunks:
+        if keep <= 0:
+            break
+        start, end = chunk["start"], chunk["end"]
+        if end - start > keep:
+            start, end = (end - keep, end) if last else (start, start + keep)
+        out.append({"start": start, "end": end})
+        keep -= end - start
+    return out[::-1] if last else out
+
+
 def pieces_of(chunks: Sequence[Chunk]) -> list[Piece]:
     """Silero's chunks at short pauses as pieces of at least ``MIN_PIECE_S`` of speech where
-    they can be (a shorter chunk joins the piece before it, the first ones the next): fewer
-    encoder passes, and a word or two is no evidence of a language."""
-    pieces: list[Piece] = []
-    for chunk in chunks:
-        if pieces and pieces[-1].seconds < MIN_PIECE_S:
-            pieces[-1].chunks.append(chunk)
-        else:
-            pieces.append(Piece(chunks=[chunk]))
-    if len(pieces) > 1 and pieces[-1].seconds < MIN_PIECE_S:
-        pieces[-2].chunks.extend(pieces.pop().chunks)
-    return pieces
+    they can be: fewer encoder passes, and a word or two is no evidence of a language. A
+    shorter piece joins a neighbour across the shortest pause next to a short piece first
+    (the earlier one on a tie), never across ``PASSAGE_PAUSE_S``."""
+    pieces = [Piece(chunks=[chunk]) for chunk in chunks]
+
+    def pause(k: int) -> int:
+        return pieces[k + 1].chunks[0]["start"] - pieces[k].chunks[-1]["end"]
+
+    longest = PASSAGE_PAUSE_S * SAMPLE_RATE
+    while True:
+        joinable = [
+            k
+            for k in range(len(pieces) - 1)
+            if min(pieces[k].seconds, pieces[k + 1].seconds) < MIN_PIECE_S and pause(k) < longest
+        ]
+        if not joinable:
+            return pieces
+        k = min(joinable, key=lambda j: (pause(j), j))
+        pieces[k].chunks.extend(pieces.pop(k + 1).chunks)
 
 
 def piece_language(
@@ -212,7 +240,7 @@ def score_pieces(
     for piece in pieces:
         if piece.language is not None:
             continue  # heard in the chunk's language by its decode
-        scores = score(piece.chunks)
+        scores = piece.scores if piece.scores is not None else score(piece.chunks)
         piece.language, piece.share = piece_language(
             scores,
             piece.seconds,
