@@ -233,11 +233,12 @@ def short_window(content_frames: int) -> int:
     Whisper was trained on 30 s windows, its speech followed by padding; CTranslate2 encodes a
     shorter one, at a cost that grows with it. Unpadded, the en/ko shares drifted (a 12 s AMI
     cut: en 0.52 against 0.91 in the 30 s window; a 3 s Korean cut: ko 0.74 against 0.99);
-    padded to twice the content and at least 10 s they stayed within 0.02 of the 30 s
-    window's on 41 cuts of 3-12 s of real speech (AMI, GRID, ../shared/data/korean), while a
-    pass took 80 ms for 3 s and 210-260 ms for 12 s instead of 560-640 ms. The share of the
-    best of all languages moves more (GRID's lwbsza: English 0.82 -> 0.55 of all), so the
-    checks that decide for a language outside the listed ones keep the full window.
+    padded to a 10 s window (content up to 5 s) or a 20 s one (up to 10 s) they stayed within
+    0.02 of the 30 s window's on real cuts of 3-12 s (AMI, GRID, ../shared/data/korean), while
+    a pass took about 80 ms in the 10 s window and 210-260 ms in the 20 s one, against
+    560-640 ms. The share of the best of all languages moves more (GRID's lwbsza: English
+    0.82 -> 0.55 of all), so a check that finds a language outside the listed ones first
+    scores again in the full window (``SpeechAnalyzer._part_scores``).
     """
     for frames in SHORT_WINDOWS:
         if frames >= 2 * content_frames:
