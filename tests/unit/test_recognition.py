@@ -14,7 +14,9 @@ from tests.real_data import (
     GRID_CLIPS,
     RATE,
     ami_audio,
+    character_error_rate,
     grid_audio,
+    grid_transcripts,
     korean_audio,
     korean_transcripts,
     needs_ami,
@@ -53,9 +55,12 @@ class CountingModel:
     def __init__(self, model: Any) -> None:
         self._model = model
         self.encodes = 0
+        self.windows: list[tuple[int, int]] = []  # frames encoded, and their content
 
     def encode(self, features: Any) -> Any:
         self.encodes += 1
+        filled = np.flatnonzero(np.any(features != 0, axis=0))
+        self.windows.append((features.shape[-1], int(filled[-1]) + 1 if filled.size else 0))
         return self._model.encode(features)
 
     def __getattr__(self, name: str) -> Any:
@@ -158,14 +163,14 @@ def test_a_chunk_across_two_meetings_is_transcribed_to_the_end_of_its_speech(
 
 
 class EarlyEnd:
-    """A Whisper whose first decode stops at 10 s of 25 s of speech, as the real one did on a
-    chunk of the joined AMI excerpts (its seek then skipped a 28-word sentence)."""
+    """``generate_segments`` of a Whisper whose first decode stops at 10 s of 25 s of speech,
+    as the real one did on a chunk of the joined AMI excerpts (its seek then skipped a
+    28-word sentence)."""
 
-    def __init__(self, model: Any) -> None:
-        self._model = model
+    def __init__(self) -> None:
         self.clips: list[Any] = []
 
-    def generate_segments(self, features: Any, tokenizer: Any, options: Any, *args: Any) -> Any:
+    def __call__(self, model: Any, features: Any, tokenizer: Any, options: Any, *args: Any) -> Any:
         from faster_whisper.transcribe import Segment
 
         self.clips.append(options.clip_timestamps)
@@ -177,19 +182,57 @@ class EarlyEnd:
             temperature=0.0,
         )  # fmt: skip
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
 
+def test_speech_after_an_early_end_of_the_window_is_decoded_again(
+    whisper: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faster_whisper import WhisperModel
 
-def test_speech_after_an_early_end_of_the_window_is_decoded_again(whisper: Any) -> None:
-    stub = EarlyEnd(whisper)
-    recognizer = Recognizer(stub)
+    stub = EarlyEnd()
+    monkeypatch.setattr(WhisperModel, "generate_segments", stub)
+    recognizer = Recognizer(whisper)
     x = (0.1 * np.sin(np.arange(25 * 16_000) / 8)).astype(np.float32)
     speech = recognizer.speech(x, [{"start": 0, "end": x.size}])
     segments = recognizer.transcribe(speech, "en", beam_size=1, prompt=None)
     assert [s.text for s in segments] == [" from 0", " from 10"]
     assert stub.clips[0] == "0" and stub.clips[1][0] == 10.0
     assert stub.clips[1][1] == pytest.approx(25.0, abs=0.02)
+
+
+@needs_ami
+@needs_grid
+def test_a_decode_that_ends_inside_a_sentence_goes_on_in_a_short_window(whisper: Any) -> None:
+    """A window whose decode ends inside a sentence is followed by one from its last word on.
+    On chunks of real meeting speech closed by a GRID sentence (29 s, as the splitter cuts),
+    that window is encoded short, not in 30 s, and the sentence is read."""
+    from faster_whisper import vad
+
+    from video_analysis.analyzers.speech.fillers import FILLER_PROMPTS
+
+    truth = grid_transcripts()
+    tails: list[tuple[int, int]] = []
+    for meeting, clip in (("trn03", "id2_vcd_swwp2s"), ("trn05", "sbia1a"), ("trn09", "lwbsza")):
+        sentence = grid_audio(clip)
+        lead = ami_audio(meeting)[: int(28.7 * RATE) - sentence.size]
+        x = np.concatenate([lead, np.zeros(int(0.3 * RATE), np.float32), sentence])
+        counting = CountingModel(whisper)
+        recognizer = Recognizer(counting)
+        chunks = activity.speech_chunks(
+            activity.silero_probabilities(vad.get_vad_model(), x), x.size, vad.VadOptions()
+        )
+        speech = recognizer.speech(x, chunks)
+        recognizer.language_scores(speech, speech.samples)
+        segments = recognizer.transcribe(speech, "en", beam_size=1, prompt=FILLER_PROMPTS["en"])
+        said_from = x.size / RATE - sentence.size / RATE + 0.1
+        heard = "".join(w.word for s in segments for w in s.words if w.end > said_from)
+
+        assert counting.windows[0] == (WINDOW_FRAMES, speech.features.shape[-1] - 1)
+        tails += counting.windows[1:]
+        assert character_error_rate(truth[clip], heard) <= 0.1, heard
+    # Measured: a tail of 3.3-5.8 s after each (45 such chunks: the sentence's mean CER 0.073
+    # with tails in short windows, 0.070 in 30 s ones, for a quarter less decoding work).
+    assert tails
+    assert all(frames == short_window(content) < WINDOW_FRAMES for frames, content in tails)
 
 
 def test_a_short_window_is_twice_the_part_at_least_ten_seconds() -> None:
@@ -205,8 +248,10 @@ def test_a_short_window_is_twice_the_part_at_least_ten_seconds() -> None:
 @needs_korean
 def test_a_part_scored_in_a_short_window_weighs_en_and_ko_as_the_full_one(whisper: Any) -> None:
     """The checks for a second language score parts of a chunk in a short window: on real
-    cuts of 2-8 s the en/ko shares stay within 0.03 of the 30 s window's (unpadded they
-    drifted by up to 0.4), and the pass costs fewer encoder frames."""
+    cuts of 2-8 s the en/ko shares stay within 0.05 of the 30 s window's (unpadded they
+    drifted by up to 0.4), and the pass costs fewer encoder frames. The int8 kernels MKL picks
+    for the CPU move the shares a little: at most 0.02 apart on AVX2 and AVX-512 machines,
+    0.042 on one with AMX (trn05's first 3 s: en 0.976 short, 0.933 full)."""
     from video_analysis.analyzers.speech.language import combine
 
     recognizer = Recognizer(whisper)
@@ -219,4 +264,4 @@ def test_a_part_scored_in_a_short_window_weighs_en_and_ko_as_the_full_one(whispe
     for cut in cuts:
         short = combine([(1.0, recognizer.language_scores(speech, cut, short=True))], ["en", "ko"])
         full = combine([(1.0, recognizer.language_scores(speech, cut))], ["en", "ko"])
-        assert abs(short["en"] - full["en"]) <= 0.03, (cut.size / RATE, short, full)
+        assert abs(short["en"] - full["en"]) <= 0.05, (cut.size / RATE, short, full)

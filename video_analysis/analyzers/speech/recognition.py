@@ -15,8 +15,10 @@ two minutes of real meetings (AMI), the decoder 5.2 s. Here:
   (``WhisperModel.generate_segments`` takes that encoder output for its first window);
 - times go back to the chunk as ``transcribe`` maps them (``restore_speech_timestamps``).
 
-Audio chunks of at most 29 s (``VA_AUDIO_CHUNK_MAX_S``) hold at most one window of speech, so
-the second window is gone too. The decoding options are those ``transcribe`` would use for the
+Audio chunks of at most 29 s (``VA_AUDIO_CHUNK_MAX_S``) hold at most one window of speech.
+A decode that ends inside a sentence still goes on from its last word's end in a window of its
+own (Whisper's seek); that window holds the second or two left, and is encoded short
+(``_ShortTails``). The decoding options are those ``transcribe`` would use for the
 same arguments; faster-whisper is pinned (1.2.1), since ``generate_segments`` and
 ``TranscriptionOptions`` are its internals.
 """
@@ -123,6 +125,7 @@ class Recognizer:
         """
         if not speech.chunks:
             return []
+        from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
 
         model = self._model
@@ -157,8 +160,11 @@ class Recognizer:
             hallucination_silence_threshold=None,
             hotwords=None,
         )
+        windows = _ShortTails(model)
         segments = list(
-            model.generate_segments(speech.features, tokenizer, options, False, speech.encoded)
+            WhisperModel.generate_segments(
+                windows, speech.features, tokenizer, options, False, speech.encoded
+            )
         )
         heard_to = max((s.end for s in segments), default=0.0)
         content_s = (speech.features.shape[-1] - 1) * model.feature_extractor.time_per_frame
@@ -169,7 +175,9 @@ class Recognizer:
             options.clip_timestamps = [heard_to, content_s]
             segments += [
                 s
-                for s in model.generate_segments(speech.features, tokenizer, options, False)
+                for s in WhisperModel.generate_segments(
+                    windows, speech.features, tokenizer, options, False
+                )
                 if s.start >= heard_to
             ]
         return list(self._restore(iter(segments), speech.chunks, SAMPLE_RATE))
@@ -224,6 +232,29 @@ class Recognizer:
             window = speech.features[:, : min(WINDOW_FRAMES, content)]
             speech.encoded = self._model.encode(self._pad_or_trim(window))
         return speech.encoded
+
+
+class _ShortTails:
+    """The model, encoding the windows ``generate_segments`` cuts past the first in a short
+    window (``short_window``) instead of 30 s.
+
+    With word timestamps, a window whose decode ends inside a sentence is followed by one
+    that starts at its last word's end: on a chunk of dense speech that tail is a second or
+    two, and it cost a whole 30 s encoder pass (two of the three chunks of a minute of the
+    interview benchmark). ``generate_segments`` pads each window with zeros to 30 s; the
+    content is what precedes them.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def encode(self, window: NDArray[np.float32]) -> Any:
+        filled = np.flatnonzero(np.any(window != 0, axis=0))
+        content = int(filled[-1]) + 1 if filled.size else 0
+        return self._model.encode(window[:, : short_window(content)])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
 
 
 def short_window(content_frames: int) -> int:
