@@ -1,8 +1,8 @@
 """A whole two-person interview through the warm service (`dev`) and through cold `analyze`.
 
-    .venv/bin/python benchmarks/interview.py [--minutes 30] [--pair mf|ff] [--skip-dev]
-                                             [--skip-analyze] [--json OUT] [--keep DIR]
-                                             [--set VA_NAME=VALUE]
+    .venv/bin/python benchmarks/interview.py [--minutes 30] [--then MINUTES] [--pair mf|ff]
+                                             [--skip-dev] [--skip-analyze] [--json OUT]
+                                             [--keep DIR] [--set VA_NAME=VALUE]
 
 The interview is built from the real recordings of ``../shared/data`` by
 ``benchmarks/interview_media.py`` (AMI voices taking turns, GRID faces, 1280x720 25 fps
@@ -17,7 +17,9 @@ result's and the report page's sizes, what ``analysis-results`` carried for the 
 result inline, a claim check with ``result_ref``, or nothing) and errors in dev's log.
 Cold `analyze`: a fresh process on the same file; wall time, real-time factor, peak RSS.
 Both: speakers against the truth (share of single-speaker time, and of word time, given to the
-right speaker after the best mapping of labels). Prints figures; asserts nothing.
+right speaker after the best mapping of labels). ``--then 60`` sends a 60-minute interview
+through the same warm service afterwards and prints each process's peak RSS at both lengths,
+measured in the same processes. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -166,63 +168,86 @@ def log_problems(text: str, limit: int = 8) -> list[str]:
 
 
 def run_dev(
-    interview: Interview, warm: Interview, work: Path, settings: dict[str, str]
-) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
+    interviews: list[Interview], warm: Interview, work: Path, settings: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The interviews one after the other through one warm service: the figures of each. Each
+    process's peak RSS starts again from its RSS of the moment before each interview after the
+    first, so that the peaks of two lengths compare in the same processes (two services
+    started apart differed by 40-50 MiB per process after the same warm-up)."""
+    runs: list[dict[str, Any]] = []
     with DevService(work / "dev", env={**_own_env(), **settings}) as dev:
-        assert dev.process is not None and dev.http is not None
+        assert dev.process is not None
         memory = PeakMemory(dev.process.pid).start()
         try:
             started = time.monotonic()
             warm_id = dev.upload(warm.video, warm.metadata)
             warm_status = dev.wait(warm_id, timeout_s=900)
-            figures["warmup_s"] = time.monotonic() - started
-            figures["warmup_state"] = warm_status["state"]
-            figures["rss_after_warmup_mib"] = dict(memory.peak_mib)
-            before = stage_work(dev.metrics_ports)
-            cpu_before = memory.cpu_s()
-            print(f"warm-up done in {figures['warmup_s']:.1f} s; uploading ...", flush=True)
-            started = time.monotonic()
-            video_id = dev.upload(interview.video, interview.metadata)
-            figures["upload_s"] = time.monotonic() - started
-            status = dev.wait(video_id, timeout_s=max(1800.0, 3 * interview.duration_s))
-            figures["latency_s"] = time.monotonic() - started
-            figures["state"] = status["state"]
-            figures["error"] = status.get("error")
-            figures["stage_work"] = work_between(before, stage_work(dev.metrics_ports))
-            memory.sample()
-            figures["cpu_s"] = {
-                name: round(seconds - cpu_before.get(name, 0.0), 1)
-                for name, seconds in sorted(memory.cpu_s().items())
+            warm_figures = {
+                "warmup_s": time.monotonic() - started,
+                "warmup_state": warm_status["state"],
             }
-            deadline = time.monotonic() + 120
-            while (answer := dev.http.get(f"/videos/{video_id}/result")).status_code == 202:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(2)
-            figures["result_http_status"] = answer.status_code
-            (work / "dev-result.json").write_bytes(answer.content)
-            result = answer.json()
-            figures["result_bytes"] = len(answer.content)
-            figures["result_compact_bytes"] = len(
-                json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode()
-            )
-            figures["sections_bytes"] = section_sizes(result)
-            figures["timings"] = result.get("timings", {})
-            rendered = time.monotonic()
-            report = dev.http.get(f"/videos/{video_id}/report", timeout=600)
-            figures["report_s"] = time.monotonic() - rendered
-            figures["report_http_status"] = report.status_code
-            figures["report_bytes"] = len(report.content)
-            (work / "dev-report.html").write_bytes(report.content)
-            figures["kafka"] = kafka_message(dev.bootstrap, video_id)
-            figures["truth"] = judge(interview, result)
+            print(f"warm-up done in {warm_figures['warmup_s']:.1f} s", flush=True)
+            for k, interview in enumerate(interviews):
+                if k:
+                    memory.reset_peaks()
+                figures = {**warm_figures, "rss_after_warmup_mib": dict(memory.peak_mib)}
+                print(f"uploading the {interview.duration_s / 60:g}-minute interview ...")
+                runs.append(figures | _one_interview(dev, memory, interview, work / f"dev-{k}"))
         finally:
             memory.stop()
-            figures["peak_rss_mib"] = dict(sorted(memory.peak_mib.items()))
-            figures["restarts"] = memory.restarts
-    figures["log_problems"] = log_problems(dev.log_path.read_text(errors="replace"))
-    figures["log"] = str(dev.log_path)
+    problems = log_problems(dev.log_path.read_text(errors="replace"))
+    for figures in runs:
+        figures["log_problems"] = problems
+        figures["log"] = str(dev.log_path)
+    return runs
+
+
+def _one_interview(
+    dev: DevService, memory: PeakMemory, interview: Interview, work: Path
+) -> dict[str, Any]:
+    assert dev.http is not None
+    work.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, Any] = {}
+    before = stage_work(dev.metrics_ports)
+    cpu_before = memory.cpu_s()
+    started = time.monotonic()
+    video_id = dev.upload(interview.video, interview.metadata)
+    figures["upload_s"] = time.monotonic() - started
+    status = dev.wait(video_id, timeout_s=max(1800.0, 3 * interview.duration_s))
+    figures["latency_s"] = time.monotonic() - started
+    figures["state"] = status["state"]
+    figures["error"] = status.get("error")
+    figures["stage_work"] = work_between(before, stage_work(dev.metrics_ports))
+    memory.sample()
+    figures["cpu_s"] = {
+        name: round(seconds - cpu_before.get(name, 0.0), 1)
+        for name, seconds in sorted(memory.cpu_s().items())
+    }
+    deadline = time.monotonic() + 120
+    while (answer := dev.http.get(f"/videos/{video_id}/result")).status_code == 202:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    figures["result_http_status"] = answer.status_code
+    (work / "dev-result.json").write_bytes(answer.content)
+    result = answer.json()
+    figures["result_bytes"] = len(answer.content)
+    figures["result_compact_bytes"] = len(
+        json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode()
+    )
+    figures["sections_bytes"] = section_sizes(result)
+    figures["timings"] = result.get("timings", {})
+    rendered = time.monotonic()
+    report = dev.http.get(f"/videos/{video_id}/report", timeout=600)
+    figures["report_s"] = time.monotonic() - rendered
+    figures["report_http_status"] = report.status_code
+    figures["report_bytes"] = len(report.content)
+    (work / "dev-report.html").write_bytes(report.content)
+    figures["kafka"] = kafka_message(dev.bootstrap, video_id)
+    figures["truth"] = judge(interview, result)
+    memory.sample()
+    figures["peak_rss_mib"] = dict(sorted(memory.peak_mib.items()))
+    figures["restarts"] = dict(memory.restarts)
     return figures
 
 
@@ -272,7 +297,7 @@ def show(interview: Interview, figures: dict[str, Any]) -> None:
             f"{sum(cpu.values()) / dev['latency_s']:.2f} cores busy on average): "
             + ", ".join(f"{name} {seconds:.0f}" for name, seconds in cpu.items())
         )
-        print("  peak RSS (MiB, after warm-up -> peak):")
+        print("  peak RSS (MiB, before this interview -> peak):")
         after = dev["rss_after_warmup_mib"]
         for name, mib in dev["peak_rss_mib"].items():
             restarts = dev["restarts"].get(name, 0)
@@ -314,6 +339,20 @@ def show(interview: Interview, figures: dict[str, Any]) -> None:
         print("  speakers: " + _truth(cold["truth"]))
 
 
+def compare_peaks(minutes: float, first: dict[str, Any], then: list[dict[str, Any]]) -> None:
+    """Each process's peak RSS at each length, in the same warm service."""
+    lengths = [minutes, *(t["minutes"] for t in then)]
+    peaks = [first["peak_rss_mib"], *(t["dev"]["peak_rss_mib"] for t in then)]
+    print("\npeak RSS per process, the same warm service (MiB; change from the first length):")
+    print("  " + f"{'':<10}" + "".join(f"{m:>10g} min" for m in lengths))
+    for name in peaks[0]:
+        cells = [f"{peaks[0][name]:14.0f}"]
+        for peak in peaks[1:]:
+            mib = peak.get(name, float("nan"))
+            cells.append(f"{mib:7.0f} ({(mib / peaks[0][name] - 1) * 100:+4.0f}%)")
+        print(f"  {name:<10}" + "".join(cells))
+
+
 def _timings(timings: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.1f}" for k, v in timings.items()) or "none"
 
@@ -338,6 +377,15 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--pair", choices=sorted(PAIRS), default="mf", help="interviewer+candidate")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument(
+        "--then",
+        type=float,
+        action="append",
+        default=[],
+        metavar="MINUTES",
+        help="then an interview of MINUTES through the same warm service, each process's "
+        "peak RSS measured again from there (e.g. --minutes 30 --then 60); repeatable",
+    )
     parser.add_argument("--skip-dev", action="store_true", help="no warm-service run")
     parser.add_argument("--skip-analyze", action="store_true", help="no cold analyze run")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -366,10 +414,16 @@ def main() -> int:
         "video": str(interview.video),
         "cores": os.cpu_count(),
     }
+    later = [build_interview(minutes, pair=args.pair, seed=args.seed) for minutes in args.then]
     try:
         if not args.skip_dev:
             settings = dict(pair.split("=", 1) for pair in args.set)
-            figures["dev"] = run_dev(interview, warm, work, settings)
+            runs = run_dev([interview, *later], warm, work, settings)
+            figures["dev"] = runs[0]
+            figures["then"] = [
+                {"minutes": minutes, "video": str(one.video), "dev": run}
+                for minutes, one, run in zip(args.then, later, runs[1:], strict=True)
+            ]
         if not args.skip_analyze:
             print("cold analyze ...", flush=True)
             figures["analyze"] = run_analyze(interview, work)
@@ -377,6 +431,10 @@ def main() -> int:
         if args.json is not None:
             args.json.write_text(json.dumps(figures, indent=1, default=str))
     show(interview, figures)
+    for one, then in zip(later, figures.get("then", []), strict=False):
+        show(one, {"dev": then["dev"]})
+    if figures.get("then"):
+        compare_peaks(args.minutes, figures["dev"], figures["then"])
     return 0
 
 

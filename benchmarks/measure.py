@@ -168,6 +168,18 @@ class PeakMemory:
             if cpu == cpu:
                 self._cpu_now[name] = cpu
 
+    def reset_peaks(self) -> None:
+        """Start each process's peak RSS again from its RSS now (``clear_refs`` 5 resets the
+        kernel's ``VmHWM``), so that the next peak is of what comes after, in the same
+        processes."""
+        for name, pid in children_by_name(self.parent).items():
+            try:
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
+            except OSError:
+                continue
+            self.peak_mib.pop(name, None)
+        self.sample()
+
     def cpu_s(self) -> dict[str, float]:
         """CPU seconds each role has used so far."""
         return {

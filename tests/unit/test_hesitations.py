@@ -131,6 +131,36 @@ def test_unsure_reads_words_and_sounds_already_written_add_nothing() -> None:
     assert [[w.word for w in row.words] for row in rows] == before
 
 
+def test_a_gap_beside_a_filled_pause_written_at_its_time_adds_nothing() -> None:
+    """On the verbatim recording Whisper wrote the "uh" at its time, right after a gap whose
+    only sound was a breath; read from the breath the decoder reads on into that "uh": one
+    "uh", not two. A filled pause beside a gap but far from its sound is not that sound."""
+    rows = _rows()
+    # " so." ends at 13.1 and " And" starts at 14.0: an "uh," written at 13.7-13.9 is the
+    # word after the gap 13.1-13.7, whose sound (a breath) is at 13.3-13.45.
+    rows[1].words.insert(0, WordRow(start=13.7, end=13.9, word=" uh,", probability=0.7))
+    # " think" ends at 11.2: an "um" at 11.2-11.3 is the word before the gap 11.3-12.8, but
+    # 1.1 s from its sound at 12.4-12.7, which is a hesitation of its own.
+    rows[0].words.insert(2, WordRow(start=11.2, end=11.3, word=" um", probability=0.7))
+    found = [_gap(1.3, 2.8, 2.4, 2.7), _gap(3.1, 3.7, 3.3, 3.45)]
+    added = hesitations.recover(
+        rows, 10.0, found, lambda at_s: (" uh, and", 0.6), partial(is_filled_pause, language="en")
+    )
+    assert added == 1
+    assert [(w.start, w.word) for w in rows[0].words] == [
+        (10.5, " I"),
+        (10.9, " think"),
+        (11.2, " um"),
+        (12.4, " uh,"),
+        (12.8, " so."),
+    ]
+    assert [(w.start, w.word) for w in rows[1].words] == [
+        (13.7, " uh,"),
+        (14.0, " And"),
+        (14.3, " then"),
+    ]
+
+
 def test_a_time_of_the_chunk_in_its_joined_speech() -> None:
     chunks = [{"start": 16_000, "end": 48_000}, {"start": 80_000, "end": 96_000}]  # 1-3 s, 5-6 s
     assert joined_seconds(chunks, 0.5) == 0.0  # before the speech: its start

@@ -9,7 +9,8 @@ read again: the decoder is started at the gap's time on the encoding the chunk's
 already made (a timestamp token as the prefix, the filler prompt before it) and reads a few
 tokens from there. When the first word it reads is a hesitation sound, that word goes into
 the transcript at the sound's time. A gap whose first word is an ordinary word (a word Whisper
-skipped, another speaker) is left as it was: this only adds filled pauses.
+skipped, another speaker) is left as it was, and so is a gap with a filled pause written just
+beside it, which the decoder reads on into. This only adds filled pauses.
 
 One short decoder pass per gap, on the encoder output already computed; no new encoder pass.
 """
@@ -43,10 +44,19 @@ LEAD_S = 0.08
 MAX_GAPS = 8
 #: A filled pause already written this close to the sound is that sound (seconds).
 SAME_S = 0.3
+#: A filled pause written beside the gap (the word just before or just after it, no word in
+#: between) and at most this far from the sound is what the gap's read finds: the decoder
+#: started in the gap reads on into it (seconds). On the verbatim recording an AMX machine's
+#: decode wrote the "uh" at its time, right after a gap whose only sound was a breath; read
+#: from the breath, the decoder gave " uh, we're" and the "uh" was written twice.
+BESIDE_S = 1.0
 #: The least probability of what is read for its hesitation sound to count: the three of the
 #: verbatim recording read at 0.67-0.79; a meeting's "Mmm." (AMI trn04, someone agreeing) at
 #: 0.31.
 MIN_PROBABILITY = 0.5
+#: Word times and gap edges in video time are the same time within this (seconds; sums of
+#: rounded floats).
+TIME_TOLERANCE_S = 1e-3
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,8 @@ def recover(
     """Read each gap again (``read_at(seconds of the chunk)`` gives the decoded text from there
     and its probability) and put each hesitation sound read first into ``rows`` (times from
     the video start, ``offset`` its chunk's start), in the row it falls in or the one before.
-    Returns how many were added."""
+    A gap with a filled pause written just beside it, at most BESIDE_S from its sound, adds
+    nothing: that is the pause the read finds. Returns how many were added."""
     kept = [row for row in rows if row.flag is None and row.words]
     if not kept:
         return 0
@@ -140,6 +151,9 @@ def recover(
         word = first_word(text)
         if probability < MIN_PROBABILITY or not word or not is_filled_pause(word):
             continue
+        written = _written_beside(kept, offset + gap.start, offset + gap.end, is_filled_pause)
+        if written is not None and _distance(written, start, end) <= BESIDE_S:
+            continue
         filler = WordRow(
             start=round(start, 3),
             end=round(end, 3),
@@ -151,13 +165,38 @@ def recover(
     return added
 
 
+def _written_beside(
+    rows: list[SegmentRow], start: float, end: float, is_filled_pause: Callable[[str], bool]
+) -> WordRow | None:
+    """The filled pause that ends where the gap [start, end) starts or starts where it ends
+    (video times); None when neither neighbour is one."""
+    for row in rows:
+        for word in row.words:
+            beside = abs(word.end - start) < TIME_TOLERANCE_S or abs(word.start - end) < (
+                TIME_TOLERANCE_S
+            )
+            if beside and is_filled_pause(word.word):
+                return word
+    return None
+
+
+def _distance(word: WordRow, start: float, end: float) -> float:
+    """Seconds between ``word`` and the sound [start, end)."""
+    return max(0.0, start - word.end, word.start - end)
+
+
+def _follow(row: SegmentRow) -> None:
+    """The row's words in time order, its text and span following them."""
+    row.words.sort(key=lambda w: w.start)
+    row.text = "".join(w.word for w in row.words).strip()
+    row.start = min(row.start, row.words[0].start)
+    row.end = max(row.end, row.words[-1].end)
+
+
 def _insert(rows: list[SegmentRow], word: WordRow) -> None:
     """``word`` into the row whose words it falls among, else the last row before it (the
     first row when none is), in time order; the row's text and span follow."""
     before = [row for row in rows if row.words[0].start <= word.start]
     row = before[-1] if before else rows[0]
     row.words.append(word)
-    row.words.sort(key=lambda w: w.start)
-    row.text = "".join(w.word for w in row.words).strip()
-    row.start = min(row.start, word.start)
-    row.end = max(row.end, word.end)
+    _follow(row)
