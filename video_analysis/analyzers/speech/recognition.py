@@ -17,8 +17,8 @@ two minutes of real meetings (AMI), the decoder 5.2 s. Here:
 
 Audio chunks of at most 29 s (``VA_AUDIO_CHUNK_MAX_S``) hold at most one window of speech.
 A decode that ends inside a sentence still goes on from its last word's end in a window of its
-own (Whisper's seek); that window holds the second or two left, and is encoded short
-(``_ShortTails``). The decoding options are those ``transcribe`` would use for the
+own (Whisper's seek); that window holds the seconds left, and is encoded short when they
+are few (``_ShortTails``). The decoding options are those ``transcribe`` would use for the
 same arguments; faster-whisper is pinned (1.2.1), since ``generate_segments`` and
 ``TranscriptionOptions`` are its internals.
 """
@@ -239,10 +239,11 @@ class _ShortTails:
     window (``short_window``) instead of 30 s.
 
     With word timestamps, a window whose decode ends inside a sentence is followed by one
-    that starts at its last word's end: on a chunk of dense speech that tail is a second or
-    two, and it cost a whole 30 s encoder pass (two of the three chunks of a minute of the
-    interview benchmark). ``generate_segments`` pads each window with zeros to 30 s; the
-    content is what precedes them.
+    that starts at its last word's end: on a chunk of dense speech that tail is a few seconds
+    (0.4-12 s measured), and it cost a whole 30 s encoder pass (two of the three chunks of a
+    minute of the interview benchmark). ``generate_segments`` pads each window with zeros to
+    30 s; the content is what precedes them. The first window does not come here: it is
+    encoded once for the language and given to ``generate_segments``.
     """
 
     def __init__(self, model: Any) -> None:
@@ -258,8 +259,9 @@ class _ShortTails:
 
 
 def short_window(content_frames: int) -> int:
-    """Mel frames a part of ``content_frames`` is padded to for a short scoring pass: the
-    first of ``SHORT_WINDOWS`` at least twice its length, else Whisper's whole window.
+    """Mel frames a part of ``content_frames`` is padded to for a short pass (a part's
+    language scores, a decode's tail window): the first of ``SHORT_WINDOWS`` at least twice
+    its length, else Whisper's whole window.
 
     Whisper was trained on 30 s windows, its speech followed by padding; CTranslate2 encodes a
     shorter one, at a cost that grows with it. Unpadded, the en/ko shares drifted (a 12 s AMI
