@@ -6,7 +6,7 @@
 Two 1280x720 clips with a face, every analyzer on (frames: quality, face, pose; audio:
 quality, speech):
 - ``sparse``: generated (tests/media_factory.py): a test pattern with a face and espeak-ng
-  speech padded with silence, 30 fps (169 words in 60 s);
+  speech padded with silence, 30 fps (31 words in its first 10 s, then silence);
 - ``dense``: a two-person interview built from real recordings
   (``benchmarks/interview_media.py``: AMI voices taking turns, speech nearly all the time,
   GRID faces), 25 fps.
