@@ -414,7 +414,10 @@ def main() -> int:
         "video": str(interview.video),
         "cores": os.cpu_count(),
     }
-    later = [build_interview(minutes, pair=args.pair, seed=args.seed) for minutes in args.then]
+    later = [
+        build_interview(minutes, pair=args.pair, seed=args.seed)
+        for minutes in ([] if args.skip_dev else args.then)  # --then is of the warm service
+    ]
     try:
         if not args.skip_dev:
             settings = dict(pair.split("=", 1) for pair in args.set)

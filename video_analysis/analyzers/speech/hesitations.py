@@ -133,27 +133,20 @@ def recover(
     """Read each gap again (``read_at(seconds of the chunk)`` gives the decoded text from there
     and its probability) and put each hesitation sound read first into ``rows`` (times from
     the video start, ``offset`` its chunk's start), in the row it falls in or the one before.
-    A gap with a filled pause written just beside it, at most BESIDE_S from its sound, adds
-    nothing: that is the pause the read finds. Returns how many were added."""
+    A gap whose sound is a filled pause already written (``_written``) is not read.
+    Returns how many were added."""
     kept = [row for row in rows if row.flag is None and row.words]
     if not kept:
         return 0
     added = 0
     for gap in found:
-        start, end = offset + gap.sound_start, offset + gap.sound_end
-        if any(
-            is_filled_pause(w.word) and abs(w.start - start) <= SAME_S
-            for row in kept
-            for w in row.words
-        ):
+        if _written(kept, gap, offset, is_filled_pause):
             continue
         text, probability = read_at(max(gap.start, gap.sound_start - LEAD_S))
         word = first_word(text)
         if probability < MIN_PROBABILITY or not word or not is_filled_pause(word):
             continue
-        written = _written_beside(kept, offset + gap.start, offset + gap.end, is_filled_pause)
-        if written is not None and _distance(written, start, end) <= BESIDE_S:
-            continue
+        start, end = offset + gap.sound_start, offset + gap.sound_end
         filler = WordRow(
             start=round(start, 3),
             end=round(end, 3),
@@ -165,32 +158,28 @@ def recover(
     return added
 
 
-def _written_beside(
-    rows: list[SegmentRow], start: float, end: float, is_filled_pause: Callable[[str], bool]
-) -> WordRow | None:
-    """The filled pause that ends where the gap [start, end) starts or starts where it ends
-    (video times); None when neither neighbour is one."""
+def _written(
+    rows: list[SegmentRow], gap: Gap, offset: float, is_filled_pause: Callable[[str], bool]
+) -> bool:
+    """Whether the gap's sound is a filled pause already written (video times, ``offset`` the
+    chunk's start): one starting within SAME_S of the sound, or one just beside the gap (the
+    word that ends where it starts or starts where it ends) within BESIDE_S of the sound,
+    which the gap's read would run on into."""
+    start, end = offset + gap.sound_start, offset + gap.sound_end
+    gap_start, gap_end = offset + gap.start, offset + gap.end
     for row in rows:
         for word in row.words:
-            beside = abs(word.end - start) < TIME_TOLERANCE_S or abs(word.start - end) < (
-                TIME_TOLERANCE_S
+            if not is_filled_pause(word.word):
+                continue
+            if abs(word.start - start) <= SAME_S:
+                return True
+            beside = (
+                abs(word.end - gap_start) < TIME_TOLERANCE_S
+                or abs(word.start - gap_end) < TIME_TOLERANCE_S
             )
-            if beside and is_filled_pause(word.word):
-                return word
-    return None
-
-
-def _distance(word: WordRow, start: float, end: float) -> float:
-    """Seconds between ``word`` and the sound [start, end)."""
-    return max(0.0, start - word.end, word.start - end)
-
-
-def _follow(row: SegmentRow) -> None:
-    """The row's words in time order, its text and span following them."""
-    row.words.sort(key=lambda w: w.start)
-    row.text = "".join(w.word for w in row.words).strip()
-    row.start = min(row.start, row.words[0].start)
-    row.end = max(row.end, row.words[-1].end)
+            if beside and max(0.0, start - word.end, word.start - end) <= BESIDE_S:
+                return True
+    return False
 
 
 def _insert(rows: list[SegmentRow], word: WordRow) -> None:
@@ -199,4 +188,7 @@ def _insert(rows: list[SegmentRow], word: WordRow) -> None:
     before = [row for row in rows if row.words[0].start <= word.start]
     row = before[-1] if before else rows[0]
     row.words.append(word)
-    _follow(row)
+    row.words.sort(key=lambda w: w.start)
+    row.text = "".join(w.word for w in row.words).strip()
+    row.start = min(row.start, word.start)
+    row.end = max(row.end, word.end)

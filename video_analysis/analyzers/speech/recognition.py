@@ -73,11 +73,14 @@ class Recognizer:
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.transcribe import (
             TranscriptionOptions,
+            WhisperModel,
             get_suppressed_tokens,
             restore_speech_timestamps,
         )
 
         self._model = model
+        # Called on ``_ShortTails``, a view of the model, not on the model itself.
+        self._generate_segments = WhisperModel.generate_segments
         self._pad_or_trim = pad_or_trim
         self._options = TranscriptionOptions
         self._suppressed = get_suppressed_tokens
@@ -125,7 +128,6 @@ class Recognizer:
         """
         if not speech.chunks:
             return []
-        from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
 
         model = self._model
@@ -162,7 +164,7 @@ class Recognizer:
         )
         windows = _ShortTails(model)
         segments = list(
-            WhisperModel.generate_segments(
+            self._generate_segments(
                 windows, speech.features, tokenizer, options, False, speech.encoded
             )
         )
@@ -175,7 +177,7 @@ class Recognizer:
             options.clip_timestamps = [heard_to, content_s]
             segments += [
                 s
-                for s in WhisperModel.generate_segments(
+                for s in self._generate_segments(
                     windows, speech.features, tokenizer, options, False
                 )
                 if s.start >= heard_to
