@@ -31,6 +31,7 @@ from measure import analysed_parts  # noqa: E402
 
 from tests.real_data import EXPRESSION, GRID, GRID_CLIPS  # noqa: E402
 from video_analysis.analyzers import action_units as au  # noqa: E402
+from video_analysis.analyzers.frame_columns import FaceColumns, PoseColumns  # noqa: E402
 from video_analysis.schemas.parts import FacePart, PosePart  # noqa: E402
 from video_analysis.settings import Settings  # noqa: E402
 
@@ -50,12 +51,12 @@ def movements(path: Path, settings: Settings) -> tuple[np.ndarray[Any, Any], str
             pose_rows += PosePart.model_validate(part.data).frames
         elif part.analyzer == "face":
             face_rows += FacePart.model_validate(part.data).frames
-    found = au.neutral(pose_rows, face_rows)
+    pose = PoseColumns.of(pose_rows)
+    found = au.neutral(pose, FaceColumns.of(face_rows))
     if found is None:
         return np.zeros((0, len(au.UNITS))), "no landmarks"
     baseline, source, count = found
-    moved = au.intensities(pose_rows, baseline)
-    table = np.array([[frame[unit.key] for unit in au.UNITS] for frame in moved.values()])
+    table = au.intensities(pose, baseline).values
     return table, f"{count} frames, {source}"
 
 

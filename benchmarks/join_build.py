@@ -63,9 +63,14 @@ def _is_span(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 2 and all(isinstance(v, float) for v in value)
 
 
-def tiled(minute: dict[str, Any], minutes: int) -> tuple[str, list[str]]:
-    """The manifest and parts (JSON text) of ``minutes`` copies of the captured minute."""
+def tiled(
+    minute: dict[str, Any], minutes: int, video_id: str | None = None
+) -> tuple[str, list[str]]:
+    """The manifest and parts (JSON text) of ``minutes`` copies of the captured minute (of
+    the video ``video_id`` when given, else of the captured one's)."""
     manifest = dict(minute["manifest"])
+    if video_id is not None:
+        manifest["video_id"] = video_id
     batches, chunks = manifest["frame_batches"], manifest["audio_chunks"]
     frames, seconds = manifest["frames_sampled"], float(manifest["media"]["duration_s"])
     parts = []
@@ -73,6 +78,7 @@ def tiled(minute: dict[str, Any], minutes: int) -> tuple[str, list[str]]:
         for part in minute["parts"]:
             copy = dict(part)
             copy["data"] = shifted(part["data"], seconds * k)
+            copy["video_id"] = manifest["video_id"]
             if part["source"] == "frames":
                 copy["index"] = part["index"] + batches * k
                 for row in copy["data"].get("frames", []):

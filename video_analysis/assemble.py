@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,8 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from . import structure, timeline
 from .analyzers import action_units
-from .analyzers import timeseries as ts
 from .analyzers.base import SummaryInput
+from .analyzers.frame_columns import FaceColumns, PoseColumns
 from .analyzers.registry import analyzer_class
 from .schemas import (
     ActionUnits,
@@ -34,7 +34,7 @@ from .schemas import (
     SplitManifest,
     StructureSection,
 )
-from .schemas.parts import FacePart, PartData, PosePart
+from .schemas.parts import FaceFrame, FacePart, PartData, PoseFrame, PosePart
 from .schemas.reasons import Reason, reason
 from .settings import Settings
 
@@ -113,8 +113,9 @@ def build_result(
 
     The parts are read one analyzer at a time, and each analyzer's data is let go once it is
     summarised; only the face and pose frame rows, which the timeline and the action units
-    read, are held to the end, and they are read last. So a caller that yields parts one by
-    one (the join, from its table) holds one analyzer's data at a time, not the video's."""
+    read, are kept to the end, as columns (``frame_columns``), and they are read last. So a
+    caller that yields parts one by one (the join, from its table) holds one analyzer's data
+    at a time, not the video's."""
     if manifest.error is not None:
         return failed_result(manifest.video_id, manifest.error, manifest)
     now = now or datetime.now(UTC)
@@ -137,9 +138,9 @@ def build_result(
             _summarize(result, name, _Received(manifest, settings, own, data, expected), seen)
     missing_parts = sorted(expected - received.keys())
     failed_parts = sorted(key for key, part in received.items() if part.error is not None)
-    filled, missing_sections, frame_parts = seen.filled, seen.missing_sections, seen.frame_parts
-    _join_action_units(result, manifest, frame_parts, settings)
-    _join_timeline(result, manifest, frame_parts)
+    filled, missing_sections = seen.filled, seen.missing_sections
+    _join_action_units(result, manifest, source, seen, settings)
+    _join_timeline(result, manifest, seen)
     result.structure = structure.build(
         result.speech,
         result.timeline,
@@ -190,7 +191,9 @@ class _Summaries:
     missing_sections: set[str] = field(default_factory=set)
     models: dict[tuple[str, str], ModelInfo] = field(default_factory=dict)
     analyzer_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    frame_parts: dict[str, list[PartData]] = field(default_factory=dict)
+    #: The face and pose rows, once their analyzer is summarised (None: no such analyzer).
+    face: FaceColumns | None = None
+    pose: PoseColumns | None = None
 
 
 def _summarize(result: AnalysisResult, name: str, got: _Received, seen: _Summaries) -> None:
@@ -209,8 +212,10 @@ def _summarize(result: AnalysisResult, name: str, got: _Received, seen: _Summari
         frames=[got.data[p.part_key] for p in good if p.source == PartSource.FRAMES],
         audio=[got.data[p.part_key] for p in good if p.source == PartSource.AUDIO],
     )
-    if name in TIMELINE_ANALYZERS:
-        seen.frame_parts[name] = summary_input.frames
+    if name == "face":
+        seen.face = FaceColumns.of(row for p in summary_input.frames for row in _face_rows(p))
+    elif name == "pose":
+        seen.pose = PoseColumns.of(row for p in summary_input.frames for row in _pose_rows(p))
     expected_own = {k for k in got.expected if k.startswith(f"{name}:")}
     if expected_own - {p.part_key for p in good}:
         seen.missing_sections.update(cls.sections)
@@ -281,35 +286,41 @@ def _note(section: str, text: str, why: Reason | None) -> ReliabilityNote:
 def _join_action_units(
     result: AnalysisResult,
     manifest: SplitManifest,
-    frame_parts: dict[str, list[PartData]],
+    source: PartsByAnalyzer,
+    seen: _Summaries,
     settings: Settings,
 ) -> None:
     """``face.action_units`` from the pose role's face landmarks, measured against the
     person's neutral (the frames the face role reads as neutral); and, unless the setting says
     otherwise, the face role's disgust that the expression model misses, with the face's
-    expression summarised again from the changed frames (the timeline reads them too)."""
-    if "face" not in frame_parts:
+    expression summarised again from its parts, read again with the changed frames (the
+    timeline reads them too)."""
+    if seen.face is None:
         return  # no face section to hold them
-    if "pose" not in frame_parts:
+    if seen.pose is None:
         result.face.action_units = ActionUnits.not_assessed(reason("pose_not_enabled"))
         return
-    face_parts = [p for p in frame_parts["face"] if isinstance(p, FacePart)]
-    face_rows = ts.unique_rows(row for p in face_parts for row in p.frames)
-    pose_rows = ts.unique_rows(
-        row for p in frame_parts["pose"] if isinstance(p, PosePart) for row in p.frames
-    )
-    expected = max(int(manifest.frames_sampled or 0), len(pose_rows))
+    expected = max(int(manifest.frames_sampled or 0), len(seen.pose))
     units, moved = action_units.summarize(
-        pose_rows, face_rows, expected, settings.face_min_coverage
+        seen.pose, seen.face, expected, settings.face_min_coverage
     )
-    changed = action_units.read_disgust(face_rows, moved) if settings.face_action_unit_rule else {}
+    changed = action_units.read_disgust(seen.face, moved) if settings.face_action_unit_rule else {}
     if changed and result.face.cannot_assess is None:
-        frame_parts["face"] = [
-            p.model_copy(update={"frames": [changed.get(r.index, r) for r in p.frames]})
-            for p in face_parts
+        seen.face = seen.face.with_scores(changed)
+        frames: list[PartData] = [
+            p.model_copy(
+                update={
+                    "frames": [
+                        replace(r, scores=changed[r.index]) if r.index in changed else r
+                        for r in p.frames
+                    ]
+                }
+            )
+            for p in _good_frames(source, "face")
+            if isinstance(p, FacePart)
         ]
         summary_input: SummaryInput[PartData, PartData] = SummaryInput(
-            manifest=manifest, settings=settings, frames=frame_parts["face"]
+            manifest=manifest, settings=settings, frames=frames
         )
         face = analyzer_class("face").summarize(summary_input)["face"]
         assert isinstance(face, FaceSection)
@@ -319,21 +330,29 @@ def _join_action_units(
     result.face.action_units = units
 
 
-def _join_timeline(
-    result: AnalysisResult, manifest: SplitManifest, frame_parts: dict[str, list[PartData]]
-) -> None:
+def _join_timeline(result: AnalysisResult, manifest: SplitManifest, seen: _Summaries) -> None:
     """The per-second timeline, and what the camera saw at each word of the transcript."""
-    face_rows = ts.unique_rows(
-        row for p in frame_parts.get("face", []) if isinstance(p, FacePart) for row in p.frames
-    )
-    pose_rows = ts.unique_rows(
-        row for p in frame_parts.get("pose", []) if isinstance(p, PosePart) for row in p.frames
-    )
+    face = seen.face or FaceColumns.of([])
+    pose = seen.pose or PoseColumns.of([])
     segments = result.speech.segments
-    timeline.annotate_words(segments, face_rows, pose_rows, manifest.sample_fps)
-    result.timeline = timeline.build(
-        float(manifest.media.duration_s or 0.0), face_rows, pose_rows, segments
-    )
+    timeline.annotate_words(segments, face, pose, manifest.sample_fps)
+    result.timeline = timeline.build(float(manifest.media.duration_s or 0.0), face, pose, segments)
+
+
+def _face_rows(data: PartData) -> list[FaceFrame]:
+    return data.frames if isinstance(data, FacePart) else []
+
+
+def _pose_rows(data: PartData) -> list[PoseFrame]:
+    return data.frames if isinstance(data, PosePart) else []
+
+
+def _good_frames(source: PartsByAnalyzer, name: str) -> list[PartData]:
+    """Analyzer ``name``'s frame parts that arrived whole, read again from ``source`` in the
+    order ``_summarize`` reads them."""
+    own, data = _read_parts(source.of(name))
+    good = sorted((p for p in own.values() if p.error is None), key=_order)
+    return [data[p.part_key] for p in good if p.source == PartSource.FRAMES]
 
 
 def _order(part: PartialResult) -> tuple[str, int]:

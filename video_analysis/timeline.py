@@ -1,10 +1,11 @@
 """The multimodal timeline: what was said, by whom, and what the camera saw, second by second.
 
-Pure functions over what the join already holds: the face and pose roles' per-frame rows (each
-with its time ``t``) and the speech section's segments (words with times and speakers). The
-timeline has one row for every second of the video, none skipped; a field no analyzer measured
-in a second is null. Each word of the transcript is also given what the camera saw at its
-midpoint (the sampled frame nearest to it, within one sampling interval).
+Pure functions over what the join already holds: the face and pose roles' per-frame rows as
+columns (``analyzers/frame_columns.py``, each frame with its time ``t``) and the speech
+section's segments (words with times and speakers). The timeline has one row for every second
+of the video, none skipped; a field no analyzer measured in a second is null. Each word of the
+transcript is also given what the camera saw at its midpoint (the sampled frame nearest to it,
+within one sampling interval).
 """
 
 from __future__ import annotations
@@ -12,64 +13,76 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from typing import Generic
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .analyzers import timeseries as ts
 from .analyzers.face import LABELS
+from .analyzers.frame_columns import FaceColumns, PoseColumns
 from .schemas import Segment, TimelineRow, TimelineWord, Word
-from .schemas.parts import FaceFrame, PoseFrame
 
 
 def build(
     duration_s: float,
-    face_rows: Sequence[FaceFrame],
-    pose_rows: Sequence[PoseFrame],
+    face: FaceColumns,
+    pose: PoseColumns,
     segments: Sequence[Segment],
 ) -> list[TimelineRow]:
     """One row per second of ``duration_s`` (rounded up; longer when data runs past it)."""
     words = [w for seg in segments for w in seg.words]
-    ends = [r.t for r in (*face_rows, *pose_rows)] + [w.midpoint for w in words]
+    ends = [*face.t.tolist(), *pose.t.tolist(), *(w.midpoint for w in words)]
     seconds = max(math.ceil(duration_s), math.floor(max(ends)) + 1 if ends else 0)
-    face_by_s = _by_second(face_rows)
-    pose_by_s = _by_second(pose_rows)
+    face_by_s = ts.by_second(face.t.tolist())
+    pose_by_s = ts.by_second(pose.t.tolist())
     words_by_s: dict[int, list[Word]] = {}
     for word in sorted(words, key=lambda w: w.midpoint):
         words_by_s.setdefault(math.floor(word.midpoint), []).append(word)
     return [
-        _row(second, face_by_s.get(second, []), pose_by_s.get(second, []), words_by_s)
+        _row(
+            second,
+            face,
+            _positions(face_by_s, second),
+            pose,
+            _positions(pose_by_s, second),
+            words_by_s,
+        )
         for second in range(seconds)
     ]
 
 
 def annotate_words(
     segments: Sequence[Segment],
-    face_rows: Sequence[FaceFrame],
-    pose_rows: Sequence[PoseFrame],
+    face: FaceColumns,
+    pose: PoseColumns,
     fps: float,
 ) -> None:
     """Give every word (in place) the apparent expression, eye contact and head yaw of the
     sampled frame nearest its midpoint, or null when no frame lies within one sampling
     interval (``1 / fps``) of it."""
     reach = 1.0 / fps if fps > 0 else 0.0
-    face = _Nearest(face_rows, reach)
-    pose = _Nearest(pose_rows, reach)
+    near_face = _Nearest(face.t, reach)
+    near_pose = _Nearest(pose.t, reach)
     for seg in segments:
         for word in seg.words:
             t = word.midpoint
-            seen = face.at(t)
-            looked = pose.at(t)
-            scores = seen.scores if seen else None
-            word.expression = max(scores, key=scores.__getitem__) if scores else None
-            word.eye_contact = looked.looking if looked else None
-            word.head_yaw = looked.yaw if looked else None
+            seen = near_face.at(t)
+            looked = near_pose.at(t)
+            word.expression = face.top(seen) if seen is not None else None
+            if looked is None:
+                word.eye_contact = word.head_yaw = None
+                continue
+            looking, yaw = pose.looking[looked], pose.yaw[looked]
+            word.eye_contact = None if np.isnan(looking) else bool(looking)
+            word.head_yaw = None if np.isnan(yaw) else float(yaw)
 
 
 def _row(
     second: int,
-    face: list[FaceFrame],
-    pose: list[PoseFrame],
+    face: FaceColumns,
+    in_face: NDArray[np.intp],
+    pose: PoseColumns,
+    in_pose: NDArray[np.intp],
     words_by_s: dict[int, list[Word]],
 ) -> TimelineRow:
     words = words_by_s.get(second, [])
@@ -88,46 +101,50 @@ def _row(
         ],
         speakers=sorted({w.speaker for w in words if w.speaker}),
     )
-    if face:
-        row.face_seen = any(f.faces > 0 for f in face)
-    elif pose:
-        row.face_seen = any(bool(p.face) for p in pose)
-    scored = [f.scores for f in face if f.scores]
-    if scored:
-        mean = np.array([[s[label] for label in LABELS] for s in scored]).mean(axis=0)
+    if in_face.size:
+        row.face_seen = bool((face.faces[in_face] > 0).any())
+    elif in_pose.size:
+        row.face_seen = bool(pose.face[in_pose].any())
+    scores = face.scores[in_face]
+    scored = scores[~np.isnan(scores[:, 0])]
+    if scored.size:
+        mean = scored.mean(axis=0)
         best = int(mean.argmax())
         row.expression, row.expression_score = LABELS[best], round(float(mean[best]), 4)
-    looks = [p.looking for p in pose if p.looking is not None]
-    if looks:
-        row.eye_contact = sum(looks) * 2 > len(looks)
-    yaws = [p.yaw for p in pose if p.yaw is not None]
-    pitches = [p.pitch for p in pose if p.pitch is not None]
-    row.head_yaw = round(float(np.mean(yaws)), 2) if yaws else None
-    row.head_pitch = round(float(np.mean(pitches)), 2) if pitches else None
-    checked = [p for p in pose if p.body_checked]
-    if checked:
-        row.hands_visible = max(len(p.hands or []) for p in checked)
+    looks = pose.looking[in_pose]
+    looks = looks[~np.isnan(looks)]
+    if looks.size:
+        row.eye_contact = int(looks.sum()) * 2 > looks.size
+    yaws = _measured(pose.yaw[in_pose])
+    pitches = _measured(pose.pitch[in_pose])
+    row.head_yaw = round(float(np.mean(yaws)), 2) if yaws.size else None
+    row.head_pitch = round(float(np.mean(pitches)), 2) if pitches.size else None
+    checked = in_pose[pose.body_checked[in_pose]]
+    if checked.size:
+        row.hands_visible = int(pose.hands[checked].max())
     return row
 
 
-def _by_second(rows: Sequence[ts.Row]) -> dict[int, list[ts.Row]]:
-    ordered = sorted(rows, key=lambda r: r.t)
-    groups = ts.by_second([r.t for r in ordered])
-    return {second: [ordered[i] for i in positions] for second, positions in groups.items()}
+def _positions(by_second: dict[int, list[int]], second: int) -> NDArray[np.intp]:
+    return np.asarray(by_second.get(second, []), dtype=np.intp)
 
 
-class _Nearest(Generic[ts.Row]):
-    """The row nearest a time, within ``reach`` seconds."""
+def _measured(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    return values[~np.isnan(values)]
 
-    def __init__(self, rows: Sequence[ts.Row], reach: float) -> None:
-        self._rows = sorted(rows, key=lambda r: r.t)
-        self._times = [r.t for r in self._rows]
+
+class _Nearest:
+    """The position of the frame nearest a time, within ``reach`` seconds (the times are in
+    order)."""
+
+    def __init__(self, times: NDArray[np.float64], reach: float) -> None:
+        self._times = times.tolist()
         self._reach = reach
 
-    def at(self, t: float) -> ts.Row | None:
+    def at(self, t: float) -> int | None:
         i = bisect.bisect_left(self._times, t)
-        near = [j for j in (i - 1, i) if 0 <= j < len(self._rows)]
+        near = [j for j in (i - 1, i) if 0 <= j < len(self._times)]
         if not near:
             return None
         j = min(near, key=lambda k: abs(self._times[k] - t))
-        return self._rows[j] if abs(self._times[j] - t) <= self._reach + 1e-6 else None
+        return j if abs(self._times[j] - t) <= self._reach + 1e-6 else None

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from tests.vision_fixtures import face_frame, face_part, pose_frame, pose_part
 from video_analysis.analyzers import action_units as au
 from video_analysis.analyzers import geometry as geo
+from video_analysis.analyzers.frame_columns import FaceColumns, PoseColumns
 from video_analysis.assemble import build_result
 from video_analysis.schemas import (
     ActionUnits,
@@ -148,14 +149,17 @@ def test_movement_is_measured_from_the_frames_read_as_neutral() -> None:
     pose = [pose_frame(i, action_units=m) for i, m in enumerate(measured)]
     face = [face_frame(i, "neutral" if i < 4 else "angry") for i in range(10)]
 
-    section, moved = au.summarize(pose, face, expected=10, min_coverage=0.3)
+    section, moved = au.summarize(
+        PoseColumns.of(pose), FaceColumns.of(face), expected=10, min_coverage=0.3
+    )
 
     assert section.neutral == "frames the expression model reads as neutral"
     assert section.neutral_frames == 4
     lip = section.units["upper_lip_raiser"]
     assert (lip.au, lip.active_share, lip.peak) == ("AU10", 0.6, 0.04)
     assert section.units["brow_raiser"].active_share == 0.0
-    assert moved[9]["upper_lip_raiser"] == pytest.approx(0.04)
+    ninth = moved.at(9)
+    assert ninth is not None and ninth["upper_lip_raiser"] == pytest.approx(0.04)
     # One row per second (5 frames a second), the mean of its frames.
     assert [(s.t, s.frames) for s in section.timeline] == [(0.0, 5), (1.0, 5)]
     assert section.timeline[1].intensity["upper_lip_raiser"] == pytest.approx(0.04)
@@ -164,7 +168,9 @@ def test_movement_is_measured_from_the_frames_read_as_neutral() -> None:
 def test_without_frames_read_neutral_the_median_of_all_frames_is_the_neutral() -> None:
     pose = [pose_frame(i, action_units=m) for i, m in enumerate(frames([0.0] * 8 + [0.05] * 2))]
 
-    section, _ = au.summarize(pose, [], expected=10, min_coverage=0.3)
+    section, _ = au.summarize(
+        PoseColumns.of(pose), FaceColumns.of([]), expected=10, min_coverage=0.3
+    )
 
     assert section.neutral == "all frames with measured landmarks"
     assert section.units["upper_lip_raiser"].active_share == 0.2
@@ -173,10 +179,12 @@ def test_without_frames_read_neutral_the_median_of_all_frames_is_the_neutral() -
 def test_too_few_measured_frames_cannot_be_judged() -> None:
     pose = [pose_frame(0, action_units=frames([0.0])[0])] + [pose_frame(i) for i in range(1, 10)]
 
-    section, moved = au.summarize(pose, [], expected=10, min_coverage=0.3)
+    section, moved = au.summarize(
+        PoseColumns.of(pose), FaceColumns.of([]), expected=10, min_coverage=0.3
+    )
 
     assert section.cannot_assess is not None and section.confidence == 0.0
-    assert section.units == {} and moved == {}
+    assert section.units == {} and len(moved) == 0
 
 
 def test_angry_or_sad_with_the_upper_lip_raised_reads_as_disgust() -> None:
@@ -189,13 +197,19 @@ def test_angry_or_sad_with_the_upper_lip_raised_reads_as_disgust() -> None:
         face_frame(3, "angry"),
         face_frame(4, "angry"),
     ]
-    moved = {0: raised, 1: raised, 2: raised, 3: frowning, 4: {u.key: 0.0 for u in au.UNITS}}
+    still = {u.key: 0.0 for u in au.UNITS}
+    moved = au.Movements(
+        index=np.arange(5),
+        values=np.array(
+            [[m[u.key] for u in au.UNITS] for m in (raised, raised, raised, frowning, still)]
+        ),
+    )
 
-    changed = au.read_disgust(rows, moved)
+    changed = au.read_disgust(FaceColumns.of(rows), moved)
 
     assert sorted(changed) == [0, 1]
-    scores = changed[0].scores
-    assert scores is not None and rows[0].scores is not None
+    scores = changed[0]
+    assert rows[0].scores is not None
     assert max(scores, key=scores.__getitem__) == "disgust"
     assert scores["disgust"] == rows[0].scores["angry"]
     assert sum(scores.values()) == pytest.approx(1.0)

@@ -25,6 +25,7 @@ from tests.vision_fixtures import needs_models
 from video_analysis.analyzers import action_units
 from video_analysis.analyzers.base import DecodedFrames, SummaryInput
 from video_analysis.analyzers.face import LABELS, FaceAnalyzer
+from video_analysis.analyzers.frame_columns import FaceColumns, PoseColumns
 from video_analysis.analyzers.pose import PoseAnalyzer
 from video_analysis.media.codec import decode_part
 from video_analysis.schemas import (
@@ -117,17 +118,18 @@ def units(
 
 def units_at(
     face_analyzer: FaceAnalyzer, pose_analyzer: PoseAnalyzer, path: Path, settings: Settings
-) -> tuple[ActionUnits, list[PoseFrame], dict[int, FaceFrame]]:
-    """``face.action_units`` of the clip at ``path``, the pose role's rows, and the face rows
-    the disgust rule changes."""
+) -> tuple[ActionUnits, list[PoseFrame], dict[int, dict[str, float]]]:
+    """``face.action_units`` of the clip at ``path``, the pose role's rows, and the expression
+    scores the disgust rule changes, by frame."""
     poses, manifest = analysed(pose_analyzer, path, settings)
     faces, _ = analysed(face_analyzer, path, settings)
     pose_rows = [r for p in poses if isinstance(p, PosePart) for r in p.frames]
     face_rows: list[FaceFrame] = [r for p in faces if isinstance(p, FacePart) for r in p.frames]
+    face = FaceColumns.of(face_rows)
     section, moved = action_units.summarize(
-        pose_rows, face_rows, manifest.frames_sampled, settings.face_min_coverage
+        PoseColumns.of(pose_rows), face, manifest.frames_sampled, settings.face_min_coverage
     )
-    return section, pose_rows, action_units.read_disgust(face_rows, moved)
+    return section, pose_rows, action_units.read_disgust(face, moved)
 
 
 def test_the_same_actor_smiling_shows_the_lip_corner_puller_and_at_rest_does_not(

@@ -13,6 +13,7 @@ import pytest
 from tests.media_factory import FFMPEG, make_clip, make_speech_wav
 from tests.vision_fixtures import FPS, expression_scores
 from video_analysis import timeline
+from video_analysis.analyzers.frame_columns import FaceColumns, PoseColumns
 from video_analysis.schemas import Segment
 from video_analysis.schemas.parts import FaceFrame, Hand, PoseFrame
 
@@ -24,6 +25,14 @@ def face_row(t: float, label: str | None, p: float = 0.7) -> FaceFrame:
 
 def pose_row(t: float, **fields: Any) -> PoseFrame:
     return PoseFrame(index=round(t * FPS), t=t, face=fields.pop("face", True), **fields)
+
+
+def faces(*rows: FaceFrame) -> FaceColumns:
+    return FaceColumns.of(rows)
+
+
+def poses(*rows: PoseFrame) -> PoseColumns:
+    return PoseColumns.of(rows)
 
 
 def hand(x: float) -> Hand:
@@ -40,7 +49,7 @@ def segment(*words: dict[str, Any]) -> Segment:
 
 
 def test_every_second_gets_a_row_and_unmeasured_fields_are_null() -> None:
-    rows = timeline.build(4.2, [face_row(0.0, "happy"), face_row(0.2, None)], [], [])
+    rows = timeline.build(4.2, faces(face_row(0.0, "happy"), face_row(0.2, None)), poses(), [])
 
     assert [row.t for row in rows] == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert rows[0].face_seen is True and rows[0].expression == "happy"
@@ -52,21 +61,21 @@ def test_every_second_gets_a_row_and_unmeasured_fields_are_null() -> None:
 
 
 def test_a_second_with_frames_but_no_face_says_false_not_null() -> None:
-    rows = timeline.build(2.0, [face_row(0.0, None), face_row(1.0, "sad")], [], [])
+    rows = timeline.build(2.0, faces(face_row(0.0, None), face_row(1.0, "sad")), poses(), [])
 
     assert (rows[0].face_seen, rows[0].expression) == (False, None)
     assert (rows[1].face_seen, rows[1].expression) == (True, "sad")
 
 
 def test_without_face_rows_the_pose_role_says_whether_a_face_was_seen() -> None:
-    rows = timeline.build(2.0, [], [pose_row(0.2, face=False), pose_row(1.2)], [])
+    rows = timeline.build(2.0, faces(), poses(pose_row(0.2, face=False), pose_row(1.2)), [])
 
     assert [row.face_seen for row in rows] == [False, True]
 
 
 def test_expression_is_the_top_label_of_the_seconds_mean_scores() -> None:
     face = [face_row(0.0, "happy", 0.9), face_row(0.2, "sad", 0.5), face_row(0.4, "sad", 0.5)]
-    (row,) = timeline.build(1.0, face, [], [])
+    (row,) = timeline.build(1.0, faces(*face), poses(), [])
 
     mean_happy = (0.9 + 2 * (0.5 / 6)) / 3
     mean_sad = (2 * 0.5 + 0.1 / 6) / 3
@@ -83,7 +92,7 @@ def test_eye_contact_is_the_majority_and_head_angles_the_mean() -> None:
         pose_row(1.2, looking=False, yaw=1.0, pitch=1.0),
         pose_row(2.0, face=False),
     ]
-    rows = timeline.build(3.0, [], pose, [])
+    rows = timeline.build(3.0, faces(), poses(*pose), [])
 
     assert rows[0].eye_contact is False  # one of three
     assert rows[1].eye_contact is False  # a tie is not "most of the second"
@@ -97,7 +106,7 @@ def test_hands_are_counted_only_in_frames_checked_for_them() -> None:
         pose_row(0.2, body_checked=True, hands=[]),
         pose_row(1.0, hands=[hand(0.5)]),  # not checked: Pose and Hands skipped this frame
     ]
-    rows = timeline.build(2.0, [], pose, [])
+    rows = timeline.build(2.0, faces(), poses(*pose), [])
 
     assert [row.hands_visible for row in rows] == [2, None]
 
@@ -107,7 +116,7 @@ def test_words_go_to_the_second_of_their_midpoint_with_their_speakers() -> None:
         segment(word(0.2, 0.6, "Tell"), word(0.9, 1.3, "me", "S1")),
         segment(word(1.3, 1.6, "Sure.", "S2"), word(3.1, 3.4, "Yes.", None)),
     ]
-    rows = timeline.build(3.5, [], [], segments)
+    rows = timeline.build(3.5, faces(), poses(), segments)
 
     assert [row.text for row in rows] == ["Tell", "me Sure.", "", "Yes."]
     assert rows[1].speakers == ["S1", "S2"]
@@ -116,7 +125,9 @@ def test_words_go_to_the_second_of_their_midpoint_with_their_speakers() -> None:
 
 
 def test_data_past_the_declared_duration_gets_rows_too() -> None:
-    rows = timeline.build(2.0, [face_row(2.4, "happy")], [], [segment(word(3.0, 3.2, "ok"))])
+    rows = timeline.build(
+        2.0, faces(face_row(2.4, "happy")), poses(), [segment(word(3.0, 3.2, "ok"))]
+    )
 
     assert len(rows) == 4 and rows[2].expression == "happy" and rows[3].text == "ok"
 
@@ -126,7 +137,7 @@ def test_each_word_gets_the_camera_view_of_the_frame_nearest_its_midpoint() -> N
     face = [face_row(0.2, "happy"), face_row(0.6, "sad")]
     pose = [pose_row(0.2, looking=True, yaw=3.0), pose_row(0.6, looking=False, yaw=25.0)]
 
-    timeline.annotate_words(segments, face, pose, FPS)
+    timeline.annotate_words(segments, faces(*face), poses(*pose), FPS)
 
     near, far = segments[0].words
     assert (near.expression, near.eye_contact, near.head_yaw) == ("happy", True, 3.0)

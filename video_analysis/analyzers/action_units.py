@@ -14,20 +14,22 @@ in an interview most frames are a neutral face talking, and the two agree; in a 
 one held expression the median of all frames is that expression, and the frames read neutral
 are the face at rest.
 
-Pure functions over what the join holds: the pose role's and the face role's frame rows.
+Pure functions over what the join holds: the pose role's and the face role's frame rows, as
+columns (``frame_columns.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
-from ..schemas.parts import FaceFrame, PoseFrame
 from ..schemas.reasons import reason
 from ..schemas.vision import ActionUnit, ActionUnits, ActionUnitSecond
 from . import timeseries as ts
+from .face import LABELS
+from .frame_columns import UNIT_KEYS, FaceColumns, PoseColumns
 
 
 @dataclass(frozen=True)
@@ -80,58 +82,76 @@ NOTE = (
 UNIT = "inter-ocular distance (outer eye corners; 0.01 is about 1 mm)"
 
 Intensities = dict[str, float]
+#: The columns of ``PoseColumns.units`` in the order of ``UNITS``.
+_COLUMNS = [UNIT_KEYS.index(unit.key) for unit in UNITS]
+#: Each unit's column in ``Movements.values``.
+_UNIT_AT = {unit.key: k for k, unit in enumerate(UNITS)}
 
 
-def neutral(
-    pose_rows: Sequence[PoseFrame], face_rows: Sequence[FaceFrame]
-) -> tuple[Intensities, str, int] | None:
+@dataclass(frozen=True)
+class Movements:
+    """Each measured frame's movement from the neutral face: how much further than on the
+    neutral face each action goes, 0 where it goes less far."""
+
+    #: The frames' indices, in time order.
+    index: NDArray[np.int64]
+    #: One row per frame, one column per unit of ``UNITS``.
+    values: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.index.size)
+
+    def at(self, index: int) -> Intensities | None:
+        """Frame ``index``'s movements by unit; None where it was not measured."""
+        found = np.flatnonzero(self.index == index)
+        if not found.size:
+            return None
+        row = self.values[int(found[0])]
+        return {unit.key: float(v) for unit, v in zip(UNITS, row, strict=True)}
+
+
+def neutral(pose: PoseColumns, face: FaceColumns) -> tuple[Intensities, str, int] | None:
     """The person's neutral face (the median of each measure), which frames it is taken from
     and how many; None without a measured frame."""
-    measured = [r for r in pose_rows if r.action_units is not None]
-    if not measured:
+    measured = pose.measured()
+    if not measured.any():
         return None
-    read_neutral = {f.index for f in face_rows if _top(f) == "neutral"}
-    rest = [r for r in measured if r.index in read_neutral]
+    read_neutral = [k for k in range(len(face)) if face.top(k) == "neutral"]
+    rest = measured & np.isin(pose.index, face.index[read_neutral])
     source = "frames the expression model reads as neutral"
-    if len(rest) < NEUTRAL_MIN_FRAMES:
+    if int(rest.sum()) < NEUTRAL_MIN_FRAMES:
         rest, source = measured, "all frames with measured landmarks"
-    values = np.array([_vector(r) for r in rest])
-    medians = np.median(values, axis=0)
+    medians = np.median(pose.units[rest][:, _COLUMNS], axis=0)
     baseline = {unit.key: float(v) for unit, v in zip(UNITS, medians, strict=True)}
-    return baseline, source, len(rest)
+    return baseline, source, int(rest.sum())
 
 
-def intensities(pose_rows: Sequence[PoseFrame], baseline: Intensities) -> dict[int, Intensities]:
-    """Each measured frame's movement from the neutral face, by frame index: how much further
-    than on the neutral face each action goes, 0 where it goes less far."""
-    out: dict[int, Intensities] = {}
-    for row in pose_rows:
-        if row.action_units is None:
-            continue
-        out[row.index] = {
-            unit.key: max(0.0, value - baseline[unit.key])
-            for unit, value in zip(UNITS, _vector(row), strict=True)
-        }
-    return out
+def intensities(pose: PoseColumns, baseline: Intensities) -> Movements:
+    """Each measured frame's movement from the neutral face ``baseline``."""
+    measured = pose.measured()
+    base = np.array([baseline[unit.key] for unit in UNITS])
+    values = np.maximum(0.0, pose.units[measured][:, _COLUMNS] - base)
+    return Movements(index=pose.index[measured], values=values)
 
 
 def summarize(
-    pose_rows: Sequence[PoseFrame],
-    face_rows: Sequence[FaceFrame],
+    pose: PoseColumns,
+    face: FaceColumns,
     expected: int,
     min_coverage: float,
-) -> tuple[ActionUnits, dict[int, Intensities]]:
-    """``face.action_units`` from the rows of the whole video, and each frame's movements."""
-    rows = ts.unique_rows(pose_rows)
-    measured = [r for r in rows if r.action_units is not None]
-    coverage = len(measured) / expected if expected else 0.0
+) -> tuple[ActionUnits, Movements]:
+    """``face.action_units`` from the frames of the whole video, and each frame's movements."""
+    measured = pose.measured()
+    count_measured = int(measured.sum())
+    coverage = count_measured / expected if expected else 0.0
     section = ActionUnits(
         coverage=round(coverage, 4),
         unit=UNIT,
-        frames_measured=len(measured),
+        frames_measured=count_measured,
         note=NOTE,
     )
-    found = neutral(measured, face_rows)
+    found = neutral(pose, face)
+    none = Movements(index=np.zeros(0, dtype=np.int64), values=np.zeros((0, len(UNITS))))
     section.cannot(
         ts.low_coverage("facial action units", coverage, min_coverage, "the face's landmarks")
     )
@@ -139,10 +159,10 @@ def summarize(
         section.cannot(reason("no_landmarks"))
     if section.cannot_assess or found is None:
         section.confidence = 0.0
-        return section, {}
+        return section, none
     baseline, source, count = found
-    moved = intensities(measured, baseline)
-    values = np.array([[moved[r.index][u.key] for u in UNITS] for r in measured])
+    moved = intensities(pose, baseline)
+    values = moved.values
     section.neutral, section.neutral_frames = source, count
     # Confidence: the landmarks' coverage, less where the neutral face rests on few frames.
     section.confidence = round(coverage * min(1.0, count / (2 * NEUTRAL_MIN_FRAMES)), 4)
@@ -156,7 +176,7 @@ def summarize(
             active_share=round(float(np.mean(column >= unit.active)), 4),
             active_threshold=unit.active,
         )
-    times = [r.t for r in measured]
+    times = pose.t[measured].tolist()
     for second, positions in sorted(ts.by_second(times).items()):
         mean = values[positions].mean(axis=0)
         section.timeline.append(
@@ -169,34 +189,24 @@ def summarize(
     return section, moved
 
 
-def read_disgust(
-    face_rows: Sequence[FaceFrame], moved: dict[int, Intensities]
-) -> dict[int, FaceFrame]:
-    """The face rows whose label the action units change, by frame index: where the
-    expression model's top label is one of ``DISGUST_FROM`` and the frame shows the nose
-    wrinkler or the upper-lip raiser active, more than the brow lowerer, the top label's and
-    disgust's scores trade places (they still sum to 1; the model's confidence is kept)."""
-    changed: dict[int, FaceFrame] = {}
-    for row in face_rows:
-        scores, au, top = row.scores, moved.get(row.index), _top(row)
-        if not scores or au is None or top is None or "disgust" not in scores:
+def read_disgust(face: FaceColumns, moved: Movements) -> dict[int, dict[str, float]]:
+    """The expression scores the action units change, by frame index: where the expression
+    model's top label is one of ``DISGUST_FROM`` and the frame shows the nose wrinkler or the
+    upper-lip raiser active, more than the brow lowerer, the top label's and disgust's scores
+    trade places (they still sum to 1; the model's confidence is kept)."""
+    position = {index: k for k, index in enumerate(moved.index.tolist())}
+    nose, lip, brow = (
+        _UNIT_AT[key] for key in ("nose_wrinkler", "upper_lip_raiser", "brow_lowerer")
+    )
+    changed: dict[int, dict[str, float]] = {}
+    for k, index in enumerate(face.index.tolist()):
+        at, top = position.get(index), face.top(k)
+        if at is None or top is None:
             continue
-        shown = (
-            au["nose_wrinkler"] >= ACTIVE["nose_wrinkler"]
-            or au["upper_lip_raiser"] >= ACTIVE["upper_lip_raiser"]
-        )
-        brows = au["brow_lowerer"] < max(au["nose_wrinkler"], au["upper_lip_raiser"])
+        au = moved.values[at]
+        shown = au[nose] >= ACTIVE["nose_wrinkler"] or au[lip] >= ACTIVE["upper_lip_raiser"]
+        brows = au[brow] < max(au[nose], au[lip])
         if top in DISGUST_FROM and shown and brows:
-            swapped = {**scores, "disgust": scores[top], top: scores["disgust"]}
-            changed[row.index] = replace(row, scores=swapped)
+            scores = {label: float(v) for label, v in zip(LABELS, face.scores[k], strict=True)}
+            changed[index] = {**scores, "disgust": scores[top], top: scores["disgust"]}
     return changed
-
-
-def _vector(row: PoseFrame) -> list[float]:
-    assert row.action_units is not None
-    return [float(getattr(row.action_units, unit.key)) for unit in UNITS]
-
-
-def _top(row: FaceFrame) -> str | None:
-    """The expression model's top label of the frame; None where it scored no face."""
-    return max(row.scores, key=row.scores.__getitem__) if row.scores else None

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosqlite
 
+from ..claim_check import body_of
 from ..schemas import AnalysisResult
 from ..settings import Settings
 from .connect import StoreUnavailable, retry_connect
@@ -33,7 +34,12 @@ class ResultStore(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
-    async def save_result(self, result: AnalysisResult) -> None: ...
+    async def save_result(self, result: AnalysisResult, body: bytes | None = None) -> None:
+        """Keep ``result`` as ``body``, its JSON bytes (``claim_check.body_of``) when the
+        caller has them already: the stored bytes are those a claim check hashed, and an
+        hour's result is not serialised a second time."""
+        ...
+
     async def get_result(self, video_id: str) -> AnalysisResult | None: ...
     async def get_result_body(self, video_id: str) -> bytes | None: ...
     async def delete_result(self, video_id: str) -> bool: ...
@@ -61,6 +67,11 @@ def main_language(rows: list[tuple[Any, Any, Any]]) -> str | None:
         if language and source in LANGUAGE_EVIDENCE:
             seconds[str(language)] = seconds.get(str(language), 0.0) + float(audio_s or 0.0)
     return max(seconds, key=lambda name: seconds[name]) if seconds else None
+
+
+def _text(result: AnalysisResult, body: bytes | None) -> str:
+    """What the result column holds: the result's JSON (``body`` when given)."""
+    return (body if body is not None else body_of(result)).decode()
 
 
 def embedded_db_path(settings: Settings) -> Path:
@@ -117,7 +128,7 @@ class SQLiteResultStore(_ReadsResults, SQLiteStore):
             )
         await conn.commit()
 
-    async def save_result(self, result: AnalysisResult) -> None:
+    async def save_result(self, result: AnalysisResult, body: bytes | None = None) -> None:
         conn = await self._connection()
         try:
             await conn.execute(
@@ -138,7 +149,7 @@ class SQLiteResultStore(_ReadsResults, SQLiteStore):
                     result.metadata.applicant_id,
                     result.created_at.isoformat(),
                     _utcnow().isoformat(),
-                    result.model_dump_json(),
+                    _text(result, body),
                 ),
             )
             await conn.commit()
@@ -319,7 +330,7 @@ class MySQLResultStore(_ReadsResults):
     async def ping(self) -> None:
         await self._run("SELECT 1", ())
 
-    async def save_result(self, result: AnalysisResult) -> None:
+    async def save_result(self, result: AnalysisResult, body: bytes | None = None) -> None:
         await self._run(
             f"""INSERT INTO {RESULTS_TABLE}
                 (video_id, status, interview_id, applicant_id, created_at, updated_at, result)
@@ -338,7 +349,7 @@ class MySQLResultStore(_ReadsResults):
                 result.metadata.applicant_id,
                 _naive_utc(result.created_at),
                 _naive_utc(_utcnow()),
-                result.model_dump_json(),
+                _text(result, body),
             ),
         )
         log.info("stored %s result for video %s", result.status.value, result.video_id)

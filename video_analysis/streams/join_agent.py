@@ -335,7 +335,7 @@ async def finalize(join: Join, video_id: str, state: JoinState, result: Analysis
     """Store the result, write the final status, announce it, then mark the video done."""
     services, settings = join.services, join.settings
     body = claim_check.body_of(result)
-    await services.until_stored("result", video_id, lambda: _save(join, result))
+    await services.until_stored("result", video_id, lambda: _save(join, result, body))
     object_uri = await services.until_stored(
         "result object", video_id, lambda: _keep_object(join, result, body)
     )
@@ -493,8 +493,8 @@ class TableParts:
         return load_parts(self.join, self.video_id, self.state, analyzer)
 
 
-async def _save(join: Join, result: AnalysisResult) -> None:
-    await (await join.services.results()).save_result(result)
+async def _save(join: Join, result: AnalysisResult, body: bytes) -> None:
+    await (await join.services.results()).save_result(result, body)
 
 
 async def _keep_object(join: Join, result: AnalysisResult, body: bytes) -> str | None:
