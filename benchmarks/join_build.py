@@ -44,6 +44,19 @@ def capture(path: Path) -> dict[str, Any]:
     }
 
 
+def captured_minute(path: Path) -> dict[str, Any]:
+    """The captured minute kept at ``path``; captured there first when it is not."""
+    if not path.exists():
+        from interview_media import build_interview
+
+        video = build_interview(1.0).video
+        print(f"analysing {video.name} in-process for its parts ...", flush=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(capture(video)))
+    minute: dict[str, Any] = json.loads(path.read_text())
+    return minute
+
+
 def shifted(value: Any, offset: float) -> Any:
     """``value`` with every time (a ``t``/``start``/``end`` key, or a [start, end] pair)
     moved by ``offset`` seconds."""
@@ -149,14 +162,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=int, nargs="*", default=[30, 60])
     parser.add_argument("--parts", type=Path, default=ROOT / "var/bench/join-build-minute.json")
     args = parser.parse_args()
-    if not args.parts.exists():
-        from interview_media import build_interview
-
-        video = build_interview(1.0).video
-        print(f"analysing {video.name} in-process for its parts ...", flush=True)
-        args.parts.parent.mkdir(parents=True, exist_ok=True)
-        args.parts.write_text(json.dumps(capture(video)))
-    minute = json.loads(args.parts.read_text())
+    minute = captured_minute(args.parts)
     print(
         f"{'minutes':>7} {'parts':>6} {'text MiB':>8} {'held MiB':>8} {'build s':>7} "
         f"{'RSS before':>10} {'with parts':>10} {'peak':>6} {'+peak':>6} {'result KiB':>10} "

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from join_build import capture, tiled  # noqa: E402
+from join_build import captured_minute, tiled  # noqa: E402
 from measure import DevService, PeakMemory  # noqa: E402
 
 from video_analysis.settings import Settings  # noqa: E402
@@ -114,14 +114,7 @@ def main() -> int:
     )
     parser.add_argument("--parts", type=Path, default=ROOT / "var/bench/join-build-minute.json")
     args = parser.parse_args()
-    if not args.parts.exists():
-        from interview_media import build_interview
-
-        video = build_interview(1.0).video
-        print(f"analysing {video.name} in-process for its parts ...", flush=True)
-        args.parts.parent.mkdir(parents=True, exist_ok=True)
-        args.parts.write_text(json.dumps(capture(video)))
-    minute = json.loads(args.parts.read_text())
+    minute = captured_minute(args.parts)
     rows = []
     with tempfile.TemporaryDirectory(prefix="join-service-") as work, DevService(Path(work)) as dev:
         assert dev.process is not None

@@ -205,7 +205,7 @@ def _summarize(result: AnalysisResult, name: str, got: _Received, seen: _Summari
         for model in part.models or [part.model]:
             seen.models[(model.analyzer, model.name)] = model
         seen.analyzer_seconds[name] += part.elapsed_s
-    good = sorted((p for p in own if p.error is None), key=_order)
+    good = _whole(own)
     summary_input: SummaryInput[PartData, PartData] = SummaryInput(
         manifest=got.manifest,
         settings=got.settings,
@@ -351,8 +351,12 @@ def _good_frames(source: PartsByAnalyzer, name: str) -> list[PartData]:
     """Analyzer ``name``'s frame parts that arrived whole, read again from ``source`` in the
     order ``_summarize`` reads them."""
     own, data = _read_parts(source.of(name))
-    good = sorted((p for p in own.values() if p.error is None), key=_order)
-    return [data[p.part_key] for p in good if p.source == PartSource.FRAMES]
+    return [data[p.part_key] for p in _whole(own.values()) if p.source == PartSource.FRAMES]
+
+
+def _whole(parts: Iterable[PartialResult]) -> list[PartialResult]:
+    """The parts that arrived whole, in the order their analyzer reads them."""
+    return sorted((p for p in parts if p.error is None), key=_order)
 
 
 def _order(part: PartialResult) -> tuple[str, int]:

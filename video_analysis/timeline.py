@@ -111,8 +111,7 @@ def _row(
         mean = scored.mean(axis=0)
         best = int(mean.argmax())
         row.expression, row.expression_score = LABELS[best], round(float(mean[best]), 4)
-    looks = pose.looking[in_pose]
-    looks = looks[~np.isnan(looks)]
+    looks = _measured(pose.looking[in_pose])
     if looks.size:
         row.eye_contact = int(looks.sum()) * 2 > looks.size
     yaws = _measured(pose.yaw[in_pose])

@@ -121,9 +121,10 @@ def neutral(pose: PoseColumns, face: FaceColumns) -> tuple[Intensities, str, int
     source = "frames the expression model reads as neutral"
     if int(rest.sum()) < NEUTRAL_MIN_FRAMES:
         rest, source = measured, "all frames with measured landmarks"
-    medians = np.median(pose.units[rest][:, _COLUMNS], axis=0)
+    values = pose.units[rest][:, _COLUMNS]
+    medians = np.median(values, axis=0)
     baseline = {unit.key: float(v) for unit, v in zip(UNITS, medians, strict=True)}
-    return baseline, source, int(rest.sum())
+    return baseline, source, len(values)
 
 
 def intensities(pose: PoseColumns, baseline: Intensities) -> Movements:
@@ -151,7 +152,6 @@ def summarize(
         note=NOTE,
     )
     found = neutral(pose, face)
-    none = Movements(index=np.zeros(0, dtype=np.int64), values=np.zeros((0, len(UNITS))))
     section.cannot(
         ts.low_coverage("facial action units", coverage, min_coverage, "the face's landmarks")
     )
@@ -159,7 +159,9 @@ def summarize(
         section.cannot(reason("no_landmarks"))
     if section.cannot_assess or found is None:
         section.confidence = 0.0
-        return section, none
+        return section, Movements(
+            index=np.zeros(0, dtype=np.int64), values=np.zeros((0, len(UNITS)))
+        )
     baseline, source, count = found
     moved = intensities(pose, baseline)
     values = moved.values

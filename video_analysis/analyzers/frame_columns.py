@@ -42,15 +42,14 @@ class FaceColumns:
     @classmethod
     def of(cls, rows: Iterable[FaceFrame]) -> FaceColumns:
         ordered = ts.unique_rows(rows)
-        scores = np.full((len(ordered), len(LABELS)), np.nan)
-        for k, row in enumerate(ordered):
-            if row.scores:
-                scores[k] = [row.scores[label] for label in LABELS]
         return cls(
             index=np.array([r.index for r in ordered], dtype=np.int64),
             t=np.array([r.t for r in ordered], dtype=np.float64),
             faces=np.array([r.faces for r in ordered], dtype=np.int64),
-            scores=scores,
+            scores=_filled(
+                len(LABELS),
+                ([r.scores[label] for label in LABELS] if r.scores else None for r in ordered),
+            ),
         )
 
     def __len__(self) -> int:
@@ -96,10 +95,6 @@ class PoseColumns:
     @classmethod
     def of(cls, rows: Iterable[PoseFrame]) -> PoseColumns:
         ordered = ts.unique_rows(rows)
-        units = np.full((len(ordered), len(UNIT_KEYS)), np.nan)
-        for k, row in enumerate(ordered):
-            if row.action_units is not None:
-                units[k] = [float(getattr(row.action_units, key)) for key in UNIT_KEYS]
         return cls(
             index=np.array([r.index for r in ordered], dtype=np.int64),
             t=np.array([r.t for r in ordered], dtype=np.float64),
@@ -109,7 +104,7 @@ class PoseColumns:
             pitch=_or_nan(r.pitch for r in ordered),
             body_checked=np.array([bool(r.body_checked) for r in ordered], dtype=np.bool_),
             hands=np.array([len(r.hands or []) for r in ordered], dtype=np.int64),
-            units=units,
+            units=_filled(len(UNIT_KEYS), (_measures(r.action_units) for r in ordered)),
         )
 
     def __len__(self) -> int:
@@ -123,3 +118,17 @@ class PoseColumns:
 
 def _or_nan(values: Iterable[float | None]) -> NDArray[np.float64]:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _filled(width: int, rows: Iterable[list[float] | None]) -> NDArray[np.float64]:
+    """One row of ``width`` numbers per item of ``rows``; NaN for an item that is None."""
+    items = list(rows)
+    table = np.full((len(items), width), np.nan)
+    for k, values in enumerate(items):
+        if values is not None:
+            table[k] = values
+    return table
+
+
+def _measures(units: ActionUnitMeasures | None) -> list[float] | None:
+    return None if units is None else [float(getattr(units, key)) for key in UNIT_KEYS]
