@@ -278,6 +278,20 @@ def test_with_the_rule_off_the_expression_is_the_models_alone() -> None:
     assert result.face.action_units is not None and result.face.action_units.units
 
 
+def test_a_face_part_whose_scores_lack_a_label_is_a_failed_part_not_a_crash() -> None:
+    # An analyzer of another version, or a corrupted message: every reader of a frame's
+    # scores reads all seven labels.
+    manifest, parts = disgusted_video(["face", "pose"])
+    parts[0].data["frames"][0]["scores"] = {"happy": 1.0}
+
+    result = build_result(manifest, parts, settings=Settings())
+
+    assert result.status == "partial"
+    failed = (result.model_extra or {})["failed_parts"]
+    assert failed["face:frames:0"]["code"] == "invalid_part_data"
+    assert result.face.cannot_assess is not None
+
+
 def test_without_the_pose_role_the_face_section_says_why_it_has_no_action_units() -> None:
     manifest, parts = disgusted_video(["face"])
 

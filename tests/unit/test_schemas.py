@@ -197,14 +197,19 @@ def test_result_rows_read_and_write_the_same_json_and_ignore_keys_they_do_not_kn
     assert word.midpoint == (word.start + word.end) / 2
 
 
+HEADS = ("an", "dis", "fe", "ha", "s", "surp", "neu")
+TAILS = ("gry", "gust", "ar", "ppy", "ad", "rise", "tral")
+
+
 def test_face_rows_share_their_expression_labels() -> None:
     """An hour has 18,000 face rows: each holding its own copy of the seven labels was a
     third of a row's memory in the join (which reads the rows from each part's data)."""
     from video_analysis.schemas.parts import FacePart
 
     def part() -> dict[str, Any]:
-        labels = ["".join(pair) for pair in (("an", "gry"), ("ha", "ppy"), ("neu", "tral"))]
-        scores = dict(zip(labels, (0.1, 0.2, 0.7), strict=True))
+        # Each label a new string, as a JSON parser makes it (a frame's scores give all seven).
+        labels = ["".join(pair) for pair in zip(HEADS, TAILS, strict=True)]
+        scores = dict(zip(labels, (0.1, 0.0, 0.0, 0.2, 0.0, 0.0, 0.7), strict=True))
         return {
             "backend": "fer",
             "detector": "mediapipe",
@@ -213,6 +218,27 @@ def test_face_rows_share_their_expression_labels() -> None:
         }
 
     first, second = (FacePart.model_validate(part()).frames[0] for _ in range(2))
-    assert first.scores == second.scores == {"angry": 0.1, "happy": 0.2, "neutral": 0.7}
+    assert (
+        first.scores
+        == second.scores
+        == {
+            "angry": 0.1,
+            "disgust": 0.0,
+            "fear": 0.0,
+            "happy": 0.2,
+            "sad": 0.0,
+            "surprise": 0.0,
+            "neutral": 0.7,
+        }
+    )
     assert first.scores is not None and second.scores is not None
     assert all(a is b for a, b in zip(first.scores, second.scores, strict=True))
+
+
+def test_face_scores_must_give_every_expression_label() -> None:
+    from pydantic import ValidationError
+
+    from video_analysis.schemas.parts import FaceFrame
+
+    with pytest.raises(ValidationError, match="must give each of angry, disgust"):
+        FaceFrame(index=0, t=0.0, faces=1, scores={"happy": 1.0})

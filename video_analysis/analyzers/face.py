@@ -37,7 +37,7 @@ from ..models import file_sha256, model_path, record_loaded
 from ..models import model_info as bundle_model_info
 from ..models.keras_onnx import ExpressionModel
 from ..schemas import Expression, ExpressionSecond, FaceSection, ModelInfo, PartSource
-from ..schemas.parts import FaceFrame, FacePart, PartData
+from ..schemas.parts import EXPRESSION_LABELS, FaceFrame, FacePart, PartData
 from ..schemas.reasons import reason
 from ..settings import Settings
 from . import timeseries as ts
@@ -53,8 +53,8 @@ from .face_detection import (
 
 log = logging.getLogger(__name__)
 
-#: Output order of both expression models (fer's ``_get_labels``, DeepFace's ``labels``).
-LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+#: Output order of both expression models.
+LABELS = EXPRESSION_LABELS
 NOTE = (
     "Apparent facial expression: what the face shows in the picture, "
     "not a statement about the person's feelings or inner state."

@@ -78,13 +78,33 @@ NumbersOrNull = Annotated[
 ]
 
 
+#: The expression labels, in the output order of both expression models (fer's
+#: ``_get_labels``, DeepFace's ``labels``).
+EXPRESSION_LABELS: tuple[str, ...] = (
+    "angry",
+    "disgust",
+    "fear",
+    "happy",
+    "sad",
+    "surprise",
+    "neutral",
+)
+
+
 def _labels_interned(scores: dict[str, float]) -> dict[str, float]:
-    """``scores`` keyed by the one copy of each label: a frame row's expression scores held
-    a string of their own per label, a third of the row (an hour has 18,000 rows)."""
+    """``scores``, a score for each of ``EXPRESSION_LABELS`` (every reader of a frame's
+    scores reads them all: a part with other labels is an error of that part, not a crash of
+    the join), keyed by the one copy of each label: a frame row's expression scores held a
+    string of their own per label, a third of the row (an hour has 18,000 rows)."""
+    if scores.keys() != set(EXPRESSION_LABELS):
+        raise ValueError(
+            f"expression scores must give each of {', '.join(EXPRESSION_LABELS)}, "
+            f"not {', '.join(sorted(scores)) or 'none'}"
+        )
     return {sys.intern(label): value for label, value in scores.items()}
 
 
-#: Scores per label (an expression's), the labels shared between rows.
+#: A score per expression label, the labels shared between rows.
 LabelScores = Annotated[dict[str, float], AfterValidator(_labels_interned)]
 
 
