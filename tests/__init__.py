@@ -1,0 +1,2 @@
+# The package first: it picks the BLAS kernels before anything loads numpy (numerics.py).
+import video_analysis  # noqa: F401
