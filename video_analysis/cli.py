@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import __version__
+from . import __version__, heap
 from .settings import Settings, get_settings
 from .streams.names import WORKER_ROLES, Role
 
@@ -341,6 +341,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
         serve(metrics_port)
     limit_threads(settings)
+    if args.role == Role.JOIN:
+        heap.return_large_blocks()
     if args.role in (Role.FACE, Role.POSE) and settings.vision_worker_nice:
         os.nice(settings.vision_worker_nice)
     asyncio.run(ensure_topics(settings))
@@ -365,6 +367,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
     from .api.main import create_app
 
+    heap.return_large_blocks()
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.api_host,

@@ -229,6 +229,49 @@ async def test_sqlite_results_are_shared_between_connections(tmp_path: Path) -> 
         await reader.close()
 
 
+async def test_sqlite_keeps_the_bytes_saved_and_reads_rows_stored_as_text(tmp_path: Path) -> None:
+    """The result is written into its row as the JSON bytes given (read back the same, so
+    their sha256 is the claim check's); a row an earlier version stored as text is read as
+    before, and both count for the interview's language."""
+    import sqlite3
+
+    from video_analysis.claim_check import body_of
+
+    store = SQLiteResultStore(tmp_path / "results.sqlite3")
+    try:
+        new = _result(
+            "new",
+            ResultStatus.COMPLETE,
+            speech=SpeechSection(language="ko", language_source="detected", audio_s=30.0),
+            note="한국어 ✓ " * 20_000,  # several of the chunks the row is written in
+        )
+        body = body_of(new)
+        await store.save_result(new, body)
+        assert await store.get_result_body("new") == body
+        assert await store.get_result("new") == new
+
+        old = _result(
+            "old",
+            ResultStatus.COMPLETE,
+            speech=SpeechSection(language="en", language_source="detected", audio_s=40.0),
+        )
+        db = sqlite3.connect(store.path)
+        with db:
+            db.execute(
+                "INSERT INTO analysis_results VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ("old", "complete", "int-1", None, "2026", "2026", body_of(old).decode()),
+            )
+        db.close()
+        assert await store.get_result_body("old") == body_of(old)
+        assert await store.interview_language("int-1") == "en"
+        await store.save_result(old.model_copy(update={"video_id": "new"}))
+        loaded = await store.get_result("new")
+        assert loaded is not None and loaded.speech.language == "en"
+        assert await _count_rows(store, "new") == 1
+    finally:
+        await store.close()
+
+
 async def test_mysql_on_a_wrong_port_is_unavailable() -> None:
     store = MySQLResultStore(f"mysql://root:@127.0.0.1:{CLOSED_PORT}/test", connect_attempts=1)
     with pytest.raises(Exception):  # noqa: B017 - the driver's connection error

@@ -289,6 +289,9 @@ class EmbeddedStatusStore(SQLiteStore):
     """Status in a table of the embedded SQLite file (WAL), shared by API and workers."""
 
     store_name = "status store: embedded sqlite"
+    # A status holds the transcript so far (a megabyte or two an hour in): no statement kept
+    # with the last one written in its buffers (``SQLiteStore.cached_statements``).
+    cached_statements = 0
 
     async def _create_schema(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(
