@@ -21,7 +21,7 @@ from ..claim_check import body_of
 from ..schemas import AnalysisResult
 from ..settings import Settings
 from .connect import StoreUnavailable, retry_connect
-from .sqlite import SQLiteStore
+from .sqlite import BUSY_TIMEOUT_S, SQLiteStore
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +107,9 @@ def _write_result(path: Path, row: tuple[Any, ...], body: bytes) -> None:
     as a value, SQLite copied an hour's 5 MB result three times over (the bound value, the
     record, the statement's buffers, kept with the statement), 10 MiB more at the join's
     peak than these writes."""
-    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, cached_statements=0)
+    # sqlite3's timeout is the connection's busy timeout, as the store's own connection has it.
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, cached_statements=0)
     try:
-        conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("BEGIN IMMEDIATE")
         try:
             (rowid,) = conn.execute(

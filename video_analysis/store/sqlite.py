@@ -12,6 +12,9 @@ import aiosqlite
 
 from .connect import retry_connect
 
+#: How long a statement waits for another connection's write lock before "database is locked".
+BUSY_TIMEOUT_S = 10.0
+
 
 async def open_sqlite(path: Path, cached_statements: int = 128) -> aiosqlite.Connection:
     """Open the embedded DB in WAL mode so the API and worker processes can share it;
@@ -34,10 +37,10 @@ async def _open_sqlite_once(path: Path, cached_statements: int) -> aiosqlite.Con
     # Autocommit: every statement is its own transaction, so no write is left open between
     # the awaits of concurrent requests sharing this connection.
     conn = await aiosqlite.connect(
-        path, timeout=10.0, isolation_level=None, cached_statements=cached_statements
+        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, cached_statements=cached_statements
     )
     try:
-        await conn.execute("PRAGMA busy_timeout=10000")
+        await conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
     except BaseException:
