@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from video_analysis.assemble import build_result
+from video_analysis.assemble import _read_parts, build_result
 from video_analysis.schemas import (
     AnalysisResult,
     AnalyzerPlan,
@@ -288,3 +288,20 @@ def test_parts_are_read_one_analyzer_at_a_time_the_timeline_s_last() -> None:
     )
     assert by_analyzer.media.quality.brightness == 125.0
     assert by_analyzer.face.cannot_assess == "no part of it arrived"
+
+
+def test_the_parts_kept_while_reading_share_one_model_info_per_model() -> None:
+    """Parts read from JSON (the join's table) each bring their own copy of the same model
+    info; the build keeps one (an hour's 2,520 parts kept 2,520)."""
+    parts = [
+        PartialResult.model_validate_json(part.model_dump_json())
+        for part in (frame_part(0, 120), frame_part(1, 130), audio_part())
+    ]
+    assert parts[0].model is not parts[1].model
+    kept, data = _read_parts(parts)
+    assert sorted(kept) == ["quality:audio:0", "quality:frames:0", "quality:frames:1"]
+    first = kept["quality:frames:0"].models[0]
+    assert first == MODEL
+    assert all(part.models == [first] and part.models[0] is first for part in kept.values())
+    assert kept["quality:frames:1"].elapsed_s == 0.1 and kept["quality:audio:0"].error is None
+    assert isinstance(data["quality:audio:0"], QualityAudioPart)

@@ -3,6 +3,7 @@ turns, word labels and the per-speaker figures."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -385,6 +386,47 @@ def test_window_rows_shift_to_video_time_and_round() -> None:
         {"start": 60.123, "end": 61.5, "clarity": 0.877, "embedding": [0.1235, -0.5]}
     ]
     assert SpeakerWindow.from_row(rows[0]).embedding.tolist() == pytest.approx([0.1235, -0.5])
+
+
+def test_an_embedding_travels_as_its_rounded_decimals_and_is_held_once_as_float32() -> None:
+    # Rounded to 4 decimals, then held as float32: JSON gives the decimals (not the float32's
+    # binary expansion) and reading it back gives the same float32 numbers.
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(0.0, 1.5, (20, 192)).astype(np.float32)
+    rows = speakers.window_rows([(0.0, 1.5)] * 20, vectors, [0.9] * 20, 0.0)
+    dumped = TypeAdapter(list[WindowRow]).dump_json(rows)
+    rounded = np.round(vectors.astype(np.float64), speakers.EMBEDDING_DECIMALS)
+    assert [row["embedding"] for row in json.loads(dumped)] == rounded.tolist()
+    back = TypeAdapter(list[WindowRow]).validate_json(dumped)
+    for row, again in zip(rows, back, strict=True):
+        assert row.embedding.dtype == again.embedding.dtype == np.float32
+        assert np.array_equal(row.embedding, again.embedding)
+        # The window the join clusters is the row's own array, not a copy of it.
+        assert SpeakerWindow.from_row(again).embedding is again.embedding
+
+
+def test_unit_rows_copies_only_what_it_must_scale() -> None:
+    x = np.array([[3.0, 4.0], [0.0, 0.0], [0.6, 0.8]], dtype=np.float32)
+    unit = speakers.unit_rows(x)
+    assert unit is not x and x[0].tolist() == [3.0, 4.0]
+    assert np.allclose(unit, [[0.6, 0.8], [0.0, 0.0], [0.6, 0.8]])
+    assert speakers.unit_rows(unit) is unit
+    in_place = speakers.unit_rows(x, in_place=True)
+    assert in_place is x and np.array_equal(x, unit)
+
+
+def test_clustering_unit_rows_gives_what_clustering_the_raw_embeddings_gives() -> None:
+    rng = np.random.default_rng(5)
+    voices = rng.normal(0.0, 1.0, (3, 32))
+    x = np.concatenate([v + rng.normal(0.0, 0.4, (40, 32)) for v in voices]).astype(np.float32)
+    x *= rng.uniform(0.5, 20.0, (len(x), 1)).astype(np.float32)
+    clear = np.ones(len(x), dtype=bool)
+    raw = speakers.cluster(x.copy(), clear, min_similarity=0.35, max_speakers=4)
+    unit = speakers.unit_rows(x.copy(), in_place=True)
+    assert speakers.cluster(unit, clear, min_similarity=0.35, max_speakers=4).tolist() == (
+        raw.tolist()
+    )
+    assert len(set(raw.tolist())) == 3
 
 
 def test_window_rows_refuse_mismatched_lengths() -> None:

@@ -78,9 +78,11 @@ def summarize_speech(parts: SummaryInput[PartData, SpeechPart]) -> SpeechSection
     duration = float(manifest.media.duration_s or 0.0) or received_s
     coverage = min(1.0, received_s / duration) if duration > 0 else 0.0
 
+    # Speakers first: the clustering is the build's peak of memory, and the words stitched
+    # below are not needed for it (an hour's are 1.2 MiB).
+    turns, speaker_note = _turns(chunks, settings)
     segments, dropped = stitch(chunks, settings.speech_max_compression_ratio)
     language, language_source = video_language(chunks)
-    turns, speaker_note = _turns(chunks, settings)
     overlaps = activity.union([(a, b) for c in chunks for a, b in c.overlap_regions])
     segments = speakers.mark_overlaps(speakers.label_words(segments, turns), overlaps)
     words = [w for s in segments for w in s.words]

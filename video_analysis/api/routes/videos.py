@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
+from ... import heap
 from ...deletion import Deleted, delete_video
 from ...errors import VideoAnalysisError
 from ...reprocess import Reprocessing, reprocess_video
@@ -168,6 +169,10 @@ async def video_report(
     )
     recording = await media.recording(c, c.links, video_id)
     page = await asyncio.to_thread(render, result, recording=recording, reader=reader)
+    # The result's models and the charts' drawing (tens of MiB for an hour) are free now:
+    # back to the system, not held until the next report of a long interview.
+    del result
+    await asyncio.to_thread(heap.trim)
     # About a person, and holding a link that expires: for this reader, never stored.
     return HTMLResponse(
         page,
