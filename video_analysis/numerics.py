@@ -10,6 +10,13 @@ language flipped. Every threshold here was calibrated with the AVX2 kernels, and
 workers run on several hosts must give a video the same result on any of them; so where the
 CPU has AVX2 and FMA, OpenBLAS is told to use its Haswell (AVX2) kernels.
 
+Intel MKL (inside CTranslate2, which runs Whisper) also takes another path on an Intel CPU
+with AVX-512, and the one-word English answer "Lay" scored English at 0.940 there against
+0.975 with ``MKL_ENABLE_INSTRUCTIONS=AVX2``; but that path is its int8 matrix products with
+AVX-512, and the speech stage ran 16.1-17.1 s on it against 22.1-23.3 s pinned to AVX2
+(``benchmarks/speech.py``, 270 s of AMI): MKL is left to choose, and what depends on the
+model's last bits is calibrated with a margin for both (``speech/language.py``).
+
 It has to be set before OpenBLAS is loaded (numpy's first import): ``video_analysis``'s
 ``__init__`` calls :func:`pin_blas_kernels`, so every entry point (the CLI, the workers, the
 API, the tests) and every process they start gets it. A value the environment already sets

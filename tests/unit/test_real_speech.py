@@ -45,6 +45,7 @@ from video_analysis import models
 from video_analysis.analyzers.base import DecodedAudio, SummaryInput
 from video_analysis.analyzers.speech import SpeechAnalyzer, segmentation
 from video_analysis.analyzers.speech.fillers import is_filled_pause
+from video_analysis.analyzers.speech.language import SHORT_CONFIDENT_SHARE
 from video_analysis.errors import ModelNotAvailable
 from video_analysis.schemas import MediaInfo, Speakers, SpeechSection, SplitManifest
 from video_analysis.schemas.parts import SpeechPart
@@ -273,7 +274,13 @@ def _first_word(
 def test_a_one_word_answer_is_read_in_its_interviews_language(analyzer: SpeechAnalyzer) -> None:
     """One-word answers cut from real speech, analysed with no language given in an interview
     whose earlier answers were Korean: each Korean word is read as Korean (without the
-    interview, 3 of these 9 came out English), and an English word stays English."""
+    interview, 3 of these 9 came out English), and English words stay English.
+
+    A single word's language score moves by several hundredths with the host's matrix
+    kernels: the cut "Lay" scored English at 0.975 on AVX2 hosts and at 0.940 with MKL's
+    AVX-512 path on an Intel host, under the 0.95 an answer needs to leave its interview's
+    language (numerics.py says why MKL is not pinned). So one English word may stay in the
+    interview's language, and only when its English share was under that bar."""
     read = {}
     for name in korean_transcripts():
         word = _first_word(analyzer, name, korean_audio(name), "ko")
@@ -282,11 +289,17 @@ def test_a_one_word_answer_is_read_in_its_interviews_language(analyzer: SpeechAn
         if part.segments:  # a word Silero does not hear is no answer
             read[name] = part.language
     assert len(read) >= 8 and set(read.values()) == {"ko"}, read
+    english = {}
     for clip in GRID_CLIPS:
         word = _first_word(analyzer, clip, grid_audio(clip), "en")
         chunk = DecodedAudio(clip, 0, 0.0, word.size / RATE, RATE, word, interview_language="ko")
         part = analyzer.analyze_audio(chunk)
-        assert (part.language, part.language_source) == ("en", "detected"), clip
+        english[clip] = (part.language, part.language_source, part.language_scores.get("en"))
+    kept = {clip: read for clip, read in english.items() if read[:2] != ("en", "detected")}
+    assert len(kept) <= 1, english
+    for language, source, share in kept.values():
+        assert (language, source) == ("ko", "interview") and share is not None, english
+        assert share < SHORT_CONFIDENT_SHARE, english
 
 
 # --- fillers --------------------------------------------------------------------------------

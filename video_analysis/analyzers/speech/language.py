@@ -19,7 +19,9 @@ Welsh or German first 5 times, each time with the top language under 0.6. So:
    another one holds ``SHORT_CONFIDENT_SHARE``: on one to three words (0.6-2.4 s) of the real
    spontaneous Korean of ../shared/data/korean, 9 of 29 cuts scored English first (at
    0.56-0.90), while English words of GRID scored English at 0.969-1.0. ``source`` then says
-   ``interview``.
+   ``interview``. A single word's score moves by several hundredths with the host's matrix
+   kernels (English "Lay" scored 0.940 with MKL's AVX-512 path on an Intel host, 0.975 on
+   AVX2 ones; ``numerics.py``): such a word may keep the interview's language.
 
 Per chunk only: chunks of one video are analysed on different workers. The join picks the
 language with the most speech time (``transcript.video_language``).
