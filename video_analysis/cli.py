@@ -37,8 +37,7 @@ def run() -> None:
     """
     args = _parser().parse_args()
     if args.func is cmd_api or (args.func is cmd_worker and args.role == Role.JOIN):
-        # The processes that hold whole results: small objects on glibc's malloc (heap.py).
-        heap.run_on_system_malloc()
+        heap.hold_whole_results()
     code = _dispatch(args)
     if args.func is cmd_analyze:
         sys.stdout.flush()
@@ -344,9 +343,6 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
         serve(metrics_port)
     limit_threads(settings)
-    if args.role == Role.JOIN:
-        heap.return_large_blocks()
-        heap.one_arena()
     if args.role in (Role.FACE, Role.POSE) and settings.vision_worker_nice:
         os.nice(settings.vision_worker_nice)
     asyncio.run(ensure_topics(settings))
@@ -371,8 +367,6 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
     from .api.main import create_app
 
-    heap.return_large_blocks()
-    heap.one_arena()
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.api_host,

@@ -93,6 +93,15 @@ def system_malloc_argv() -> list[str] | None:
     return [sys.executable, *sys.orig_argv[1:]]
 
 
+def hold_whole_results() -> None:
+    """Set this process up as one that holds whole results (the join, the API): started again
+    on glibc's malloc, large blocks mapped alone, every thread on one arena. Call before any
+    thread starts."""
+    run_on_system_malloc()
+    return_large_blocks()
+    one_arena()
+
+
 def run_on_system_malloc() -> None:
     """Start this process again, in place (same pid), on glibc's malloc, unless
     :func:`system_malloc_argv` says there is no need; call before any thread starts."""

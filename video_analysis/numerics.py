@@ -14,8 +14,9 @@ Intel MKL (inside CTranslate2, which runs Whisper) also takes another path on an
 with AVX-512, and the one-word English answer "Lay" scored English at 0.940 there against
 0.975 with ``MKL_ENABLE_INSTRUCTIONS=AVX2``; but that path is its int8 matrix products with
 AVX-512, and the speech stage ran 16.1-17.1 s on it against 22.1-23.3 s pinned to AVX2
-(``benchmarks/speech.py``, 270 s of AMI): MKL is left to choose, and what depends on the
-model's last bits is calibrated with a margin for both (``speech/language.py``).
+(``benchmarks/speech.py``, 270 s of AMI): MKL is left to choose. So a score that sits within
+a few hundredths of a threshold can fall either side of it by host (``speech/language.py``
+says so of a one-word answer's language).
 
 It has to be set before OpenBLAS is loaded (numpy's first import): ``video_analysis``'s
 ``__init__`` calls :func:`pin_blas_kernels`, so every entry point (the CLI, the workers, the

@@ -40,15 +40,22 @@ PROBE = textwrap.dedent(
 )
 
 
-def _probe(mode: str, **env: str) -> dict[str, object]:
-    run = subprocess.run(
-        [sys.executable, "-c", PROBE, mode],
+def _python(code: str, *args: str, unset: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a fresh interpreter with ``args``, in this environment without the
+    variable ``unset`` and with ``env``."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         check=True,
-        env={**{k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}, **env},
+        env={**{k: v for k, v in os.environ.items() if k != unset}, **env},
     )
-    answer: dict[str, object] = json.loads(run.stdout)
+
+
+def _probe(mode: str, **env: str) -> dict[str, object]:
+    answer: dict[str, object] = json.loads(
+        _python(PROBE, mode, unset="MALLOC_MMAP_THRESHOLD_", **env).stdout
+    )
     return answer
 
 
@@ -103,8 +110,7 @@ TRIM = textwrap.dedent(
 
 @needs_glibc
 def test_trim_gives_the_heaps_free_pages_back() -> None:
-    run = subprocess.run([sys.executable, "-c", TRIM], capture_output=True, text=True, check=True)
-    answer = json.loads(run.stdout)
+    answer = json.loads(_python(TRIM).stdout)
     assert answer["trimmed"] is True
     assert answer["freed_kib"] > 30 * 1024
 
@@ -188,7 +194,7 @@ def test_the_join_and_the_api_start_again_on_the_system_malloc(
 ) -> None:
     calls: list[str] = []
     monkeypatch.setattr(sys, "argv", ["video-analysis", *argv])
-    monkeypatch.setattr(heap, "run_on_system_malloc", lambda: calls.append("again"))
+    monkeypatch.setattr(heap, "hold_whole_results", lambda: calls.append("again"))
     monkeypatch.setattr(cli, "_dispatch", lambda args: 0)
     with pytest.raises(SystemExit):
         cli.run()
@@ -225,14 +231,8 @@ ARENAS = textwrap.dedent(
 
 
 def _arenas(mode: str, **env: str) -> int:
-    run = subprocess.run(
-        [sys.executable, "-c", ARENAS, mode],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**{k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}, **env},
-    )
-    return sum(1 for line in run.stderr.splitlines() if line.startswith("Arena "))
+    stats = _python(ARENAS, mode, unset="MALLOC_ARENA_MAX", **env).stderr
+    return sum(1 for line in stats.splitlines() if line.startswith("Arena "))
 
 
 @needs_glibc
